@@ -1,0 +1,169 @@
+//! Identifiers: a small PRNG of our own and the UUID v4 strings Lambda uses as request ids.
+//!
+//! The generator is xoshiro256** seeded through splitmix64: fast, well distributed, and
+//! reproducible from `--seed N`. It is not cryptographic and needs not be: ids only have to be
+//! unique within a run and look like AWS's.
+
+use std::fmt;
+
+/// xoshiro256** (Blackman and Vigna, public domain), seeded with splitmix64.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator whose whole sequence is fixed by `seed`.
+    pub fn from_seed(seed: u64) -> Rng {
+        let mut sm = seed;
+        let mut next = || {
+            sm = sm.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = sm;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        result
+    }
+
+    /// A random (version 4, RFC 9562 variant) UUID in its 36-character text form.
+    pub fn uuid_v4(&mut self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next_u64().to_be_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10xx
+        let mut text = [0u8; 36];
+        let mut at = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                text[at] = b'-';
+                at += 1;
+            }
+            text[at] = HEX[(b >> 4) as usize];
+            text[at + 1] = HEX[(b & 0x0f) as usize];
+            at += 2;
+        }
+        Uuid(text)
+    }
+
+    /// `n` random lowercase hex digits (n ≤ 32) into `out`.
+    pub fn hex_into(&mut self, out: &mut String, n: usize) {
+        let mut bits = [self.next_u64(), self.next_u64()];
+        for i in 0..n.min(32) {
+            let word = &mut bits[i / 16];
+            out.push(HEX[(*word & 0xf) as usize] as char);
+            *word >>= 4;
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A UUID in text form (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), stored inline so that ids are
+/// `Copy` and cost no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Uuid([u8; 36]);
+
+impl Uuid {
+    /// The text form.
+    pub fn as_str(&self) -> &str {
+        // Built only from ASCII hex digits and dashes, in `uuid_v4` or `parse`.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// Accepts any UUID in canonical text form (any version, either case), as rapid's
+    /// `uuid.Parse` does for extension identifiers.
+    pub fn parse(text: &str) -> Option<Uuid> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 36 {
+            return None;
+        }
+        for (i, b) in bytes.iter().enumerate() {
+            let ok = if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            };
+            if !ok {
+                return None;
+            }
+        }
+        let mut out = [0u8; 36];
+        out.copy_from_slice(bytes);
+        Some(Uuid(out))
+    }
+}
+
+impl fmt::Display for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Uuid({})", self.as_str())
+    }
+}
+
+/// The request id of an invocation (`Lambda-Runtime-Aws-Request-Id`, `X-Amzn-RequestId`).
+pub type RequestId = Uuid;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_v4_and_reproducible() {
+        let mut a = Rng::from_seed(7);
+        let mut b = Rng::from_seed(7);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let id = a.uuid_v4();
+            assert_eq!(id, b.uuid_v4());
+            let s = id.as_str();
+            assert_eq!(s.len(), 36);
+            assert_eq!(&s[14..15], "4", "{s}");
+            assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"), "{s}");
+            assert_eq!(Uuid::parse(s), Some(id));
+            assert!(seen.insert(id));
+        }
+        assert_ne!(Rng::from_seed(1).uuid_v4(), Rng::from_seed(2).uuid_v4());
+    }
+
+    #[test]
+    fn parse_rejects_non_uuids() {
+        assert!(Uuid::parse("").is_none());
+        assert!(Uuid::parse("8f5e2d1c-0000-4000-8000-00000000000g").is_none());
+        assert!(Uuid::parse("8f5e2d1c00000-4000-8000-000000000000").is_none());
+        assert!(Uuid::parse("8F5E2D1C-0000-4000-8000-000000000000").is_some());
+    }
+
+    #[test]
+    fn hex_digits() {
+        let mut rng = Rng::from_seed(3);
+        let mut s = String::new();
+        rng.hex_into(&mut s, 24);
+        assert_eq!(s.len(), 24);
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+    }
+}
