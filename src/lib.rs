@@ -4,4 +4,5 @@
 
 pub mod http;
 pub mod id;
+pub mod lifecycle;
 pub mod time;

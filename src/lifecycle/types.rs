@@ -1,0 +1,482 @@
+//! The data the lifecycle core takes in and hands out. No HTTP here: status codes and header
+//! names are `api`'s business.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::id::RequestId;
+use crate::time::Micros;
+
+/// A party waiting for an answer from the core: a connection parked on a long poll, an invoker's
+/// connection, or an embedded caller's ticket. The reactor makes these up; the core only stores
+/// and compares them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WaiterId(pub u64);
+
+/// A child process the core asked the reactor to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildId(pub u64);
+
+/// What a child process is to the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The function's `bootstrap`.
+    Runtime,
+}
+
+/// A signal the core asks the reactor to send to a child's process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGKILL: Lambda's way to end a runtime on reset, and at shutdown without extensions.
+    Kill,
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal ended it.
+    Signal(i32),
+}
+
+impl fmt::Display for ExitStatus {
+    /// As Go's `os.ProcessState` prints it, which is what Lambda's `Runtime.ExitError`
+    /// messages quote: `exit status 1`, `signal: killed`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExitStatus::Code(code) => write!(f, "exit status {code}"),
+            ExitStatus::Signal(sig) => match signal_name(sig) {
+                Some(name) => write!(f, "signal: {name}"),
+                None => write!(f, "signal: signal {sig}"),
+            },
+        }
+    }
+}
+
+/// Go's names for the signals a runtime usually dies of (`syscall.Signal.String`).
+fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        1 => "hangup",
+        2 => "interrupt",
+        3 => "quit",
+        4 => "illegal instruction",
+        5 => "trace/breakpoint trap",
+        6 => "aborted",
+        7 => "bus error",
+        8 => "floating point exception",
+        9 => "killed",
+        10 => "user defined signal 1",
+        11 => "segmentation fault",
+        12 => "user defined signal 2",
+        13 => "broken pipe",
+        14 => "alarm clock",
+        15 => "terminated",
+        _ => return None,
+    })
+}
+
+/// An invocation as the invoker asked for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvokeRequest {
+    /// The event, as bytes; the runtime receives them unchanged.
+    pub payload: Vec<u8>,
+    /// The event's content type; the runtime sees `application/json` when absent.
+    pub content_type: Option<String>,
+    /// The decoded client context (a JSON document), for `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+    /// The Cognito identity JSON, for `Lambda-Runtime-Cognito-Identity`.
+    pub cognito_identity: Option<String>,
+    /// The X-Ray trace header; generated when absent.
+    pub trace_id: Option<String>,
+    /// The tenant id of a tenant-isolated function, for `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
+    /// The ARN as invoked (with a qualifier); `None` means the function's unqualified ARN.
+    pub invoked_arn: Option<String>,
+}
+
+/// An invocation as the runtime receives it: immutable once created, shared between the queue,
+/// the running state and every `/next` answer that renders it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// The request id the core assigned.
+    pub request_id: RequestId,
+    /// The trace header, the invoker's or one the core generated.
+    pub trace_id: String,
+    /// Everything else, as the invoker sent it.
+    pub request: InvokeRequest,
+}
+
+/// Whether an init is the environment's first or one retried inside an invocation
+/// (`phase` in the Telemetry API's init events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitPhase {
+    /// The environment's first init, under the 10 s init limit.
+    Init,
+    /// A suppressed init, run inside an invocation after a failure or reset, under the
+    /// function timeout.
+    Invoke,
+}
+
+/// How the environment came to be initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitType {
+    /// Started by the first invocation.
+    OnDemand,
+    /// Started ahead of any invocation (`--eager-init`).
+    ProvisionedConcurrency,
+}
+
+impl InitType {
+    /// The value Lambda uses on the wire and in the environment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitType::OnDemand => "on-demand",
+            InitType::ProvisionedConcurrency => "provisioned-concurrency",
+        }
+    }
+}
+
+/// How a phase ended (`status` in the Telemetry API's platform events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// It completed.
+    Success,
+    /// The function reported an error.
+    Error,
+    /// The runtime failed (it exited, or its response could not be taken).
+    Failure,
+    /// It ran out of time.
+    Timeout,
+}
+
+impl Status {
+    /// The value Lambda uses on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Failure => "failure",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+/// What the runtime posted for an invocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuntimeResult {
+    /// `/response`.
+    Response {
+        /// The bytes, unchanged.
+        body: Vec<u8>,
+        /// The runtime's `Content-Type`.
+        content_type: Option<String>,
+    },
+    /// `/error`.
+    Error(FunctionError),
+    /// A `/response` body over the payload limit: the runtime got 413.
+    TooLarge,
+    /// A `/response` or `/error` whose connection closed before its body was complete.
+    Truncated,
+}
+
+/// An error a runtime reported, on `/error` or `/init/error`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionError {
+    /// The error type, normalised as rapid does (see [`normalize_error_type`](super::normalize_error_type)).
+    pub error_type: String,
+    /// The body as posted (errorCause already stripped where the content type asks for it).
+    pub body: Vec<u8>,
+    /// The content type to forward with the body.
+    pub content_type: Option<String>,
+}
+
+/// What the invoker receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The runtime's response.
+    Response {
+        /// The bytes, unchanged.
+        body: Vec<u8>,
+        /// The runtime's `Content-Type`.
+        content_type: Option<String>,
+    },
+    /// The runtime reported an error (`/error`, or `/init/error` for the invocation that waited
+    /// for the init).
+    FunctionError(FunctionError),
+    /// The platform answers for the function.
+    Failure(Failure),
+}
+
+impl Outcome {
+    /// The error type the invocation ended with, if it did not succeed.
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Outcome::Response { .. } => None,
+            Outcome::FunctionError(e) => Some(&e.error_type),
+            Outcome::Failure(f) => Some(f.error_type()),
+        }
+    }
+}
+
+/// Failures the platform reports on the function's behalf (PROTOCOL.md 11.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The function timeout (or, for an init, the limit that applied) passed.
+    Timeout {
+        /// The limit that passed.
+        after: Micros,
+    },
+    /// The runtime process exited.
+    RuntimeExit(ExitStatus),
+    /// The runtime could not be started at all.
+    InvalidEntrypoint {
+        /// The operating system's reason.
+        message: String,
+    },
+    /// The runtime's response was larger than Lambda accepts.
+    ResponseTooLarge,
+    /// The runtime's response was cut short.
+    TruncatedResponse,
+    /// The simulator shut down before the invocation completed.
+    Shutdown,
+}
+
+impl Failure {
+    /// The Lambda error type.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Failure::Timeout { .. } => "Sandbox.Timedout",
+            Failure::RuntimeExit(_) => "Runtime.ExitError",
+            Failure::InvalidEntrypoint { .. } => "Runtime.InvalidEntrypoint",
+            Failure::ResponseTooLarge => "Function.ResponseSizeTooLarge",
+            Failure::TruncatedResponse => "Runtime.TruncatedResponse",
+            Failure::Shutdown => "Sandbox.Shutdown",
+        }
+    }
+
+    /// The Lambda error message for invocation `id`.
+    pub fn message(&self, id: RequestId) -> String {
+        match self {
+            Failure::Timeout { after } => {
+                let ms = after.as_millis();
+                format!(
+                    "RequestId: {id} Error: Task timed out after {}.{:02} seconds",
+                    ms / 1000,
+                    (ms % 1000) / 10
+                )
+            }
+            Failure::RuntimeExit(status) => {
+                format!("RequestId: {id} Error: Runtime exited with error: {status}")
+            }
+            Failure::InvalidEntrypoint { message } => format!("RequestId: {id} Error: {message}"),
+            Failure::ResponseTooLarge => format!(
+                "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                super::MAX_RESPONSE_BYTES
+            ),
+            Failure::TruncatedResponse => {
+                format!("RequestId: {id} Error: the runtime's response was truncated")
+            }
+            Failure::Shutdown => {
+                format!(
+                    "RequestId: {id} Error: the simulator shut down before the invocation completed"
+                )
+            }
+        }
+    }
+}
+
+/// Microsecond timestamps of one invocation, on the simulator's clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// When the invocation arrived.
+    pub received: Micros,
+    /// When it was released to the runtime (`None` if it never was).
+    pub released: Option<Micros>,
+    /// When its answer was ready.
+    pub responded: Micros,
+    /// The init this invocation waited for, if it triggered one.
+    pub init: Option<Micros>,
+}
+
+impl Timings {
+    /// Time spent waiting for the environment (queue and init).
+    pub fn queued(&self) -> Micros {
+        self.released.unwrap_or(self.responded).since(self.received)
+    }
+
+    /// Time from release to the runtime until the answer (the runtime's own response time).
+    pub fn duration(&self) -> Micros {
+        self.released
+            .map_or(Micros::ZERO, |released| self.responded.since(released))
+    }
+
+    /// Time from arrival to answer.
+    pub fn total(&self) -> Micros {
+        self.responded.since(self.received)
+    }
+}
+
+/// The core's answer to an invoker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvokeReply {
+    /// The invocation's request id.
+    pub request_id: RequestId,
+    /// What happened.
+    pub outcome: Outcome,
+    /// When it happened.
+    pub timings: Timings,
+}
+
+/// A lifecycle event: printed as CloudWatch-style lines now, rendered as Telemetry API
+/// platform events later. Typed data; `api` renders it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformEvent {
+    /// An init began (`platform.initStart`).
+    InitStart {
+        /// First init or suppressed.
+        phase: InitPhase,
+        /// On demand or ahead of time.
+        kind: InitType,
+    },
+    /// An init ended (`platform.initRuntimeDone` and `platform.initReport`; `INIT_REPORT`).
+    InitDone {
+        /// First init or suppressed.
+        phase: InitPhase,
+        /// On demand or ahead of time.
+        kind: InitType,
+        /// How it ended.
+        status: Status,
+        /// Why, when it failed.
+        error_type: Option<String>,
+        /// From start to end.
+        duration: Micros,
+    },
+    /// An invocation was released to the runtime (`platform.start`; `START`).
+    Start {
+        /// The invocation.
+        request_id: RequestId,
+        /// Its trace header.
+        trace_id: String,
+        /// Its tenant, if any.
+        tenant_id: Option<String>,
+    },
+    /// The function timeout passed (`Task timed out after … seconds`).
+    TimedOut {
+        /// The invocation.
+        request_id: RequestId,
+        /// The limit.
+        after: Micros,
+    },
+    /// The runtime process exited when Lambda did not expect it to.
+    RuntimeExited {
+        /// The invocation it was running, if any.
+        request_id: Option<RequestId>,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// The runtime finished with an invocation: back on `/next`, or reset
+    /// (`platform.runtimeDone`).
+    RuntimeDone {
+        /// The invocation.
+        request_id: RequestId,
+        /// How it ended.
+        status: Status,
+        /// Why, when it did not succeed.
+        error_type: Option<String>,
+        /// From release to the runtime's next `/next` (or the reset).
+        duration: Micros,
+        /// Bytes of the runtime's response.
+        produced_bytes: u64,
+    },
+    /// An invocation completed (`platform.report`; `END` and `REPORT`).
+    Report {
+        /// The invocation.
+        request_id: RequestId,
+        /// How it ended.
+        status: Status,
+        /// Why, when it did not succeed.
+        error_type: Option<String>,
+        /// From release to completion (PROTOCOL.md 11.5).
+        duration: Micros,
+        /// The on-demand init this invocation followed, if any.
+        init_duration: Option<Micros>,
+        /// The runtime process, for its peak memory.
+        runtime: Option<ChildId>,
+    },
+}
+
+/// A side effect the core asks for. See [`Lifecycle::poll_action`](super::Lifecycle::poll_action)
+/// for the order in which they must be carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Answer a runtime's `/next` with an invocation.
+    Release {
+        /// The parked `/next`.
+        waiter: WaiterId,
+        /// The invocation to render.
+        invocation: Arc<Invocation>,
+        /// The absolute deadline (`Lambda-Runtime-Deadline-Ms`), on the simulator's clock.
+        deadline: Micros,
+    },
+    /// Answer an invoker.
+    Reply {
+        /// The invoker.
+        invoker: WaiterId,
+        /// The answer.
+        reply: InvokeReply,
+    },
+    /// Close a parked connection without an answer: it belonged to a runtime that is gone.
+    Close(WaiterId),
+    /// Start a child process.
+    Spawn {
+        /// The id the core will know it by.
+        child: ChildId,
+        /// What it is.
+        role: Role,
+        /// The init type to put in its environment.
+        init_type: InitType,
+    },
+    /// Signal a child's process group.
+    Signal {
+        /// The child.
+        child: ChildId,
+        /// The signal.
+        signal: Signal,
+    },
+    /// A lifecycle event to log (and, later, to deliver as telemetry).
+    Event(PlatformEvent),
+    /// Shutdown is complete: every invoker has its answer and the children are gone.
+    Finished,
+}
+
+/// Why the core refused a request; `api` maps each to its status code and error body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request id is not the invocation in flight (400 `InvalidRequestID`).
+    InvalidRequestId,
+    /// The runtime may not do this in its current state (403 `InvalidStateTransition`).
+    InvalidStateTransition {
+        /// The runtime's state, as rapid names it.
+        from: &'static str,
+        /// The state the request asked for.
+        to: &'static str,
+    },
+    /// The invocation queue is full (429 `TooManyRequestsException`).
+    TooManyRequests,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::InvalidRequestId => f.write_str("Invalid request ID"),
+            Rejection::InvalidStateTransition { from, to } => write!(
+                f,
+                "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
+            ),
+            Rejection::TooManyRequests => f.write_str("Rate Exceeded."),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
