@@ -1,0 +1,295 @@
+//! The RIE-compatible invoke endpoint: `POST /2015-03-31/functions/{name}/invocations`, read
+//! and answered as the Lambda Invoke API does (PROTOCOL.md 10, 11.1).
+
+use std::borrow::Cow;
+
+use super::{Context, JSON, Refusal, Rendered, invoke_error};
+use crate::http::Head;
+use crate::lifecycle::{InvokeReply, InvokeRequest, MAX_REQUEST_BYTES, Outcome, Rejection};
+
+/// The Invoke API path prefix.
+pub const PREFIX: &str = "/2015-03-31/functions/";
+
+/// The longest `X-Amz-Client-Context`, in base64 characters (the Invoke API's limit, mirrored
+/// by cargo-lambda's `functions_router.rs`).
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+
+/// Resolves the function name in the path (a name, `name:qualifier`, a partial ARN or a full
+/// ARN; `function` as RIE accepts it) and the `Qualifier` query parameter. `Ok(Some(arn))` for
+/// a qualified invocation, `Ok(None)` for the unqualified function.
+pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<String>, Refusal> {
+    let name = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .ok_or(Refusal::NotFound)?;
+    let name = percent_decode(name).ok_or(Refusal::NotFound)?;
+    let query_qualifier = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("Qualifier="))
+        .and_then(percent_decode);
+
+    // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>], or its tail
+    // <account>:function:<name>[:<qualifier>], or <name>[:<qualifier>].
+    let parts: Vec<&str> = name.split(':').collect();
+    let (region, account, function, qualifier) = match parts.as_slice() {
+        [
+            "arn",
+            "aws",
+            "lambda",
+            region,
+            account,
+            "function",
+            function,
+            rest @ ..,
+        ] if rest.len() <= 1 => (
+            Some(*region),
+            Some(*account),
+            *function,
+            rest.first().copied(),
+        ),
+        [account, "function", function, rest @ ..] if rest.len() <= 1 => {
+            (None, Some(*account), *function, rest.first().copied())
+        }
+        [function, rest @ ..] if rest.len() <= 1 => (None, None, *function, rest.first().copied()),
+        _ => return Err(Refusal::FunctionNotFound(name.clone())),
+    };
+    let qualifier = match (qualifier, query_qualifier.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Refusal::FunctionNotFound(format!("{name}:{b}")));
+        }
+        (Some(q), _) | (None, Some(q)) => Some(q),
+        (None, None) => None,
+    };
+    let asked = |f: &str| {
+        let mut arn = format!(
+            "arn:aws:lambda:{}:{}:function:{f}",
+            region.unwrap_or(&ctx.region),
+            account.unwrap_or(&ctx.account_id)
+        );
+        if let Some(q) = qualifier {
+            arn.push(':');
+            arn.push_str(q);
+        }
+        arn
+    };
+    let ours = (function == "function" || function == ctx.function_name)
+        && region.is_none_or(|r| r == ctx.region)
+        && account.is_none_or(|a| a == ctx.account_id)
+        && qualifier.is_none_or(|q| q == "$LATEST" || q == ctx.version);
+    if !ours {
+        return Err(Refusal::FunctionNotFound(asked(function)));
+    }
+    Ok(qualifier.map(|_| asked(&ctx.function_name)))
+}
+
+/// Reads an invoke request's headers and body into what the core takes, or the Invoke API's
+/// refusal.
+pub fn request(
+    head: &Head<'_>,
+    payload: Vec<u8>,
+    invoked_arn: Option<String>,
+) -> Result<InvokeRequest, Rendered<'static>> {
+    let bad = |message: &str| invoke_error(400, "InvalidRequestContentException", message);
+    match head.header_str("X-Amz-Invocation-Type") {
+        None | Some("RequestResponse") => {}
+        Some(t @ ("Event" | "DryRun")) => {
+            return Err(bad(&format!(
+                "InvocationType {t} is not supported by lambda-sim yet; use RequestResponse"
+            )));
+        }
+        Some(other) => {
+            return Err(invoke_error(
+                400,
+                "InvalidParameterValueException",
+                &format!(
+                    "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+                ),
+            ));
+        }
+    }
+    let client_context = match head.header("X-Amz-Client-Context").map(trim) {
+        None | Some(b"") => None,
+        Some(encoded) if encoded.len() > MAX_CLIENT_CONTEXT_BYTES => {
+            return Err(bad(&format!(
+                "Client context must be smaller than {MAX_CLIENT_CONTEXT_BYTES} bytes"
+            )));
+        }
+        Some(encoded) => {
+            let decoded = base64_decode(encoded)
+                .filter(|json| crate::json::validate(json).is_ok())
+                .and_then(|json| String::from_utf8(json).ok())
+                .ok_or_else(|| bad("Client context must be a valid Base64-encoded JSON object."))?;
+            Some(decoded)
+        }
+    };
+    // RIE's header for the identity a mobile SDK would send.
+    let cognito_identity = match head.header("X-Amz-Cognito-Identity") {
+        None => None,
+        Some(raw) => Some(cognito(raw).ok_or_else(|| {
+            bad("X-Amz-Cognito-Identity must be a JSON object with cognitoIdentityId and cognitoIdentityPoolId")
+        })?),
+    };
+    if !payload.is_empty() {
+        if let Err(e) = crate::json::validate(&payload) {
+            return Err(bad(&format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            )));
+        }
+    }
+    let header = |name| {
+        head.header_str(name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Ok(InvokeRequest {
+        payload,
+        content_type: None,
+        client_context,
+        cognito_identity,
+        trace_id: header("X-Amzn-Trace-Id"),
+        tenant_id: header("X-Amz-Tenant-Id"),
+        invoked_arn,
+    })
+}
+
+fn cognito(raw: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    let field = |name| {
+        value
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (id, pool) = (field("cognitoIdentityId"), field("cognitoIdentityPoolId"));
+    if !value.is_object() || (id.is_empty() && pool.is_empty()) {
+        return None;
+    }
+    Some(serde_json::json!({ "cognitoIdentityId": id, "cognitoIdentityPoolId": pool }).to_string())
+}
+
+/// The invoker's answer (PROTOCOL.md 11.1): 200 with the runtime's bytes, or 200 with
+/// `X-Amz-Function-Error: Unhandled` and the error JSON.
+pub fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
+    let with_ids = |rendered: Rendered<'a>| {
+        rendered
+            .header("X-Amzn-RequestId", reply.request_id.as_str().as_bytes())
+            .header("X-Amz-Executed-Version", ctx.version.as_bytes())
+    };
+    let content_type = |ct: &'a Option<String>| ct.as_deref().map_or(JSON, str::as_bytes);
+    match &reply.outcome {
+        Outcome::Response {
+            body,
+            content_type: ct,
+        } => with_ids(Rendered::new(200, Cow::Borrowed(body)))
+            .header("Content-Type", content_type(ct)),
+        Outcome::FunctionError(e) => with_ids(Rendered::new(200, Cow::Borrowed(&e.body)))
+            .header("Content-Type", content_type(&e.content_type))
+            .header("X-Amz-Function-Error", b"Unhandled"),
+        Outcome::Failure(f) => {
+            let body = serde_json::json!({
+                "errorType": f.error_type(),
+                "errorMessage": f.message(reply.request_id),
+            });
+            with_ids(Rendered::new(
+                200,
+                Cow::Owned(body.to_string().into_bytes()),
+            ))
+            .header("Content-Type", JSON)
+            .header("X-Amz-Function-Error", b"Unhandled")
+        }
+    }
+}
+
+/// The answer to an invocation the core refused.
+pub fn rejection(rejection: Rejection) -> Rendered<'static> {
+    match rejection {
+        Rejection::TooManyRequests => {
+            let body = serde_json::json!({
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "Type": "User",
+                "message": rejection.to_string(),
+            });
+            Rendered::new(429, Cow::Owned(body.to_string().into_bytes()))
+                .header("Content-Type", JSON)
+                .header("x-amzn-ErrorType", b"TooManyRequestsException")
+        }
+        other => invoke_error(500, "ServiceException", &other.to_string()),
+    }
+}
+
+/// 413 for a payload over the synchronous limit.
+pub fn too_large() -> Rendered<'static> {
+    invoke_error(
+        413,
+        "RequestEntityTooLargeException",
+        &format!(
+            "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+        ),
+    )
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Decodes standard base64 (RFC 4648 §4), padding optional; `None` on any other character.
+pub fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let trimmed = match input {
+        [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
+        all => all,
+    };
+    if trimmed.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(trimmed.len() / 4 * 3 + 2);
+    for chunk in trimmed.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}

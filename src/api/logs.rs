@@ -1,0 +1,122 @@
+//! Lifecycle events as CloudWatch-style log lines: `START`, `END`, `REPORT`, `INIT_REPORT`, and
+//! the platform's lines for timeouts and runtime exits (PROTOCOL.md 10).
+
+use std::fmt::Write as _;
+
+use super::Context;
+use crate::lifecycle::{PlatformEvent, Status};
+use crate::time::{Civil, Micros};
+
+/// Appends the lines for `event` (each ending in `\n`) to `out`. `now` stamps the lines that
+/// carry a time; `max_memory_mb` is the runtime's peak RSS for a report.
+pub fn write_event(
+    out: &mut String,
+    ctx: &Context,
+    event: &PlatformEvent,
+    now: Micros,
+    max_memory_mb: Option<u64>,
+) {
+    // Writes to a String cannot fail.
+    let _ = match event {
+        PlatformEvent::Start { request_id, .. } => {
+            writeln!(
+                out,
+                "START RequestId: {request_id} Version: {}",
+                ctx.version
+            )
+        }
+        PlatformEvent::Report {
+            request_id,
+            status,
+            error_type,
+            duration,
+            init_duration,
+            ..
+        } => {
+            let shown = duration.display_ms2();
+            let _ = writeln!(out, "END RequestId: {request_id}");
+            let _ = write!(
+                out,
+                "REPORT RequestId: {request_id}\tDuration: {shown} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+                shown.billed_ms(),
+                ctx.memory_mb,
+                max_memory_mb.unwrap_or(0),
+            );
+            if let Some(init) = init_duration {
+                let _ = write!(out, "Init Duration: {} ms\t", init.display_ms2());
+            }
+            // Lambda marks reports of invocations that did not end normally.
+            match (status, error_type) {
+                (Status::Timeout, _) => {
+                    let _ = write!(out, "Status: timeout\t");
+                }
+                (Status::Failure, Some(t)) => {
+                    let _ = write!(out, "Status: error\tError Type: {t}\t");
+                }
+                _ => {}
+            }
+            writeln!(out)
+        }
+        PlatformEvent::TimedOut { request_id, after } => {
+            let ms = after.as_millis();
+            writeln!(
+                out,
+                "{} {request_id} Task timed out after {}.{:02} seconds",
+                stamp(ctx, now),
+                ms / 1000,
+                (ms % 1000) / 10
+            )
+        }
+        PlatformEvent::RuntimeExited { request_id, status } => {
+            match request_id {
+                Some(id) => {
+                    let _ = write!(out, "RequestId: {id} ");
+                }
+                None => {}
+            }
+            writeln!(
+                out,
+                "Error: Runtime exited with error: {status}\nRuntime.ExitError"
+            )
+        }
+        PlatformEvent::InitDone {
+            phase,
+            kind,
+            status,
+            error_type,
+            duration,
+        } => {
+            let failed = *status != Status::Success;
+            // A successful on-demand init shows on the next REPORT instead.
+            if !failed && *kind == crate::lifecycle::InitType::OnDemand {
+                return;
+            }
+            let _ = write!(
+                out,
+                "INIT_REPORT Init Duration: {} ms",
+                duration.display_ms2()
+            );
+            if failed {
+                let phase = match phase {
+                    crate::lifecycle::InitPhase::Init => "init",
+                    crate::lifecycle::InitPhase::Invoke => "invoke",
+                };
+                let status = if *status == Status::Timeout {
+                    "timeout"
+                } else {
+                    "error"
+                };
+                let _ = write!(out, "\tPhase: {phase}\tStatus: {status}");
+                if let Some(t) = error_type {
+                    let _ = write!(out, "\tError Type: {t}");
+                }
+            }
+            writeln!(out)
+        }
+        PlatformEvent::InitStart { .. } | PlatformEvent::RuntimeDone { .. } => Ok(()),
+    };
+}
+
+fn stamp(ctx: &Context, now: Micros) -> String {
+    Civil::from_epoch_micros(ctx.epoch_us + now.as_micros()).rfc3339_millis()
+}

@@ -1,0 +1,323 @@
+//! The wire: routing a request head to what it means, and rendering the core's answers as
+//! AWS renders them. The only place that knows status codes, header names and error bodies.
+//!
+//! Two listeners, two error dialects:
+//! - the Runtime API answers errors as rapid does: `{"errorMessage":…,"errorType":…}`;
+//! - the invoke endpoint answers refused requests in the Lambda Invoke API's REST-JSON form:
+//!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
+
+pub mod invoke;
+pub mod logs;
+pub mod runtime;
+
+use std::borrow::Cow;
+
+use crate::http::{Head, Method, ParseError};
+use crate::id::{RequestId, Uuid};
+use crate::lifecycle::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+
+/// The Runtime API version prefix.
+pub const RUNTIME_PREFIX: &str = "/2018-06-01";
+
+/// The body limit for routes that take no body (a `GET` with one is tolerated up to this).
+pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The Runtime API (`AWS_LAMBDA_RUNTIME_API`).
+    Runtime,
+    /// The RIE-compatible invoke endpoint.
+    Invoke,
+}
+
+/// What the API needs to know about the function to render the wire.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The function's name.
+    pub function_name: String,
+    /// The version invocations run (`$LATEST`).
+    pub version: String,
+    /// The region in ARNs and the environment.
+    pub region: String,
+    /// The account id in ARNs.
+    pub account_id: String,
+    /// The configured memory, in MB.
+    pub memory_mb: u32,
+    /// Unix time in microseconds at the simulator's `Micros::ZERO`.
+    pub epoch_us: u64,
+    arn: String,
+}
+
+impl Context {
+    /// A context for the function; computes its ARN once.
+    pub fn new(
+        function_name: &str,
+        version: &str,
+        region: &str,
+        account_id: &str,
+        memory_mb: u32,
+        epoch_us: u64,
+    ) -> Context {
+        Context {
+            arn: format!("arn:aws:lambda:{region}:{account_id}:function:{function_name}"),
+            function_name: function_name.to_string(),
+            version: version.to_string(),
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+            memory_mb,
+            epoch_us,
+        }
+    }
+
+    /// The function's unqualified ARN.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+}
+
+/// What a request is, decided from its head alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /ping` (both listeners) and `GET /2018-06-01/ping`.
+    Ping,
+    /// `GET /2018-06-01/runtime/invocation/next`.
+    Next,
+    /// `POST /2018-06-01/runtime/invocation/{id}/response`.
+    Response(RequestId),
+    /// `POST /2018-06-01/runtime/invocation/{id}/error`.
+    Error(RequestId),
+    /// `POST /2018-06-01/runtime/init/error`.
+    InitError,
+    /// `POST /2015-03-31/functions/{name}/invocations`, with the ARN as invoked when it carried
+    /// a qualifier.
+    Invoke {
+        /// `Some` for a qualified invocation.
+        invoked_arn: Option<String>,
+    },
+    /// Refused from the head.
+    Refuse(Refusal),
+}
+
+impl Route {
+    /// The most body bytes this route reads; past it, 413.
+    pub fn body_limit(&self) -> u64 {
+        match self {
+            Route::Response(_) | Route::Error(_) | Route::InitError => MAX_RESPONSE_BYTES,
+            Route::Invoke { .. } => MAX_REQUEST_BYTES,
+            Route::Ping | Route::Next | Route::Refuse(_) => SMALL_BODY_BYTES,
+        }
+    }
+}
+
+/// A request refused on its head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such path.
+    NotFound,
+    /// The path exists with another method.
+    MethodNotAllowed(&'static str),
+    /// `{id}` in the path cannot be an invocation's request id (400 `InvalidRequestID`).
+    InvalidRequestId,
+    /// The function name or qualifier does not match this function (404
+    /// `ResourceNotFoundException`); carries the ARN that was asked for.
+    FunctionNotFound(String),
+}
+
+/// Routes a request head. Pure: the core is consulted later, by the caller.
+pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
+    let path = head.path();
+    let method = head.method();
+    let get_only = |route: Route| match method {
+        Method::Get => route,
+        _ => Route::Refuse(Refusal::MethodNotAllowed("GET")),
+    };
+    let post_only = |route: Route| match method {
+        Method::Post => route,
+        _ => Route::Refuse(Refusal::MethodNotAllowed("POST")),
+    };
+    if path == "/ping" {
+        return get_only(Route::Ping);
+    }
+    match listener {
+        Listener::Runtime => {
+            let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
+                return Route::Refuse(Refusal::NotFound);
+            };
+            match rest {
+                "/ping" => get_only(Route::Ping),
+                "/runtime/invocation/next" => get_only(Route::Next),
+                "/runtime/init/error" => post_only(Route::InitError),
+                _ => {
+                    let Some(rest) = rest.strip_prefix("/runtime/invocation/") else {
+                        return Route::Refuse(Refusal::NotFound);
+                    };
+                    let (id, kind) = match rest.rsplit_once('/') {
+                        Some((id, "response")) => (id, false),
+                        Some((id, "error")) => (id, true),
+                        _ => return Route::Refuse(Refusal::NotFound),
+                    };
+                    if id.contains('/') {
+                        return Route::Refuse(Refusal::NotFound);
+                    }
+                    if method != Method::Post {
+                        return Route::Refuse(Refusal::MethodNotAllowed("POST"));
+                    }
+                    // Every id we hand out is a UUID; anything else is not the current one.
+                    match Uuid::parse(id) {
+                        Some(id) if kind => Route::Error(id),
+                        Some(id) => Route::Response(id),
+                        None => Route::Refuse(Refusal::InvalidRequestId),
+                    }
+                }
+            }
+        }
+        Listener::Invoke => match invoke::route(path, head.query(), ctx) {
+            Ok(invoked_arn) => post_only(Route::Invoke { invoked_arn }),
+            Err(refusal) => Route::Refuse(refusal),
+        },
+    }
+}
+
+/// A response in parts: status, a few borrowed headers, and a body. One rendering serves the
+/// HTTP writer and the embedding API.
+#[derive(Clone, Debug)]
+pub struct Rendered<'a> {
+    /// The status code.
+    pub status: u16,
+    headers: [(&'static str, &'a [u8]); MAX_RENDERED_HEADERS],
+    len: usize,
+    /// The body.
+    pub body: Cow<'a, [u8]>,
+}
+
+const MAX_RENDERED_HEADERS: usize = 6;
+
+impl<'a> Rendered<'a> {
+    /// A response with no headers yet.
+    pub fn new(status: u16, body: Cow<'a, [u8]>) -> Rendered<'a> {
+        Rendered {
+            status,
+            headers: [("", &[]); MAX_RENDERED_HEADERS],
+            len: 0,
+            body,
+        }
+    }
+
+    /// Adds a header. More than the few any response here needs is a bug, not input: ignored.
+    pub fn header(mut self, name: &'static str, value: &'a [u8]) -> Rendered<'a> {
+        debug_assert!(
+            self.len < MAX_RENDERED_HEADERS,
+            "too many headers for {name}"
+        );
+        if self.len < MAX_RENDERED_HEADERS {
+            self.headers[self.len] = (name, value);
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The headers, in order.
+    pub fn headers(&self) -> &[(&'static str, &'a [u8])] {
+        &self.headers[..self.len]
+    }
+
+    /// The value of header `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers()
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    /// Appends the whole response to `out`.
+    pub fn write(&self, out: &mut Vec<u8>, close: bool) {
+        crate::http::write_response(out, self.status, self.headers(), &self.body, close);
+    }
+}
+
+/// `application/json`.
+pub const JSON: &[u8] = b"application/json";
+
+/// The Runtime API's error form: `{"errorMessage":…,"errorType":…}` (rapid `ErrorResponse`).
+pub fn runtime_error(status: u16, error_type: &str, message: &str) -> Rendered<'static> {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
+    Rendered::new(status, Cow::Owned(body.to_string().into_bytes())).header("Content-Type", JSON)
+}
+
+/// The Invoke API's REST-JSON error form: `x-amzn-ErrorType: <code>` and
+/// `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
+pub fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<'static> {
+    let body = serde_json::json!({ "Type": "User", "message": message });
+    Rendered::new(status, Cow::Owned(body.to_string().into_bytes()))
+        .header("Content-Type", JSON)
+        .header("x-amzn-ErrorType", code.as_bytes())
+}
+
+/// The answer to a request the HTTP decoder refused, in the listener's dialect.
+pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
+    let status = error.status();
+    let message = error.to_string();
+    match listener {
+        Listener::Runtime => {
+            let error_type = match error {
+                // rapid's answer to an oversized runtime post.
+                ParseError::BodyTooLarge { .. } => return runtime::too_large(),
+                ParseError::HeadTooLarge | ParseError::TooManyHeaders => {
+                    "RequestHeaderFieldsTooLarge"
+                }
+                ParseError::UnsupportedTransferEncoding => "NotImplemented",
+                ParseError::ExpectationFailed => "ExpectationFailed",
+                ParseError::VersionNotSupported => "HTTPVersionNotSupported",
+                ParseError::Malformed(_) => "InvalidRequestFormat",
+            };
+            runtime_error(status, error_type, &message)
+        }
+        Listener::Invoke => match error {
+            ParseError::BodyTooLarge { .. } => invoke::too_large(),
+            _ => invoke_error(status, "InvalidRequestContentException", &message),
+        },
+    }
+}
+
+/// The answer to a request refused on its head.
+pub fn refusal(listener: Listener, refusal: &Refusal, head: &Head<'_>) -> Rendered<'static> {
+    match (listener, refusal) {
+        (_, Refusal::InvalidRequestId) => runtime::invalid_request_id(),
+        (_, Refusal::FunctionNotFound(arn)) => invoke_error(
+            404,
+            "ResourceNotFoundException",
+            &format!("Function not found: {arn}"),
+        ),
+        (Listener::Runtime, Refusal::NotFound) => runtime_error(
+            404,
+            "NotFound",
+            &format!("No Runtime API route for {}", head.path()),
+        ),
+        (Listener::Invoke, Refusal::NotFound) => invoke_error(
+            404,
+            "UnknownOperationException",
+            &format!("No Lambda operation at {}", head.path()),
+        ),
+        (Listener::Runtime, Refusal::MethodNotAllowed(allow)) => runtime_error(
+            405,
+            "MethodNotAllowed",
+            &format!("{} takes {allow}", head.path()),
+        )
+        .header("Allow", allow.as_bytes()),
+        (Listener::Invoke, Refusal::MethodNotAllowed(allow)) => invoke_error(
+            405,
+            "MethodNotAllowedException",
+            &format!("{} takes {allow}", head.path()),
+        )
+        .header("Allow", allow.as_bytes()),
+    }
+}
+
+/// `GET /ping`: 200 `pong`, as rapid answers it.
+pub fn pong() -> Rendered<'static> {
+    Rendered::new(200, Cow::Borrowed(b"pong")).header("Content-Type", b"text/plain; charset=utf-8")
+}
+
+#[cfg(test)]
+mod tests;

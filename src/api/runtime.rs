@@ -1,0 +1,191 @@
+//! The Runtime API (2018-06-01): rendering `/next`, reading `/error` and `/init/error`, and
+//! rapid's status codes and error bodies (PROTOCOL.md 3.1-3.4).
+
+use std::borrow::Cow;
+
+use super::{Context, JSON, Rendered, runtime_error};
+use crate::http::{Head, write_head};
+use crate::lifecycle::{
+    FunctionError, Invocation, MAX_RESPONSE_BYTES, Rejection, normalize_error_type,
+};
+use crate::time::Micros;
+
+/// The request header naming a runtime error's type.
+pub const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
+
+/// The content type of an error body that carries an X-Ray `errorCause`, which is stripped
+/// before the error is forwarded (RIE `invocationerror.go`).
+pub const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
+
+/// Appends the answer to `GET /next` for `invocation` to `out`: the headers of PROTOCOL.md 3.1
+/// (each only when non-empty) and the payload, unchanged.
+pub fn write_next(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    invocation: &Invocation,
+    deadline: Micros,
+    close: bool,
+) {
+    let request = &invocation.request;
+    let mut deadline_ms = itoa_buf();
+    let deadline_ms = fmt_u64(
+        &mut deadline_ms,
+        (ctx.epoch_us + deadline.as_micros()) / 1_000,
+    );
+    let arn = request.invoked_arn.as_deref().unwrap_or(ctx.arn());
+    let content_type = request
+        .content_type
+        .as_deref()
+        .unwrap_or("application/json");
+    let candidates: [(&str, &[u8]); 8] = [
+        (
+            "Lambda-Runtime-Aws-Request-Id",
+            invocation.request_id.as_str().as_bytes(),
+        ),
+        ("Lambda-Runtime-Deadline-Ms", deadline_ms),
+        ("Lambda-Runtime-Invoked-Function-Arn", arn.as_bytes()),
+        ("Lambda-Runtime-Trace-Id", invocation.trace_id.as_bytes()),
+        (
+            "Lambda-Runtime-Client-Context",
+            optional(&request.client_context),
+        ),
+        (
+            "Lambda-Runtime-Cognito-Identity",
+            optional(&request.cognito_identity),
+        ),
+        ("Lambda-Runtime-Aws-Tenant-Id", optional(&request.tenant_id)),
+        ("Content-Type", content_type.as_bytes()),
+    ];
+    let mut headers: [(&str, &[u8]); 8] = [("", b""); 8];
+    let mut n = 0;
+    for (name, value) in candidates {
+        if !value.is_empty() {
+            headers[n] = (name, value);
+            n += 1;
+        }
+    }
+    write_head(out, 200, &headers[..n], request.payload.len(), close);
+    out.extend_from_slice(&request.payload);
+}
+
+/// 202 `{"status":"OK"}` (rapid `RenderAccepted`).
+pub fn accepted() -> Rendered<'static> {
+    Rendered::new(202, Cow::Borrowed(br#"{"status":"OK"}"#)).header("Content-Type", JSON)
+}
+
+/// 400 `InvalidRequestID` (rapid `RenderInvalidRequestID`).
+pub fn invalid_request_id() -> Rendered<'static> {
+    runtime_error(400, "InvalidRequestID", "Invalid request ID")
+}
+
+/// 413 `RequestEntityTooLarge` (rapid `RenderRequestEntityTooLarge`).
+pub fn too_large() -> Rendered<'static> {
+    runtime_error(
+        413,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+    )
+}
+
+/// The answer to a request the core refused.
+pub fn rejection(rejection: Rejection) -> Rendered<'static> {
+    match rejection {
+        Rejection::InvalidRequestId => invalid_request_id(),
+        Rejection::InvalidStateTransition { .. } => {
+            runtime_error(403, "InvalidStateTransition", &rejection.to_string())
+        }
+        // Not a Runtime API answer, but render it sensibly should it ever be asked for.
+        Rejection::TooManyRequests => runtime_error(429, "TooManyRequests", &rejection.to_string()),
+    }
+}
+
+/// Reads a posted `/error`: the normalised error type, and the body to forward. With the
+/// error-cause content type the body is re-rendered without `errorCause`, and becomes
+/// `"Invalid error body"` if it does not parse (rapid `invocationerror.go`).
+pub fn invocation_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
+    let error_type = normalize_error_type(head.header_str(ERROR_TYPE_HEADER).unwrap_or(""));
+    let content_type = head.header_str("Content-Type");
+    if content_type == Some(ERROR_CAUSE_CONTENT_TYPE) {
+        let (body, content_type) = strip_error_cause(&body);
+        return FunctionError {
+            error_type,
+            body,
+            content_type: Some(content_type.to_string()),
+        };
+    }
+    FunctionError {
+        error_type,
+        body,
+        content_type: content_type.map(str::to_string),
+    }
+}
+
+/// Reads a posted `/init/error`; its content type is `application/json` when the body is JSON
+/// and `application/octet-stream` otherwise (rapid `determineJSONContentType`).
+pub fn init_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
+    let error_type = normalize_error_type(head.header_str(ERROR_TYPE_HEADER).unwrap_or(""));
+    let json = crate::json::validate(&body).is_ok();
+    FunctionError {
+        error_type,
+        body,
+        content_type: Some(
+            if json {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            }
+            .into(),
+        ),
+    }
+}
+
+fn strip_error_cause(body: &[u8]) -> (Vec<u8>, &'static str) {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body);
+    let Ok(serde_json::Value::Object(mut error)) = parsed else {
+        return (
+            br#""Invalid error body""#.to_vec(),
+            "application/octet-stream",
+        );
+    };
+    let text = |v: Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "errorMessage".into(),
+        text(error.remove("errorMessage")).into(),
+    );
+    out.insert("errorType".into(), text(error.remove("errorType")).into());
+    if let Some(serde_json::Value::Array(trace)) = error.remove("stackTrace") {
+        if !trace.is_empty() {
+            out.insert("stackTrace".into(), trace.into());
+        }
+    }
+    (
+        serde_json::Value::Object(out).to_string().into_bytes(),
+        "application/json",
+    )
+}
+
+/// A stack buffer for formatting a `u64` without allocating.
+pub(crate) fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+pub(crate) fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+fn optional(v: &Option<String>) -> &[u8] {
+    v.as_deref().map_or(b"", str::as_bytes)
+}

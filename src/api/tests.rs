@@ -1,0 +1,621 @@
+use super::*;
+use crate::http::{Event, RequestDecoder};
+use crate::id::Rng;
+use crate::lifecycle::{
+    Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest, Outcome,
+    PlatformEvent, Rejection, Status, Timings,
+};
+use crate::time::Micros;
+
+fn ctx() -> Context {
+    Context::new(
+        "my-fn",
+        "$LATEST",
+        "eu-west-1",
+        "123456789012",
+        256,
+        1_700_000_000_000_000,
+    )
+}
+
+/// Decodes one request and hands its head (and body) to `f`.
+fn with_request<T>(raw: &str, f: impl FnOnce(&Head<'_>, Vec<u8>) -> T) -> T {
+    let mut dec = RequestDecoder::new();
+    dec.feed(raw.as_bytes());
+    assert_eq!(dec.next_event(), Ok(Some(Event::Head)));
+    dec.read_body(1 << 20).unwrap();
+    assert_eq!(dec.next_event(), Ok(Some(Event::Complete)));
+    let body = dec.take_body();
+    f(&dec.head(), body)
+}
+
+fn route_of(listener: Listener, method: &str, target: &str) -> Route {
+    with_request(&format!("{method} {target} HTTP/1.1\r\n\r\n"), |h, _| {
+        route(listener, h, &ctx())
+    })
+}
+
+fn text(r: &Rendered<'_>) -> String {
+    String::from_utf8(r.body.to_vec()).unwrap()
+}
+
+fn json(r: &Rendered<'_>) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[test]
+fn runtime_routes() {
+    let id = Rng::from_seed(1).uuid_v4();
+    let rt = Listener::Runtime;
+    assert_eq!(
+        route_of(rt, "GET", "/2018-06-01/runtime/invocation/next"),
+        Route::Next
+    );
+    assert_eq!(
+        route_of(
+            rt,
+            "POST",
+            &format!("/2018-06-01/runtime/invocation/{id}/response")
+        ),
+        Route::Response(id)
+    );
+    assert_eq!(
+        route_of(
+            rt,
+            "POST",
+            &format!("/2018-06-01/runtime/invocation/{id}/error")
+        ),
+        Route::Error(id)
+    );
+    assert_eq!(
+        route_of(rt, "POST", "/2018-06-01/runtime/init/error"),
+        Route::InitError
+    );
+    assert_eq!(route_of(rt, "GET", "/ping"), Route::Ping);
+    assert_eq!(route_of(rt, "GET", "/2018-06-01/ping"), Route::Ping);
+    assert_eq!(
+        route_of(
+            rt,
+            "POST",
+            "/2018-06-01/runtime/invocation/not-a-uuid/response"
+        ),
+        Route::Refuse(Refusal::InvalidRequestId)
+    );
+    assert_eq!(
+        route_of(rt, "POST", "/2018-06-01/runtime/invocation/next"),
+        Route::Refuse(Refusal::MethodNotAllowed("GET"))
+    );
+    assert_eq!(
+        route_of(
+            rt,
+            "GET",
+            &format!("/2018-06-01/runtime/invocation/{id}/response")
+        ),
+        Route::Refuse(Refusal::MethodNotAllowed("POST"))
+    );
+    for missing in [
+        "/",
+        "/2018-06-01/runtime",
+        "/2018-06-01/runtime/invocation/a/b/response",
+        "/2020-01-01/extension/register",
+        "/2015-03-31/functions/function/invocations",
+    ] {
+        assert_eq!(
+            route_of(rt, "GET", missing),
+            Route::Refuse(Refusal::NotFound),
+            "{missing}"
+        );
+    }
+    assert_eq!(Route::Response(id).body_limit(), 6_291_556);
+    assert_eq!(Route::Next.body_limit(), SMALL_BODY_BYTES);
+}
+
+#[test]
+fn invoke_routes_resolve_names_arns_and_qualifiers() {
+    let inv = Listener::Invoke;
+    let unqualified = Route::Invoke { invoked_arn: None };
+    let latest = Route::Invoke {
+        invoked_arn: Some("arn:aws:lambda:eu-west-1:123456789012:function:my-fn:$LATEST".into()),
+    };
+    for path in [
+        "/2015-03-31/functions/function/invocations",
+        "/2015-03-31/functions/my-fn/invocations",
+        "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Amy-fn/invocations",
+        "/2015-03-31/functions/123456789012:function:my-fn/invocations",
+    ] {
+        assert_eq!(route_of(inv, "POST", path), unqualified, "{path}");
+    }
+    for path in [
+        "/2015-03-31/functions/my-fn/invocations?Qualifier=%24LATEST",
+        "/2015-03-31/functions/my-fn:$LATEST/invocations",
+        "/2015-03-31/functions/function/invocations?Qualifier=$LATEST",
+    ] {
+        assert_eq!(route_of(inv, "POST", path), latest, "{path}");
+    }
+    assert_eq!(
+        route_of(inv, "POST", "/2015-03-31/functions/other/invocations"),
+        Route::Refuse(Refusal::FunctionNotFound(
+            "arn:aws:lambda:eu-west-1:123456789012:function:other".into()
+        ))
+    );
+    assert_eq!(
+        route_of(
+            inv,
+            "POST",
+            "/2015-03-31/functions/my-fn/invocations?Qualifier=prod"
+        ),
+        Route::Refuse(Refusal::FunctionNotFound(
+            "arn:aws:lambda:eu-west-1:123456789012:function:my-fn:prod".into()
+        ))
+    );
+    assert!(matches!(
+        route_of(inv, "POST", "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:my-fn/invocations"),
+        Route::Refuse(Refusal::FunctionNotFound(arn)) if arn.contains("us-east-1")
+    ));
+    assert_eq!(
+        route_of(inv, "GET", "/2015-03-31/functions/function/invocations"),
+        Route::Refuse(Refusal::MethodNotAllowed("POST"))
+    );
+    assert_eq!(route_of(inv, "GET", "/ping"), Route::Ping);
+    assert_eq!(
+        route_of(inv, "GET", "/2018-06-01/runtime/invocation/next"),
+        Route::Refuse(Refusal::NotFound)
+    );
+    assert_eq!(
+        route_of(inv, "POST", "/2015-03-31/functions/%zz/invocations"),
+        Route::Refuse(Refusal::NotFound)
+    );
+}
+
+#[test]
+fn refusals_render_in_each_listeners_dialect() {
+    with_request("GET /nope HTTP/1.1\r\n\r\n", |h, _| {
+        let r = refusal(Listener::Runtime, &Refusal::NotFound, h);
+        assert_eq!(r.status, 404);
+        assert_eq!(json(&r)["errorType"], "NotFound");
+        let r = refusal(Listener::Invoke, &Refusal::NotFound, h);
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.get("x-amzn-ErrorType"),
+            Some(&b"UnknownOperationException"[..])
+        );
+        assert_eq!(json(&r)["Type"], "User");
+        let r = refusal(
+            Listener::Invoke,
+            &Refusal::FunctionNotFound("arn:x".into()),
+            h,
+        );
+        assert_eq!(
+            r.get("x-amzn-ErrorType"),
+            Some(&b"ResourceNotFoundException"[..])
+        );
+        assert_eq!(json(&r)["message"], "Function not found: arn:x");
+        let r = refusal(Listener::Runtime, &Refusal::MethodNotAllowed("GET"), h);
+        assert_eq!((r.status, r.get("Allow")), (405, Some(&b"GET"[..])));
+        let r = refusal(Listener::Runtime, &Refusal::InvalidRequestId, h);
+        assert_eq!(
+            text(&r),
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#
+        );
+        assert_eq!(r.status, 400);
+    });
+}
+
+#[test]
+fn parse_errors_render_with_status_and_json() {
+    let r = parse_error(
+        Listener::Runtime,
+        ParseError::BodyTooLarge { limit: 6_291_556 },
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        text(&r),
+        r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#
+    );
+    let r = parse_error(Listener::Runtime, ParseError::HeadTooLarge);
+    assert_eq!(r.status, 431);
+    assert_eq!(json(&r)["errorType"], "RequestHeaderFieldsTooLarge");
+    let r = parse_error(Listener::Runtime, ParseError::Malformed("x"));
+    assert_eq!((r.status, r.get("Content-Type")), (400, Some(JSON)));
+    let r = parse_error(
+        Listener::Invoke,
+        ParseError::BodyTooLarge { limit: 6_291_456 },
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.get("x-amzn-ErrorType"),
+        Some(&b"RequestEntityTooLargeException"[..])
+    );
+    assert_eq!(
+        json(&r)["message"],
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    );
+    let r = parse_error(Listener::Invoke, ParseError::Malformed("x"));
+    assert_eq!(
+        r.get("x-amzn-ErrorType"),
+        Some(&b"InvalidRequestContentException"[..])
+    );
+}
+
+#[test]
+fn next_carries_every_header_of_the_invocation() {
+    let id = Rng::from_seed(3).uuid_v4();
+    let invocation = Invocation {
+        request_id: id,
+        trace_id: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+            .into(),
+        request: InvokeRequest {
+            payload: br#"{"k":"v"}"#.to_vec(),
+            content_type: None,
+            client_context: Some(r#"{"custom":{"a":"b"}}"#.into()),
+            cognito_identity: Some(
+                r#"{"cognitoIdentityId":"i","cognitoIdentityPoolId":"p"}"#.into(),
+            ),
+            trace_id: None,
+            tenant_id: Some("tenant-7".into()),
+            invoked_arn: None,
+        },
+    };
+    let mut out = Vec::new();
+    runtime::write_next(&mut out, &ctx(), &invocation, Micros::from_secs(3), false);
+    let text = String::from_utf8(out).unwrap();
+    let expected = format!(
+        "HTTP/1.1 200 OK\r\n\
+         Lambda-Runtime-Aws-Request-Id: {id}\r\n\
+         Lambda-Runtime-Deadline-Ms: 1700000003000\r\n\
+         Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:my-fn\r\n\
+         Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\
+         Lambda-Runtime-Client-Context: {{\"custom\":{{\"a\":\"b\"}}}}\r\n\
+         Lambda-Runtime-Cognito-Identity: {{\"cognitoIdentityId\":\"i\",\"cognitoIdentityPoolId\":\"p\"}}\r\n\
+         Lambda-Runtime-Aws-Tenant-Id: tenant-7\r\n\
+         Content-Type: application/json\r\n\
+         Content-Length: 9\r\n\r\n{{\"k\":\"v\"}}"
+    );
+    assert_eq!(text, expected);
+
+    // Optional headers are left out when empty; the invoked ARN is the qualified one if given.
+    let bare = Invocation {
+        request_id: id,
+        trace_id: "t".into(),
+        request: InvokeRequest {
+            invoked_arn: Some("arn:q".into()),
+            content_type: Some("text/plain".into()),
+            ..InvokeRequest::default()
+        },
+    };
+    let mut out = Vec::new();
+    runtime::write_next(&mut out, &ctx(), &bare, Micros(1_999), true);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        !text.contains("Client-Context") && !text.contains("Cognito") && !text.contains("Tenant")
+    );
+    assert!(text.contains("Lambda-Runtime-Deadline-Ms: 1700000000001\r\n"));
+    assert!(text.contains("Lambda-Runtime-Invoked-Function-Arn: arn:q\r\n"));
+    assert!(text.contains("Content-Type: text/plain\r\n"));
+    assert!(text.ends_with("Content-Length: 0\r\nConnection: close\r\n\r\n"));
+}
+
+#[test]
+fn runtime_rejections_are_rapids() {
+    let r = runtime::rejection(Rejection::InvalidStateTransition {
+        from: "RuntimeResponseSentState",
+        to: "InvocationResponse",
+    });
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        text(&r),
+        r#"{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}"#
+    );
+    assert_eq!(runtime::rejection(Rejection::InvalidRequestId).status, 400);
+    let ok = runtime::accepted();
+    assert_eq!(
+        (ok.status, text(&ok)),
+        (202, r#"{"status":"OK"}"#.to_string())
+    );
+}
+
+#[test]
+fn posted_errors_are_normalised_and_stripped_of_their_cause() {
+    let e = with_request(
+        "POST /e HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\nContent-Length: 2\r\n\r\n{}",
+        runtime::invocation_error,
+    );
+    assert_eq!(e.error_type, "Runtime.Unknown");
+    assert_eq!((e.body.as_slice(), e.content_type), (&b"{}"[..], None));
+
+    let body = r#"{"errorMessage":"m","errorType":"T","stackTrace":["a"],"errorCause":{"paths":[],"x":1}}"#;
+    let e = with_request(
+        &format!(
+            "POST /e HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: Function.MyErr\r\n\
+             Content-Type: application/vnd.aws.lambda.error.cause+json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+        runtime::invocation_error,
+    );
+    assert_eq!(e.error_type, "Function.MyErr");
+    assert_eq!(
+        String::from_utf8(e.body).unwrap(),
+        r#"{"errorMessage":"m","errorType":"T","stackTrace":["a"]}"#
+    );
+    assert_eq!(e.content_type.as_deref(), Some("application/json"));
+
+    let e = with_request(
+        "POST /e HTTP/1.1\r\nContent-Type: application/vnd.aws.lambda.error.cause+json\r\nContent-Length: 3\r\n\r\nnot",
+        runtime::invocation_error,
+    );
+    assert_eq!(e.body, br#""Invalid error body""#);
+    assert_eq!(e.content_type.as_deref(), Some("application/octet-stream"));
+
+    let e = with_request(
+        "POST /i HTTP/1.1\r\nContent-Length: 4\r\n\r\nboom",
+        runtime::init_error,
+    );
+    assert_eq!(e.content_type.as_deref(), Some("application/octet-stream"));
+    let e = with_request(
+        "POST /i HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+        runtime::init_error,
+    );
+    assert_eq!(e.content_type.as_deref(), Some("application/json"));
+}
+
+fn invoke_req(headers: &str, body: &str) -> Result<InvokeRequest, Rendered<'static>> {
+    let raw = format!(
+        "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    with_request(&raw, |h, b| invoke::request(h, b, None))
+}
+
+#[test]
+fn invoke_requests_carry_the_invokers_headers() {
+    let r = invoke_req(
+        "X-Amz-Client-Context: eyJjdXN0b20iOnsiYSI6ImIifX0=\r\n\
+         X-Amzn-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\
+         X-Amz-Tenant-Id: t1\r\n\
+         X-Amz-Cognito-Identity: {\"cognitoIdentityId\":\"id\",\"cognitoIdentityPoolId\":\"pool\"}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n",
+        r#"{"a":1}"#,
+    )
+    .unwrap();
+    assert_eq!(r.payload, br#"{"a":1}"#);
+    assert_eq!(r.client_context.as_deref(), Some(r#"{"custom":{"a":"b"}}"#));
+    assert_eq!(
+        r.trace_id.as_deref(),
+        Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+    );
+    assert_eq!(r.tenant_id.as_deref(), Some("t1"));
+    assert_eq!(
+        r.cognito_identity.as_deref(),
+        Some(r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#)
+    );
+    // The runtime always sees application/json, as from RIE, whatever curl -d sent.
+    assert_eq!(r.content_type, None);
+    // An empty payload passes through, as with RIE.
+    assert_eq!(invoke_req("", "").unwrap().payload, b"");
+}
+
+#[test]
+fn invoke_requests_are_validated_as_the_invoke_api_does() {
+    let refused = |headers: &str, body: &str| {
+        let r = invoke_req(headers, body).unwrap_err();
+        assert_eq!(r.status, 400, "{}", text(&r));
+        (
+            String::from_utf8(r.get("x-amzn-ErrorType").unwrap().to_vec()).unwrap(),
+            json(&r)["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let (code, msg) = refused("", "not json");
+    assert_eq!(code, "InvalidRequestContentException");
+    assert!(
+        msg.starts_with(
+            "Could not parse request body into json: Could not parse payload into json:"
+        ),
+        "{msg}"
+    );
+    let (code, msg) = refused("X-Amz-Client-Context: !!!\r\n", "{}");
+    assert_eq!(code, "InvalidRequestContentException");
+    assert_eq!(
+        msg,
+        "Client context must be a valid Base64-encoded JSON object."
+    );
+    // base64 of "nope": not JSON.
+    let (_, msg) = refused("X-Amz-Client-Context: bm9wZQ==\r\n", "{}");
+    assert_eq!(
+        msg,
+        "Client context must be a valid Base64-encoded JSON object."
+    );
+    let (_, msg) = refused(
+        &format!("X-Amz-Client-Context: {}\r\n", "e".repeat(3584)),
+        "{}",
+    );
+    assert_eq!(msg, "Client context must be smaller than 3583 bytes");
+    let (code, _) = refused("X-Amz-Invocation-Type: Sometimes\r\n", "{}");
+    assert_eq!(code, "InvalidParameterValueException");
+    let (_, msg) = refused("X-Amz-Invocation-Type: Event\r\n", "{}");
+    assert!(msg.contains("not supported by lambda-sim yet"), "{msg}");
+    let (_, _) = refused("X-Amz-Cognito-Identity: [1]\r\n", "{}");
+    assert!(invoke_req("X-Amz-Invocation-Type: RequestResponse\r\n", "{}").is_ok());
+}
+
+fn reply(outcome: Outcome) -> InvokeReply {
+    InvokeReply {
+        request_id: Rng::from_seed(4).uuid_v4(),
+        outcome,
+        timings: Timings::default(),
+    }
+}
+
+#[test]
+fn invoke_replies_follow_decision_11_1() {
+    let ctx = ctx();
+    let ok = reply(Outcome::Response {
+        body: b"SUCCESS".to_vec(),
+        content_type: Some("text/plain".into()),
+    });
+    let r = invoke::render(&ctx, &ok);
+    assert_eq!((r.status, &*r.body), (200, &b"SUCCESS"[..]));
+    assert_eq!(r.get("Content-Type"), Some(&b"text/plain"[..]));
+    assert_eq!(
+        r.get("X-Amzn-RequestId"),
+        Some(ok.request_id.as_str().as_bytes())
+    );
+    assert_eq!(r.get("X-Amz-Executed-Version"), Some(&b"$LATEST"[..]));
+    assert_eq!(r.get("X-Amz-Function-Error"), None);
+
+    let err = reply(Outcome::FunctionError(FunctionError {
+        error_type: "Runtime.Unknown".into(),
+        body: br#"{"errorMessage":"m","errorType":"E"}"#.to_vec(),
+        content_type: None,
+    }));
+    let r = invoke::render(&ctx, &err);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.get("X-Amz-Function-Error"), Some(&b"Unhandled"[..]));
+    assert_eq!(&*r.body, br#"{"errorMessage":"m","errorType":"E"}"#);
+
+    let timeout = reply(Outcome::Failure(Failure::Timeout {
+        after: Micros::from_secs(3),
+    }));
+    let r = invoke::render(&ctx, &timeout);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.get("X-Amz-Function-Error"), Some(&b"Unhandled"[..]));
+    let body = json(&r);
+    assert_eq!(body["errorType"], "Sandbox.Timedout");
+    assert_eq!(
+        body["errorMessage"],
+        format!(
+            "RequestId: {} Error: Task timed out after 3.00 seconds",
+            timeout.request_id
+        )
+    );
+
+    let r = invoke::rejection(Rejection::TooManyRequests);
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.get("x-amzn-ErrorType"),
+        Some(&b"TooManyRequestsException"[..])
+    );
+    assert_eq!(
+        json(&r)["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+}
+
+#[test]
+fn log_lines_are_cloudwatchs() {
+    let ctx = ctx();
+    let id = Rng::from_seed(5).uuid_v4();
+    let mut out = String::new();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::Start {
+            request_id: id,
+            trace_id: String::new(),
+            tenant_id: None,
+        },
+        Micros::ZERO,
+        None,
+    );
+    assert_eq!(out, format!("START RequestId: {id} Version: $LATEST\n"));
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::Report {
+            request_id: id,
+            status: Status::Success,
+            error_type: None,
+            duration: Micros(12_345),
+            init_duration: Some(Micros(1_234_567)),
+            runtime: None,
+        },
+        Micros::ZERO,
+        Some(42),
+    );
+    assert_eq!(
+        out,
+        format!(
+            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\tMax Memory Used: 42 MB\tInit Duration: 1234.57 ms\t\n"
+        )
+    );
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::Report {
+            request_id: id,
+            status: Status::Timeout,
+            error_type: Some("Sandbox.Timedout".into()),
+            duration: Micros::from_secs(3),
+            init_duration: None,
+            runtime: None,
+        },
+        Micros::ZERO,
+        Some(7),
+    );
+    assert!(out.ends_with("Duration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 7 MB\tStatus: timeout\t\n"), "{out}");
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::TimedOut {
+            request_id: id,
+            after: Micros::from_secs(3),
+        },
+        Micros::from_secs(1),
+        None,
+    );
+    assert_eq!(
+        out,
+        format!("2023-11-14T22:13:21.000Z {id} Task timed out after 3.00 seconds\n")
+    );
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::InitDone {
+            phase: InitPhase::Invoke,
+            kind: InitType::OnDemand,
+            status: Status::Timeout,
+            error_type: Some("Sandbox.Timedout".into()),
+            duration: Micros::from_secs(3),
+        },
+        Micros::ZERO,
+        None,
+    );
+    assert_eq!(
+        out,
+        "INIT_REPORT Init Duration: 3000.00 ms\tPhase: invoke\tStatus: timeout\tError Type: Sandbox.Timedout\n"
+    );
+    out.clear();
+    // A successful on-demand init is reported on the next REPORT, not here.
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::InitDone {
+            phase: InitPhase::Init,
+            kind: InitType::OnDemand,
+            status: Status::Success,
+            error_type: None,
+            duration: Micros(5),
+        },
+        Micros::ZERO,
+        None,
+    );
+    assert_eq!(out, "");
+}
+
+#[test]
+fn base64_and_percent_decoding() {
+    assert_eq!(
+        invoke::base64_decode(b"eyJhIjoxfQ==").unwrap(),
+        br#"{"a":1}"#
+    );
+    assert_eq!(invoke::base64_decode(b"eyJhIjoxfQ").unwrap(), br#"{"a":1}"#);
+    assert_eq!(invoke::base64_decode(b"").unwrap(), b"");
+    assert!(invoke::base64_decode(b"e").is_none());
+    assert!(invoke::base64_decode(b"e$==").is_none());
+    assert_eq!(invoke::percent_decode("a%3Ab%24").as_deref(), Some("a:b$"));
+    assert!(invoke::percent_decode("%4").is_none());
+    assert!(invoke::percent_decode("%ff").is_none());
+}
