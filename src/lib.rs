@@ -1,10 +1,51 @@
-//! lambda-sim: a local simulator of the AWS Lambda execution environment.
+//! # lambda-sim
+//!
+//! A local simulator of the AWS Lambda execution environment, for people who test and benchmark
+//! Lambda runtimes and extensions on their own machine or in CI. It serves the Runtime API
+//! (2018-06-01) with AWS's status codes, headers, limits and error bodies; spawns the function's
+//! `bootstrap` as a real child process with Lambda's environment; takes invocations on an
+//! endpoint compatible with AWS's runtime interface emulator (RIE); and measures each
+//! invocation to the microsecond.
+//!
+//! ## Embedding
+//! ```no_run
+//! use lambda_sim::Simulator;
+//!
+//! let sim = Simulator::builder().command(["./bootstrap"]).start()?;
+//! let response = sim.invoke(r#"{"n":1}"#)?;
+//! assert_eq!(response.function_error(), None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Architecture
+//! - [`lifecycle`]: every Lambda rule, pure and sans-IO: `handle_*(now, ...)` in,
+//!   `poll_action()` out. It never reads a clock or touches a socket.
+//! - [`http`]: an incremental, bounded HTTP/1.1 request decoder (httparse for the head; bodies,
+//!   chunked encoding and trailers by hand) and a response writer.
+//! - [`api`]: what requests mean and how answers look on the wire.
+//! - [`reactor`]: one `mio::Poll` on one thread: sockets, child pipes, pidfds, the clock.
+//! - [`process`]: spawning children with Lambda's environment; every `unsafe` call lives in
+//!   [`process::sys`].
+//!
+//! The reactor drives the core with the contract written on [`lifecycle::Lifecycle`]: after
+//! every mutation, drain `poll_action()` to `None`, then wait until `poll_timeout()`.
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod http;
 pub mod id;
 pub mod json;
 pub mod lifecycle;
+pub mod process;
+pub mod reactor;
+mod simulator;
 pub mod time;
+
+pub use config::{Bootstrap, Config};
+pub use lifecycle::{InvokeRequest, Timings};
+pub use reactor::{InvokeResponse, LogOutput};
+pub use simulator::{Builder, Handle, Server, Simulator, Stopped, Ticket};

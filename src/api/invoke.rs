@@ -90,8 +90,9 @@ pub fn request(
     head: &Head<'_>,
     payload: Vec<u8>,
     invoked_arn: Option<String>,
-) -> Result<InvokeRequest, Rendered<'static>> {
-    let bad = |message: &str| invoke_error(400, "InvalidRequestContentException", message);
+) -> Result<InvokeRequest, Box<Rendered<'static>>> {
+    let bad =
+        |message: &str| Box::new(invoke_error(400, "InvalidRequestContentException", message));
     match head.header_str("X-Amz-Invocation-Type") {
         None | Some("RequestResponse") => {}
         Some(t @ ("Event" | "DryRun")) => {
@@ -100,13 +101,13 @@ pub fn request(
             )));
         }
         Some(other) => {
-            return Err(invoke_error(
+            return Err(Box::new(invoke_error(
                 400,
                 "InvalidParameterValueException",
                 &format!(
                     "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
                 ),
-            ));
+            )));
         }
     }
     let client_context = match head.header("X-Amz-Client-Context").map(trim) {

@@ -68,11 +68,8 @@ pub fn write_event(
             )
         }
         PlatformEvent::RuntimeExited { request_id, status } => {
-            match request_id {
-                Some(id) => {
-                    let _ = write!(out, "RequestId: {id} ");
-                }
-                None => {}
+            if let Some(id) = request_id {
+                let _ = write!(out, "RequestId: {id} ");
             }
             writeln!(
                 out,

@@ -358,7 +358,7 @@ fn posted_errors_are_normalised_and_stripped_of_their_cause() {
     assert_eq!(e.content_type.as_deref(), Some("application/json"));
 }
 
-fn invoke_req(headers: &str, body: &str) -> Result<InvokeRequest, Rendered<'static>> {
+fn invoke_req(headers: &str, body: &str) -> Result<InvokeRequest, Box<Rendered<'static>>> {
     let raw = format!(
         "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()

@@ -1,0 +1,434 @@
+//! The command line, a drop-in for `aws-lambda-rie`: parsed by hand (no clap), with RIE's long
+//! option names and environment variables as aliases.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Bootstrap, Config};
+use crate::reactor::LogOutput;
+
+/// Where RIE looks for a bootstrap when none is given, in its order.
+pub const RIE_BOOTSTRAPS: [&str; 3] = [
+    "/var/task/bootstrap",
+    "/opt/bootstrap",
+    "/var/runtime/bootstrap",
+];
+
+/// The longest function timeout Lambda allows.
+pub const MAX_TIMEOUT_SECS: f64 = 900.0;
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// Run the simulator.
+    Run(Box<Config>),
+    /// Run the built-in demo; `notice` says why when it was not asked for by name.
+    Demo {
+        /// The simulator's options.
+        config: Box<Config>,
+        /// Why the demo runs instead of a bootstrap.
+        notice: Option<String>,
+    },
+    /// Be the demo's echo runtime (started by the demo itself).
+    DemoRuntime,
+    /// Print help.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// The parsed command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed {
+    /// What to do.
+    pub mode: Mode,
+    /// `--log-level` or `LOG_LEVEL`, for env_logger when `RUST_LOG` is unset.
+    pub log_level: Option<String>,
+}
+
+/// Why the command line was refused, and the exit code that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// A bad flag or value: exit 2.
+    Usage(String),
+    /// The bootstrap cannot run: exit 1.
+    Bootstrap(String),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Bootstrap(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Bootstrap(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// The `--help` text.
+pub const HELP: &str = "\
+lambda-sim: a local simulator of the AWS Lambda execution environment
+
+USAGE:
+    lambda-sim [OPTIONS] [--] <bootstrap> [args...]
+    lambda-sim demo [OPTIONS]
+
+With no bootstrap, lambda-sim looks where RIE looks (/var/task/bootstrap, /opt/bootstrap,
+/var/runtime/bootstrap); if there is none there either, it runs its built-in demo.
+
+Invoke the function with
+    curl -d '{}' http://127.0.0.1:8080/2015-03-31/functions/function/invocations
+
+OPTIONS:
+    --invoke-addr <ADDR>         Invoke endpoint [default: 127.0.0.1:8080]
+                                 (alias: --runtime-interface-emulator-address)
+    --runtime-api-addr <ADDR>    Runtime API, AWS_LAMBDA_RUNTIME_API [default: 127.0.0.1:9001]
+                                 (alias: --runtime-api-address); port 0 picks a free port
+    --timeout <SECONDS>          Function timeout, up to 900 [default: 3]
+                                 (env: AWS_LAMBDA_FUNCTION_TIMEOUT)
+    --memory <MB>                Memory size, 128 to 10240 [default: 128]
+                                 (env: AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
+    --function-name <NAME>       [default: test_function] (env: AWS_LAMBDA_FUNCTION_NAME)
+    --function-version <V>       [default: $LATEST] (env: AWS_LAMBDA_FUNCTION_VERSION)
+    --handler <HANDLER>          _HANDLER [default: the bootstrap's last argument, if it has any]
+                                 (env: AWS_LAMBDA_FUNCTION_HANDLER)
+    --region <REGION>            [default: us-east-1] (env: AWS_REGION, AWS_DEFAULT_REGION)
+    --env <KEY=VALUE>            Add a variable to the runtime's environment (repeatable)
+    --clean-env                  Give the runtime Lambda's environment only, not this shell's
+    --task-root <DIR>            LAMBDA_TASK_ROOT and working directory
+                                 [default: /var/task if it exists, else the current directory]
+    --max-queue <N>              Invocations that may wait while one runs; past it, 429
+                                 [default: 1000]
+    --eager-init                 Initialise at start-up (provisioned-concurrency)
+    --external-runtime           Spawn nothing: wait for a runtime you start yourself
+    --seed <N>                   Seed request ids, for reproducible runs
+    --quiet                      No lifecycle lines (START, END, REPORT, ...)
+    --log-level <LEVEL>          lambda-sim's own logs: error, warn, info, debug, trace
+                                 (env: LOG_LEVEL; RUST_LOG takes precedence)
+    -h, --help                   Print this help
+    -V, --version                Print the version
+";
+
+/// Parses `args` (without the program name), reading RIE's variables through `env` and
+/// checking the bootstrap with `is_file` (tests pass fakes).
+pub fn parse(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    is_file: &dyn Fn(&Path) -> bool,
+) -> Result<Parsed, CliError> {
+    let usage = |m: String| CliError::Usage(m);
+    let mut config = Config {
+        invoke_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        runtime_api_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        log_output: LogOutput::Stdout,
+        ..Config::default()
+    };
+
+    // RIE's environment variables first; flags override them.
+    if let Some(v) = env("AWS_LAMBDA_FUNCTION_TIMEOUT") {
+        config.timeout =
+            timeout(&v).map_err(|e| usage(format!("AWS_LAMBDA_FUNCTION_TIMEOUT: {e}")))?;
+    }
+    if let Some(v) = env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+        config.memory_mb =
+            memory(&v).map_err(|e| usage(format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE: {e}")))?;
+    }
+    if let Some(v) = env("AWS_LAMBDA_FUNCTION_NAME").filter(|v| !v.is_empty()) {
+        config.function_name = v;
+    }
+    if let Some(v) = env("AWS_LAMBDA_FUNCTION_VERSION").filter(|v| !v.is_empty()) {
+        config.function_version = v;
+    }
+    config.handler = env("AWS_LAMBDA_FUNCTION_HANDLER")
+        .or_else(|| env("_HANDLER"))
+        .filter(|v| !v.is_empty());
+    if let Some(v) = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .filter(|v| !v.is_empty())
+    {
+        config.region = v;
+    }
+    let mut log_level = env("LOG_LEVEL").filter(|v| !v.is_empty());
+
+    let mut external = false;
+    let mut demo = false;
+    let mut command: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "--" {
+            command.extend(args[i..].iter().cloned());
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            if command.is_empty() && !demo && arg == "demo" {
+                demo = true;
+                continue;
+            }
+            if command.is_empty() && !demo && arg == "__demo-runtime" {
+                return Ok(Parsed {
+                    mode: Mode::DemoRuntime,
+                    log_level,
+                });
+            }
+            if demo {
+                return Err(usage(format!("unexpected argument '{arg}' after 'demo'")));
+            }
+            // The bootstrap: everything from here on is its command line.
+            command.extend(args[i - 1..].iter().cloned());
+            break;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, CliError> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            let v = args
+                .get(i)
+                .cloned()
+                .ok_or_else(|| usage(format!("{name} needs a value")))?;
+            i += 1;
+            Ok(v)
+        };
+        match flag {
+            "-h" | "--help" => {
+                return Ok(Parsed {
+                    mode: Mode::Help,
+                    log_level,
+                });
+            }
+            "-V" | "--version" => {
+                return Ok(Parsed {
+                    mode: Mode::Version,
+                    log_level,
+                });
+            }
+            "--invoke-addr" | "--runtime-interface-emulator-address" => {
+                config.invoke_addr =
+                    address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
+            }
+            "--runtime-api-addr" | "--runtime-api-address" => {
+                config.runtime_api_addr =
+                    address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
+            }
+            "--timeout" => {
+                config.timeout =
+                    timeout(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?
+            }
+            "--memory" => {
+                config.memory_mb =
+                    memory(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?
+            }
+            "--function-name" => config.function_name = non_empty(flag, value(flag)?)?,
+            "--function-version" => config.function_version = non_empty(flag, value(flag)?)?,
+            "--handler" => config.handler = Some(value(flag)?),
+            "--region" => config.region = non_empty(flag, value(flag)?)?,
+            "--env" => {
+                let pair = value(flag)?;
+                config.env.push(env_pair(&pair)?);
+            }
+            "--clean-env" => config.clean_env = true,
+            "--task-root" => config.task_root = Some(PathBuf::from(value(flag)?)),
+            "--max-queue" => {
+                let v = value(flag)?;
+                config.max_queue = v
+                    .parse()
+                    .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?;
+            }
+            "--eager-init" => config.eager_init = true,
+            "--external-runtime" => external = true,
+            "--seed" => {
+                let v = value(flag)?;
+                config.seed = Some(
+                    v.parse()
+                        .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?,
+                );
+            }
+            "--quiet" => config.quiet = true,
+            "--log-level" => log_level = Some(value(flag)?),
+            "--enable-init-caching" => {
+                return Err(usage(
+                    "--enable-init-caching: SnapStart's restore phase is not simulated yet".into(),
+                ));
+            }
+            other => return Err(usage(format!("unknown option '{other}'"))),
+        }
+    }
+
+    if demo {
+        if external {
+            return Err(usage(
+                "'demo' runs its own runtime; drop --external-runtime".into(),
+            ));
+        }
+        return Ok(Parsed {
+            mode: Mode::Demo {
+                config: Box::new(config),
+                notice: None,
+            },
+            log_level,
+        });
+    }
+    if external {
+        if !command.is_empty() {
+            return Err(usage(format!(
+                "--external-runtime spawns nothing, but a bootstrap was given: {}",
+                command.join(" ")
+            )));
+        }
+        return Ok(Parsed {
+            mode: Mode::Run(Box::new(config)),
+            log_level,
+        });
+    }
+    if command.is_empty() {
+        match RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
+            Some(found) => command.push(found.to_string()),
+            None => {
+                let notice = format!(
+                    "lambda-sim: no bootstrap given and none at {}: running the built-in demo (lambda-sim demo). \
+                     Run 'lambda-sim --help' to simulate your own function.",
+                    RIE_BOOTSTRAPS.join(", ")
+                );
+                return Ok(Parsed {
+                    mode: Mode::Demo {
+                        config: Box::new(config),
+                        notice: Some(notice),
+                    },
+                    log_level,
+                });
+            }
+        }
+    }
+    let mut words = command.into_iter();
+    let program = words.next().unwrap_or_default();
+    config.bootstrap = Some(Bootstrap {
+        program: PathBuf::from(program),
+        args: words.collect(),
+    });
+    Ok(Parsed {
+        mode: Mode::Run(Box::new(config)),
+        log_level,
+    })
+}
+
+/// Checks that the bootstrap can be executed: a path must be an executable file; a bare name
+/// must be one on `PATH`. Returns the path to run.
+pub fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf, CliError> {
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.components().count() > 1 || program.is_absolute() {
+        if !program.exists() {
+            return Err(CliError::Bootstrap(format!(
+                "bootstrap {} does not exist",
+                program.display()
+            )));
+        }
+        if !executable(program) {
+            return Err(CliError::Bootstrap(format!(
+                "bootstrap {} is not an executable file (chmod +x?)",
+                program.display()
+            )));
+        }
+        return Ok(program.to_path_buf());
+    }
+    let found = path_var
+        .unwrap_or("")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| executable(p));
+    found.ok_or_else(|| {
+        CliError::Bootstrap(format!(
+            "bootstrap '{}' is not an executable on PATH",
+            program.display()
+        ))
+    })
+}
+
+fn non_empty(flag: &str, v: String) -> Result<String, CliError> {
+    if v.is_empty() {
+        Err(CliError::Usage(format!("{flag} may not be empty")))
+    } else {
+        Ok(v)
+    }
+}
+
+fn env_pair(pair: &str) -> Result<(String, String), CliError> {
+    let Some((k, v)) = pair.split_once('=') else {
+        return Err(CliError::Usage(format!(
+            "--env '{pair}': expected KEY=VALUE"
+        )));
+    };
+    if k.is_empty() || k.contains('\0') || v.contains('\0') {
+        return Err(CliError::Usage(format!(
+            "--env '{pair}': invalid variable name"
+        )));
+    }
+    if let Some((_, flag)) = crate::process::RESERVED.iter().find(|(r, _)| *r == k) {
+        return Err(CliError::Usage(format!(
+            "--env {k}: Lambda reserves this variable; set it with {flag}"
+        )));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn address(v: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    // "localhost:8080" and other names that resolve locally.
+    match v.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("'{v}' resolves to no address")),
+        Err(_) => Err(format!("'{v}' is not an address like 127.0.0.1:8080")),
+    }
+}
+
+fn timeout(v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{v}' is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+        return Err(format!(
+            "{v} s is outside Lambda's range (0 to 900 seconds)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn memory(v: &str) -> Result<u32, String> {
+    let mb: u32 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{v}' is not a whole number of MB"))?;
+    if !(128..=10_240).contains(&mb) {
+        return Err(format!(
+            "{mb} MB is outside Lambda's range (128 to 10240 MB)"
+        ));
+    }
+    Ok(mb)
+}
+
+#[cfg(test)]
+mod tests;

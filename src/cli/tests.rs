@@ -1,0 +1,245 @@
+use super::*;
+
+fn args(s: &[&str]) -> Vec<String> {
+    s.iter().map(|a| a.to_string()).collect()
+}
+
+fn parse_with(a: &[&str], env: &[(&str, &str)], files: &[&str]) -> Result<Parsed, CliError> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+    parse(
+        &args(a),
+        &|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        &|p| files.iter().any(|f| f == p),
+    )
+}
+
+fn config(p: Parsed) -> Config {
+    match p.mode {
+        Mode::Run(c) => *c,
+        other => panic!("expected Run, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_match_rie_addresses_and_lambdas_limits() {
+    let c = config(parse_with(&["./bootstrap"], &[], &[]).unwrap());
+    assert_eq!(c.invoke_addr, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(c.runtime_api_addr, "127.0.0.1:9001".parse().unwrap());
+    assert_eq!(c.timeout, Duration::from_secs(3));
+    assert_eq!(c.memory_mb, 128);
+    assert_eq!(c.function_name, "test_function");
+    assert_eq!(c.log_output, LogOutput::Stdout);
+    assert_eq!(
+        c.bootstrap,
+        Some(Bootstrap {
+            program: "./bootstrap".into(),
+            args: vec![]
+        })
+    );
+}
+
+#[test]
+fn flags_and_their_rie_aliases() {
+    let c = config(
+        parse_with(
+            &[
+                "--runtime-interface-emulator-address",
+                "0.0.0.0:9000",
+                "--runtime-api-address=127.0.0.1:0",
+                "--timeout",
+                "0.5",
+                "--memory=512",
+                "--function-name",
+                "f",
+                "--handler",
+                "h.x",
+                "--region",
+                "eu-west-1",
+                "--env",
+                "A=1",
+                "--env=B=x=y",
+                "--clean-env",
+                "--seed",
+                "7",
+                "--max-queue",
+                "0",
+                "--eager-init",
+                "--task-root",
+                "/tmp",
+                "--quiet",
+                "--",
+                "python3",
+                "-m",
+                "awslambdaric",
+                "app.handler",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(c.invoke_addr, "0.0.0.0:9000".parse().unwrap());
+    assert_eq!(c.runtime_api_addr, "127.0.0.1:0".parse().unwrap());
+    assert_eq!(c.timeout, Duration::from_millis(500));
+    assert_eq!(c.memory_mb, 512);
+    assert_eq!(c.function_name, "f");
+    assert_eq!(c.handler.as_deref(), Some("h.x"));
+    assert_eq!(c.region, "eu-west-1");
+    assert_eq!(
+        c.env,
+        vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+    );
+    assert!(c.clean_env && c.eager_init && c.quiet);
+    assert_eq!((c.seed, c.max_queue), (Some(7), 0));
+    assert_eq!(c.task_root, Some(PathBuf::from("/tmp")));
+    let b = c.bootstrap.unwrap();
+    assert_eq!(b.program, PathBuf::from("python3"));
+    assert_eq!(b.args, ["-m", "awslambdaric", "app.handler"]);
+}
+
+#[test]
+fn options_after_the_bootstrap_belong_to_it() {
+    let c = config(parse_with(&["--quiet", "./run", "--timeout", "9"], &[], &[]).unwrap());
+    assert!(c.quiet);
+    assert_eq!(c.timeout, Duration::from_secs(3));
+    assert_eq!(c.bootstrap.unwrap().args, ["--timeout", "9"]);
+}
+
+#[test]
+fn handler_defaults_to_the_last_argument_as_in_rie() {
+    let c =
+        config(parse_with(&["python3", "-m", "awslambdaric", "app.handler"], &[], &[]).unwrap());
+    assert_eq!(c.effective_handler().as_deref(), Some("app.handler"));
+    let c = config(parse_with(&["./bootstrap"], &[], &[]).unwrap());
+    assert_eq!(c.effective_handler(), None);
+    let c = config(parse_with(&["--handler", "x", "a", "b"], &[], &[]).unwrap());
+    assert_eq!(c.effective_handler().as_deref(), Some("x"));
+}
+
+#[test]
+fn rie_environment_variables_are_read_and_flags_win() {
+    let env = [
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "30"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "from-env"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "7"),
+        ("AWS_LAMBDA_FUNCTION_HANDLER", "env.handler"),
+        ("AWS_DEFAULT_REGION", "ap-south-1"),
+        ("LOG_LEVEL", "debug"),
+    ];
+    let p = parse_with(&["./b"], &env, &[]).unwrap();
+    assert_eq!(p.log_level.as_deref(), Some("debug"));
+    let c = config(p);
+    assert_eq!(c.timeout, Duration::from_secs(30));
+    assert_eq!(c.memory_mb, 1024);
+    assert_eq!(c.function_name, "from-env");
+    assert_eq!(c.function_version, "7");
+    assert_eq!(c.handler.as_deref(), Some("env.handler"));
+    assert_eq!(c.region, "ap-south-1");
+    let c = config(
+        parse_with(
+            &["--timeout", "5", "--function-name", "flag", "./b"],
+            &env,
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        (c.timeout, c.function_name.as_str()),
+        (Duration::from_secs(5), "flag")
+    );
+    let e = parse_with(&["./b"], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "soon")], &[]).unwrap_err();
+    assert!(e.to_string().contains("AWS_LAMBDA_FUNCTION_TIMEOUT"), "{e}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for (a, needle) in [
+        (&["--nope"][..], "unknown option '--nope'"),
+        (&["--timeout"], "--timeout needs a value"),
+        (&["--timeout", "0"], "outside Lambda's range"),
+        (&["--timeout", "901"], "outside Lambda's range"),
+        (&["--timeout", "x"], "not a number"),
+        (&["--memory", "64"], "outside Lambda's range"),
+        (&["--invoke-addr", "nowhere"], "not an address"),
+        (&["--max-queue", "-1"], "not a whole number"),
+        (&["--env", "NOVALUE"], "expected KEY=VALUE"),
+        (&["--env", "=1"], "invalid variable name"),
+        (
+            &["--env", "AWS_LAMBDA_RUNTIME_API=x"],
+            "set it with --runtime-api-addr",
+        ),
+        (&["--function-name="], "may not be empty"),
+        (&["--external-runtime", "./b"], "spawns nothing"),
+        (&["demo", "extra"], "unexpected argument"),
+        (&["--enable-init-caching"], "not simulated yet"),
+    ] {
+        let e = parse_with(a, &[], &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{a:?}");
+        assert!(e.to_string().contains(needle), "{a:?}: {e}");
+    }
+}
+
+#[test]
+fn no_bootstrap_looks_where_rie_looks_then_runs_the_demo() {
+    let c = config(parse_with(&[], &[], &["/opt/bootstrap", "/var/runtime/bootstrap"]).unwrap());
+    assert_eq!(
+        c.bootstrap.unwrap().program,
+        PathBuf::from("/opt/bootstrap")
+    );
+    let p = parse_with(&["--timeout", "2"], &[], &[]).unwrap();
+    let Mode::Demo { config, notice } = p.mode else {
+        panic!()
+    };
+    assert!(notice.unwrap().contains("running the built-in demo"));
+    assert_eq!(config.timeout, Duration::from_secs(2));
+    assert!(matches!(
+        parse_with(&["demo"], &[], &[]).unwrap().mode,
+        Mode::Demo { notice: None, .. }
+    ));
+    assert_eq!(
+        parse_with(&["__demo-runtime"], &[], &[]).unwrap().mode,
+        Mode::DemoRuntime
+    );
+    let c = config(parse_with(&["--external-runtime"], &[], &[]).unwrap());
+    assert_eq!(c.bootstrap, None);
+}
+
+#[test]
+fn help_and_version() {
+    assert_eq!(parse_with(&["--help"], &[], &[]).unwrap().mode, Mode::Help);
+    assert_eq!(parse_with(&["-V"], &[], &[]).unwrap().mode, Mode::Version);
+}
+
+#[test]
+fn bootstraps_are_checked_before_start() {
+    let dir = std::env::temp_dir().join(format!("lambda-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("bootstrap");
+    std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plain = dir.join("plain");
+    std::fs::write(&plain, "").unwrap();
+    assert_eq!(check_bootstrap(&exe, None).unwrap(), exe);
+    let e = check_bootstrap(&plain, None).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    assert!(e.to_string().contains("not an executable file"));
+    assert!(
+        check_bootstrap(&dir.join("missing"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist")
+    );
+    let on_path = check_bootstrap(
+        Path::new("bootstrap"),
+        Some(&format!("/nonexistent:{}", dir.display())),
+    )
+    .unwrap();
+    assert_eq!(on_path, exe);
+    assert!(check_bootstrap(Path::new("no-such-tool-xyz"), Some("/usr/bin")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

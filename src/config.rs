@@ -1,0 +1,121 @@
+//! Every option of a simulator, with Lambda's defaults. The CLI fills it from flags and RIE's
+//! environment variables (`cli`); the embedding API from `Simulator::builder()`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::reactor::LogOutput;
+
+/// The command that starts the function's runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// A simulator's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the invoke endpoint listens (port 0: any free port).
+    pub invoke_addr: SocketAddr,
+    /// Where the Runtime API listens; children get it as `AWS_LAMBDA_RUNTIME_API`.
+    pub runtime_api_addr: SocketAddr,
+    /// The runtime to spawn; `None` waits for an external runtime (PROTOCOL.md 11.6).
+    pub bootstrap: Option<Bootstrap>,
+    /// The function timeout (Lambda's default: 3 s; 1 s to 900 s on Lambda).
+    pub timeout: Duration,
+    /// The limit on the first init (Lambda: 10 s).
+    pub init_timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` and the REPORT's Memory Size.
+    pub memory_mb: u32,
+    /// The function's name.
+    pub function_name: String,
+    /// The version invocations run.
+    pub function_version: String,
+    /// `_HANDLER`; when `None`, the last argument of a bootstrap command that has several.
+    pub handler: Option<String>,
+    /// The region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// The account id in ARNs.
+    pub account_id: String,
+    /// Extra variables for the runtime, applied last.
+    pub env: Vec<(String, String)>,
+    /// Give the runtime Lambda's environment only, not the simulator's.
+    pub clean_env: bool,
+    /// Seeds request ids; from the OS when `None`.
+    pub seed: Option<u64>,
+    /// How many invocations may wait beyond the one in flight (11.3).
+    pub max_queue: usize,
+    /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
+    pub eager_init: bool,
+    /// `LAMBDA_TASK_ROOT` and the runtime's working directory: `/var/task` if it exists, else
+    /// the current directory, when `None`.
+    pub task_root: Option<PathBuf>,
+    /// Leave out the lifecycle lines (START, END, REPORT, ...); the function's output stays.
+    pub quiet: bool,
+    /// Where log lines go.
+    pub log_output: LogOutput,
+}
+
+/// The function name when none is configured (RIE's default).
+pub const DEFAULT_FUNCTION_NAME: &str = "test_function";
+/// The account id in ARNs (RIE's).
+pub const DEFAULT_ACCOUNT_ID: &str = "012345678912";
+/// The region when none is configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Lambda's default memory size.
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+
+impl Default for Config {
+    /// Lambda's defaults, listening on free loopback ports (what tests want).
+    fn default() -> Config {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            invoke_addr: any_port,
+            runtime_api_addr: any_port,
+            bootstrap: None,
+            timeout: crate::lifecycle::DEFAULT_TIMEOUT.to_duration(),
+            init_timeout: crate::lifecycle::INIT_TIMEOUT.to_duration(),
+            memory_mb: DEFAULT_MEMORY_MB,
+            function_name: DEFAULT_FUNCTION_NAME.to_string(),
+            function_version: "$LATEST".to_string(),
+            handler: None,
+            region: DEFAULT_REGION.to_string(),
+            account_id: DEFAULT_ACCOUNT_ID.to_string(),
+            env: Vec::new(),
+            clean_env: false,
+            seed: None,
+            max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
+            eager_init: false,
+            task_root: None,
+            quiet: false,
+            log_output: LogOutput::Discard,
+        }
+    }
+}
+
+impl Config {
+    /// `_HANDLER` as RIE derives it: the configured handler, else the last argument of a
+    /// bootstrap command with arguments (11.7).
+    pub fn effective_handler(&self) -> Option<String> {
+        self.handler
+            .clone()
+            .or_else(|| self.bootstrap.as_ref().and_then(|b| b.args.last().cloned()))
+    }
+
+    /// `LAMBDA_TASK_ROOT`: `--task-root`, else `/var/task` when it exists, else the current
+    /// directory (11.7).
+    pub fn effective_task_root(&self) -> PathBuf {
+        if let Some(root) = &self.task_root {
+            return root.clone();
+        }
+        let var_task = PathBuf::from("/var/task");
+        if var_task.is_dir() {
+            return var_task;
+        }
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+    }
+}

@@ -1,0 +1,231 @@
+//! The built-in demo: the simulator with a small echo runtime of our own (this binary, run as
+//! `lambda-sim __demo-runtime`), invoked a few times, including a function error and a timeout.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::config::{Bootstrap, Config};
+use crate::reactor::LogOutput;
+use crate::simulator::Builder;
+
+/// The demo's function timeout (shorter than Lambda's default so the timeout step is quick).
+pub const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
+/// the demo runs when nobody asked for it by name.
+pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
+    if let Some(notice) = notice {
+        println!("{notice}");
+    }
+    let mut config = config;
+    config.bootstrap = Some(Bootstrap {
+        program: std::env::current_exe()?,
+        args: vec!["__demo-runtime".into()],
+    });
+    config.timeout = config.timeout.min(DEMO_TIMEOUT);
+    // Self-contained: free ports, so it runs even where 8080 is taken.
+    config.invoke_addr.set_port(0);
+    config.runtime_api_addr.set_port(0);
+    config.log_output = LogOutput::Capture;
+    let timeout = config.timeout;
+    let sim = Builder::config(config).start()?;
+    println!(
+        "lambda-sim demo: an echo runtime under the simulator (invoke endpoint {}, Runtime API {}, timeout {:.2} s)\n",
+        sim.invoke_addr(),
+        sim.runtime_api_addr(),
+        timeout.as_secs_f64()
+    );
+    let sleep_ms = timeout.as_millis() + 500;
+    let steps: [(&str, String); 5] = [
+        (
+            "a cold start: the runtime is spawned and initialised",
+            r#"{"message":"hello"}"#.into(),
+        ),
+        ("a warm invocation", r#"{"message":"warm"}"#.into()),
+        (
+            "a function error (the runtime posts /error)",
+            r#"{"demo":"error"}"#.into(),
+        ),
+        (
+            "a timeout: the runtime sleeps past the function timeout",
+            format!(r#"{{"demo":"sleep","ms":{sleep_ms}}}"#),
+        ),
+        (
+            "after the reset, a new init inside the invocation",
+            r#"{"message":"again"}"#.into(),
+        ),
+    ];
+    for (n, (what, payload)) in steps.iter().enumerate() {
+        println!("--- invocation {}: {what}", n + 1);
+        println!("> {payload}");
+        let response = sim
+            .invoke(payload.as_bytes().to_vec())
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        // Show the simulator's lines up to this invocation's REPORT, in order.
+        let report = format!("REPORT RequestId: {}", response.request_id);
+        while let Some(line) = sim.next_line(Duration::from_secs(5)) {
+            println!("  {line}");
+            if line.starts_with(&report) {
+                break;
+            }
+        }
+        let error = response
+            .function_error()
+            .map(|e| format!(" X-Amz-Function-Error: {e}"))
+            .unwrap_or_default();
+        println!(
+            "< {}{error} {} (released to the runtime after {} µs, answered {} µs later)\n",
+            response.status,
+            response.body_str(),
+            response.timings.queued().as_micros(),
+            response.timings.duration().as_micros(),
+        );
+    }
+    sim.shutdown()?;
+    println!("lambda-sim demo: done. Run your own runtime with: lambda-sim -- ./bootstrap");
+    Ok(())
+}
+
+/// The demo's runtime: a Runtime API client with nothing but std. It echoes each event, except
+/// `{"demo":"error"}` (posts an error) and `{"demo":"sleep","ms":N}` (sleeps, then echoes).
+pub fn runtime_main() -> io::Result<()> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .map_err(|_| io::Error::other("AWS_LAMBDA_RUNTIME_API is not set"))?;
+    println!("demo runtime: started, pid {}", std::process::id());
+    let mut client = MiniClient::connect(&api)?;
+    loop {
+        let next = client.request("GET", "/2018-06-01/runtime/invocation/next", &[], b"")?;
+        let id = next
+            .header("lambda-runtime-aws-request-id")
+            .unwrap_or_default()
+            .to_string();
+        let event: serde_json::Value = serde_json::from_slice(&next.body).unwrap_or_default();
+        println!("demo runtime: got {} ({} bytes)", id, next.body.len());
+        let path = |what: &str| format!("/2018-06-01/runtime/invocation/{id}/{what}");
+        match event.get("demo").and_then(|d| d.as_str()) {
+            Some("error") => {
+                let body = br#"{"errorMessage":"the demo asked for an error","errorType":"DemoError","stackTrace":[]}"#;
+                client.request(
+                    "POST",
+                    &path("error"),
+                    &[("Lambda-Runtime-Function-Error-Type", "Function.DemoError")],
+                    body,
+                )?;
+            }
+            Some("sleep") => {
+                let ms = event.get("ms").and_then(|v| v.as_u64()).unwrap_or(0);
+                // The function sleeping is the point of this step; the simulator never does.
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(Duration::from_millis(ms));
+                client.request("POST", &path("response"), &[], &next.body)?;
+            }
+            _ => {
+                client.request("POST", &path("response"), &[], &next.body)?;
+            }
+        }
+    }
+}
+
+/// A response read by [`MiniClient`].
+#[derive(Debug)]
+pub struct MiniResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl MiniResponse {
+    /// The value of header `name` (give it in lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A blocking HTTP/1.1 client over one keep-alive connection: enough for a runtime.
+#[derive(Debug)]
+pub struct MiniClient {
+    reader: BufReader<TcpStream>,
+    addr: String,
+}
+
+impl MiniClient {
+    /// Connects to `addr` (`host:port`).
+    pub fn connect(addr: &str) -> io::Result<MiniClient> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(MiniClient {
+            reader: BufReader::new(stream),
+            addr: addr.to_string(),
+        })
+    }
+
+    /// Sends a request and reads its response (Content-Length bodies only).
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<MiniResponse> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        let mut raw = Vec::new();
+        loop {
+            let n = self.reader.read_until(b'\n', &mut raw)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
+            }
+            if raw.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut fields);
+        response
+            .parse(&raw)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let status = response.code.unwrap_or(0);
+        let headers: Vec<(String, String)> = response
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        Ok(MiniResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}

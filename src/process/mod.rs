@@ -1,0 +1,313 @@
+//! Child processes: the Lambda environment they start with, spawning them in their own process
+//! group, and reading how they ended. The reactor owns the descriptors; `sys` holds every
+//! `unsafe` call in the crate.
+
+pub mod sys;
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::lifecycle::InitType;
+
+/// What to run and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its working directory.
+    pub cwd: PathBuf,
+    /// Variables to set, on top of the inherited environment unless `clean_env`.
+    pub env: Vec<(String, String)>,
+    /// Start from an empty environment rather than the simulator's own.
+    pub clean_env: bool,
+}
+
+/// A started child: its pid (also its process group), a pidfd that becomes readable when it
+/// exits, and the read ends of its stdout and stderr, non-blocking.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The pid, and the id of the process group it leads.
+    pub pid: i32,
+    /// Readable once the child has exited.
+    pub pidfd: OwnedFd,
+    /// The child's stdout.
+    pub stdout: File,
+    /// The child's stderr.
+    pub stderr: File,
+}
+
+/// Starts `launch` in a new process group, stdin from /dev/null, stdout and stderr piped.
+/// The child is killed if the spawning thread dies (`PR_SET_PDEATHSIG`).
+pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
+    let mut cmd = Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .current_dir(&launch.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if launch.clean_env {
+        cmd.env_clear();
+    }
+    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
+    let mut child = sys::spawn_tied_to_parent(&mut cmd)?;
+    let pid = i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
+    let pipes = (child.stdout.take(), child.stderr.take());
+    let (Some(stdout), Some(stderr)) = pipes else {
+        return Err(io::Error::other("child pipes missing"));
+    };
+    let stdout = File::from(OwnedFd::from(stdout));
+    let stderr = File::from(OwnedFd::from(stderr));
+    sys::set_nonblocking(&stdout)?;
+    sys::set_nonblocking(&stderr)?;
+    // A child that already exited is a zombie until reaped, so its pid is still ours here.
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = sys::kill_group(pid, libc::SIGKILL);
+            let _ = sys::reap(pid);
+            return Err(e);
+        }
+    };
+    Ok(Spawned {
+        pid,
+        pidfd,
+        stdout,
+        stderr,
+    })
+}
+
+/// How a reaped child ended, and its peak memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Exit code or signal.
+    pub status: crate::lifecycle::ExitStatus,
+    /// Peak resident set size in KiB, from `wait4`'s rusage.
+    pub max_rss_kib: u64,
+}
+
+/// Reaps `pid` if it has exited. Only ever this pid: never `waitpid(-1)`.
+pub fn reap(pid: i32) -> io::Result<Option<Exit>> {
+    Ok(sys::reap(pid)?.map(|r| Exit {
+        status: if r.exited {
+            crate::lifecycle::ExitStatus::Code(r.code)
+        } else {
+            crate::lifecycle::ExitStatus::Signal(r.code)
+        },
+        max_rss_kib: r.max_rss_kib,
+    }))
+}
+
+/// SIGKILL to the process group `pgid`.
+pub fn kill_group(pgid: i32) -> io::Result<()> {
+    sys::kill_group(pgid, libc::SIGKILL)
+}
+
+/// A live process's peak resident set size in KiB (`VmHWM` in `/proc/<pid>/status`).
+pub fn peak_rss_kib(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Variables Lambda reserves: a function may not set them (AWS-ENV). The simulator sets those it
+/// knows from its own options, so `--env` may not override these.
+pub const RESERVED: &[(&str, &str)] = &[
+    ("_HANDLER", "--handler"),
+    ("AWS_REGION", "--region"),
+    ("AWS_DEFAULT_REGION", "--region"),
+    ("AWS_LAMBDA_FUNCTION_NAME", "--function-name"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "--memory"),
+    ("AWS_LAMBDA_FUNCTION_VERSION", "--function-version"),
+    ("AWS_LAMBDA_INITIALIZATION_TYPE", "--eager-init"),
+    ("AWS_LAMBDA_LOG_GROUP_NAME", "--function-name"),
+    ("AWS_LAMBDA_LOG_STREAM_NAME", "--seed"),
+    ("AWS_LAMBDA_RUNTIME_API", "--runtime-api-addr"),
+    ("LAMBDA_TASK_ROOT", "--task-root"),
+    ("LAMBDA_RUNTIME_DIR", "--task-root"),
+];
+
+/// The environment of a function's runtime (PROTOCOL.md 8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionEnv {
+    /// `host:port` of the Runtime API, no scheme.
+    pub runtime_api: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub version: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
+    pub memory_mb: u32,
+    /// `AWS_REGION` and `AWS_DEFAULT_REGION`.
+    pub region: String,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub log_stream: String,
+    /// `LAMBDA_TASK_ROOT`, and the runtime's working directory.
+    pub task_root: String,
+    /// `_HANDLER`, when there is one.
+    pub handler: Option<String>,
+    /// `--env` pairs, applied last.
+    pub extra: Vec<(String, String)>,
+    /// Lambda's environment only, nothing inherited (`--clean-env`).
+    pub clean: bool,
+}
+
+impl FunctionEnv {
+    /// The variables to set for a runtime started with `init_type`.
+    pub fn runtime_vars(&self, init_type: InitType) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = Vec::with_capacity(24);
+        let mut set = |k: &str, v: &str| vars.push((k.to_string(), v.to_string()));
+        if self.clean {
+            // Lambda's unreserved defaults. With the host environment underneath they would
+            // hide the host's PATH, so they only apply to a clean environment.
+            set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+            set("LANG", "en_US.UTF-8");
+            set(
+                "LD_LIBRARY_PATH",
+                &format!(
+                    "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{0}:{0}/lib:/opt/lib",
+                    self.task_root
+                ),
+            );
+        }
+        set("AWS_LAMBDA_RUNTIME_API", &self.runtime_api);
+        set("AWS_LAMBDA_FUNCTION_NAME", &self.function_name);
+        set("AWS_LAMBDA_FUNCTION_VERSION", &self.version);
+        set(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            &self.memory_mb.to_string(),
+        );
+        set("AWS_REGION", &self.region);
+        set("AWS_DEFAULT_REGION", &self.region);
+        set(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            &format!("/aws/lambda/{}", self.function_name),
+        );
+        set("AWS_LAMBDA_LOG_STREAM_NAME", &self.log_stream);
+        set("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.as_str());
+        set("LAMBDA_TASK_ROOT", &self.task_root);
+        set("LAMBDA_RUNTIME_DIR", "/var/runtime");
+        set("TZ", ":UTC");
+        set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR");
+        if let Some(handler) = &self.handler {
+            set("_HANDLER", handler);
+        }
+        vars.extend(self.extra.iter().cloned());
+        vars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(clean: bool) -> FunctionEnv {
+        FunctionEnv {
+            runtime_api: "127.0.0.1:9001".into(),
+            function_name: "f".into(),
+            version: "$LATEST".into(),
+            memory_mb: 128,
+            region: "us-east-1".into(),
+            log_stream: "2026/11/26/[$LATEST]0123".into(),
+            task_root: "/var/task".into(),
+            handler: Some("app.handler".into()),
+            extra: vec![("MY_VAR".into(), "1".into())],
+            clean,
+        }
+    }
+
+    fn get<'a>(vars: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        vars.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn runtime_environment_is_lambdas() {
+        let vars = env(false).runtime_vars(InitType::OnDemand);
+        assert_eq!(get(&vars, "AWS_LAMBDA_RUNTIME_API"), Some("127.0.0.1:9001"));
+        assert_eq!(get(&vars, "AWS_LAMBDA_FUNCTION_NAME"), Some("f"));
+        assert_eq!(get(&vars, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), Some("128"));
+        assert_eq!(
+            get(&vars, "AWS_LAMBDA_LOG_GROUP_NAME"),
+            Some("/aws/lambda/f")
+        );
+        assert_eq!(
+            get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("on-demand")
+        );
+        assert_eq!(get(&vars, "AWS_DEFAULT_REGION"), Some("us-east-1"));
+        assert_eq!(get(&vars, "LAMBDA_TASK_ROOT"), Some("/var/task"));
+        assert_eq!(get(&vars, "_HANDLER"), Some("app.handler"));
+        assert_eq!(get(&vars, "TZ"), Some(":UTC"));
+        assert_eq!(get(&vars, "MY_VAR"), Some("1"));
+        // The host's PATH stays unless the environment is clean.
+        assert_eq!(get(&vars, "PATH"), None);
+        assert_eq!(
+            get(&vars, "AWS_EXECUTION_ENV"),
+            None,
+            "not set for custom runtimes"
+        );
+        let clean = env(true).runtime_vars(InitType::ProvisionedConcurrency);
+        assert_eq!(
+            get(&clean, "PATH"),
+            Some("/usr/local/bin:/usr/bin/:/bin:/opt/bin")
+        );
+        assert_eq!(
+            get(&clean, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("provisioned-concurrency")
+        );
+    }
+
+    #[test]
+    fn spawn_reap_and_kill() {
+        let launch = |script: &str| Launch {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: std::env::temp_dir(),
+            env: vec![("LS_TEST".into(), "x".into())],
+            clean_env: true,
+        };
+        let child = spawn(&launch("echo \"$LS_TEST\"; exit 3")).unwrap();
+        let exit = loop {
+            if let Some(exit) = reap(child.pid).unwrap() {
+                break exit;
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(exit.status, crate::lifecycle::ExitStatus::Code(3));
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut &child.stdout, &mut out).unwrap();
+        assert_eq!(out, "x\n");
+
+        let child = spawn(&launch("sleep 30")).unwrap();
+        assert!(peak_rss_kib(child.pid).is_some_and(|kib| kib > 0));
+        kill_group(child.pid).unwrap();
+        let exit = loop {
+            if let Some(exit) = reap(child.pid).unwrap() {
+                break exit;
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(exit.status, crate::lifecycle::ExitStatus::Signal(9));
+        // Killing a group that is gone is fine; killing group 0 or 1 is refused.
+        kill_group(child.pid).unwrap();
+        assert!(kill_group(1).is_err());
+
+        let missing = Launch {
+            program: "/nonexistent/bootstrap".into(),
+            ..launch("")
+        };
+        assert_eq!(
+            spawn(&missing).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! One HTTP connection: its socket, its request decoder, its pending output, and what it is
+//! waiting for. IO only; what requests mean is decided in `reactor::mod` with `api` and the core.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+
+use mio::net::TcpStream;
+
+use crate::api::{Listener, Route};
+use crate::http::RequestDecoder;
+
+/// While a connection waits for an answer, the client may pipeline more requests; past this many
+/// buffered bytes we stop reading from it until the answer is out.
+pub(crate) const MAX_PIPELINED_BYTES: usize = 64 * 1024;
+
+/// Output buffers larger than this are released once flushed, so that a connection that carried
+/// a 6 MB payload does not keep 6 MB while it sits parked.
+const KEEP_OUTPUT_CAPACITY: usize = 64 * 1024;
+
+/// What a connection is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Reading (and answering) requests one at a time.
+    Reading,
+    /// A request went to the core; its answer comes as an action.
+    Waiting(Wait),
+    /// The last response is going out; then the write side closes and the connection lingers,
+    /// discarding input, until the peer closes or the linger time passes.
+    Closing,
+}
+
+/// What a connection in `State::Waiting` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// A runtime's `/next`: an invocation.
+    Next,
+    /// An invoker: the function's answer.
+    Invoke,
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) listener: Listener,
+    pub(crate) decoder: RequestDecoder,
+    pub(crate) state: State,
+    /// The current request's route, between its head and its completion.
+    pub(crate) route: Option<Route>,
+    /// The peer sent EOF (or the connection broke).
+    pub(crate) peer_closed: bool,
+    /// Close after the current response, whatever the request asked (its body was not read).
+    pub(crate) close_after: bool,
+    /// Reading stopped because too much was pipelined; resume when the answer is out.
+    pub(crate) read_paused: bool,
+    /// The write side has been shut down; waiting for the peer's EOF.
+    pub(crate) lingering: bool,
+    out: Vec<u8>,
+    out_at: usize,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, listener: Listener) -> Conn {
+        Conn {
+            stream,
+            listener,
+            decoder: RequestDecoder::new(),
+            state: State::Reading,
+            route: None,
+            peer_closed: false,
+            close_after: false,
+            read_paused: false,
+            lingering: false,
+            out: Vec::new(),
+            out_at: 0,
+        }
+    }
+
+    /// Reads one buffer's worth into the decoder. Returns `false` when there is nothing more to
+    /// read now (would block, paused, or closed).
+    pub(crate) fn read_some(&mut self, scratch: &mut [u8]) -> bool {
+        if self.peer_closed {
+            return false;
+        }
+        if self.state != State::Reading
+            && !self.lingering
+            && self.decoder.buffered() > MAX_PIPELINED_BYTES
+        {
+            self.read_paused = true;
+            return false;
+        }
+        loop {
+            match self.stream.read(scratch) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    return false;
+                }
+                Ok(n) => {
+                    // A lingering connection only waits for EOF; what it sends is dropped.
+                    if !self.lingering {
+                        self.decoder.feed(&scratch[..n]);
+                    }
+                    self.read_paused = false;
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.read_paused = false;
+                    return false;
+                }
+                // A reset connection is as gone as a closed one.
+                Err(_) => {
+                    self.peer_closed = true;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Whether the response to the current request must close the connection.
+    pub(crate) fn must_close(&self) -> bool {
+        self.close_after || self.peer_closed || !self.decoder.head().keep_alive()
+    }
+
+    /// Answers the current request: `render` appends the whole response, told whether the
+    /// connection closes after it. The decoder moves on to the next request.
+    pub(crate) fn answer(&mut self, render: impl FnOnce(&mut Vec<u8>, bool)) {
+        let close = self.must_close();
+        render(&mut self.out, close);
+        self.decoder.finish();
+        self.route = None;
+        self.state = if close {
+            State::Closing
+        } else {
+            State::Reading
+        };
+        self.flush();
+    }
+
+    /// Queues raw bytes (an interim `100 Continue`).
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.flush();
+    }
+
+    /// Writes pending output until the socket would block. A broken connection counts as
+    /// closed by the peer.
+    pub(crate) fn flush(&mut self) {
+        while self.out_at < self.out.len() {
+            match self.stream.write(&self.out[self.out_at..]) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    return;
+                }
+                Ok(n) => self.out_at += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.peer_closed = true;
+                    return;
+                }
+            }
+        }
+        self.out.clear();
+        self.out_at = 0;
+        if self.out.capacity() > KEEP_OUTPUT_CAPACITY {
+            self.out = Vec::new();
+        }
+    }
+
+    pub(crate) fn has_output(&self) -> bool {
+        self.out_at < self.out.len()
+    }
+
+    /// For a connection in `State::Closing` whose output is out: closes our write side so the
+    /// peer sees the end of the response, then lingers for its EOF. Closing outright with unread
+    /// input would make the kernel send RST, which can destroy the response in flight.
+    pub(crate) fn start_lingering(&mut self) {
+        if !self.lingering {
+            self.lingering = true;
+            let _ = self.stream.shutdown(Shutdown::Write);
+        }
+    }
+}

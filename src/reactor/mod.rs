@@ -1,0 +1,1173 @@
+//! The only place that does IO: one `mio::Poll`, the listeners, the connections (parked long
+//! polls are connections in a waiting state), the children's pipes and pidfds, the embedding
+//! handle's channel and the log sink. It turns readiness into core events and core actions into
+//! IO; it decides no Lambda semantics.
+//!
+//! Each turn: poll, read the clock once, handle each event (mutate the core, then drain its
+//! actions), fire the core's timers, flush the log sink.
+
+mod conn;
+mod sink;
+mod slab;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::api::{self, Listener, Route};
+use crate::config::Config;
+use crate::http::{CONTINUE, Event, Framing, ParseError};
+use crate::lifecycle::{
+    self, Action, ChildId, InitType, InvokeReply, InvokeRequest, Lifecycle, PlatformEvent,
+    Rejection, Role, RuntimeMode, RuntimeResult, WaiterId,
+};
+use crate::process::{self, FunctionEnv, Launch};
+use crate::time::Micros;
+use conn::{Conn, State, Wait};
+pub(crate) use sink::Sink;
+pub use sink::{CAPTURE_LINES, LogOutput};
+use slab::{Key, Slab};
+
+const INVOKE_LISTENER: Token = Token(0);
+const RUNTIME_LISTENER: Token = Token(1);
+const WAKER: Token = Token(2);
+const STOP: Token = Token(3);
+const SINK: Token = Token(4);
+/// Slab entries use tokens from here on: `Token(FIRST_SOURCE + index)`.
+const FIRST_SOURCE: usize = 16;
+
+/// Waiter ids with this bit set are embedded tickets; without it, connections.
+const TICKET_BIT: u64 = 1 << 63;
+
+/// How long a closing connection waits for the peer's EOF after our last response.
+const LINGER: Micros = Micros::from_secs(2);
+
+/// How long, after shutdown finished, pending responses may take to flush.
+const FINAL_FLUSH: Micros = Micros::from_secs(1);
+
+/// The longest line of function output kept whole; longer lines are split.
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// How many dead children are remembered (for their peak memory in a late REPORT).
+const DEAD_CHILDREN_KEPT: usize = 4;
+
+/// The reactor's read buffer.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The answer an embedded caller gets: what an HTTP invoker would see, plus timings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvokeResponse {
+    /// The HTTP status the invoke endpoint would answer with.
+    pub status: u16,
+    /// Its headers (`X-Amzn-RequestId`, `X-Amz-Function-Error`, `Content-Type`, ...).
+    pub headers: Vec<(String, String)>,
+    /// Its body.
+    pub body: Vec<u8>,
+    /// The request id (empty if the invocation was refused).
+    pub request_id: String,
+    /// When things happened, in microseconds since the simulator started.
+    pub timings: lifecycle::Timings,
+}
+
+impl InvokeResponse {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `X-Amz-Function-Error`, set when the function failed.
+    pub fn function_error(&self) -> Option<&str> {
+        self.header("X-Amz-Function-Error")
+    }
+
+    /// The body as text (lossy).
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn from_rendered(
+        rendered: &api::Rendered<'_>,
+        request_id: String,
+        timings: lifecycle::Timings,
+    ) -> Self {
+        InvokeResponse {
+            status: rendered.status,
+            headers: rendered
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
+                .collect(),
+            body: rendered.body.to_vec(),
+            request_id,
+            timings,
+        }
+    }
+}
+
+/// What the embedding handle asks of the reactor.
+pub(crate) enum Command {
+    Invoke {
+        request: InvokeRequest,
+        reply: mpsc::Sender<InvokeResponse>,
+    },
+    Shutdown,
+}
+
+/// The handle's side of the reactor: a channel and a waker, so no wake-up is ever missed (the
+/// waker's eventfd stays readable until the reactor has polled it).
+#[derive(Clone, Debug)]
+pub(crate) struct Control {
+    commands: mpsc::Sender<Command>,
+    waker: Arc<Waker>,
+}
+
+impl Control {
+    /// Sends a command; `false` if the reactor is gone.
+    pub(crate) fn send(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok() && self.waker.wake().is_ok()
+    }
+}
+
+/// Everything polled besides the listeners.
+#[derive(Debug)]
+enum Source {
+    Conn(Conn),
+    /// A child's stdout or stderr, and the part of a line read so far.
+    Output {
+        child: ChildId,
+        file: File,
+        partial: Vec<u8>,
+    },
+    /// A child's pidfd: readable when it exits.
+    Exit {
+        child: ChildId,
+        pidfd: OwnedFd,
+    },
+}
+
+#[derive(Debug)]
+struct ChildProc {
+    id: ChildId,
+    pid: i32,
+    alive: bool,
+    max_rss_kib: u64,
+}
+
+/// How to start the runtime.
+#[derive(Clone, Debug)]
+struct RuntimeLaunch {
+    program: std::path::PathBuf,
+    args: Vec<String>,
+    cwd: std::path::PathBuf,
+    env: FunctionEnv,
+}
+
+/// Events found while carrying out actions, fed to the core once the drain is done.
+#[derive(Debug)]
+enum Deferred {
+    SpawnFailed(ChildId, String),
+}
+
+/// The simulator's event loop. Build with [`Reactor::bind`], run with [`Reactor::run`].
+#[derive(Debug)]
+pub struct Reactor {
+    poll: Poll,
+    events: Option<Events>,
+    start: Instant,
+    core: Lifecycle,
+    ctx: api::Context,
+    invoke_listener: TcpListener,
+    runtime_listener: TcpListener,
+    invoke_addr: SocketAddr,
+    runtime_addr: SocketAddr,
+    sources: Slab<Source>,
+    tickets: Slab<mpsc::Sender<InvokeResponse>>,
+    commands: mpsc::Receiver<Command>,
+    children: Vec<ChildProc>,
+    launch: Option<RuntimeLaunch>,
+    sink: Sink,
+    quiet: bool,
+    stop: Option<OwnedFd>,
+    signals: u32,
+    read_buf: Vec<u8>,
+    lines: String,
+    deferred: VecDeque<Deferred>,
+    to_process: Vec<Key>,
+    lingering: Vec<(Micros, Key)>,
+    finished_at: Option<Micros>,
+}
+
+impl Reactor {
+    /// Binds both listeners and prepares the core. Nothing runs until [`Reactor::run`].
+    pub(crate) fn bind(
+        config: &Config,
+    ) -> io::Result<(Reactor, Control, Option<mpsc::Receiver<String>>)> {
+        // The one place the simulator captures both clocks: the monotonic start and the
+        // wall-clock epoch it corresponds to (DESIGN.md: one clock, no drift between them).
+        #[allow(clippy::disallowed_methods)]
+        let (start, epoch) = (Instant::now(), std::time::SystemTime::now());
+        let epoch_us = epoch
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0));
+
+        let bind = |addr: SocketAddr, what: &str| {
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    Ok(l)
+                })
+                .map(TcpListener::from_std)
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot listen on {addr} for the {what}: {e}"),
+                    )
+                })
+        };
+        let mut invoke_listener = bind(config.invoke_addr, "invoke endpoint")?;
+        let mut runtime_listener = bind(config.runtime_api_addr, "Runtime API")?;
+        let invoke_addr = invoke_listener.local_addr()?;
+        let runtime_addr = runtime_listener.local_addr()?;
+
+        let poll = Poll::new()?;
+        let registry = poll.registry();
+        registry.register(&mut invoke_listener, INVOKE_LISTENER, Interest::READABLE)?;
+        registry.register(&mut runtime_listener, RUNTIME_LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(registry, WAKER)?);
+        let (tx, rx) = mpsc::channel();
+
+        let (sink, lines_rx) = Sink::new(config.log_output);
+        if let Some(fd) = sink.nonblocking_fd() {
+            registry.register(&mut SourceFd(&fd.as_raw_fd()), SINK, Interest::WRITABLE)?;
+        }
+
+        let seed = config.seed.unwrap_or_else(process::sys::os_random_u64);
+        let core = Lifecycle::new(
+            lifecycle::Config {
+                timeout: Micros::from_duration(config.timeout),
+                init_timeout: Micros::from_duration(config.init_timeout),
+                max_queue: config.max_queue,
+                runtime: if config.bootstrap.is_some() {
+                    RuntimeMode::Process
+                } else {
+                    RuntimeMode::External
+                },
+                init: if config.eager_init {
+                    lifecycle::InitMode::Eager
+                } else {
+                    lifecycle::InitMode::OnDemand
+                },
+                seed,
+                epoch_us,
+            },
+            Micros::ZERO,
+        );
+        let ctx = api::Context::new(
+            &config.function_name,
+            &config.function_version,
+            &config.region,
+            &config.account_id,
+            config.memory_mb,
+            epoch_us,
+        );
+        let launch = config.bootstrap.as_ref().map(|b| {
+            let task_root = config.effective_task_root();
+            RuntimeLaunch {
+                program: b.program.clone(),
+                args: b.args.clone(),
+                cwd: task_root.clone(),
+                env: FunctionEnv {
+                    runtime_api: children_address(runtime_addr).to_string(),
+                    function_name: config.function_name.clone(),
+                    version: config.function_version.clone(),
+                    memory_mb: config.memory_mb,
+                    region: config.region.clone(),
+                    log_stream: log_stream_name(epoch_us, seed),
+                    task_root: task_root.display().to_string(),
+                    handler: config.effective_handler(),
+                    extra: config.env.clone(),
+                    clean: config.clean_env,
+                },
+            }
+        });
+        let reactor = Reactor {
+            poll,
+            events: Some(Events::with_capacity(1024)),
+            start,
+            core,
+            ctx,
+            invoke_listener,
+            runtime_listener,
+            invoke_addr,
+            runtime_addr,
+            sources: Slab::default(),
+            tickets: Slab::default(),
+            commands: rx,
+            children: Vec::new(),
+            launch,
+            sink,
+            quiet: config.quiet,
+            stop: None,
+            signals: 0,
+            read_buf: vec![0; READ_CHUNK],
+            lines: String::new(),
+            deferred: VecDeque::new(),
+            to_process: Vec::new(),
+            lingering: Vec::new(),
+            finished_at: None,
+        };
+        Ok((
+            reactor,
+            Control {
+                commands: tx,
+                waker,
+            },
+            lines_rx,
+        ))
+    }
+
+    /// The invoke endpoint's bound address.
+    pub fn invoke_addr(&self) -> SocketAddr {
+        self.invoke_addr
+    }
+
+    /// The Runtime API's bound address.
+    pub fn runtime_api_addr(&self) -> SocketAddr {
+        self.runtime_addr
+    }
+
+    /// Watches `fd` (a signalfd, for the CLI): each signal read from it begins shutdown, and a
+    /// second one ends the simulator at once.
+    pub(crate) fn watch_signals(&mut self, fd: OwnedFd) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd.as_raw_fd()), STOP, Interest::READABLE)?;
+        self.stop = Some(fd);
+        Ok(())
+    }
+
+    /// Runs until shutdown has finished (after a `Command::Shutdown`, a signal, or the handle
+    /// going away) and the last responses are out.
+    pub(crate) fn run(&mut self) -> io::Result<()> {
+        let mut now = self.now();
+        self.drain(now);
+        let mut events = self
+            .events
+            .take()
+            .unwrap_or_else(|| Events::with_capacity(1024));
+        loop {
+            if let Some(finished) = self.finished_at {
+                let flushed = self.sources.iter().all(|(_, s)| match s {
+                    Source::Conn(c) => !c.has_output(),
+                    _ => true,
+                });
+                if flushed || now >= finished + FINAL_FLUSH || self.signals > 1 {
+                    break;
+                }
+            }
+            let timeout = self.next_deadline().map(|at| at.since(now).to_duration());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            now = self.now();
+            for event in events.iter() {
+                self.on_event(now, event);
+                self.drain(now);
+            }
+            if self.core.poll_timeout().is_some_and(|at| at <= now) {
+                self.core.handle_timeout(now);
+                self.drain(now);
+            }
+            self.expire_lingering(now);
+            if self.sink.flush() {
+                log::trace!("stdout is slow; lines wait");
+            }
+        }
+        self.sink.finish();
+        Ok(())
+    }
+
+    fn now(&self) -> Micros {
+        Micros::from_duration(self.start.elapsed())
+    }
+
+    fn next_deadline(&self) -> Option<Micros> {
+        let linger = self.lingering.iter().map(|(at, _)| *at).min();
+        let flush = self.finished_at.map(|at| at + FINAL_FLUSH);
+        [self.core.poll_timeout(), linger, flush]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- events -----
+
+    fn on_event(&mut self, now: Micros, event: &mio::event::Event) {
+        match event.token() {
+            INVOKE_LISTENER => self.accept(now, Listener::Invoke),
+            RUNTIME_LISTENER => self.accept(now, Listener::Runtime),
+            WAKER => self.on_commands(now),
+            STOP => self.on_signal(now),
+            SINK => {
+                self.sink.flush();
+            }
+            Token(t) => {
+                let Some(index) = t.checked_sub(FIRST_SOURCE) else {
+                    return;
+                };
+                // Readiness names a slot; a slot reused since is harmless (readiness is a hint).
+                let Some(key) = self.sources.key_at(index as u32) else {
+                    return;
+                };
+                match self.sources.get(key) {
+                    Some(Source::Conn(_)) => {
+                        if event.is_writable() {
+                            self.conn_writable(now, key);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.conn_readable(now, key);
+                        }
+                    }
+                    Some(Source::Output { .. }) => self.child_output(key),
+                    Some(Source::Exit { .. }) => self.child_exit(now, key),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Micros, listener: Listener) {
+        loop {
+            let accepted = match listener {
+                Listener::Invoke => self.invoke_listener.accept(),
+                Listener::Runtime => self.runtime_listener.accept(),
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    log::debug!("{listener:?}: connection from {peer}");
+                    if let Some(key) = self.add_conn(stream, listener) {
+                        // Bytes may already be waiting; readiness for them was reported before
+                        // we registered.
+                        self.conn_readable(now, key);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: the connection stays in the backlog until a later
+                    // accept succeeds.
+                    log::warn!("accept failed on the {listener:?} listener: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_conn(&mut self, stream: TcpStream, listener: Listener) -> Option<Key> {
+        // Small request/response exchanges: Nagle's algorithm would add up to 40 ms of delay.
+        let _ = stream.set_nodelay(true);
+        let key = self
+            .sources
+            .insert(Source::Conn(Conn::new(stream, listener)));
+        let token = Token(FIRST_SOURCE + key.index as usize);
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return None;
+        };
+        // Edge-triggered, both directions, once: no re-registration as the state changes.
+        if let Err(e) = self.poll.registry().register(
+            &mut conn.stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot register a connection: {e}");
+            self.sources.remove(key);
+            return None;
+        }
+        Some(key)
+    }
+
+    fn conn_readable(&mut self, now: Micros, key: Key) {
+        loop {
+            let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+                return;
+            };
+            let more = conn.read_some(&mut self.read_buf);
+            // Decode after every read so that buffering stays bounded by one read.
+            self.process_conn(now, key);
+            if !more {
+                break;
+            }
+        }
+    }
+
+    fn conn_writable(&mut self, now: Micros, key: Key) {
+        if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
+            conn.flush();
+        }
+        self.settle_conn(now, key);
+    }
+
+    fn on_commands(&mut self, now: Micros) {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Invoke { request, reply }) => {
+                    let key = self.tickets.insert(reply);
+                    let waiter = WaiterId(key.to_u64() | TICKET_BIT);
+                    if let Err(rejection) = self.core.invoke(now, waiter, request) {
+                        if let Some(reply) = self.tickets.remove(key) {
+                            let rendered = api::invoke::rejection(rejection);
+                            let _ = reply.send(InvokeResponse::from_rendered(
+                                &rendered,
+                                String::new(),
+                                lifecycle::Timings {
+                                    received: now,
+                                    responded: now,
+                                    ..Default::default()
+                                },
+                            ));
+                        }
+                    }
+                    self.drain(now);
+                }
+                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
+                    self.begin_shutdown(now);
+                    return;
+                }
+                Err(mpsc::TryRecvError::Empty) => return,
+            }
+        }
+    }
+
+    fn on_signal(&mut self, now: Micros) {
+        loop {
+            let Some(fd) = &self.stop else { return };
+            let Ok(Some(signal)) = process::sys::read_signal(fd) else {
+                return;
+            };
+            self.signals += 1;
+            if self.signals == 1 {
+                self.sink.line(&format!(
+                    "lambda-sim: signal {signal} received, shutting down"
+                ));
+                self.begin_shutdown(now);
+            } else {
+                // A second signal: stop waiting for anything.
+                self.kill_children();
+                self.finished_at.get_or_insert(now);
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Micros) {
+        self.core.shutdown(now);
+        self.drain(now);
+    }
+
+    // ----- requests -----
+
+    /// Decodes and handles every complete request the connection has buffered, one at a time.
+    fn process_conn(&mut self, now: Micros, key: Key) {
+        loop {
+            let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+                return;
+            };
+            if conn.state != State::Reading {
+                break;
+            }
+            match conn.decoder.next_event() {
+                Ok(None) => break,
+                Ok(Some(Event::Head)) => self.on_head(now, key),
+                Ok(Some(Event::Complete)) => self.on_complete(now, key),
+                Err(e) => self.on_parse_error(now, key, e),
+            }
+        }
+        self.settle_conn(now, key);
+    }
+
+    /// Routes a request from its head and decides what to do with its body.
+    fn on_head(&mut self, now: Micros, key: Key) {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        let head = conn.decoder.head();
+        let route = api::route(conn.listener, &head, &self.ctx);
+        log::debug!("{:?} {} -> {route:?}", head.method(), head.target());
+        let has_body = head.framing() != Framing::None;
+        let expect_continue = head.expect_continue();
+        // Rapid validates runtime posts before reading their bodies.
+        let early = match &route {
+            Route::Response(id) => self.core.check_runtime_result(id.as_str(), false).err(),
+            Route::Error(id) => self.core.check_runtime_result(id.as_str(), true).err(),
+            Route::InitError => self.core.check_init_error().err(),
+            _ => None,
+        }
+        .map(api::runtime::rejection)
+        .or_else(|| match &route {
+            Route::Refuse(refusal) => Some(api::refusal(conn.listener, refusal, &head)),
+            _ => None,
+        });
+        if let Some(answer) = early {
+            // The body is not read: the connection cannot be reused after it.
+            conn.close_after |= has_body;
+            conn.answer(|out, close| answer.write(out, close));
+            return;
+        }
+        match conn.decoder.read_body(route.body_limit()) {
+            Ok(()) => {
+                if expect_continue {
+                    conn.send_raw(CONTINUE);
+                }
+                conn.route = Some(route);
+            }
+            Err(e) => {
+                // A declared length over the limit: refused before any byte of the body.
+                if let Route::Response(id) | Route::Error(id) = &route {
+                    let _ =
+                        self.core
+                            .handle_runtime_result(now, id.as_str(), RuntimeResult::TooLarge);
+                }
+                let listener = conn.listener;
+                conn.close_after = true;
+                conn.answer(|out, close| api::parse_error(listener, e).write(out, close));
+            }
+        }
+    }
+
+    /// Handles a complete request.
+    fn on_complete(&mut self, now: Micros, key: Key) {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        let waiter = WaiterId(key.to_u64());
+        let body = conn.decoder.take_body();
+        let route = conn.route.take();
+        let head = conn.decoder.head();
+        let answer: api::Rendered<'static> = match route {
+            Some(Route::Ping) => api::pong(),
+            Some(Route::Next) => match self.core.handle_runtime_next(now, waiter) {
+                Ok(()) => {
+                    conn.state = State::Waiting(Wait::Next);
+                    conn.decoder.shrink();
+                    return;
+                }
+                Err(r) => api::runtime::rejection(r),
+            },
+            Some(Route::Response(id)) => {
+                let content_type = head.header_str("Content-Type").map(str::to_string);
+                let result = RuntimeResult::Response { body, content_type };
+                runtime_post(self.core.handle_runtime_result(now, id.as_str(), result))
+            }
+            Some(Route::Error(id)) => {
+                let error = api::runtime::invocation_error(&head, body);
+                let result = RuntimeResult::Error(error);
+                runtime_post(self.core.handle_runtime_result(now, id.as_str(), result))
+            }
+            Some(Route::InitError) => {
+                let error = api::runtime::init_error(&head, body);
+                runtime_post(self.core.handle_init_error(now, error))
+            }
+            Some(Route::Invoke { invoked_arn }) => {
+                match api::invoke::request(&head, body, invoked_arn) {
+                    Ok(request) => match self.core.invoke(now, waiter, request) {
+                        Ok(id) => {
+                            log::debug!("invocation {id} queued");
+                            conn.state = State::Waiting(Wait::Invoke);
+                            return;
+                        }
+                        Err(r) => api::invoke::rejection(r),
+                    },
+                    Err(refused) => *refused,
+                }
+            }
+            Some(Route::Refuse(refusal)) => api::refusal(conn.listener, &refusal, &head),
+            None => api::runtime_error(
+                500,
+                "InternalServerError",
+                "request completed without a route",
+            ),
+        };
+        conn.answer(|out, close| answer.write(out, close));
+    }
+
+    fn on_parse_error(&mut self, now: Micros, key: Key, error: ParseError) {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        log::debug!("{:?} request refused: {error}", conn.listener);
+        // A runtime's chunked response that outgrew the limit still ends its invocation.
+        if let (ParseError::BodyTooLarge { .. }, Some(Route::Response(id) | Route::Error(id))) =
+            (error, conn.route.take())
+        {
+            let _ = self
+                .core
+                .handle_runtime_result(now, id.as_str(), RuntimeResult::TooLarge);
+        }
+        let listener = conn.listener;
+        conn.close_after = true;
+        conn.answer(|out, close| api::parse_error(listener, error).write(out, close));
+    }
+
+    /// After IO on a connection: closes it, lingers, or tells the core its waiter left, as its
+    /// state requires.
+    fn settle_conn(&mut self, now: Micros, key: Key) {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        if conn.peer_closed {
+            match conn.state {
+                State::Waiting(_) => {
+                    // A parked /next or a waiting invoker went away (11.3, 11.4).
+                    self.core.handle_waiter_closed(now, WaiterId(key.to_u64()));
+                }
+                State::Reading if conn.decoder.is_reading_body() => {
+                    if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
+                        let _ = self.core.handle_runtime_result(
+                            now,
+                            id.as_str(),
+                            RuntimeResult::Truncated,
+                        );
+                    }
+                }
+                State::Reading | State::Closing => {}
+            }
+            self.close_conn(key);
+            return;
+        }
+        if conn.state == State::Closing && !conn.has_output() {
+            if !conn.lingering {
+                conn.start_lingering();
+                self.lingering.push((now + LINGER, key));
+            }
+            // Drain whatever the peer still sends, to see its EOF.
+            while conn.read_some(&mut self.read_buf) {}
+            if conn.peer_closed {
+                self.close_conn(key);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, key: Key) {
+        if let Some(Source::Conn(mut conn)) = self.sources.remove(key) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+        self.lingering.retain(|(_, k)| *k != key);
+    }
+
+    fn expire_lingering(&mut self, now: Micros) {
+        let expired: Vec<Key> = self
+            .lingering
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, key)| *key)
+            .collect();
+        for key in expired {
+            self.close_conn(key);
+        }
+    }
+
+    // ----- actions -----
+
+    /// Carries out the core's actions in order, then what they caused: spawn failures fed back
+    /// to the core, and connections with pipelined requests to decode. Every mutation of the
+    /// core is followed by a full drain before the next.
+    fn drain(&mut self, now: Micros) {
+        loop {
+            while let Some(action) = self.core.poll_action() {
+                self.execute(now, action);
+            }
+            if let Some(deferred) = self.deferred.pop_front() {
+                match deferred {
+                    Deferred::SpawnFailed(child, message) => {
+                        self.core.handle_spawn_failed(now, child, message);
+                    }
+                }
+                continue;
+            }
+            if let Some(key) = self.to_process.pop() {
+                self.resume_conn(now, key);
+                continue;
+            }
+            break;
+        }
+    }
+
+    fn execute(&mut self, now: Micros, action: Action) {
+        match action {
+            Action::Release {
+                waiter,
+                invocation,
+                deadline,
+            } => {
+                let ctx = &self.ctx;
+                let conn = match self.sources.get_mut(Key::from_u64(waiter.0)) {
+                    Some(Source::Conn(conn))
+                        if waiter.0 & TICKET_BIT == 0
+                            && conn.state == State::Waiting(Wait::Next) =>
+                    {
+                        conn
+                    }
+                    _ => {
+                        // The runtime's connection closed in this very turn; it will time out
+                        // or ask again (a /next while Running renders the invocation again).
+                        log::debug!(
+                            "invocation {} released to a connection that is gone",
+                            invocation.request_id
+                        );
+                        return;
+                    }
+                };
+                conn.answer(|out, close| {
+                    api::runtime::write_next(out, ctx, &invocation, deadline, close)
+                });
+                self.to_process.push(Key::from_u64(waiter.0));
+            }
+            Action::Reply { invoker, reply } => self.reply(invoker, reply),
+            Action::Close(waiter) => {
+                if waiter.0 & TICKET_BIT == 0 {
+                    self.close_conn(Key::from_u64(waiter.0));
+                }
+            }
+            Action::Spawn {
+                child,
+                role: Role::Runtime,
+                init_type,
+            } => {
+                if let Err(message) = self.spawn_runtime(child, init_type) {
+                    self.deferred
+                        .push_back(Deferred::SpawnFailed(child, message));
+                }
+            }
+            Action::Signal { child, signal: _ } => {
+                if let Some(proc) = self.children.iter().find(|c| c.id == child && c.alive) {
+                    if let Err(e) = process::kill_group(proc.pid) {
+                        log::warn!("cannot kill the runtime (pid {}): {e}", proc.pid);
+                    }
+                }
+            }
+            Action::Event(event) => self.log_event(now, &event),
+            Action::Finished => {
+                self.finished_at.get_or_insert(now);
+            }
+        }
+    }
+
+    fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
+        if invoker.0 & TICKET_BIT != 0 {
+            if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
+                let rendered = api::invoke::render(&self.ctx, &reply);
+                let _ = tx.send(InvokeResponse::from_rendered(
+                    &rendered,
+                    reply.request_id.to_string(),
+                    reply.timings,
+                ));
+            }
+            return;
+        }
+        let ctx = &self.ctx;
+        let Some(Source::Conn(conn)) = self.sources.get_mut(Key::from_u64(invoker.0)) else {
+            return; // the invoker left; Lambda finishes the invocation anyway (11.3)
+        };
+        if conn.state != State::Waiting(Wait::Invoke) {
+            return;
+        }
+        conn.answer(|out, close| api::invoke::render(ctx, &reply).write(out, close));
+        self.to_process.push(Key::from_u64(invoker.0));
+    }
+
+    /// A connection whose wait ended: answer written, so decode what it pipelined meanwhile.
+    fn resume_conn(&mut self, now: Micros, key: Key) {
+        let paused = match self.sources.get(key) {
+            Some(Source::Conn(conn)) => conn.read_paused,
+            _ => return,
+        };
+        if paused {
+            self.conn_readable(now, key);
+        } else {
+            self.process_conn(now, key);
+        }
+    }
+
+    fn log_event(&mut self, now: Micros, event: &PlatformEvent) {
+        if self.quiet {
+            return;
+        }
+        let memory = match event {
+            PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
+            _ => None,
+        };
+        self.lines.clear();
+        api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
+        let lines = std::mem::take(&mut self.lines);
+        self.sink.lines(&lines);
+        self.lines = lines;
+    }
+
+    fn max_memory_mb(&self, child: Option<ChildId>) -> Option<u64> {
+        let proc = self.children.iter().find(|c| Some(c.id) == child)?;
+        let kib = if proc.alive {
+            process::peak_rss_kib(proc.pid).unwrap_or(proc.max_rss_kib)
+        } else {
+            proc.max_rss_kib
+        };
+        Some(kib.div_ceil(1024))
+    }
+
+    // ----- children -----
+
+    fn spawn_runtime(&mut self, child: ChildId, init_type: InitType) -> Result<(), String> {
+        let Some(launch) = &self.launch else {
+            return Err("no bootstrap configured".into());
+        };
+        let spec = Launch {
+            program: launch.program.clone(),
+            args: launch.args.clone(),
+            cwd: launch.cwd.clone(),
+            env: launch.env.runtime_vars(init_type),
+            clean_env: launch.env.clean,
+        };
+        let spawned = process::spawn(&spec).map_err(|e| {
+            // Lambda words it as Go's os/exec does.
+            let reason = e.to_string();
+            let reason = reason
+                .split(" (os error")
+                .next()
+                .unwrap_or(&reason)
+                .to_lowercase();
+            format!("fork/exec {}: {reason}", spec.program.display())
+        })?;
+        log::debug!("runtime started: pid {}", spawned.pid);
+        let registry = self.poll.registry();
+        let mut register = |source: Source, fd: i32| {
+            let key = self.sources.insert(source);
+            let token = Token(FIRST_SOURCE + key.index as usize);
+            if let Err(e) = registry.register(&mut SourceFd(&fd), token, Interest::READABLE) {
+                log::warn!("cannot watch the runtime: {e}");
+            }
+        };
+        let (out_fd, err_fd, exit_fd) = (
+            spawned.stdout.as_raw_fd(),
+            spawned.stderr.as_raw_fd(),
+            spawned.pidfd.as_raw_fd(),
+        );
+        register(
+            Source::Output {
+                child,
+                file: spawned.stdout,
+                partial: Vec::new(),
+            },
+            out_fd,
+        );
+        register(
+            Source::Output {
+                child,
+                file: spawned.stderr,
+                partial: Vec::new(),
+            },
+            err_fd,
+        );
+        register(
+            Source::Exit {
+                child,
+                pidfd: spawned.pidfd,
+            },
+            exit_fd,
+        );
+        self.children.push(ChildProc {
+            id: child,
+            pid: spawned.pid,
+            alive: true,
+            max_rss_kib: 0,
+        });
+        // Forget the oldest dead children.
+        while self.children.iter().filter(|c| !c.alive).count() > DEAD_CHILDREN_KEPT {
+            if let Some(i) = self.children.iter().position(|c| !c.alive) {
+                self.children.remove(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a child's output and logs it line by line.
+    fn child_output(&mut self, key: Key) {
+        loop {
+            let Some(Source::Output { file, partial, .. }) = self.sources.get_mut(key) else {
+                return;
+            };
+            match file.read(&mut self.read_buf) {
+                Ok(0) => {
+                    if !partial.is_empty() {
+                        let line = String::from_utf8_lossy(partial).into_owned();
+                        self.sink.line(&line);
+                    }
+                    if let Some(Source::Output { file, .. }) = self.sources.remove(key) {
+                        let _ = self
+                            .poll
+                            .registry()
+                            .deregister(&mut SourceFd(&file.as_raw_fd()));
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    let mut rest = &self.read_buf[..n];
+                    while let Some(at) = rest.iter().position(|b| *b == b'\n') {
+                        partial.extend_from_slice(&rest[..at]);
+                        rest = &rest[at + 1..];
+                        let line = String::from_utf8_lossy(partial);
+                        self.sink.line(line.trim_end_matches('\r'));
+                        partial.clear();
+                    }
+                    partial.extend_from_slice(rest);
+                    if partial.len() > MAX_LINE_BYTES {
+                        let line = String::from_utf8_lossy(partial).into_owned();
+                        self.sink.line(&line);
+                        partial.clear();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.sources.remove(key);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn child_exit(&mut self, now: Micros, key: Key) {
+        let Some(Source::Exit { child, .. }) = self.sources.get(key) else {
+            return;
+        };
+        let child = *child;
+        let Some(proc) = self.children.iter_mut().find(|c| c.id == child) else {
+            self.sources.remove(key);
+            return;
+        };
+        let exit = match process::reap(proc.pid) {
+            Ok(Some(exit)) => exit,
+            Ok(None) => return, // not yet: readiness is a hint
+            Err(e) => {
+                log::warn!("cannot reap the runtime (pid {}): {e}", proc.pid);
+                process::Exit {
+                    status: lifecycle::ExitStatus::Code(-1),
+                    max_rss_kib: 0,
+                }
+            }
+        };
+        proc.alive = false;
+        proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
+        log::debug!("runtime (pid {}) exited: {}", proc.pid, exit.status);
+        if let Some(Source::Exit { pidfd, .. }) = self.sources.remove(key) {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&pidfd.as_raw_fd()));
+        }
+        // Its last words come before the news of its death.
+        let outputs: Vec<Key> = self
+            .sources
+            .iter()
+            .filter(|(_, s)| matches!(s, Source::Output { child: c, .. } if *c == child))
+            .map(|(k, _)| k)
+            .collect();
+        for output in outputs {
+            self.child_output(output);
+        }
+        self.core.handle_child_exit(now, child, exit.status);
+    }
+
+    fn kill_children(&mut self) {
+        for proc in self.children.iter().filter(|c| c.alive) {
+            let _ = process::kill_group(proc.pid);
+        }
+    }
+}
+
+impl Drop for Reactor {
+    /// Children never outlive the simulator: on every way out (a finished run, an error, a
+    /// panic unwinding through `run`), the process groups still alive are killed and reaped.
+    fn drop(&mut self) {
+        self.kill_children();
+        for proc in self.children.iter().filter(|c| c.alive) {
+            let pidfd = self.sources.iter().find_map(|(_, s)| match s {
+                Source::Exit { child, pidfd } if *child == proc.id => Some(pidfd),
+                _ => None,
+            });
+            // SIGKILL was sent; wait for the exit, but not forever on a process stuck in the kernel.
+            if let Some(pidfd) = pidfd {
+                let _ = process::sys::wait_readable(pidfd, 1_000);
+            }
+            let _ = process::reap(proc.pid);
+        }
+    }
+}
+
+/// The answer to a runtime's post.
+fn runtime_post(result: Result<(), Rejection>) -> api::Rendered<'static> {
+    match result {
+        Ok(()) => api::runtime::accepted(),
+        Err(r) => api::runtime::rejection(r),
+    }
+}
+
+/// The address children connect to: an unspecified bind address (`0.0.0.0`, `::`) is reached
+/// through loopback.
+fn children_address(bound: SocketAddr) -> SocketAddr {
+    let mut addr = bound;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+/// `2026/11/26/[$LATEST]<32 hex>`, as Lambda names log streams.
+fn log_stream_name(epoch_us: u64, seed: u64) -> String {
+    let day = crate::time::Civil::from_epoch_micros(epoch_us);
+    let mut name = format!("{:04}/{:02}/{:02}/[$LATEST]", day.year, day.month, day.day);
+    crate::id::Rng::from_seed(seed ^ 0x6c6f_6773_7472_6561).hex_into(&mut name, 32);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_reach_an_unspecified_address_through_loopback() {
+        assert_eq!(
+            children_address("0.0.0.0:9001".parse().unwrap()),
+            "127.0.0.1:9001".parse().unwrap()
+        );
+        assert_eq!(
+            children_address("[::]:9".parse().unwrap()),
+            "[::1]:9".parse().unwrap()
+        );
+        assert_eq!(
+            children_address("127.0.0.1:5".parse().unwrap()),
+            "127.0.0.1:5".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn log_stream_names_look_like_lambdas() {
+        let name = log_stream_name(1_764_177_000_000_000, 1);
+        assert!(name.starts_with("2025/11/26/[$LATEST]"), "{name}");
+        assert_eq!(name.len(), "2025/11/26/[$LATEST]".len() + 32);
+    }
+}

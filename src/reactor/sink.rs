@@ -1,0 +1,170 @@
+//! Where log lines go: our stdout without ever blocking the reactor, a bounded channel for the
+//! embedding API, or nowhere.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+/// Where the simulator's log lines (lifecycle lines and the function's output) go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogOutput {
+    /// Our stdout, written without ever blocking the reactor (the CLI's choice).
+    Stdout,
+    /// A bounded buffer read with `Handle::lines` (the embedding API's choice for tests).
+    Capture,
+    /// Nowhere.
+    #[default]
+    Discard,
+}
+
+/// How many lines `LogOutput::Capture` keeps unread before it drops new ones.
+pub const CAPTURE_LINES: usize = 100_000;
+
+/// How many bytes wait for a slow stdout before new lines are dropped (and counted).
+pub(crate) const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug)]
+enum Target {
+    /// A pipe or terminal, reopened privately in non-blocking mode: registered with the reactor,
+    /// written as it accepts bytes.
+    NonBlocking(File),
+    /// A regular file (never blocks for long) or something we could not reopen.
+    Blocking(io::Stdout),
+    Capture(SyncSender<String>),
+    Discard,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sink {
+    target: Target,
+    pending: Vec<u8>,
+    written: usize,
+    dropped: u64,
+}
+
+impl Sink {
+    /// A sink for `output`, and the receiving end when capturing.
+    pub(crate) fn new(output: LogOutput) -> (Sink, Option<Receiver<String>>) {
+        let (target, rx) = match output {
+            LogOutput::Stdout => (stdout_target(), None),
+            LogOutput::Capture => {
+                let (tx, rx) = sync_channel(CAPTURE_LINES);
+                (Target::Capture(tx), Some(rx))
+            }
+            LogOutput::Discard => (Target::Discard, None),
+        };
+        let sink = Sink {
+            target,
+            pending: Vec::new(),
+            written: 0,
+            dropped: 0,
+        };
+        (sink, rx)
+    }
+
+    /// The descriptor to register for write readiness, if the sink needs one.
+    pub(crate) fn nonblocking_fd(&self) -> Option<&File> {
+        match &self.target {
+            Target::NonBlocking(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Queues one line (without its newline).
+    pub(crate) fn line(&mut self, line: &str) {
+        match &mut self.target {
+            Target::Discard => {}
+            Target::Capture(tx) => match tx.try_send(line.to_string()) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => self.dropped += 1,
+            },
+            Target::Blocking(out) => {
+                let mut out = out.lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.write_all(b"\n");
+                let _ = out.flush();
+            }
+            Target::NonBlocking(_) => {
+                if self.pending.len() - self.written + line.len() > MAX_PENDING_BYTES {
+                    self.dropped += 1;
+                    return;
+                }
+                if self.dropped > 0 {
+                    let note = format!(
+                        "lambda-sim: {} log lines dropped: stdout was too slow\n",
+                        self.dropped
+                    );
+                    self.pending.extend_from_slice(note.as_bytes());
+                    self.dropped = 0;
+                }
+                self.pending.extend_from_slice(line.as_bytes());
+                self.pending.push(b'\n');
+            }
+        }
+    }
+
+    /// Queues text made of whole lines, each ending in `\n`.
+    pub(crate) fn lines(&mut self, text: &str) {
+        for line in text.lines() {
+            self.line(line);
+        }
+    }
+
+    /// Writes what the descriptor accepts now. Returns whether bytes are still pending.
+    pub(crate) fn flush(&mut self) -> bool {
+        let Target::NonBlocking(file) = &mut self.target else {
+            return false;
+        };
+        while self.written < self.pending.len() {
+            match file.write(&self.pending[self.written..]) {
+                Ok(0) => break,
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                // The reader went away: nothing more can be shown.
+                Err(_) => {
+                    self.target = Target::Discard;
+                    break;
+                }
+            }
+        }
+        self.pending.clear();
+        self.written = 0;
+        false
+    }
+
+    /// At exit: writes everything still pending, waiting for the reader if need be.
+    pub(crate) fn finish(&mut self) {
+        if self.flush() {
+            if let Target::NonBlocking(file) = &mut self.target {
+                let _ = crate::process::sys::set_blocking(file);
+                let _ = file.write_all(&self.pending[self.written..]);
+            }
+        }
+        self.pending.clear();
+        self.written = 0;
+    }
+}
+
+/// Our stdout, reopened in non-blocking mode when it is a pipe or a terminal. Reopening gives a
+/// private open file description, so the flag never leaks to the shell or other processes
+/// sharing the original one. Regular files are written directly: reopening one would lose
+/// `O_APPEND` and the offset, and writing to it never waits for a reader.
+fn stdout_target() -> Target {
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/1") else {
+        return Target::Blocking(io::stdout());
+    };
+    let kind = meta.file_type();
+    if !(kind.is_fifo() || kind.is_char_device()) {
+        return Target::Blocking(io::stdout());
+    }
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/proc/self/fd/1")
+    {
+        Ok(file) => Target::NonBlocking(file),
+        Err(_) => Target::Blocking(io::stdout()),
+    }
+}

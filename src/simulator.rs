@@ -1,0 +1,372 @@
+//! The embedding API: a simulator on its own thread, driven from Rust tests.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::{Bootstrap, Config};
+use crate::lifecycle::InvokeRequest;
+use crate::reactor::{Command, Control, InvokeResponse, LogOutput, Reactor};
+
+/// Entry point of the embedding API.
+///
+/// ```no_run
+/// use lambda_sim::Simulator;
+/// use std::time::Duration;
+///
+/// let sim = Simulator::builder()
+///     .command(["./target/debug/my-bootstrap"])
+///     .timeout(Duration::from_secs(3))
+///     .start()?;
+/// let response = sim.invoke(r#"{"hello":"world"}"#)?;
+/// assert_eq!(response.status, 200);
+/// println!("{} took {} µs", response.request_id, response.timings.duration().as_micros());
+/// sim.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// A builder with Lambda's defaults, listening on free loopback ports, and no bootstrap
+    /// (an external runtime connects to [`Handle::runtime_api_addr`]) until one is set.
+    pub fn builder() -> Builder {
+        Builder {
+            config: Config::default(),
+        }
+    }
+}
+
+/// Configures a simulator; every CLI option has a method here.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// Starts from a whole configuration.
+    pub fn config(config: Config) -> Builder {
+        Builder { config }
+    }
+
+    /// The runtime to spawn: a program and its arguments.
+    pub fn command<I, S>(mut self, command: I) -> Builder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut words = command.into_iter().map(Into::into);
+        self.config.bootstrap = words.next().map(|program| Bootstrap {
+            program: PathBuf::from(program),
+            args: words.collect(),
+        });
+        self
+    }
+
+    /// No process: a runtime of your own connects to [`Handle::runtime_api_addr`]
+    /// (PROTOCOL.md 11.6). This is the default.
+    pub fn external_runtime(mut self) -> Builder {
+        self.config.bootstrap = None;
+        self
+    }
+
+    /// The function timeout (default 3 s).
+    pub fn timeout(mut self, timeout: Duration) -> Builder {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The limit on the first init (default 10 s).
+    pub fn init_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.init_timeout = timeout;
+        self
+    }
+
+    /// Memory size in MB (default 128).
+    pub fn memory_mb(mut self, mb: u32) -> Builder {
+        self.config.memory_mb = mb;
+        self
+    }
+
+    /// The function's name (default `test_function`).
+    pub fn function_name(mut self, name: &str) -> Builder {
+        self.config.function_name = name.to_string();
+        self
+    }
+
+    /// The version invocations run (default `$LATEST`).
+    pub fn function_version(mut self, version: &str) -> Builder {
+        self.config.function_version = version.to_string();
+        self
+    }
+
+    /// `_HANDLER`.
+    pub fn handler(mut self, handler: &str) -> Builder {
+        self.config.handler = Some(handler.to_string());
+        self
+    }
+
+    /// The region (default `us-east-1`).
+    pub fn region(mut self, region: &str) -> Builder {
+        self.config.region = region.to_string();
+        self
+    }
+
+    /// The account id in ARNs.
+    pub fn account_id(mut self, account: &str) -> Builder {
+        self.config.account_id = account.to_string();
+        self
+    }
+
+    /// Adds a variable to the runtime's environment.
+    pub fn env(mut self, key: &str, value: &str) -> Builder {
+        self.config.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Gives the runtime Lambda's environment only, not this process's.
+    pub fn clean_env(mut self, clean: bool) -> Builder {
+        self.config.clean_env = clean;
+        self
+    }
+
+    /// Seeds request ids, for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    /// How many invocations may wait beyond the one in flight (default 1000).
+    pub fn max_queue(mut self, max: usize) -> Builder {
+        self.config.max_queue = max;
+        self
+    }
+
+    /// Initialise at start-up rather than on the first invocation.
+    pub fn eager_init(mut self, eager: bool) -> Builder {
+        self.config.eager_init = eager;
+        self
+    }
+
+    /// `LAMBDA_TASK_ROOT` and the runtime's working directory.
+    pub fn task_root(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.config.task_root = Some(dir.into());
+        self
+    }
+
+    /// Leave out the lifecycle lines.
+    pub fn quiet(mut self, quiet: bool) -> Builder {
+        self.config.quiet = quiet;
+        self
+    }
+
+    /// Where log lines go (default: discarded; [`LogOutput::Capture`] keeps them for
+    /// [`Handle::lines`]).
+    pub fn log_output(mut self, output: LogOutput) -> Builder {
+        self.config.log_output = output;
+        self
+    }
+
+    /// The invoke endpoint's address (default `127.0.0.1:0`).
+    pub fn invoke_addr(mut self, addr: SocketAddr) -> Builder {
+        self.config.invoke_addr = addr;
+        self
+    }
+
+    /// The Runtime API's address (default `127.0.0.1:0`).
+    pub fn runtime_api_addr(mut self, addr: SocketAddr) -> Builder {
+        self.config.runtime_api_addr = addr;
+        self
+    }
+
+    /// The configuration so far.
+    pub fn as_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Binds the listeners here (so errors come back now) and runs the simulator on its own
+    /// thread.
+    pub fn start(self) -> io::Result<Handle> {
+        let (mut reactor, control, lines) = Reactor::bind(&self.config)?;
+        let invoke_addr = reactor.invoke_addr();
+        let runtime_api_addr = reactor.runtime_api_addr();
+        let thread = std::thread::Builder::new()
+            .name("lambda-sim".into())
+            .spawn(move || reactor.run())?;
+        Ok(Handle {
+            control,
+            invoke_addr,
+            runtime_api_addr,
+            thread: Some(thread),
+            lines,
+        })
+    }
+}
+
+/// A running simulator. Dropping it shuts the simulator down and waits for it.
+#[derive(Debug)]
+pub struct Handle {
+    control: Control,
+    invoke_addr: SocketAddr,
+    runtime_api_addr: SocketAddr,
+    thread: Option<JoinHandle<io::Result<()>>>,
+    lines: Option<mpsc::Receiver<String>>,
+}
+
+/// The simulator is no longer running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the simulator is not running")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+impl Handle {
+    /// Invokes the function with `payload` and waits for its answer.
+    pub fn invoke(&self, payload: impl Into<Vec<u8>>) -> Result<InvokeResponse, Stopped> {
+        self.submit(payload)?.wait()
+    }
+
+    /// Invokes with every detail of the request (client context, trace id, tenant, ...).
+    pub fn invoke_with(&self, request: InvokeRequest) -> Result<InvokeResponse, Stopped> {
+        self.submit_with(request)?.wait()
+    }
+
+    /// Queues an invocation; the ticket delivers its answer.
+    pub fn submit(&self, payload: impl Into<Vec<u8>>) -> Result<Ticket, Stopped> {
+        self.submit_with(InvokeRequest {
+            payload: payload.into(),
+            ..InvokeRequest::default()
+        })
+    }
+
+    /// Queues an invocation with every detail of the request.
+    pub fn submit_with(&self, request: InvokeRequest) -> Result<Ticket, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if self.control.send(Command::Invoke { request, reply }) {
+            Ok(Ticket { rx })
+        } else {
+            Err(Stopped)
+        }
+    }
+
+    /// Where the Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).
+    pub fn runtime_api_addr(&self) -> SocketAddr {
+        self.runtime_api_addr
+    }
+
+    /// Where the invoke endpoint listens.
+    pub fn invoke_addr(&self) -> SocketAddr {
+        self.invoke_addr
+    }
+
+    /// Log lines captured since the last call (with [`LogOutput::Capture`]).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines
+            .as_ref()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The next captured line, waiting at most `timeout` for it (with [`LogOutput::Capture`]).
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.as_ref()?.recv_timeout(timeout).ok()
+    }
+
+    /// Shuts down: queued and unanswered invocations get `Sandbox.Shutdown`, the runtime is
+    /// killed, and this returns once the simulator's thread has ended.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> io::Result<()> {
+        let _ = self.control.send(Command::Shutdown);
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the simulator's thread panicked")),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// An invocation's answer, to come.
+#[derive(Debug)]
+pub struct Ticket {
+    rx: mpsc::Receiver<InvokeResponse>,
+}
+
+impl Ticket {
+    /// Waits for the answer.
+    pub fn wait(self) -> Result<InvokeResponse, Stopped> {
+        self.rx.recv().map_err(|_| Stopped)
+    }
+
+    /// Waits at most `timeout`; `Ok(None)` if the answer has not come yet.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<InvokeResponse>, Stopped> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(r) => Ok(Some(r)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
+        }
+    }
+
+    /// The answer if it has come.
+    pub fn try_result(&self) -> Result<Option<InvokeResponse>, Stopped> {
+        match self.rx.try_recv() {
+            Ok(r) => Ok(Some(r)),
+            Err(mpsc::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::TryRecvError::Disconnected) => Err(Stopped),
+        }
+    }
+}
+
+/// A simulator bound on the current thread, for the CLI: it runs where it is called and stops
+/// on the signals read from a signalfd.
+#[derive(Debug)]
+pub struct Server {
+    reactor: Reactor,
+    _control: Control,
+}
+
+impl Server {
+    /// Binds the listeners.
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let (reactor, control, _) = Reactor::bind(config)?;
+        Ok(Server {
+            reactor,
+            _control: control,
+        })
+    }
+
+    /// The invoke endpoint's address.
+    pub fn invoke_addr(&self) -> SocketAddr {
+        self.reactor.invoke_addr()
+    }
+
+    /// The Runtime API's address.
+    pub fn runtime_api_addr(&self) -> SocketAddr {
+        self.reactor.runtime_api_addr()
+    }
+
+    /// Runs until a signal arrives on `signals` (see [`crate::process::sys::signalfd`]) and
+    /// shutdown completes.
+    pub fn run(mut self, signals: OwnedFd) -> io::Result<()> {
+        self.reactor.watch_signals(signals)?;
+        self.reactor.run()
+    }
+}
