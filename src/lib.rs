@@ -47,5 +47,5 @@ pub mod time;
 
 pub use config::{Bootstrap, Config};
 pub use lifecycle::{InvokeRequest, Timings};
-pub use reactor::{InvokeResponse, LogOutput};
+pub use reactor::{EnvState, InvokeResponse, LogOutput};
 pub use simulator::{Builder, Handle, Server, Simulator, Stopped, Ticket};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::{Bootstrap, Config};
 use crate::lifecycle::InvokeRequest;
-use crate::reactor::{Command, Control, InvokeResponse, LogOutput, Reactor};
+use crate::reactor::{Command, Control, EnvState, InvokeResponse, LogOutput, Reactor};
 
 /// Entry point of the embedding API.
 ///
@@ -257,6 +257,16 @@ impl Handle {
         } else {
             Err(Stopped)
         }
+    }
+
+    /// A snapshot of the environment: the runtime's state, queued invocations, parked `/next`
+    /// calls. Handy to wait for a runtime to be ready before measuring.
+    pub fn state(&self) -> Result<EnvState, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self.control.send(Command::State(reply)) {
+            return Err(Stopped);
+        }
+        rx.recv().map_err(|_| Stopped)
     }
 
     /// Where the Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).

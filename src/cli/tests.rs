@@ -192,7 +192,11 @@ fn no_bootstrap_looks_where_rie_looks_then_runs_the_demo() {
         PathBuf::from("/opt/bootstrap")
     );
     let p = parse_with(&["--timeout", "2"], &[], &[]).unwrap();
-    let Mode::Demo { config: demo, notice } = p.mode else {
+    let Mode::Demo {
+        config: demo,
+        notice,
+    } = p.mode
+    else {
         panic!()
     };
     assert!(notice.unwrap().contains("running the built-in demo"));

@@ -6,12 +6,17 @@ use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
-use crate::api::{Listener, Route};
+use crate::api::{Listener, Rendered, Route};
 use crate::http::RequestDecoder;
 
 /// While a connection waits for an answer, the client may pipeline more requests; past this many
 /// buffered bytes we stop reading from it until the answer is out.
 pub(crate) const MAX_PIPELINED_BYTES: usize = 64 * 1024;
+
+/// A request refused on its head keeps its connection if its body is at most this long: the
+/// body is read and dropped (Go's net/http drains up to 256 KiB the same way). Longer bodies,
+/// and bodies held back behind `Expect: 100-continue`, close the connection instead.
+pub(crate) const MAX_DISCARD_BYTES: u64 = 256 * 1024;
 
 /// Output buffers larger than this are released once flushed, so that a connection that carried
 /// a 6 MB payload does not keep 6 MB while it sits parked.
@@ -46,6 +51,8 @@ pub(crate) struct Conn {
     pub(crate) state: State,
     /// The current request's route, between its head and its completion.
     pub(crate) route: Option<Route>,
+    /// An answer decided from the head, sent once the (discarded) body has been read.
+    pub(crate) early: Option<Rendered<'static>>,
     /// The peer sent EOF (or the connection broke).
     pub(crate) peer_closed: bool,
     /// Close after the current response, whatever the request asked (its body was not read).
@@ -66,6 +73,7 @@ impl Conn {
             decoder: RequestDecoder::new(),
             state: State::Reading,
             route: None,
+            early: None,
             peer_closed: false,
             close_after: false,
             read_paused: false,
@@ -128,6 +136,7 @@ impl Conn {
         render(&mut self.out, close);
         self.decoder.finish();
         self.route = None;
+        self.early = None;
         self.state = if close {
             State::Closing
         } else {

@@ -115,12 +115,26 @@ impl InvokeResponse {
     }
 }
 
+/// A snapshot of the environment, as the core sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvState {
+    /// The runtime's state as rapid names it (`Started`, `Ready`, `Running`, ...).
+    pub runtime_state: &'static str,
+    /// Invocations waiting for the environment.
+    pub queued: usize,
+    /// Runtime `/next` calls parked.
+    pub parked: usize,
+    /// The request id of the invocation with the runtime, if any.
+    pub current: Option<String>,
+}
+
 /// What the embedding handle asks of the reactor.
 pub(crate) enum Command {
     Invoke {
         request: InvokeRequest,
         reply: mpsc::Sender<InvokeResponse>,
     },
+    State(mpsc::Sender<EnvState>),
     Shutdown,
 }
 
@@ -543,6 +557,14 @@ impl Reactor {
                     }
                     self.drain(now);
                 }
+                Ok(Command::State(reply)) => {
+                    let _ = reply.send(EnvState {
+                        runtime_state: self.core.runtime_state(),
+                        queued: self.core.queued(),
+                        parked: self.core.parked(),
+                        current: self.core.current_request().map(|id| id.to_string()),
+                    });
+                }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
                     self.begin_shutdown(now);
                     return;
@@ -621,6 +643,18 @@ impl Reactor {
             _ => None,
         });
         if let Some(answer) = early {
+            let small = match head.framing() {
+                Framing::None => true,
+                Framing::Length(n) => n <= conn::MAX_DISCARD_BYTES,
+                Framing::Chunked => true,
+            };
+            if has_body && small && !expect_continue {
+                // Read and drop the body, then answer: the connection stays usable.
+                if conn.decoder.discard_body(conn::MAX_DISCARD_BYTES).is_ok() {
+                    conn.early = Some(answer);
+                    return;
+                }
+            }
             // The body is not read: the connection cannot be reused after it.
             conn.close_after |= has_body;
             conn.answer(|out, close| answer.write(out, close));
@@ -652,6 +686,10 @@ impl Reactor {
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return;
         };
+        if let Some(answer) = conn.early.take() {
+            conn.answer(|out, close| answer.write(out, close));
+            return;
+        }
         let waiter = WaiterId(key.to_u64());
         let body = conn.decoder.take_body();
         let route = conn.route.take();
@@ -718,7 +756,12 @@ impl Reactor {
         }
         let listener = conn.listener;
         conn.close_after = true;
-        conn.answer(|out, close| api::parse_error(listener, error).write(out, close));
+        // A refused request whose discarded body was bad: the refusal still answers it.
+        let answer = conn
+            .early
+            .take()
+            .unwrap_or_else(|| api::parse_error(listener, error));
+        conn.answer(|out, close| answer.write(out, close));
     }
 
     /// After IO on a connection: closes it, lingers, or tells the core its waiter left, as its
