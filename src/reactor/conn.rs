@@ -52,7 +52,7 @@ pub(crate) struct Conn {
     /// The current request's route, between its head and its completion.
     pub(crate) route: Option<Route>,
     /// An answer decided from the head, sent once the (discarded) body has been read.
-    pub(crate) early: Option<Rendered<'static>>,
+    pub(crate) early: Option<Box<Rendered<'static>>>,
     /// The peer sent EOF (or the connection broke).
     pub(crate) peer_closed: bool,
     /// Close after the current response, whatever the request asked (its body was not read).

@@ -1,6 +1,6 @@
 //! Helpers for integration tests: a blocking HTTP client over std sockets, a std-only runtime
 //! client, and the scripted Python runtime in tests/fixtures.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

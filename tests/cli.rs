@@ -1,0 +1,303 @@
+//! The `lambda-sim` binary: its contract with users and scripts (flags, exit codes, the ready
+//! line, signals, the demo).
+// Tests wait on real time; the no-clock rule of clippy.toml binds the library.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run lambda-sim")
+}
+
+/// A running `lambda-sim` and its stdout, line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    invoke: SocketAddr,
+    runtime_api: SocketAddr,
+}
+
+fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let mut child = Command::new(BIN)
+        .args([
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn lambda-sim");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a ready line");
+    // lambda-sim ready invoke=ADDR runtime-api=ADDR
+    let words: Vec<&str> = ready.split(' ').collect();
+    assert_eq!(&words[..2], ["lambda-sim", "ready"], "{ready}");
+    let invoke = words[2].strip_prefix("invoke=").unwrap().parse().unwrap();
+    let runtime_api = words[3]
+        .strip_prefix("runtime-api=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    Running {
+        child,
+        lines: rx,
+        invoke,
+        runtime_api,
+    }
+}
+
+impl Running {
+    fn wait_line(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            let done = line.contains(needle);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no line containing {needle:?}; saw {seen:?}");
+    }
+
+    fn signal(&self, signal: i32) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..1000 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        panic!("lambda-sim did not exit");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("USAGE:") && help.contains("--runtime-interface-emulator-address"));
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("lambda-sim {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_clear_message() {
+    let out = run(&["--frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown option '--frobnicate'"), "{err}");
+    assert!(err.contains("--help"));
+    let out = run(&["--timeout", "1000", "./x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("outside Lambda's range")
+    );
+}
+
+#[test]
+fn a_missing_or_unusable_bootstrap_exits_1() {
+    let out = run(&["/nonexistent/bootstrap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("does not exist")
+    );
+    let out = run(&[env!("CARGO_MANIFEST_DIR")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not an executable file")
+    );
+    let out = run(&["no-such-command-on-path-xyz"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn an_address_in_use_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "--invoke-addr",
+            &addr,
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+            "--external-runtime",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("cannot listen on {addr} for the invoke endpoint")),
+        "{err}"
+    );
+}
+
+#[test]
+fn serves_a_real_runtime_and_stops_cleanly_on_sigterm() {
+    let mut cmd = vec!["--timeout", "2", "--function-name", "cli-fn", "--"];
+    let py = python_runtime("echo");
+    cmd.extend(py.iter().map(String::as_str));
+    let mut sim = start(&cmd, &[]);
+    let mut c = Client::connect(sim.invoke);
+    let r = c.request(
+        "POST",
+        "/2015-03-31/functions/cli-fn/invocations",
+        &[],
+        br#"{"action":"pid"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let pid = r.json()["pid"].as_i64().unwrap() as i32;
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let lines = sim.wait_line(&format!("REPORT RequestId: {id}"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("START RequestId: {id} Version: $LATEST")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == &format!("END RequestId: {id}")));
+    // The Runtime API answers on its own listener too.
+    assert_eq!(
+        Client::connect(sim.runtime_api)
+            .request("GET", "/ping", &[], b"")
+            .text(),
+        "pong"
+    );
+    sim.signal(15);
+    let status = sim.wait_exit();
+    assert!(status.success(), "{status}");
+    assert!(!alive(pid), "the runtime outlived the simulator");
+}
+
+#[test]
+fn sigint_also_shuts_down_and_answers_the_waiting_invoker() {
+    let mut sim = start(&["--external-runtime"], &[]);
+    let invoke = sim.invoke;
+    let invoker =
+        thread::spawn(move || Client::connect(invoke).request("POST", INVOKE, &[], b"{}"));
+    // The invocation is in flight once the runtime has it.
+    let mut rt = Client::connect(sim.runtime_api);
+    next(&mut rt);
+    sim.signal(2);
+    let r = invoker.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["errorType"], "Sandbox.Shutdown");
+    assert!(sim.wait_exit().success());
+}
+
+#[test]
+fn a_killed_simulator_takes_its_runtime_with_it() {
+    let py = python_runtime("echo");
+    let args: Vec<&str> = py.iter().map(String::as_str).collect();
+    let mut sim = start(&args, &[]);
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], br#"{"action":"pid"}"#);
+    let pid = r.json()["pid"].as_i64().unwrap() as i32;
+    assert!(alive(pid));
+    sim.signal(9);
+    sim.wait_exit();
+    // PR_SET_PDEATHSIG: the kernel kills the direct child when the simulator dies.
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(pid)),
+        "runtime {pid} survived SIGKILL of the simulator"
+    );
+}
+
+#[test]
+fn rie_environment_variables_configure_the_function() {
+    let py = python_runtime("echo");
+    let args: Vec<&str> = py.iter().map(String::as_str).collect();
+    let sim = start(
+        &args,
+        &[
+            ("AWS_LAMBDA_FUNCTION_NAME", "from-env"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        ],
+    );
+    let r = Client::connect(sim.invoke).request(
+        "POST",
+        "/2015-03-31/functions/from-env/invocations",
+        &[],
+        br#"{"action":"env"}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "1024");
+    assert_eq!(r.json()["AWS_LAMBDA_FUNCTION_NAME"], "from-env");
+}
+
+#[test]
+fn the_demo_runs_and_exits_0() {
+    let out = run(&["demo"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("--- invocation ").count(), 5, "{stdout}");
+    assert!(stdout.contains("X-Amz-Function-Error: Unhandled"));
+    assert!(stdout.contains(r#""errorType":"DemoError""#));
+    assert!(stdout.contains(r#""errorType":"Sandbox.Timedout""#));
+    assert!(stdout.contains("Task timed out after 1.00 seconds"));
+    assert_eq!(stdout.matches("REPORT RequestId: ").count(), 5);
+    assert_eq!(
+        stdout.matches("Init Duration: ").count(),
+        2,
+        "cold start and the re-init: {stdout}"
+    );
+    assert!(stdout.contains("lambda-sim demo: done."));
+}

@@ -1,0 +1,222 @@
+//! The embedding API: builder, handle, tickets, captured lines, several simulators in one
+//! test binary.
+// Tests wait on real time; the no-clock rule of clippy.toml binds the library.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+use lambda_sim::{InvokeRequest, LogOutput, Simulator};
+
+#[test]
+fn two_simulators_side_by_side() {
+    let a = Simulator::builder()
+        .command(python_runtime("echo"))
+        .function_name("a")
+        .start()
+        .unwrap();
+    let b = Simulator::builder()
+        .command(python_runtime("echo"))
+        .function_name("b")
+        .start()
+        .unwrap();
+    assert_ne!(a.runtime_api_addr(), b.runtime_api_addr());
+    let ta = thread::spawn(move || {
+        let r = a.invoke(r#"{"action":"env"}"#).unwrap();
+        let env: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        (env["AWS_LAMBDA_FUNCTION_NAME"].clone(), a)
+    });
+    let r = b.invoke(r#"{"action":"env"}"#).unwrap();
+    let env: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "b");
+    let (name_a, a) = ta.join().unwrap();
+    assert_eq!(name_a, "a");
+    // One shutting down leaves the other running (no process-wide signal handling or reaping).
+    a.shutdown().unwrap();
+    assert_eq!(
+        b.invoke(r#"{"still":"here"}"#).unwrap().body_str(),
+        r#"{"still":"here"}"#
+    );
+}
+
+#[test]
+fn tickets_deliver_answers_with_timings() {
+    let sim = external(Duration::from_secs(5));
+    let ticket = sim.submit(r#"{"n":1}"#).unwrap();
+    assert_eq!(ticket.try_result().unwrap(), None);
+    assert_eq!(
+        ticket.wait_timeout(Duration::from_millis(20)).unwrap(),
+        None
+    );
+    let mut rt = Client::connect(sim.runtime_api_addr());
+    let (id, _) = next(&mut rt);
+    rt.request(
+        "POST",
+        &response_path(&id),
+        &[("Content-Type", "text/plain")],
+        b"done",
+    );
+    let r = ticket
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.request_id, id);
+    assert_eq!(r.body, b"done");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("X-Amzn-RequestId"), Some(id.as_str()));
+    let t = r.timings;
+    assert!(t.released.is_some());
+    assert!(t.received <= t.released.unwrap() && t.released.unwrap() <= t.responded);
+    assert_eq!(t.total(), t.queued() + t.duration());
+}
+
+#[test]
+fn invoke_with_carries_every_detail() {
+    let sim = external(Duration::from_secs(5));
+    let mut rt = Client::connect(sim.runtime_api_addr());
+    let ticket = sim
+        .submit_with(InvokeRequest {
+            payload: b"raw bytes, not JSON".to_vec(),
+            content_type: Some("application/octet-stream".into()),
+            client_context: Some(r#"{"env":{}}"#.into()),
+            tenant_id: Some("t-9".into()),
+            trace_id: Some(
+                "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1".into(),
+            ),
+            ..InvokeRequest::default()
+        })
+        .unwrap();
+    let (id, next) = next(&mut rt);
+    assert_eq!(
+        next.body, b"raw bytes, not JSON",
+        "the embedding API passes raw bytes"
+    );
+    assert_eq!(
+        next.header("Content-Type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        next.header("Lambda-Runtime-Client-Context"),
+        Some(r#"{"env":{}}"#)
+    );
+    assert_eq!(next.header("Lambda-Runtime-Aws-Tenant-Id"), Some("t-9"));
+    assert!(
+        next.header("Lambda-Runtime-Trace-Id")
+            .unwrap()
+            .ends_with("Sampled=1")
+    );
+    rt.request("POST", &response_path(&id), &[], b"ok");
+    assert_eq!(ticket.wait().unwrap().body, b"ok");
+}
+
+#[test]
+fn queued_tickets_get_sandbox_shutdown_and_later_calls_fail() {
+    let sim = Simulator::builder().start().unwrap();
+    let tickets: Vec<_> = (0..3).map(|_| sim.submit("{}").unwrap()).collect();
+    wait_state(&sim, "all queued", |s| s.queued == 3);
+    sim.shutdown().unwrap();
+    for ticket in tickets {
+        let r = ticket.wait().unwrap();
+        assert_eq!(r.function_error(), Some("Unhandled"));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["errorType"], "Sandbox.Shutdown");
+    }
+}
+
+#[test]
+fn a_dropped_handle_stops_the_simulator_and_its_children() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .start()
+        .unwrap();
+    let r = sim.invoke(r#"{"action":"pid"}"#).unwrap();
+    let pid = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let addr: SocketAddr = sim.invoke_addr();
+    drop(sim);
+    assert!(!alive(pid));
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed"
+    );
+}
+
+#[test]
+fn a_rejected_submission_is_answered_not_lost() {
+    let sim = Simulator::builder().max_queue(0).start().unwrap();
+    let first = sim.submit("{}").unwrap();
+    let second = sim.invoke("{}").unwrap();
+    assert_eq!(second.status, 429);
+    assert_eq!(
+        second.header("x-amzn-ErrorType"),
+        Some("TooManyRequestsException")
+    );
+    assert!(second.request_id.is_empty());
+    drop(first);
+}
+
+#[test]
+fn captured_lines_and_quiet() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .quiet(true)
+        .start()
+        .unwrap();
+    let r = sim
+        .invoke(r#"{"action":"print","lines":["hello"]}"#)
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let lines = wait_line(&sim, "to stderr", Duration::from_secs(10));
+    assert!(lines.iter().any(|l| l == "hello"));
+    // Quiet: the function's output stays, the lifecycle lines go.
+    let later: Vec<String> =
+        std::iter::from_fn(|| sim.next_line(Duration::from_millis(300))).collect();
+    let all: Vec<&String> = lines.iter().chain(later.iter()).collect();
+    assert!(
+        !all.iter()
+            .any(|l| l.starts_with("START") || l.starts_with("REPORT")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn the_state_of_the_environment() {
+    let sim = external(Duration::from_secs(5));
+    let s = sim.state().unwrap();
+    assert_eq!(
+        (s.runtime_state, s.queued, s.parked, s.current),
+        ("Started", 0, 0, None)
+    );
+    let mut rt = Client::connect(sim.runtime_api_addr());
+    rt.send(&request_bytes("GET", NEXT, &[], b""));
+    wait_state(&sim, "ready and parked", |s| {
+        s.runtime_state == "Ready" && s.parked == 1
+    });
+    let ticket = sim.submit("{}").unwrap();
+    let next = rt.read_response();
+    let id = next
+        .header("Lambda-Runtime-Aws-Request-Id")
+        .unwrap()
+        .to_string();
+    let s = sim.state().unwrap();
+    assert_eq!(
+        (s.runtime_state, s.current.as_deref()),
+        ("Running", Some(id.as_str()))
+    );
+    rt.request("POST", &response_path(&id), &[], b"x");
+    ticket.wait().unwrap();
+    let s = sim.state().unwrap();
+    assert_eq!(s.runtime_state, "RuntimeResponseSentState");
+    assert_eq!(
+        s.current.as_deref(),
+        Some(id.as_str()),
+        "in flight until back on /next"
+    );
+}
