@@ -14,7 +14,7 @@ use crate::time::Micros;
 pub struct WaiterId(pub u64);
 
 /// A child process the core asked the reactor to start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChildId(pub u64);
 
 /// What a child process is to the environment.

@@ -1,0 +1,184 @@
+//! The lifecycle core under arbitrary sequences of events, with a fake clock: it never panics
+//! and keeps its promises after every step (quinn-proto's `streams` target is the model).
+#![no_main]
+
+use std::collections::{HashMap, HashSet};
+
+use arbitrary::Arbitrary;
+use lambda_sim::id::RequestId;
+use lambda_sim::lifecycle::{
+    Action, ChildId, Config, ExitStatus, FunctionError, InitMode, InvokeRequest, Lifecycle,
+    RuntimeMode, RuntimeResult, WaiterId,
+};
+use lambda_sim::time::Micros;
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Advance(u16),
+    Invoke(u8),
+    Next(u8),
+    Respond { current: bool, error: bool },
+    TooLarge,
+    Truncated,
+    InitError,
+    Closed(u8),
+    ChildExit { current: bool, signal: bool },
+    SpawnFailed,
+    Shutdown,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Setup {
+    external: bool,
+    eager: bool,
+    max_queue: u8,
+    timeout_ms: u16,
+    ops: Vec<Op>,
+}
+
+fuzz_target!(|setup: Setup| {
+    let mut now = Micros::ZERO;
+    let mut lc = Lifecycle::new(
+        Config {
+            timeout: Micros::from_millis(u64::from(setup.timeout_ms) + 1),
+            init_timeout: Micros::from_millis(500),
+            max_queue: usize::from(setup.max_queue % 8),
+            runtime: if setup.external { RuntimeMode::External } else { RuntimeMode::Process },
+            init: if setup.eager { InitMode::Eager } else { InitMode::OnDemand },
+            seed: 1,
+            epoch_us: 0,
+        },
+        now,
+    );
+    let mut state = Invariants::default();
+    state.drain(&mut lc);
+    for op in setup.ops {
+        match op {
+            Op::Advance(ms) => {
+                now = now + Micros::from_millis(u64::from(ms));
+                if lc.poll_timeout().is_some_and(|at| at <= now) {
+                    lc.handle_timeout(now);
+                }
+            }
+            Op::Invoke(n) => {
+                let invoker = WaiterId(1000 + u64::from(n));
+                if state.pending_invokers.contains(&invoker) {
+                    continue; // one request per connection at a time
+                }
+                let request = InvokeRequest { payload: vec![n], ..InvokeRequest::default() };
+                if lc.invoke(now, invoker, request).is_ok() {
+                    state.pending_invokers.insert(invoker);
+                }
+            }
+            Op::Next(n) => {
+                let waiter = WaiterId(u64::from(n % 16));
+                if state.parked.contains(&waiter) {
+                    continue;
+                }
+                if lc.handle_runtime_next(now, waiter).is_ok() {
+                    state.parked.insert(waiter);
+                }
+            }
+            Op::Respond { current, error } => {
+                let id = state.request_id(&lc, current);
+                let result = if error {
+                    RuntimeResult::Error(FunctionError {
+                        error_type: "Runtime.X".into(),
+                        body: b"{}".to_vec(),
+                        content_type: None,
+                    })
+                } else {
+                    RuntimeResult::Response { body: b"ok".to_vec(), content_type: None }
+                };
+                let _ = lc.handle_runtime_result(now, &id, result);
+            }
+            Op::TooLarge => {
+                let id = state.request_id(&lc, true);
+                let _ = lc.handle_runtime_result(now, &id, RuntimeResult::TooLarge);
+            }
+            Op::Truncated => {
+                let id = state.request_id(&lc, true);
+                let _ = lc.handle_runtime_result(now, &id, RuntimeResult::Truncated);
+            }
+            Op::InitError => {
+                let _ = lc.handle_init_error(
+                    now,
+                    FunctionError { error_type: "Runtime.Y".into(), body: Vec::new(), content_type: None },
+                );
+            }
+            Op::Closed(n) => {
+                let waiter = if n % 2 == 0 { WaiterId(u64::from(n % 16)) } else { WaiterId(1000 + u64::from(n)) };
+                lc.handle_waiter_closed(now, waiter);
+                state.parked.remove(&waiter);
+                state.pending_invokers.remove(&waiter);
+            }
+            Op::ChildExit { current, signal } => {
+                let child = if current { state.last_child } else { ChildId(u64::MAX) };
+                let status = if signal { ExitStatus::Signal(9) } else { ExitStatus::Code(1) };
+                lc.handle_child_exit(now, child, status);
+            }
+            Op::SpawnFailed => lc.handle_spawn_failed(now, state.last_child, "gone".into()),
+            Op::Shutdown => lc.shutdown(now),
+        }
+        state.drain(&mut lc);
+    }
+    // Shutting down answers everyone still waiting.
+    lc.shutdown(now);
+    state.drain(&mut lc);
+    lc.handle_child_exit(now, state.last_child, ExitStatus::Signal(9));
+    state.drain(&mut lc);
+    now = now + Micros::from_secs(10);
+    lc.handle_timeout(now);
+    state.drain(&mut lc);
+    assert!(lc.is_finished(), "shutdown never finished");
+    assert!(state.pending_invokers.is_empty(), "unanswered after shutdown: {:?}", state.pending_invokers);
+});
+
+#[derive(Default)]
+struct Invariants {
+    pending_invokers: HashSet<WaiterId>,
+    parked: HashSet<WaiterId>,
+    answered: HashMap<WaiterId, RequestId>,
+    last_child: ChildId,
+    finished: bool,
+}
+
+impl Invariants {
+    fn request_id(&self, lc: &Lifecycle, current: bool) -> String {
+        match (current, lc.current_request()) {
+            (true, Some(id)) => id.to_string(),
+            _ => "00000000-0000-4000-8000-000000000000".to_string(),
+        }
+    }
+
+    fn drain(&mut self, lc: &mut Lifecycle) {
+        while let Some(action) = lc.poll_action() {
+            // After Finished, only late invokers are still answered (with Sandbox.Shutdown).
+            assert!(
+                !self.finished || matches!(action, Action::Reply { .. }),
+                "an action after Finished: {action:?}"
+            );
+            match action {
+                Action::Reply { invoker, reply } => {
+                    assert!(self.pending_invokers.remove(&invoker), "answered twice or never asked: {invoker:?}");
+                    self.answered.insert(invoker, reply.request_id);
+                }
+                Action::Release { waiter, .. } => {
+                    // Parked waiters are answered once; a Running re-render answers a fresh /next.
+                    self.parked.remove(&waiter);
+                }
+                Action::Close(waiter) => {
+                    self.parked.remove(&waiter);
+                }
+                Action::Spawn { child, .. } => self.last_child = child,
+                Action::Finished => self.finished = true,
+                Action::Signal { .. } | Action::Event(_) => {}
+            }
+        }
+        assert!(lc.parked() <= 16);
+        if let Some(at) = lc.poll_timeout() {
+            assert!(at < Micros::MAX);
+        }
+    }
+}
