@@ -1,0 +1,6 @@
+//! The lambda-sim binary, built from the same library entry point as the real one, so that
+//! these tests run it through its command line.
+
+fn main() -> std::process::ExitCode {
+    lambda_sim::cli::main()
+}
