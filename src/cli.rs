@@ -2,6 +2,7 @@
 //! option names and environment variables as aliases.
 
 use std::fmt;
+use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -460,11 +461,15 @@ pub fn main() -> ExitCode {
     init_logging(parsed.log_level.as_deref());
     match parsed.mode {
         Mode::Help => {
-            print!("{}", HELP);
+            let _ = write!(std::io::stdout(), "{HELP}");
             ExitCode::SUCCESS
         }
         Mode::Version => {
-            println!("lambda-sim {}", env!("CARGO_PKG_VERSION"));
+            let _ = writeln!(
+                std::io::stdout(),
+                "lambda-sim {}",
+                env!("CARGO_PKG_VERSION")
+            );
             ExitCode::SUCCESS
         }
         Mode::DemoRuntime => match demo::runtime_main() {
@@ -476,6 +481,8 @@ pub fn main() -> ExitCode {
         },
         Mode::Demo { config, notice } => match demo::run(*config, notice.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
+            // Whoever read our output has stopped (`| head`): nothing more to say.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("lambda-sim demo: {e}");
                 ExitCode::FAILURE
@@ -515,7 +522,9 @@ fn run(mut config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
+    // A closed stdout must not stop the simulator: the ready line is a courtesy to scripts.
+    let _ = writeln!(
+        std::io::stdout(),
         "lambda-sim ready invoke={} runtime-api={}",
         server.invoke_addr(),
         server.runtime_api_addr()

@@ -15,8 +15,9 @@ pub const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
 /// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
 /// the demo runs when nobody asked for it by name.
 pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
+    let mut out = io::stdout().lock();
     if let Some(notice) = notice {
-        println!("{notice}");
+        writeln!(out, "{notice}")?;
     }
     let mut config = config;
     config.bootstrap = Some(Bootstrap {
@@ -30,12 +31,13 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
     config.log_output = LogOutput::Capture;
     let timeout = config.timeout;
     let sim = Builder::config(config).start()?;
-    println!(
+    writeln!(
+        out,
         "lambda-sim demo: an echo runtime under the simulator (invoke endpoint {}, Runtime API {}, timeout {:.2} s)\n",
         sim.invoke_addr(),
         sim.runtime_api_addr(),
         timeout.as_secs_f64()
-    );
+    )?;
     let sleep_ms = timeout.as_millis() + 500;
     let steps: [(&str, String); 5] = [
         (
@@ -57,15 +59,15 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
         ),
     ];
     for (n, (what, payload)) in steps.iter().enumerate() {
-        println!("--- invocation {}: {what}", n + 1);
-        println!("> {payload}");
+        writeln!(out, "--- invocation {}: {what}", n + 1)?;
+        writeln!(out, "> {payload}")?;
         let response = sim
             .invoke(payload.as_bytes().to_vec())
             .map_err(|e| io::Error::other(e.to_string()))?;
         // Show the simulator's lines up to this invocation's REPORT, in order.
         let report = format!("REPORT RequestId: {}", response.request_id);
         while let Some(line) = sim.next_line(Duration::from_secs(5)) {
-            println!("  {line}");
+            writeln!(out, "  {line}")?;
             if line.starts_with(&report) {
                 break;
             }
@@ -74,16 +76,20 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
             .function_error()
             .map(|e| format!(" X-Amz-Function-Error: {e}"))
             .unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "< {}{error} {} (released to the runtime after {} µs, answered {} µs later)\n",
             response.status,
             response.body_str(),
             response.timings.queued().as_micros(),
             response.timings.duration().as_micros(),
-        );
+        )?;
     }
     sim.shutdown()?;
-    println!("lambda-sim demo: done. Run your own runtime with: lambda-sim -- ./bootstrap");
+    writeln!(
+        out,
+        "lambda-sim demo: done. Run your own runtime with: lambda-sim -- ./bootstrap"
+    )?;
     Ok(())
 }
 

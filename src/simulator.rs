@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -203,19 +203,20 @@ impl Builder {
             invoke_addr,
             runtime_api_addr,
             thread: Some(thread),
-            lines,
+            lines: lines.map(Mutex::new),
         })
     }
 }
 
-/// A running simulator. Dropping it shuts the simulator down and waits for it.
+/// A running simulator: `Send` and `Sync`, so several threads may invoke through one handle.
+/// Dropping it shuts the simulator down and waits for it.
 #[derive(Debug)]
 pub struct Handle {
     control: Control,
     invoke_addr: SocketAddr,
     runtime_api_addr: SocketAddr,
     thread: Option<JoinHandle<io::Result<()>>>,
-    lines: Option<mpsc::Receiver<String>>,
+    lines: Option<Mutex<mpsc::Receiver<String>>>,
 }
 
 /// The simulator is no longer running.
@@ -281,15 +282,15 @@ impl Handle {
 
     /// Log lines captured since the last call (with [`LogOutput::Capture`]).
     pub fn lines(&self) -> Vec<String> {
-        self.lines
-            .as_ref()
-            .map(|rx| rx.try_iter().collect())
-            .unwrap_or_default()
+        match self.lines.as_ref().map(Mutex::lock) {
+            Some(Ok(rx)) => rx.try_iter().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The next captured line, waiting at most `timeout` for it (with [`LogOutput::Capture`]).
     pub fn next_line(&self, timeout: Duration) -> Option<String> {
-        self.lines.as_ref()?.recv_timeout(timeout).ok()
+        self.lines.as_ref()?.lock().ok()?.recv_timeout(timeout).ok()
     }
 
     /// Shuts down: queued and unanswered invocations get `Sandbox.Shutdown`, the runtime is

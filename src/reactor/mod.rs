@@ -1086,7 +1086,12 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => {
-                    self.sources.remove(key);
+                    if let Some(Source::Output { file, .. }) = self.sources.remove(key) {
+                        let _ = self
+                            .poll
+                            .registry()
+                            .deregister(&mut SourceFd(&file.as_raw_fd()));
+                    }
                     return;
                 }
             }
@@ -1208,6 +1213,32 @@ mod tests {
             children_address("127.0.0.1:5".parse().unwrap()),
             "127.0.0.1:5".parse().unwrap()
         );
+    }
+
+    #[test]
+    fn dropping_the_reactor_kills_its_children() {
+        // The path a panic unwinding through `run` takes: Drop alone must end the runtime.
+        let config = Config {
+            bootstrap: Some(crate::config::Bootstrap {
+                program: "/bin/sh".into(),
+                args: vec!["-c".into(), "sleep 300".into()],
+            }),
+            eager_init: true,
+            ..Config::default()
+        };
+        let (mut reactor, _control, _) = Reactor::bind(&config).unwrap();
+        reactor.drain(Micros::ZERO);
+        let pid = reactor.children.first().map(|c| c.pid).expect("spawned");
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        drop(reactor);
+        // Killed and reaped: the pid is gone, not even a zombie.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Handle>();
     }
 
     #[test]
