@@ -7,8 +7,16 @@ use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, PartialEq)]
 enum Seen {
-    Head { target: String, fields: Vec<(String, Vec<u8>)>, keep_alive: bool, expect: bool },
-    Complete { body: Vec<u8>, trailers: Vec<u8> },
+    Head {
+        target: String,
+        fields: Vec<(String, Vec<u8>)>,
+        keep_alive: bool,
+        expect: bool,
+    },
+    Complete {
+        body: Vec<u8>,
+        trailers: Vec<u8>,
+    },
     Error(ParseError),
 }
 
@@ -26,7 +34,10 @@ fn drive<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Vec<Seen> {
                     let h = dec.head();
                     seen.push(Seen::Head {
                         target: h.target().to_string(),
-                        fields: h.fields().map(|(n, v)| (n.to_string(), v.to_vec())).collect(),
+                        fields: h
+                            .fields()
+                            .map(|(n, v)| (n.to_string(), v.to_vec()))
+                            .collect(),
                         keep_alive: h.keep_alive(),
                         expect: h.expect_continue(),
                     });
@@ -43,7 +54,10 @@ fn drive<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Vec<Seen> {
                 }
                 Ok(Some(Event::Complete)) => {
                     let body = dec.take_body();
-                    seen.push(Seen::Complete { body, trailers: dec.trailers_raw().to_vec() });
+                    seen.push(Seen::Complete {
+                        body,
+                        trailers: dec.trailers_raw().to_vec(),
+                    });
                     dec.finish();
                 }
                 Err(e) => {
@@ -58,7 +72,9 @@ fn drive<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Vec<Seen> {
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks a split point; the rest is the input.
-    let Some((&split, input)) = data.split_first() else { return };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
     let whole = drive(std::iter::once(input));
     let at = (split as usize * input.len()) / 255;
     let (a, b) = input.split_at(at.min(input.len()));

@@ -44,8 +44,16 @@ fuzz_target!(|setup: Setup| {
             timeout: Micros::from_millis(u64::from(setup.timeout_ms) + 1),
             init_timeout: Micros::from_millis(500),
             max_queue: usize::from(setup.max_queue % 8),
-            runtime: if setup.external { RuntimeMode::External } else { RuntimeMode::Process },
-            init: if setup.eager { InitMode::Eager } else { InitMode::OnDemand },
+            runtime: if setup.external {
+                RuntimeMode::External
+            } else {
+                RuntimeMode::Process
+            },
+            init: if setup.eager {
+                InitMode::Eager
+            } else {
+                InitMode::OnDemand
+            },
             seed: 1,
             epoch_us: 0,
         },
@@ -66,7 +74,10 @@ fuzz_target!(|setup: Setup| {
                 if state.pending_invokers.contains(&invoker) {
                     continue; // one request per connection at a time
                 }
-                let request = InvokeRequest { payload: vec![n], ..InvokeRequest::default() };
+                let request = InvokeRequest {
+                    payload: vec![n],
+                    ..InvokeRequest::default()
+                };
                 if lc.invoke(now, invoker, request).is_ok() {
                     state.pending_invokers.insert(invoker);
                 }
@@ -89,7 +100,10 @@ fuzz_target!(|setup: Setup| {
                         content_type: None,
                     })
                 } else {
-                    RuntimeResult::Response { body: b"ok".to_vec(), content_type: None }
+                    RuntimeResult::Response {
+                        body: b"ok".to_vec(),
+                        content_type: None,
+                    }
                 };
                 let _ = lc.handle_runtime_result(now, &id, result);
             }
@@ -104,18 +118,34 @@ fuzz_target!(|setup: Setup| {
             Op::InitError => {
                 let _ = lc.handle_init_error(
                     now,
-                    FunctionError { error_type: "Runtime.Y".into(), body: Vec::new(), content_type: None },
+                    FunctionError {
+                        error_type: "Runtime.Y".into(),
+                        body: Vec::new(),
+                        content_type: None,
+                    },
                 );
             }
             Op::Closed(n) => {
-                let waiter = if n % 2 == 0 { WaiterId(u64::from(n % 16)) } else { WaiterId(1000 + u64::from(n)) };
+                let waiter = if n % 2 == 0 {
+                    WaiterId(u64::from(n % 16))
+                } else {
+                    WaiterId(1000 + u64::from(n))
+                };
                 lc.handle_waiter_closed(now, waiter);
                 state.parked.remove(&waiter);
                 state.pending_invokers.remove(&waiter);
             }
             Op::ChildExit { current, signal } => {
-                let child = if current { state.last_child } else { ChildId(u64::MAX) };
-                let status = if signal { ExitStatus::Signal(9) } else { ExitStatus::Code(1) };
+                let child = if current {
+                    state.last_child
+                } else {
+                    ChildId(u64::MAX)
+                };
+                let status = if signal {
+                    ExitStatus::Signal(9)
+                } else {
+                    ExitStatus::Code(1)
+                };
                 lc.handle_child_exit(now, child, status);
             }
             Op::SpawnFailed => lc.handle_spawn_failed(now, state.last_child, "gone".into()),
@@ -132,7 +162,11 @@ fuzz_target!(|setup: Setup| {
     lc.handle_timeout(now);
     state.drain(&mut lc);
     assert!(lc.is_finished(), "shutdown never finished");
-    assert!(state.pending_invokers.is_empty(), "unanswered after shutdown: {:?}", state.pending_invokers);
+    assert!(
+        state.pending_invokers.is_empty(),
+        "unanswered after shutdown: {:?}",
+        state.pending_invokers
+    );
 });
 
 #[derive(Default)]
@@ -161,7 +195,10 @@ impl Invariants {
             );
             match action {
                 Action::Reply { invoker, reply } => {
-                    assert!(self.pending_invokers.remove(&invoker), "answered twice or never asked: {invoker:?}");
+                    assert!(
+                        self.pending_invokers.remove(&invoker),
+                        "answered twice or never asked: {invoker:?}"
+                    );
                     self.answered.insert(invoker, reply.request_id);
                 }
                 Action::Release { waiter, .. } => {

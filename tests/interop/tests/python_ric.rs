@@ -24,7 +24,9 @@ impl Drop for Sim {
 }
 
 fn start(timeout: &str) -> Sim {
-    let check = Command::new("python3").args(["-c", "import awslambdaric"]).status();
+    let check = Command::new("python3")
+        .args(["-c", "import awslambdaric"])
+        .status();
     assert!(
         check.is_ok_and(|s| s.success()),
         "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
@@ -32,13 +34,29 @@ fn start(timeout: &str) -> Sim {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
     let mut child = Command::new(SIM)
         .current_dir(&dir)
-        .args(["--invoke-addr", "127.0.0.1:0", "--runtime-api-addr", "127.0.0.1:0"])
-        .args(["--timeout", timeout, "--quiet", "--", "python3", "-m", "awslambdaric", "app.handler"])
+        .args([
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--timeout",
+            timeout,
+            "--quiet",
+            "--",
+            "python3",
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn lambda-sim");
     let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
     let invoke = ready
         .split_whitespace()
         .find_map(|w| w.strip_prefix("invoke="))
@@ -61,7 +79,11 @@ fn invoke(addr: SocketAddr, body: &str) -> (u16, String, Value) {
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap())
+    (
+        status,
+        head.to_ascii_lowercase(),
+        serde_json::from_str(body).unwrap(),
+    )
 }
 
 #[test]
@@ -71,10 +93,19 @@ fn awslambdaric_answers_events_errors_and_timeouts() {
     assert_eq!(status, 200, "{body}");
     assert!(!head.contains("x-amz-function-error"));
     assert_eq!(body["event"]["a"], 1);
-    assert_eq!(body["handler"], "app.handler", "_HANDLER is the last argument, as with RIE");
-    assert_eq!(body["arn"], "arn:aws:lambda:us-east-1:012345678912:function:test_function");
+    assert_eq!(
+        body["handler"], "app.handler",
+        "_HANDLER is the last argument, as with RIE"
+    );
+    assert_eq!(
+        body["arn"],
+        "arn:aws:lambda:us-east-1:012345678912:function:test_function"
+    );
     let remaining = body["remaining_ms"].as_i64().unwrap();
-    assert!((1_500..=2_000).contains(&remaining), "remaining {remaining} ms of a 2 s timeout");
+    assert!(
+        (1_500..=2_000).contains(&remaining),
+        "remaining {remaining} ms of a 2 s timeout"
+    );
     assert!(body["trace"].as_str().unwrap().starts_with("Root=1-"));
 
     let (status, head, body) = invoke(sim.invoke, r#"{"fail":true}"#);
@@ -89,5 +120,8 @@ fn awslambdaric_answers_events_errors_and_timeouts() {
     assert_eq!(body["errorType"], "Sandbox.Timedout");
 
     let (status, _, body) = invoke(sim.invoke, r#"{"after":"timeout"}"#);
-    assert_eq!((status, &body["event"]["after"]), (200, &Value::from("timeout")));
+    assert_eq!(
+        (status, &body["event"]["after"]),
+        (200, &Value::from("timeout"))
+    );
 }
