@@ -807,10 +807,20 @@ impl Reactor {
     }
 
     fn close_conn(&mut self, key: Key) {
-        if let Some(Source::Conn(mut conn)) = self.sources.remove(key) {
-            let _ = self.poll.registry().deregister(&mut conn.stream);
-        }
+        self.remove_source(key);
         self.lingering.retain(|(_, k)| *k != key);
+    }
+
+    /// Takes a source out of the slab and out of the poll; dropping it closes its descriptor.
+    fn remove_source(&mut self, key: Key) -> Option<Source> {
+        let mut source = self.sources.remove(key)?;
+        let registry = self.poll.registry();
+        let _ = match &mut source {
+            Source::Conn(conn) => registry.deregister(&mut conn.stream),
+            Source::Output { file, .. } => registry.deregister(&mut SourceFd(&file.as_raw_fd())),
+            Source::Exit { pidfd, .. } => registry.deregister(&mut SourceFd(&pidfd.as_raw_fd())),
+        };
+        Some(source)
     }
 
     fn expire_lingering(&mut self, now: Micros) {
@@ -1056,15 +1066,9 @@ impl Reactor {
             match file.read(&mut self.read_buf) {
                 Ok(0) => {
                     if !partial.is_empty() {
-                        let line = String::from_utf8_lossy(partial).into_owned();
-                        self.sink.line(&line);
+                        emit_line(&mut self.sink, partial);
                     }
-                    if let Some(Source::Output { file, .. }) = self.sources.remove(key) {
-                        let _ = self
-                            .poll
-                            .registry()
-                            .deregister(&mut SourceFd(&file.as_raw_fd()));
-                    }
+                    self.remove_source(key);
                     return;
                 }
                 Ok(n) => {
@@ -1072,26 +1076,17 @@ impl Reactor {
                     while let Some(at) = rest.iter().position(|b| *b == b'\n') {
                         partial.extend_from_slice(&rest[..at]);
                         rest = &rest[at + 1..];
-                        let line = String::from_utf8_lossy(partial);
-                        self.sink.line(line.trim_end_matches('\r'));
-                        partial.clear();
+                        emit_line(&mut self.sink, partial);
                     }
                     partial.extend_from_slice(rest);
                     if partial.len() > MAX_LINE_BYTES {
-                        let line = String::from_utf8_lossy(partial).into_owned();
-                        self.sink.line(&line);
-                        partial.clear();
+                        emit_line(&mut self.sink, partial);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => {
-                    if let Some(Source::Output { file, .. }) = self.sources.remove(key) {
-                        let _ = self
-                            .poll
-                            .registry()
-                            .deregister(&mut SourceFd(&file.as_raw_fd()));
-                    }
+                    self.remove_source(key);
                     return;
                 }
             }
@@ -1104,7 +1099,7 @@ impl Reactor {
         };
         let child = *child;
         let Some(proc) = self.children.iter_mut().find(|c| c.id == child) else {
-            self.sources.remove(key);
+            self.remove_source(key);
             return;
         };
         let exit = match process::reap(proc.pid) {
@@ -1121,12 +1116,7 @@ impl Reactor {
         proc.alive = false;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
         log::debug!("runtime (pid {}) exited: {}", proc.pid, exit.status);
-        if let Some(Source::Exit { pidfd, .. }) = self.sources.remove(key) {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&pidfd.as_raw_fd()));
-        }
+        self.remove_source(key);
         // Its last words come before the news of its death.
         let outputs: Vec<Key> = self
             .sources
@@ -1164,6 +1154,13 @@ impl Drop for Reactor {
             let _ = process::reap(proc.pid);
         }
     }
+}
+
+/// Logs one line of a child's output (lossy UTF-8, without a trailing CR) and empties `line`.
+fn emit_line(sink: &mut Sink, line: &mut Vec<u8>) {
+    let text = String::from_utf8_lossy(line);
+    sink.line(text.trim_end_matches('\r'));
+    line.clear();
 }
 
 /// The answer to a runtime's post.
