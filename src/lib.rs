@@ -27,8 +27,8 @@
 //! - [`process`]: spawning children with Lambda's environment; every `unsafe` call lives in
 //!   [`process::sys`].
 //!
-//! The reactor drives the core with the contract written on [`lifecycle::Lifecycle`]: after
-//! every mutation, drain `poll_action()` to `None`, then wait until `poll_timeout()`.
+//! The reactor drives the core with the contract written on [`lifecycle`]: carry out the
+//! actions of `poll_action()` in order after each input, then wait until `poll_timeout()`.
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

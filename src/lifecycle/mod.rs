@@ -12,10 +12,12 @@
 //! - `poll_*` for what the core wants done: [`Lifecycle::poll_action`], then
 //!   [`Lifecycle::poll_timeout`].
 //!
-//! **Mutate, then drain:** after every `handle_*` or command, call `poll_action` until it returns
-//! `None`, carrying each action out in order, before the next mutation; then ask `poll_timeout`
-//! when to call [`Lifecycle::handle_timeout`]. An action that fails (a spawn) is reported back as
-//! a new event only after the drain.
+//! **Mutate, then drain:** actions queue up in the order the core decides them. Carry them out
+//! in that order, draining `poll_action` to `None` after each input (the reactor does so after
+//! every readiness event, tests after every call) and always before waiting for more input; then
+//! ask `poll_timeout` when to call [`Lifecycle::handle_timeout`]. The core never depends on an
+//! action having been carried out: an action that fails (a spawn) comes back as a new event,
+//! after the drain.
 //!
 //! # Transitions
 //! One environment, one runtime, one invocation in flight (classic Lambda). The runtime's states

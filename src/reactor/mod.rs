@@ -196,11 +196,10 @@ enum Deferred {
     SpawnFailed(ChildId, String),
 }
 
-/// The simulator's event loop. Build with [`Reactor::bind`], run with [`Reactor::run`].
+/// The simulator's event loop. Build with `Reactor::bind`, run with `Reactor::run`.
 #[derive(Debug)]
-pub struct Reactor {
+pub(crate) struct Reactor {
     poll: Poll,
-    events: Option<Events>,
     start: Instant,
     core: Lifecycle,
     ctx: api::Context,
@@ -320,7 +319,6 @@ impl Reactor {
         });
         let reactor = Reactor {
             poll,
-            events: Some(Events::with_capacity(1024)),
             start,
             core,
             ctx,
@@ -355,12 +353,12 @@ impl Reactor {
     }
 
     /// The invoke endpoint's bound address.
-    pub fn invoke_addr(&self) -> SocketAddr {
+    pub(crate) fn invoke_addr(&self) -> SocketAddr {
         self.invoke_addr
     }
 
     /// The Runtime API's bound address.
-    pub fn runtime_api_addr(&self) -> SocketAddr {
+    pub(crate) fn runtime_api_addr(&self) -> SocketAddr {
         self.runtime_addr
     }
 
@@ -379,10 +377,7 @@ impl Reactor {
     pub(crate) fn run(&mut self) -> io::Result<()> {
         let mut now = self.now();
         self.drain(now);
-        let mut events = self
-            .events
-            .take()
-            .unwrap_or_else(|| Events::with_capacity(1024));
+        let mut events = Events::with_capacity(1024);
         loop {
             if let Some(finished) = self.finished_at {
                 let flushed = self.sources.iter().all(|(_, s)| match s {
@@ -410,9 +405,7 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
-            if self.sink.flush() {
-                log::trace!("stdout is slow; lines wait");
-            }
+            self.sink.flush();
         }
         self.sink.finish();
         Ok(())
