@@ -527,16 +527,37 @@ fn malformed_requests_get_400_json_and_are_closed() {
 fn oversized_heads_get_431() {
     let sim = external(TIMEOUT);
     let mut c = Client::connect(sim.runtime_api_addr());
-    let long = "a".repeat(40 * 1024);
+    let long = "a".repeat(1024 * 1024 + 1);
     let r = c.request("GET", "/ping", &[("X-Long", &long)], b"");
     assert_eq!(r.status, 431);
     assert_eq!(r.json()["errorType"], "RequestHeaderFieldsTooLarge");
     let mut c = Client::connect(sim.runtime_api_addr());
-    let many: Vec<(String, String)> = (0..100)
+    let many: Vec<(String, String)> = (0..101)
         .map(|i| (format!("X-{i}"), "v".to_string()))
         .collect();
     let refs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(c.request("GET", "/ping", &refs, b"").status, 431);
+}
+
+#[test]
+fn a_large_xray_error_cause_header_is_accepted() {
+    let sim = external(TIMEOUT);
+    let mut rt = Client::connect(sim.runtime_api_addr());
+    let invoker = invoke_async(&sim, &[], "{}");
+    let (id, _) = next(&mut rt);
+    // A deep stack trace in the X-Ray cause header, as the Java and .NET clients send it.
+    let cause = format!(
+        r#"{{"working_directory":"/var/task","exceptions":[{{"message":"{}"}}]}}"#,
+        "x".repeat(200_000)
+    );
+    let r = rt.request(
+        "POST",
+        &error_path(&id),
+        &[("Lambda-Runtime-Function-XRay-Error-Cause", &cause)],
+        br#"{"errorMessage":"deep","errorType":"Deep"}"#,
+    );
+    assert_eq!(r.status, 202);
+    assert_eq!(invoker.join().unwrap().json()["errorType"], "Deep");
 }
 
 #[test]

@@ -14,12 +14,14 @@ pub use request::{Event, Framing, Head, Method, RequestDecoder, Version};
 pub use response::{CONTINUE, reason, write_head, write_response};
 
 /// The longest request head (request line and header fields) accepted; longer is 431.
-/// Lambda's largest invoke header, `X-Amz-Client-Context`, is at most 3 583 bytes of base64;
-/// signed AWS SDK requests add about 2 KiB more. Go's net/http allows 1 MiB; 32 KiB is ample.
-pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// rapid serves the Runtime API with Go's net/http, whose default `MaxHeaderBytes` is 1 MiB,
+/// and runtimes do send big heads: an X-Ray error cause travels in the
+/// `Lambda-Runtime-Function-XRay-Error-Cause` header, stack trace included. A connection's buffer
+/// only grows to the size of the heads it actually receives.
+pub const MAX_HEAD_BYTES: usize = 1024 * 1024;
 
 /// The most header fields in a head (and trailer fields in a trailer section); more is 431.
-pub const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 100;
 
 /// The longest chunk-size line, extensions included; longer is 400.
 pub const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
