@@ -487,3 +487,25 @@ fn a_bootstrap_that_vanishes_is_an_invalid_entrypoint() {
         "{body}"
     );
 }
+
+#[test]
+fn a_relative_bootstrap_is_found_from_where_the_simulator_runs_not_the_task_root() {
+    let dir = std::env::temp_dir().join(format!("lambda-sim-taskroot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // tests/fixtures/runtime.py, relative to the crate directory (cargo's working directory
+    // for tests), while the runtime runs in another task root.
+    let sim = Simulator::builder()
+        .command(["tests/fixtures/runtime.py", "echo"])
+        .task_root(&dir)
+        .start()
+        .unwrap();
+    let r = sim.invoke(r#"{"action":"env"}"#).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let env: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        env["cwd"],
+        dir.canonicalize().unwrap().display().to_string()
+    );
+    drop(sim);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -300,7 +300,7 @@ impl Reactor {
         let launch = config.bootstrap.as_ref().map(|b| {
             let task_root = config.effective_task_root();
             RuntimeLaunch {
-                program: b.program.clone(),
+                program: absolute_program(&b.program),
                 args: b.args.clone(),
                 cwd: task_root.clone(),
                 env: FunctionEnv {
@@ -1164,6 +1164,17 @@ fn runtime_post(result: Result<(), Rejection>) -> api::Rendered<'static> {
     }
 }
 
+/// A relative path to the bootstrap (`./bootstrap`) names a file relative to where the
+/// simulator was started; exec would resolve it relative to the child's working directory (the
+/// task root) instead. Bare names (`python3`) are left for exec to find on `PATH`.
+fn absolute_program(program: &std::path::Path) -> std::path::PathBuf {
+    let has_dir = program.components().count() > 1;
+    match std::env::current_dir() {
+        Ok(cwd) if has_dir && program.is_relative() => cwd.join(program),
+        _ => program.to_path_buf(),
+    }
+}
+
 /// The address children connect to: an unspecified bind address (`0.0.0.0`, `::`) is reached
 /// through loopback.
 fn children_address(bound: SocketAddr) -> SocketAddr {
@@ -1229,6 +1240,24 @@ mod tests {
     fn handles_are_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<crate::Handle>();
+    }
+
+    #[test]
+    fn relative_bootstraps_are_resolved_where_the_simulator_runs() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute_program("./bootstrap".as_ref()),
+            cwd.join("./bootstrap")
+        );
+        assert_eq!(absolute_program("bin/run".as_ref()), cwd.join("bin/run"));
+        assert_eq!(
+            absolute_program("python3".as_ref()),
+            std::path::PathBuf::from("python3")
+        );
+        assert_eq!(
+            absolute_program("/opt/bootstrap".as_ref()),
+            std::path::PathBuf::from("/opt/bootstrap")
+        );
     }
 
     #[test]
