@@ -1,0 +1,107 @@
+//! Starting the lambda-sim binary and invoking it, for the interop tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const SIM: &str = env!("CARGO_BIN_EXE_lambda-sim");
+
+/// A running `lambda-sim`, killed when dropped.
+pub struct Sim {
+    child: Child,
+    pub invoke: SocketAddr,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `lambda-sim --quiet <args>` on free ports in `dir` and waits for its ready line.
+pub fn start(dir: &Path, args: &[&str]) -> Sim {
+    let mut child = Command::new(SIM)
+        .current_dir(dir)
+        .args(["--invoke-addr", "127.0.0.1:0"])
+        .args(["--runtime-api-addr", "127.0.0.1:0", "--quiet"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn lambda-sim");
+    let mut ready = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut ready)
+        .expect("a line");
+    let invoke = ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("invoke="))
+        .unwrap_or_else(|| panic!("no ready line: {ready:?}"))
+        .parse()
+        .expect("an address");
+    Sim { child, invoke }
+}
+
+/// An invoke endpoint's answer.
+pub struct Reply {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// POSTs `body` to the invoke endpoint on a fresh connection.
+pub fn invoke(addr: SocketAddr, body: &str) -> Reply {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split..].to_vec(),
+    }
+}
