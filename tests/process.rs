@@ -70,11 +70,7 @@ fn echo_through_a_real_runtime_with_start_end_report() {
     assert!(used > 1, "the runtime's peak RSS: {report}");
     // A warm invocation carries no Init Duration.
     let r = sim.invoke("{}").unwrap();
-    let lines = wait_line(
-        &sim,
-        &format!("REPORT RequestId: {}", r.request_id),
-        Duration::from_secs(10),
-    );
+    let lines = wait_report(&sim, &r.request_id);
     assert!(
         !lines.last().unwrap().contains("Init Duration"),
         "{lines:?}"
@@ -158,11 +154,7 @@ fn output_is_captured_line_by_line() {
     let r = sim
         .invoke(r#"{"action":"print","lines":["one","two","three"]}"#)
         .unwrap();
-    let lines = wait_line(
-        &sim,
-        &format!("REPORT RequestId: {}", r.request_id),
-        Duration::from_secs(10),
-    );
+    let lines = wait_report(&sim, &r.request_id);
     let printed: Vec<&String> = lines
         .iter()
         .filter(|l| ["one", "two", "three", "to stderr"].contains(&l.as_str()))
@@ -188,11 +180,7 @@ fn a_crash_mid_invoke_is_runtime_exit_error_and_the_next_invoke_reinitialises() 
             r.request_id
         )
     );
-    let lines = wait_line(
-        &sim,
-        &format!("REPORT RequestId: {}", r.request_id),
-        Duration::from_secs(10),
-    );
+    let lines = wait_report(&sim, &r.request_id);
     assert!(
         lines
             .last()
@@ -243,11 +231,7 @@ fn a_hanging_runtime_times_out_is_killed_and_replaced() {
         wait_until(Duration::from_secs(5), || !alive(first)),
         "the hung runtime was killed"
     );
-    let lines = wait_line(
-        &sim,
-        &format!("REPORT RequestId: {}", r.request_id),
-        Duration::from_secs(10),
-    );
+    let lines = wait_report(&sim, &r.request_id);
     assert!(
         lines
             .last()
@@ -454,11 +438,7 @@ fn eager_init_starts_the_runtime_before_any_invocation() {
         "provisioned-concurrency"
     );
     assert!(r.timings.init.is_none(), "the init happened before");
-    let lines = wait_line(
-        &sim,
-        &format!("REPORT RequestId: {}", r.request_id),
-        Duration::from_secs(10),
-    );
+    let lines = wait_report(&sim, &r.request_id);
     assert!(
         !lines.last().unwrap().contains("Init Duration"),
         "{lines:?}"

@@ -226,3 +226,12 @@ pub fn wait_state(sim: &Handle, what: &str, pred: impl Fn(&lambda_sim::EnvState)
     });
     assert!(ok, "timed out waiting for {what}: {:?}", sim.state());
 }
+
+/// Collects captured lines up to the REPORT of invocation `request_id`; the last is the REPORT.
+pub fn wait_report(sim: &Handle, request_id: &str) -> Vec<String> {
+    wait_line(
+        sim,
+        &format!("REPORT RequestId: {request_id}"),
+        Duration::from_secs(10),
+    )
+}
