@@ -62,14 +62,27 @@ impl Rng {
         Uuid(text)
     }
 
-    /// `n` random lowercase hex digits (n ≤ 32) into `out`.
-    pub fn hex_into(&mut self, out: &mut String, n: usize) {
+    /// Fills `out` (up to 32 bytes of it) with random lowercase hex digits.
+    pub fn hex_into(&mut self, out: &mut [u8]) {
         let mut bits = [self.next_u64(), self.next_u64()];
-        for i in 0..n.min(32) {
+        for (i, byte) in out.iter_mut().take(32).enumerate() {
             let word = &mut bits[i / 16];
-            out.push(HEX[(*word & 0xf) as usize] as char);
+            *byte = HEX[(*word & 0xf) as usize];
             *word >>= 4;
         }
+    }
+
+    /// `Root=1-<epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0`, the X-Ray header Lambda
+    /// generates for an untraced invocation, built inline.
+    pub fn trace_id(&mut self, epoch_secs: u64) -> TraceId {
+        let mut text =
+            *b"Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
+        for (i, byte) in text[7..15].iter_mut().enumerate() {
+            *byte = HEX[((epoch_secs >> (4 * (7 - i))) & 0xf) as usize];
+        }
+        self.hex_into(&mut text[16..40]);
+        self.hex_into(&mut text[48..64]);
+        TraceId(Trace::Generated(text))
     }
 }
 
@@ -125,6 +138,47 @@ impl fmt::Debug for Uuid {
 /// The request id of an invocation (`Lambda-Runtime-Aws-Request-Id`, `X-Amzn-RequestId`).
 pub type RequestId = Uuid;
 
+/// Length of a trace header Lambda generates.
+const GENERATED_TRACE_LEN: usize = 74;
+
+/// An invocation's X-Ray trace header: one the core generated, stored inline, or the invoker's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TraceId(Trace);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Trace {
+    Generated([u8; GENERATED_TRACE_LEN]),
+    Given(Box<str>),
+}
+
+impl TraceId {
+    /// The invoker's trace header, as given.
+    pub fn given(header: &str) -> TraceId {
+        TraceId(Trace::Given(header.into()))
+    }
+
+    /// The header's text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // ASCII by construction.
+            Trace::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Trace::Given(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({:?})", self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,12 +212,23 @@ mod tests {
     #[test]
     fn hex_digits() {
         let mut rng = Rng::from_seed(3);
-        let mut s = String::new();
-        rng.hex_into(&mut s, 24);
-        assert_eq!(s.len(), 24);
+        let mut s = [0u8; 24];
+        rng.hex_into(&mut s);
         assert!(
-            s.bytes()
+            s.iter()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
+    }
+
+    #[test]
+    fn generated_trace_ids_have_lambdas_shape() {
+        let t = Rng::from_seed(3).trace_id(0x5bef_4de7);
+        let t = t.as_str();
+        assert!(t.starts_with("Root=1-5bef4de7-"), "{t}");
+        assert_eq!(&t[40..48], ";Parent=");
+        assert!(t.ends_with(";Sampled=0"));
+        assert!(t[16..40].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(t[48..64].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(Rng::from_seed(4).trace_id(0x5bef_4de7).as_str(), t);
     }
 }

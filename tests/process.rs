@@ -162,6 +162,14 @@ fn output_is_captured_line_by_line() {
     assert_eq!(printed.len(), 4, "{lines:?}");
     let pos = |s: &str| lines.iter().position(|l| l == s).unwrap();
     assert!(pos("one") < pos("two") && pos("two") < pos("three"));
+    // Lifecycle lines are rendered after the turn's answers, yet keep their place: what the
+    // function prints during the invocation falls between its START and its END.
+    let start = pos(&format!(
+        "START RequestId: {} Version: $LATEST",
+        r.request_id
+    ));
+    let end = pos(&format!("END RequestId: {}", r.request_id));
+    assert!(start < pos("one") && pos("three") < end, "{lines:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -579,4 +579,28 @@ fn unknown_routes_404_and_wrong_methods_405_in_json() {
     );
     let r = inv.request("GET", "/ping", &[], b"");
     assert_eq!((r.status, r.text().as_str()), (200, "pong"));
+}
+
+#[test]
+fn a_request_followed_by_eof_is_answered_and_closed() {
+    // The request and the client's EOF arrive together: the short read that empties the socket
+    // must not hide the EOF (the readiness event reports it).
+    let sim = external(TIMEOUT);
+    for _ in 0..20 {
+        let mut stream = std::net::TcpStream::connect(sim.runtime_api_addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .expect("the server closes after answering");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.ends_with("pong"), "{text}");
+    }
 }

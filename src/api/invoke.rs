@@ -32,8 +32,17 @@ pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<St
 
     // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>], or its tail
     // <account>:function:<name>[:<qualifier>], or <name>[:<qualifier>].
-    let parts: Vec<&str> = name.split(':').collect();
-    let (region, account, function, qualifier) = match parts.as_slice() {
+    // At most eight parts fit any accepted form; a ninth refuses the name.
+    let mut parts = [""; 9];
+    let mut count = 0;
+    for part in name.split(':') {
+        if count == parts.len() {
+            return Err(Refusal::FunctionNotFound(name.to_string()));
+        }
+        parts[count] = part;
+        count += 1;
+    }
+    let (region, account, function, qualifier) = match &parts[..count] {
         [
             "arn",
             "aws",
@@ -53,7 +62,7 @@ pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<St
             (None, Some(*account), *function, rest.first().copied())
         }
         [function, rest @ ..] if rest.len() <= 1 => (None, None, *function, rest.first().copied()),
-        _ => return Err(Refusal::FunctionNotFound(name.clone())),
+        _ => return Err(Refusal::FunctionNotFound(name.to_string())),
     };
     let qualifier = match (qualifier, query_qualifier.as_deref()) {
         (Some(a), Some(b)) if a != b => {
@@ -242,8 +251,12 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8. Text
+/// without escapes is borrowed, not copied.
+pub fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('%') {
+        return Some(Cow::Borrowed(s));
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -261,7 +274,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// Decodes standard base64 (RFC 4648 §4), padding optional; `None` on any other character.

@@ -44,7 +44,10 @@ pub fn write_next(
         ),
         ("Lambda-Runtime-Deadline-Ms", deadline_ms),
         ("Lambda-Runtime-Invoked-Function-Arn", arn.as_bytes()),
-        ("Lambda-Runtime-Trace-Id", invocation.trace_id.as_bytes()),
+        (
+            "Lambda-Runtime-Trace-Id",
+            invocation.trace_id.as_str().as_bytes(),
+        ),
         (
             "Lambda-Runtime-Client-Context",
             optional(&request.client_context),

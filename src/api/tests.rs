@@ -1,6 +1,6 @@
 use super::*;
 use crate::http::{Event, RequestDecoder};
-use crate::id::Rng;
+use crate::id::{Rng, TraceId};
 use crate::lifecycle::{
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest, Outcome,
     PlatformEvent, Rejection, Status, Timings,
@@ -242,8 +242,9 @@ fn next_carries_every_header_of_the_invocation() {
     let id = Rng::from_seed(3).uuid_v4();
     let invocation = Invocation {
         request_id: id,
-        trace_id: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
-            .into(),
+        trace_id: TraceId::given(
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+        ),
         request: InvokeRequest {
             payload: br#"{"k":"v"}"#.to_vec(),
             content_type: None,
@@ -276,7 +277,7 @@ fn next_carries_every_header_of_the_invocation() {
     // Optional headers are left out when empty; the invoked ARN is the qualified one if given.
     let bare = Invocation {
         request_id: id,
-        trace_id: "t".into(),
+        trace_id: TraceId::given("t"),
         request: InvokeRequest {
             invoked_arn: Some("arn:q".into()),
             content_type: Some("text/plain".into()),
@@ -510,7 +511,7 @@ fn log_lines_are_cloudwatchs() {
         &ctx,
         &PlatformEvent::Start {
             request_id: id,
-            trace_id: String::new(),
+            trace_id: TraceId::given(""),
             tenant_id: None,
         },
         Micros::ZERO,

@@ -55,9 +55,8 @@ mod types;
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-use crate::id::{RequestId, Rng};
+use crate::id::{RequestId, Rng, TraceId};
 use crate::time::Micros;
 use timers::{Timer, TimerTable};
 
@@ -163,7 +162,7 @@ pub fn normalize_error_type(raw: &str) -> String {
 #[derive(Debug)]
 struct Queued {
     invoker: WaiterId,
-    invocation: Arc<Invocation>,
+    invocation: Invocation,
     received: Micros,
 }
 
@@ -180,6 +179,9 @@ impl Queued {
 }
 
 /// The environment's phase; data lives only in the phase where it is valid.
+// One per environment, so its size does not matter; boxing `Running` would cost an allocation
+// per invocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Phase {
     /// No runtime is running. The next invocation starts an init.
@@ -191,7 +193,9 @@ enum Phase {
     /// The runtime is between invocations (rapid: Ready).
     Ready,
     /// An invocation is with the runtime (rapid: Running, then RuntimeResponseSentState).
-    Invoke(Box<Running>),
+    /// Inline, not boxed: there is one phase per environment, and a box would be an allocation
+    /// per invocation.
+    Invoke(Running),
     /// Shutting down: waiting for the runtime to exit.
     Shutdown,
     /// Done; nothing more happens.
@@ -211,7 +215,7 @@ struct Init {
 
 #[derive(Debug)]
 struct Running {
-    invocation: Arc<Invocation>,
+    invocation: Invocation,
     /// `None` once answered, or once the invoker has gone.
     invoker: Option<WaiterId>,
     received: Micros,
@@ -342,6 +346,15 @@ impl Lifecycle {
         }
     }
 
+    /// The invocation `request_id` while it is with the runtime: what an
+    /// [`Action::Release`] renders. `None` once it has ended.
+    pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
+        match &self.env.phase {
+            Phase::Invoke(r) if r.invocation.request_id == request_id => Some(&r.invocation),
+            _ => None,
+        }
+    }
+
     /// Whether shutdown has completed.
     pub fn is_finished(&self) -> bool {
         matches!(self.env.phase, Phase::Finished)
@@ -398,14 +411,17 @@ impl Lifecycle {
         }
         let request_id = self.rng.uuid_v4();
         let trace_id = match &request.trace_id {
-            Some(t) => t.clone(),
-            None => self.new_trace_id(now),
+            Some(t) => TraceId::given(t),
+            None => {
+                let secs = (self.config.epoch_us + now.as_micros()) / 1_000_000;
+                self.rng.trace_id(secs)
+            }
         };
-        let invocation = Arc::new(Invocation {
+        let invocation = Invocation {
             request_id,
             trace_id,
             request,
-        });
+        };
         if matches!(self.env.phase, Phase::Shutdown | Phase::Finished) {
             let timings = Timings {
                 received: now,
@@ -493,7 +509,7 @@ impl Lifecycle {
             Phase::Invoke(r) if r.response.is_none() => {
                 self.actions.push_back(Action::Release {
                     waiter,
-                    invocation: Arc::clone(&r.invocation),
+                    request_id: r.invocation.request_id,
                     deadline: r.deadline,
                 });
                 return Ok(());
@@ -808,11 +824,11 @@ impl Lifecycle {
         });
         self.actions.push_back(Action::Release {
             waiter,
-            invocation: Arc::clone(&q.invocation),
+            request_id: id,
             deadline,
         });
         let init_duration = self.env.pending_init.take();
-        self.set_phase(Phase::Invoke(Box::new(Running {
+        self.set_phase(Phase::Invoke(Running {
             invocation: q.invocation,
             invoker: Some(q.invoker),
             received: q.received,
@@ -820,7 +836,7 @@ impl Lifecycle {
             deadline,
             init_duration,
             response: None,
-        })));
+        }));
     }
 
     /// The runtime is back on `/next` after posting its result.
@@ -950,20 +966,6 @@ impl Lifecycle {
             phase_name(&self.env.phase)
         );
         old
-    }
-
-    /// `Root=1-<epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0`, the X-Ray header Lambda
-    /// generates for an untraced invocation.
-    fn new_trace_id(&mut self, now: Micros) -> String {
-        let secs = (self.config.epoch_us + now.as_micros()) / 1_000_000;
-        let mut s = String::with_capacity(64);
-        s.push_str("Root=1-");
-        s.push_str(&format!("{secs:08x}-"));
-        self.rng.hex_into(&mut s, 24);
-        s.push_str(";Parent=");
-        self.rng.hex_into(&mut s, 16);
-        s.push_str(";Sampled=0");
-        s
     }
 }
 

@@ -134,9 +134,9 @@ impl Harness {
             .filter_map(|a| match a {
                 Action::Release {
                     waiter,
-                    invocation,
+                    request_id,
                     deadline,
-                } => Some((waiter.0, invocation.request_id, *deadline)),
+                } => Some((waiter.0, *request_id, *deadline)),
                 _ => None,
             })
             .collect()
@@ -1173,12 +1173,12 @@ fn exit_statuses_print_as_go_does() {
 fn trace_ids_are_generated_unless_given() {
     let mut h = ready();
     h.invoke(101, "{}").unwrap();
-    let Some(Action::Release { invocation, .. }) =
+    let Some(Action::Release { request_id, .. }) =
         h.out.iter().find(|a| matches!(a, Action::Release { .. }))
     else {
         panic!()
     };
-    let t = &invocation.trace_id;
+    let t = h.lc.invocation(*request_id).unwrap().trace_id.as_str();
     // Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=0
     let root = t.strip_prefix("Root=1-").unwrap();
     assert_eq!(
@@ -1204,13 +1204,13 @@ fn trace_ids_are_generated_unless_given() {
     )
     .unwrap();
     h.drain();
-    let Some(Action::Release { invocation, .. }) =
+    let Some(Action::Release { request_id, .. }) =
         h.out.iter().find(|a| matches!(a, Action::Release { .. }))
     else {
         panic!()
     };
     assert_eq!(
-        invocation.trace_id,
+        h.lc.invocation(*request_id).unwrap().trace_id.as_str(),
         "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
     );
 }

@@ -2,9 +2,8 @@
 //! names are `api`'s business.
 
 use std::fmt;
-use std::sync::Arc;
 
-use crate::id::RequestId;
+use crate::id::{RequestId, TraceId};
 use crate::time::Micros;
 
 /// A party waiting for an answer from the core: a connection parked on a long poll, an invoker's
@@ -95,14 +94,14 @@ pub struct InvokeRequest {
     pub invoked_arn: Option<String>,
 }
 
-/// An invocation as the runtime receives it: immutable once created, shared between the queue,
-/// the running state and every `/next` answer that renders it.
+/// An invocation as the runtime receives it: immutable once created. The core keeps it (queued,
+/// then running); `/next` answers borrow it through [`Lifecycle::invocation`](super::Lifecycle::invocation).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invocation {
     /// The request id the core assigned.
     pub request_id: RequestId,
     /// The trace header, the invoker's or one the core generated.
-    pub trace_id: String,
+    pub trace_id: TraceId,
     /// Everything else, as the invoker sent it.
     pub request: InvokeRequest,
 }
@@ -357,7 +356,7 @@ pub enum PlatformEvent {
         /// The invocation.
         request_id: RequestId,
         /// Its trace header.
-        trace_id: String,
+        trace_id: TraceId,
         /// Its tenant, if any.
         tenant_id: Option<String>,
     },
@@ -414,8 +413,9 @@ pub enum Action {
     Release {
         /// The parked `/next`.
         waiter: WaiterId,
-        /// The invocation to render.
-        invocation: Arc<Invocation>,
+        /// The invocation to render: [`Lifecycle::invocation`](super::Lifecycle::invocation)
+        /// lends it.
+        request_id: RequestId,
         /// The absolute deadline (`Lambda-Runtime-Deadline-Ms`), on the simulator's clock.
         deadline: Micros,
     },

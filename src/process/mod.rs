@@ -111,9 +111,50 @@ pub fn kill_group(pgid: i32) -> io::Result<()> {
 
 /// A live process's peak resident set size in KiB (`VmHWM` in `/proc/<pid>/status`).
 pub fn peak_rss_kib(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    PeakRss::open(pid).ok()?.read()
+}
+
+/// `/proc/<pid>/status`, opened once and re-read with `pread` for each REPORT: one syscall per
+/// read instead of open, stat, several reads and close.
+#[derive(Debug)]
+pub struct PeakRss {
+    status: File,
+}
+
+impl PeakRss {
+    /// Opens the status file of process `pid`.
+    pub fn open(pid: i32) -> io::Result<PeakRss> {
+        Ok(PeakRss {
+            status: File::open(format!("/proc/{pid}/status"))?,
+        })
+    }
+
+    /// The process's peak resident set size in KiB (`VmHWM`), or `None` once it has exited.
+    pub fn read(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        // The status file is about 1.5 KiB; VmHWM is in its first half.
+        let mut buf = [0u8; 4096];
+        let n = self.status.read_at(&mut buf, 0).ok()?;
+        parse_vm_hwm(&buf[..n])
+    }
+}
+
+/// The `VmHWM:` value of a status file's text, in KiB.
+fn parse_vm_hwm(status: &[u8]) -> Option<u64> {
+    let line = status
+        .split(|b| *b == b'\n')
+        .find(|l| l.starts_with(b"VmHWM:"))?;
+    let digits = line[b"VmHWM:".len()..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit());
+    let mut kib: u64 = 0;
+    let mut any = false;
+    for d in digits {
+        kib = kib.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        any = true;
+    }
+    any.then_some(kib)
 }
 
 /// Variables Lambda reserves: a function may not set them (AWS-ENV). The simulator sets those it
@@ -205,6 +246,25 @@ impl FunctionEnv {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn peak_rss_is_read_from_vm_hwm() {
+        let status = b"Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(1234));
+        assert_eq!(parse_vm_hwm(b"VmHWM:\t kB\n"), None);
+        assert_eq!(parse_vm_hwm(b"VmRSS:\t 1000 kB\n"), None);
+    }
+
+    #[test]
+    fn peak_rss_of_this_process_is_reread_from_one_descriptor() {
+        let rss = PeakRss::open(std::process::id() as i32).unwrap();
+        let first = rss.read().unwrap();
+        let grown = vec![1u8; 8 << 20];
+        let second = rss.read().unwrap();
+        assert!(first > 0);
+        assert!(second >= first + 4096, "{first} KiB then {second} KiB");
+        drop(grown);
+    }
+
     use super::*;
 
     fn env(clean: bool) -> FunctionEnv {

@@ -85,7 +85,13 @@ impl Conn {
 
     /// Reads one buffer's worth into the decoder. Returns `false` when there is nothing more to
     /// read now (would block, paused, or closed).
-    pub(crate) fn read_some(&mut self, scratch: &mut [u8]) -> bool {
+    ///
+    /// Unless `to_the_end`, a read shorter than `scratch` also returns `false`: it emptied the
+    /// socket's receive queue, and bytes that arrive later raise a new edge of readiness (mio
+    /// registers edge-triggered), so the read that would only say "would block" is skipped, as
+    /// tokio does. A readiness event that reports the peer's EOF passes `to_the_end`, so that
+    /// data and EOF arriving together are both seen.
+    pub(crate) fn read_some(&mut self, scratch: &mut [u8], to_the_end: bool) -> bool {
         if self.peer_closed {
             return false;
         }
@@ -108,7 +114,7 @@ impl Conn {
                         self.decoder.feed(&scratch[..n]);
                     }
                     self.read_paused = false;
-                    return true;
+                    return to_the_end || n == scratch.len();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -188,5 +194,57 @@ impl Conn {
             self.lingering = true;
             let _ = self.stream.shutdown(Shutdown::Write);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected pair: the client as std, the server end as the reactor holds it.
+    fn pair() -> (std::net::TcpStream, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (client, TcpStream::from_std(server))
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // waits for loopback delivery
+    fn a_short_read_ends_reading_unless_the_event_reported_eof() {
+        let (mut client, server) = pair();
+        let request = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
+        client.write_all(request).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut conn = Conn::new(server, Listener::Runtime);
+        let mut scratch = vec![0u8; 4096];
+        // A short read emptied the queue: no second read, so the EOF behind it is unseen...
+        assert!(!conn.read_some(&mut scratch, false));
+        assert_eq!(conn.decoder.buffered(), request.len());
+        assert!(!conn.peer_closed);
+        // ...which is why an event that reports EOF reads to the end.
+        while conn.read_some(&mut scratch, true) {}
+        assert!(conn.peer_closed);
+        assert_eq!(conn.decoder.buffered(), request.len());
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // waits for loopback delivery
+    fn a_full_read_asks_for_another() {
+        let (mut client, server) = pair();
+        client.write_all(&[b'x'; 100]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut conn = Conn::new(server, Listener::Runtime);
+        let mut scratch = vec![0u8; 10];
+        let mut reads = 0;
+        while conn.read_some(&mut scratch, false) {
+            reads += 1;
+            assert!(reads < 1000, "the reads end");
+        }
+        // Ten full reads, then the empty one that would block.
+        assert_eq!(conn.decoder.buffered(), 100);
+        assert!(!conn.peer_closed);
     }
 }

@@ -178,6 +178,8 @@ struct ChildProc {
     id: ChildId,
     pid: i32,
     alive: bool,
+    /// Its status file, kept open to read its peak RSS for each REPORT.
+    rss: Option<process::PeakRss>,
     max_rss_kib: u64,
 }
 
@@ -218,6 +220,8 @@ pub(crate) struct Reactor {
     signals: u32,
     read_buf: Vec<u8>,
     lines: String,
+    /// Lifecycle events of this turn, rendered as log lines once its answers are written.
+    events: Vec<(Micros, PlatformEvent)>,
     deferred: VecDeque<Deferred>,
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
@@ -337,6 +341,7 @@ impl Reactor {
             signals: 0,
             read_buf: vec![0; READ_CHUNK],
             lines: String::new(),
+            events: Vec::new(),
             deferred: VecDeque::new(),
             to_process: Vec::new(),
             lingering: Vec::new(),
@@ -405,8 +410,10 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
-            self.sink.flush();
+            self.log_events();
+            self.sink.flush_due(now);
         }
+        self.log_events();
         self.sink.finish();
         Ok(())
     }
@@ -418,10 +425,15 @@ impl Reactor {
     fn next_deadline(&self) -> Option<Micros> {
         let linger = self.lingering.iter().map(|(at, _)| *at).min();
         let flush = self.finished_at.map(|at| at + FINAL_FLUSH);
-        [self.core.poll_timeout(), linger, flush]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.core.poll_timeout(),
+            linger,
+            flush,
+            self.sink.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ----- events -----
@@ -448,8 +460,9 @@ impl Reactor {
                         if event.is_writable() {
                             self.conn_writable(now, key);
                         }
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.conn_readable(now, key);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.conn_readable(now, key, closed);
                         }
                     }
                     Some(Source::Output { .. }) => self.child_output(key),
@@ -472,7 +485,7 @@ impl Reactor {
                     if let Some(key) = self.add_conn(stream, listener) {
                         // Bytes may already be waiting; readiness for them was reported before
                         // we registered.
-                        self.conn_readable(now, key);
+                        self.conn_readable(now, key, true);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -510,12 +523,14 @@ impl Reactor {
         Some(key)
     }
 
-    fn conn_readable(&mut self, now: Micros, key: Key) {
+    /// Reads and handles what the connection has sent. `to_the_end` reads until the socket
+    /// would block; otherwise a short read ends it (see `Conn::read_some`).
+    fn conn_readable(&mut self, now: Micros, key: Key, to_the_end: bool) {
         loop {
             let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
                 return;
             };
-            let more = conn.read_some(&mut self.read_buf);
+            let more = conn.read_some(&mut self.read_buf, to_the_end);
             // Decode after every read so that buffering stays bounded by one read.
             self.process_conn(now, key);
             if !more {
@@ -689,6 +704,10 @@ impl Reactor {
         let waiter = WaiterId(key.to_u64());
         let body = conn.decoder.take_body();
         let route = conn.route.take();
+        let from_runtime = matches!(
+            route,
+            Some(Route::Response(_) | Route::Error(_) | Route::InitError)
+        );
         let head = conn.decoder.head();
         let answer: api::Rendered<'static> = match route {
             Some(Route::Ping) => api::pong(),
@@ -734,6 +753,16 @@ impl Reactor {
                 "request completed without a route",
             ),
         };
+        if from_runtime {
+            // The invoker's answer, an action of the core, goes out before the runtime's 202:
+            // it is the one on the invocation's latency path.
+            self.drain(now);
+            let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+                return;
+            };
+            conn.answer(|out, close| answer.write(out, close));
+            return;
+        }
         conn.answer(|out, close| answer.write(out, close));
     }
 
@@ -792,7 +821,7 @@ impl Reactor {
                 self.lingering.push((now + LINGER, key));
             }
             // Drain whatever the peer still sends, to see its EOF.
-            while conn.read_some(&mut self.read_buf) {}
+            while conn.read_some(&mut self.read_buf, true) {}
             if conn.peer_closed {
                 self.close_conn(key);
             }
@@ -858,10 +887,23 @@ impl Reactor {
         match action {
             Action::Release {
                 waiter,
-                invocation,
+                request_id,
                 deadline,
             } => {
                 let ctx = &self.ctx;
+                let Some(invocation) = self.core.invocation(request_id) else {
+                    // Ended before its release was carried out: the runtime is still asking
+                    // for work, so it asks again.
+                    if let Err(r) = self.core.handle_runtime_next(now, waiter) {
+                        if let Some(Source::Conn(conn)) =
+                            self.sources.get_mut(Key::from_u64(waiter.0))
+                        {
+                            let answer = api::runtime::rejection(r);
+                            conn.answer(|out, close| answer.write(out, close));
+                        }
+                    }
+                    return;
+                };
                 let conn = match self.sources.get_mut(Key::from_u64(waiter.0)) {
                     Some(Source::Conn(conn))
                         if waiter.0 & TICKET_BIT == 0
@@ -873,14 +915,13 @@ impl Reactor {
                         // The runtime's connection closed in this very turn; it will time out
                         // or ask again (a /next while Running renders the invocation again).
                         log::debug!(
-                            "invocation {} released to a connection that is gone",
-                            invocation.request_id
+                            "invocation {request_id} released to a connection that is gone"
                         );
                         return;
                     }
                 };
                 conn.answer(|out, close| {
-                    api::runtime::write_next(out, ctx, &invocation, deadline, close)
+                    api::runtime::write_next(out, ctx, invocation, deadline, close)
                 });
                 self.to_process.push(Key::from_u64(waiter.0));
             }
@@ -907,7 +948,12 @@ impl Reactor {
                     }
                 }
             }
-            Action::Event(event) => self.log_event(now, &event),
+            // Rendering waits until the turn's answers are out (`log_events`).
+            Action::Event(event) => {
+                if !self.quiet && self.sink.is_shown() {
+                    self.events.push((now, event));
+                }
+            }
             Action::Finished => {
                 self.finished_at.get_or_insert(now);
             }
@@ -944,34 +990,37 @@ impl Reactor {
             _ => return,
         };
         if paused {
-            self.conn_readable(now, key);
+            // No new readiness comes for bytes already waiting: read until it would block.
+            self.conn_readable(now, key, true);
         } else {
             self.process_conn(now, key);
         }
     }
 
-    fn log_event(&mut self, now: Micros, event: &PlatformEvent) {
-        if self.quiet {
-            return;
+    /// Renders the turn's lifecycle events as log lines. Runs after the turn's answers are
+    /// written, so formatting and the peak-RSS read for REPORT are off the latency path.
+    fn log_events(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        for (at, event) in events.drain(..) {
+            let memory = match &event {
+                PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
+                _ => None,
+            };
+            self.lines.clear();
+            api::logs::write_event(&mut self.lines, &self.ctx, &event, at, memory);
+            self.sink.lines(&self.lines);
         }
-        let memory = match event {
-            PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
-            _ => None,
-        };
-        self.lines.clear();
-        api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
-        let lines = std::mem::take(&mut self.lines);
-        self.sink.lines(&lines);
-        self.lines = lines;
+        self.events = events;
     }
 
     fn max_memory_mb(&self, child: Option<ChildId>) -> Option<u64> {
         let proc = self.children.iter().find(|c| Some(c.id) == child)?;
-        let kib = if proc.alive {
-            process::peak_rss_kib(proc.pid).unwrap_or(proc.max_rss_kib)
-        } else {
-            proc.max_rss_kib
-        };
+        let live = proc
+            .rss
+            .as_ref()
+            .filter(|_| proc.alive)
+            .and_then(|r| r.read());
+        let kib = live.unwrap_or(proc.max_rss_kib);
         Some(kib.div_ceil(1024))
     }
 
@@ -1039,6 +1088,7 @@ impl Reactor {
             id: child,
             pid: spawned.pid,
             alive: true,
+            rss: process::PeakRss::open(spawned.pid).ok(),
             max_rss_kib: 0,
         });
         // Forget the oldest dead children.
@@ -1052,6 +1102,8 @@ impl Reactor {
 
     /// Reads a child's output and logs it line by line.
     fn child_output(&mut self, key: Key) {
+        // Lifecycle lines already due come first, as they happened first.
+        self.log_events();
         loop {
             let Some(Source::Output { file, partial, .. }) = self.sources.get_mut(key) else {
                 return;
@@ -1107,6 +1159,7 @@ impl Reactor {
             }
         };
         proc.alive = false;
+        proc.rss = None;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
         log::debug!("runtime (pid {}) exited: {}", proc.pid, exit.status);
         self.remove_source(key);
@@ -1192,7 +1245,9 @@ fn children_address(bound: SocketAddr) -> SocketAddr {
 fn log_stream_name(epoch_us: u64, seed: u64) -> String {
     let day = crate::time::Civil::from_epoch_micros(epoch_us);
     let mut name = format!("{:04}/{:02}/{:02}/[$LATEST]", day.year, day.month, day.day);
-    crate::id::Rng::from_seed(seed ^ 0x6c6f_6773_7472_6561).hex_into(&mut name, 32);
+    let mut hex = [0u8; 32];
+    crate::id::Rng::from_seed(seed ^ 0x6c6f_6773_7472_6561).hex_into(&mut hex);
+    name.extend(hex.iter().map(|b| char::from(*b)));
     name
 }
 

@@ -1,10 +1,16 @@
 //! Where log lines go: our stdout without ever blocking the reactor, a bounded channel for the
 //! embedding API, or nowhere.
+//!
+//! Lines for stdout are batched: written when 64 KiB are pending or 2 ms after the first of them,
+//! so that a reader (a terminal, `tee`, a CI log) is woken once per batch rather than once per
+//! invocation, and the write is off the invocations' latency path.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use crate::time::Micros;
 
 /// Where the simulator's log lines (lifecycle lines and the function's output) go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,12 +30,19 @@ pub const CAPTURE_LINES: usize = 100_000;
 /// How many bytes wait for a slow stdout before new lines are dropped (and counted).
 pub(crate) const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long a line may wait for more to share its write.
+pub(crate) const FLUSH_DELAY: Micros = Micros(2_000);
+
+/// Pending bytes that are written without waiting for [`FLUSH_DELAY`].
+const FLUSH_BYTES: usize = 64 * 1024;
+
 #[derive(Debug)]
 enum Target {
     /// A pipe or terminal, reopened privately in non-blocking mode: registered with the reactor,
     /// written as it accepts bytes.
     NonBlocking(File),
-    /// A regular file (never blocks for long) or something we could not reopen.
+    /// A regular file (never blocks for long) or something we could not reopen: written in
+    /// blocking mode.
     Blocking(io::Stdout),
     Capture(SyncSender<String>),
     Discard,
@@ -41,6 +54,10 @@ pub(crate) struct Sink {
     pending: Vec<u8>,
     written: usize,
     dropped: u64,
+    /// When the pending lines are written, if they are waiting.
+    due: Option<Micros>,
+    /// A write would block: writing resumes on the descriptor's write readiness.
+    blocked: bool,
 }
 
 impl Sink {
@@ -59,6 +76,8 @@ impl Sink {
             pending: Vec::new(),
             written: 0,
             dropped: 0,
+            due: None,
+            blocked: false,
         };
         (sink, rx)
     }
@@ -71,6 +90,11 @@ impl Sink {
         }
     }
 
+    /// Whether lines go anywhere: when they do not, nobody needs to render them.
+    pub(crate) fn is_shown(&self) -> bool {
+        !matches!(self.target, Target::Discard)
+    }
+
     /// Queues one line (without its newline).
     pub(crate) fn line(&mut self, line: &str) {
         match &mut self.target {
@@ -79,13 +103,7 @@ impl Sink {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => self.dropped += 1,
             },
-            Target::Blocking(out) => {
-                let mut out = out.lock();
-                let _ = out.write_all(line.as_bytes());
-                let _ = out.write_all(b"\n");
-                let _ = out.flush();
-            }
-            Target::NonBlocking(_) => {
+            Target::Blocking(_) | Target::NonBlocking(_) => {
                 if self.pending.len() - self.written + line.len() > MAX_PENDING_BYTES {
                     self.dropped += 1;
                     return;
@@ -111,17 +129,54 @@ impl Sink {
         }
     }
 
+    /// When pending lines are due to be written, for the reactor's poll timeout.
+    pub(crate) fn deadline(&self) -> Option<Micros> {
+        self.due
+    }
+
+    /// At the end of a reactor turn: writes the pending lines if they are due or numerous, or
+    /// sets when they will be.
+    pub(crate) fn flush_due(&mut self, now: Micros) {
+        let pending = self.pending.len() - self.written;
+        if pending == 0 || self.blocked {
+            self.due = None;
+            return;
+        }
+        if pending >= FLUSH_BYTES || self.due.is_some_and(|at| at <= now) {
+            self.flush();
+        } else if self.due.is_none() {
+            self.due = Some(now + FLUSH_DELAY);
+        }
+    }
+
     /// Writes what the descriptor accepts now. Returns whether bytes are still pending.
     pub(crate) fn flush(&mut self) -> bool {
-        let Target::NonBlocking(file) = &mut self.target else {
+        self.due = None;
+        self.blocked = false;
+        if self.written == self.pending.len() {
             return false;
+        }
+        let file = match &mut self.target {
+            Target::NonBlocking(file) => file,
+            Target::Blocking(out) => {
+                let mut out = out.lock();
+                let _ = out.write_all(&self.pending[self.written..]);
+                let _ = out.flush();
+                self.pending.clear();
+                self.written = 0;
+                return false;
+            }
+            Target::Capture(_) | Target::Discard => return false,
         };
         while self.written < self.pending.len() {
             match file.write(&self.pending[self.written..]) {
                 Ok(0) => break,
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.blocked = true;
+                    return true;
+                }
                 // The reader went away: nothing more can be shown.
                 Err(_) => {
                     self.target = Target::Discard;

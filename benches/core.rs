@@ -1,0 +1,160 @@
+//! The lifecycle core alone, no sockets: invocations per second through `invoke` →
+//! `handle_runtime_next` → `handle_runtime_result` → the reply, with a virtual clock. Then heap
+//! allocations per invocation, counted by a counting global allocator: in the core alone, and
+//! through the whole reactor (HTTP decoding and rendering included) with an HTTP invoker thread
+//! and a runtime process.
+//!
+//! `cargo bench --bench core`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::io;
+use std::time::Instant;
+
+use lambda_sim::lifecycle::{
+    Action, Config, InitMode, InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId,
+};
+use lambda_sim::time::Micros;
+use lambda_sim::{LogOutput, Simulator};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use support::{Invoker, PAYLOAD, Samples};
+
+/// Counts the allocations of every thread (the `stats_alloc` crate wraps the system allocator).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations so far, reallocations included (a reallocation may move).
+fn allocations() -> u64 {
+    let stats = GLOBAL.stats();
+    (stats.allocations + stats.reallocations) as u64
+}
+
+const RUNTIME: WaiterId = WaiterId(1);
+const INVOKER: WaiterId = WaiterId(2);
+
+/// A core with an external runtime that has finished its init (parked on `/next`).
+fn ready_core() -> (Lifecycle, Micros) {
+    let config = Config {
+        runtime: RuntimeMode::External,
+        init: InitMode::Eager,
+        seed: 7,
+        ..Config::default()
+    };
+    let mut now = Micros::ZERO;
+    let mut core = Lifecycle::new(config, now);
+    while core.poll_action().is_some() {}
+    now = now + Micros(10);
+    core.handle_runtime_next(now, RUNTIME)
+        .expect("the runtime may ask for its first event");
+    while core.poll_action().is_some() {}
+    (core, now)
+}
+
+/// One invocation through the core; the runtime answers with `response` and parks again.
+/// Returns the reply's body length, so nothing is optimised away.
+fn one_invocation(
+    core: &mut Lifecycle,
+    now: &mut Micros,
+    payload: Vec<u8>,
+    response: Vec<u8>,
+) -> usize {
+    *now = *now + Micros(1);
+    let id = core
+        .invoke(
+            *now,
+            INVOKER,
+            InvokeRequest {
+                payload,
+                ..InvokeRequest::default()
+            },
+        )
+        .expect("the queue is empty");
+    let mut released = false;
+    while let Some(action) = core.poll_action() {
+        released |= matches!(action, Action::Release { .. });
+    }
+    assert!(released, "the parked runtime gets the invocation");
+    *now = *now + Micros(5);
+    let result = RuntimeResult::Response {
+        body: response,
+        content_type: None,
+    };
+    core.handle_runtime_result(*now, id.as_str(), result)
+        .expect("the runtime answers its invocation");
+    core.handle_runtime_next(*now, RUNTIME)
+        .expect("and asks for the next");
+    let mut replied = 0;
+    while let Some(action) = core.poll_action() {
+        if let Action::Reply { reply, .. } = action {
+            replied = black_box(&reply).request_id.as_str().len();
+        }
+    }
+    assert!(replied > 0, "the invoker is answered");
+    replied
+}
+
+fn main() -> io::Result<()> {
+    support::play_role();
+    support::print_command("core");
+
+    // ----- throughput -----
+    let n = support::scaled(2_000_000);
+    let (mut core, mut now) = ready_core();
+    let mut samples = Samples::with_capacity(0);
+    let start = Instant::now();
+    for _ in 0..n {
+        one_invocation(&mut core, &mut now, PAYLOAD.to_vec(), PAYLOAD.to_vec());
+    }
+    samples.add_busy(start.elapsed());
+    let per_sec = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "lifecycle core alone: {n} invocations in {:.3} s: {:.2} million invocations/s, {:.0} ns each",
+        start.elapsed().as_secs_f64(),
+        per_sec / 1e6,
+        1e9 / per_sec
+    );
+
+    // ----- allocations in the core -----
+    let n = support::scaled(100_000);
+    let (mut core, mut now) = ready_core();
+    for _ in 0..1_000 {
+        one_invocation(&mut core, &mut now, PAYLOAD.to_vec(), PAYLOAD.to_vec());
+    }
+    let before = allocations();
+    for _ in 0..n {
+        one_invocation(&mut core, &mut now, PAYLOAD.to_vec(), PAYLOAD.to_vec());
+    }
+    let core_allocs = (allocations() - before) as f64 / n as f64;
+    println!(
+        "allocations per invocation, core alone: {core_allocs:.2} (2 of them are the request and response payloads the bench hands in)"
+    );
+
+    // ----- allocations through the reactor, HTTP included -----
+    let exe = std::env::current_exe()?;
+    let sim = Simulator::builder()
+        .command([exe.to_string_lossy().into_owned()])
+        .env(support::ROLE, "runtime")
+        .log_output(LogOutput::Discard)
+        .start()?;
+    let mut invoker = Invoker::connect(sim.invoke_addr())?;
+    for _ in 0..1_000 {
+        invoker.invoke(PAYLOAD)?;
+    }
+    let n = support::scaled(20_000);
+    let before = allocations();
+    for _ in 0..n {
+        let body = invoker.invoke(PAYLOAD)?;
+        if body != PAYLOAD {
+            return Err(io::Error::other("the echo came back different"));
+        }
+    }
+    let reactor_allocs = (allocations() - before) as f64 / n as f64;
+    println!(
+        "allocations per invocation, reactor + core + HTTP (invoke over HTTP, runtime in another process, lines discarded): {reactor_allocs:.2}"
+    );
+    sim.shutdown()?;
+    Ok(())
+}

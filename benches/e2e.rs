@@ -1,0 +1,95 @@
+//! End to end over HTTP, closed loop, one invoker and one runtime client, each in its own process:
+//! invoker (this process) → lambda-sim (the release binary) → runtime (this binary, re-executed
+//! as a std-only runtime client) → lambda-sim → invoker.
+//!
+//! Beside it, in the same run and alternating with it, the floor: a raw mio relay doing the same
+//! four socket hops with an echo peer and no HTTP or lifecycle logic.
+//!
+//! `cargo bench --bench e2e`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::io;
+use std::time::Instant;
+
+use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
+
+const ROUNDS: usize = 10;
+const WARMUP: usize = 2_000;
+
+fn main() -> io::Result<()> {
+    support::play_role();
+    let per_round = support::scaled(10_000);
+    let exe = std::env::current_exe()?;
+    let exe = exe.to_str().ok_or(io::ErrorKind::InvalidInput)?;
+
+    let mut configs = vec![("lambda-sim (lifecycle lines on)", vec![])];
+    if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
+        configs.push(("lambda-sim --quiet", vec!["--quiet"]));
+    }
+
+    support::print_command("e2e");
+    println!(
+        "invoke round trip over HTTP, closed loop, {} bytes of payload, {ROUNDS} alternating rounds of {per_round}",
+        PAYLOAD.len()
+    );
+    let mut floor = FourHopFloor::start()?;
+    let mut sims = Vec::new();
+    for (name, args) in &configs {
+        let mut args = args.clone();
+        args.extend(["--", exe]);
+        let sim = SimProcess::start(&args, &[(support::ROLE, "runtime")])?;
+        let invoker = Invoker::connect(sim.invoke)?;
+        sims.push((
+            *name,
+            sim,
+            invoker,
+            Samples::with_capacity(ROUNDS * per_round),
+        ));
+    }
+
+    // Warm up: the cold start, caches, the CPU governor.
+    for _ in 0..WARMUP {
+        floor.round_trip(PAYLOAD)?;
+    }
+    for (_, _, invoker, _) in &mut sims {
+        for _ in 0..WARMUP {
+            invoker.invoke(PAYLOAD)?;
+        }
+    }
+
+    let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..per_round {
+            let t = Instant::now();
+            floor.round_trip(PAYLOAD)?;
+            floor_samples.push(t.elapsed());
+        }
+        floor_samples.add_busy(start.elapsed());
+        for (_, _, invoker, samples) in &mut sims {
+            let start = Instant::now();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                let body = invoker.invoke(PAYLOAD)?;
+                samples.push(t.elapsed());
+                if body != PAYLOAD {
+                    return Err(io::Error::other("the echo came back different"));
+                }
+            }
+            samples.add_busy(start.elapsed());
+        }
+    }
+
+    let floor = floor_samples.summary();
+    support::header();
+    support::row("floor: raw relay, 4 hops", &floor);
+    for (name, sim, _, samples) in &sims {
+        let ours = samples.summary();
+        support::row(name, &ours);
+        support::ratios(&ours, &floor);
+        println!("  lambda-sim RSS after the run: {} KiB", sim.rss_kib());
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Through the embedding API: `Handle::invoke` in this process → the reactor thread → the runtime
+//! (this binary, re-executed as a std-only runtime client) → the reactor → back. No HTTP on the
+//! invoke side; two socket hops.
+//!
+//! Beside it, alternating in the same run, two floors: the two-hop relay (the caller hands the
+//! payload to a relay thread over a channel and a `mio::Waker`, as `Handle` does; the relay
+//! sends it to an echo peer over loopback and hands the echo back), and the bare two hops (this
+//! thread writes to the echo peer and reads back), which shows what the thread hand-offs cost.
+//!
+//! `cargo bench --bench embed`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::io;
+use std::time::Instant;
+
+use lambda_sim::Simulator;
+use support::{PAYLOAD, RelayedTwoHopFloor, Samples, TwoHopFloor};
+
+const ROUNDS: usize = 10;
+const WARMUP: usize = 2_000;
+
+fn main() -> io::Result<()> {
+    support::play_role();
+    let per_round = support::scaled(10_000);
+    let exe = std::env::current_exe()?;
+    support::print_command("embed");
+    println!(
+        "Handle::invoke round trip, closed loop, {} bytes of payload, {ROUNDS} alternating rounds of {per_round}",
+        PAYLOAD.len()
+    );
+
+    let sim = Simulator::builder()
+        .command([exe.to_string_lossy().into_owned()])
+        .env(support::ROLE, "runtime")
+        .start()?;
+    let mut floor = RelayedTwoHopFloor::start()?;
+    let mut bare = TwoHopFloor::start()?;
+    let invoke = || -> io::Result<()> {
+        let response = sim.invoke(PAYLOAD).map_err(io::Error::other)?;
+        if response.status != 200 || response.body != PAYLOAD {
+            return Err(io::Error::other(format!(
+                "unexpected answer {}: {}",
+                response.status,
+                response.body_str()
+            )));
+        }
+        Ok(())
+    };
+    for _ in 0..WARMUP {
+        floor.round_trip(PAYLOAD)?;
+        bare.round_trip(PAYLOAD)?;
+        invoke()?;
+    }
+
+    let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
+    let mut bare_samples = Samples::with_capacity(ROUNDS * per_round);
+    let mut ours = Samples::with_capacity(ROUNDS * per_round);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..per_round {
+            let t = Instant::now();
+            floor.round_trip(PAYLOAD)?;
+            floor_samples.push(t.elapsed());
+        }
+        floor_samples.add_busy(start.elapsed());
+        let start = Instant::now();
+        for _ in 0..per_round {
+            let t = Instant::now();
+            bare.round_trip(PAYLOAD)?;
+            bare_samples.push(t.elapsed());
+        }
+        bare_samples.add_busy(start.elapsed());
+        let start = Instant::now();
+        for _ in 0..per_round {
+            let t = Instant::now();
+            invoke()?;
+            ours.push(t.elapsed());
+        }
+        ours.add_busy(start.elapsed());
+    }
+    let floor = floor_samples.summary();
+    let ours = ours.summary();
+    support::header();
+    support::row("bare 2 hops, no thread hand-off", &bare_samples.summary());
+    support::row("floor: 2-hop relay thread", &floor);
+    support::row("lambda-sim Handle::invoke", &ours);
+    support::ratios(&ours, &floor);
+    sim.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,743 @@
+//! Shared by the benches: percentiles, a std-only HTTP/1.1 client, the helper roles a bench
+//! re-executes itself in (an HTTP runtime client, the floor's relay and echo peers), and
+//! process helpers (starting the release binary, reading RSS).
+//!
+//! Every bench binary calls [`play_role`] first: when the process was started as a helper, it
+//! plays that role and exits; otherwise it returns and the bench runs.
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The variable that names a helper role.
+pub const ROLE: &str = "LAMBDA_SIM_BENCH_ROLE";
+/// The address an `echo` helper connects to.
+pub const PEER: &str = "LAMBDA_SIM_BENCH_PEER";
+
+/// The invoke path every invoker uses.
+pub const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+
+/// The payload of every latency measurement: a small JSON event.
+pub const PAYLOAD: &[u8] = br#"{"message":"hello","n":1234}"#;
+
+/// The release binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_lambda-sim")
+}
+
+/// Plays a helper role and exits, if this process was started as one.
+pub fn play_role() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let result = match role.as_str() {
+        "runtime" => runtime_client(),
+        "relay" => relay(),
+        "echo" => echo(),
+        "park" => park(),
+        other => Err(io::Error::other(format!("unknown role {other}"))),
+    };
+    match result {
+        Ok(()) => std::process::exit(0),
+        // The simulator closing our connection at shutdown ends a helper's loop.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => std::process::exit(0),
+        Err(e) => {
+            eprintln!("bench helper {role}: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// How many measured iterations a bench runs: `default`, unless `LAMBDA_SIM_BENCH_SCALE` (a
+/// fraction, for a quick smoke run in CI) scales it down.
+pub fn scaled(default: usize) -> usize {
+    let scale: f64 = std::env::var("LAMBDA_SIM_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((default as f64 * scale) as usize).max(1)
+}
+
+// ----- statistics -----
+
+/// Latency samples in nanoseconds.
+#[derive(Default, Clone)]
+pub struct Samples {
+    ns: Vec<u64>,
+    /// Wall time spent taking them: throughput is `len / busy`.
+    busy: Duration,
+}
+
+impl Samples {
+    pub fn with_capacity(n: usize) -> Samples {
+        Samples {
+            ns: Vec::with_capacity(n),
+            busy: Duration::ZERO,
+        }
+    }
+
+    pub fn push(&mut self, d: Duration) {
+        self.ns.push(d.as_nanos() as u64);
+    }
+
+    pub fn add_busy(&mut self, d: Duration) {
+        self.busy += d;
+    }
+
+    pub fn len(&self) -> usize {
+        self.ns.len()
+    }
+
+    /// The percentiles of what was pushed.
+    pub fn summary(&self) -> Summary {
+        let mut v = self.ns.clone();
+        v.sort_unstable();
+        let at = |p: f64| -> f64 {
+            if v.is_empty() {
+                return 0.0;
+            }
+            let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+            v[i] as f64 / 1000.0
+        };
+        Summary {
+            n: v.len(),
+            p50: at(50.0),
+            p90: at(90.0),
+            p99: at(99.0),
+            max: at(100.0),
+            per_sec: if self.busy.is_zero() {
+                0.0
+            } else {
+                v.len() as f64 / self.busy.as_secs_f64()
+            },
+        }
+    }
+}
+
+/// Percentiles in microseconds, and throughput.
+#[derive(Clone, Copy, Debug)]
+pub struct Summary {
+    pub n: usize,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub per_sec: f64,
+}
+
+/// The header line for [`row`].
+pub fn header() {
+    println!(
+        "  {:<34} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "", "p50 µs", "p90 µs", "p99 µs", "max µs", "per s"
+    );
+}
+
+/// One table row.
+pub fn row(name: &str, s: &Summary) {
+    let per_sec = if s.per_sec > 0.0 {
+        format!("{:.0}", s.per_sec)
+    } else {
+        "-".to_string()
+    };
+    println!(
+        "  {:<34} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>10}",
+        name, s.p50, s.p90, s.p99, s.max, per_sec
+    );
+}
+
+/// Prints how `ours` compares with `floor`.
+pub fn ratios(ours: &Summary, floor: &Summary) {
+    println!(
+        "  ratio to the floor: p50 {:.2}x, p99 {:.2}x, throughput {:.2}x; our cost above the floor at p50: {:.1} µs",
+        ours.p50 / floor.p50,
+        ours.p99 / floor.p99,
+        ours.per_sec / floor.per_sec,
+        ours.p50 - floor.p50
+    );
+}
+
+/// The command that reproduces this bench, for its output.
+pub fn print_command(bench: &str) {
+    println!("command: cargo bench --bench {bench}");
+    if let Ok(scale) = std::env::var("LAMBDA_SIM_BENCH_SCALE") {
+        println!("         (LAMBDA_SIM_BENCH_SCALE={scale}: a scaled-down run)");
+    }
+}
+
+// ----- a minimal HTTP/1.1 client -----
+
+/// One keep-alive connection that writes whole requests and reads whole responses
+/// (`Content-Length` bodies only: what lambda-sim sends), reusing its buffers.
+pub struct HttpConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    filled: usize,
+    /// The last response's body, and the value of the header asked for.
+    pub body: Vec<u8>,
+    pub wanted: Vec<u8>,
+}
+
+impl HttpConn {
+    pub fn connect(addr: impl std::net::ToSocketAddrs) -> io::Result<HttpConn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(HttpConn {
+            stream,
+            buf: vec![0; 64 * 1024],
+            filled: 0,
+            body: Vec::with_capacity(64 * 1024),
+            wanted: Vec::with_capacity(64),
+        })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one response; keeps its body in `self.body` and the value of header `want` (if
+    /// any) in `self.wanted`. Returns the status.
+    pub fn read_response(&mut self, want: &str) -> io::Result<u16> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&self.buf[..self.filled]) {
+                Ok(httparse::Status::Complete(head_len)) => {
+                    let status = response.code.unwrap_or(0);
+                    let mut length = 0usize;
+                    self.wanted.clear();
+                    for h in response.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("content-length") {
+                            length = std::str::from_utf8(h.value)
+                                .ok()
+                                .and_then(|v| v.trim().parse().ok())
+                                .ok_or_else(|| io::Error::other("bad content-length"))?;
+                        } else if !want.is_empty() && h.name.eq_ignore_ascii_case(want) {
+                            self.wanted.extend_from_slice(h.value);
+                        }
+                    }
+                    self.read_body(head_len, length)?;
+                    return Ok(status);
+                }
+                Ok(httparse::Status::Partial) => self.fill()?,
+                Err(e) => return Err(io::Error::other(format!("bad response: {e}"))),
+            }
+        }
+    }
+
+    fn read_body(&mut self, head_len: usize, length: usize) -> io::Result<()> {
+        self.body.clear();
+        let have = (self.filled - head_len).min(length);
+        self.body
+            .extend_from_slice(&self.buf[head_len..head_len + have]);
+        let used = head_len + have;
+        self.buf.copy_within(used..self.filled, 0);
+        self.filled -= used;
+        while self.body.len() < length {
+            let want = (length - self.body.len()).min(self.buf.len());
+            let n = self.stream.read(&mut self.buf[..want])?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.body.extend_from_slice(&self.buf[..n]);
+        }
+        Ok(())
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.filled == self.buf.len() {
+            return Err(io::Error::other("response head too large"));
+        }
+        let n = self.stream.read(&mut self.buf[self.filled..])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.filled += n;
+        Ok(())
+    }
+}
+
+/// An invoker on one keep-alive connection to an invoke endpoint.
+pub struct Invoker {
+    conn: HttpConn,
+    request: Vec<u8>,
+}
+
+impl Invoker {
+    pub fn connect(addr: SocketAddr) -> io::Result<Invoker> {
+        Ok(Invoker {
+            conn: HttpConn::connect(addr)?,
+            request: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Invokes with `payload`; returns the response body (checked to be a 200).
+    pub fn invoke(&mut self, payload: &[u8]) -> io::Result<&[u8]> {
+        self.request.clear();
+        write!(
+            self.request,
+            "POST {INVOKE_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            payload.len()
+        )?;
+        self.request.extend_from_slice(payload);
+        self.conn.send(&self.request)?;
+        let status = self.conn.read_response("")?;
+        if status != 200 {
+            return Err(io::Error::other(format!(
+                "invoke answered {status}: {}",
+                String::from_utf8_lossy(&self.conn.body)
+            )));
+        }
+        Ok(&self.conn.body)
+    }
+}
+
+/// The `runtime` role: a lean std-only runtime client that echoes each event, as a runtime
+/// interface client does its work (one keep-alive connection, `/next`, `/response`).
+fn runtime_client() -> io::Result<()> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(io::Error::other)?;
+    let mut conn = HttpConn::connect(api.as_str())?;
+    let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n");
+    let mut post = Vec::with_capacity(64 * 1024);
+    loop {
+        conn.send(next.as_bytes())?;
+        let status = conn.read_response("lambda-runtime-aws-request-id")?;
+        if status != 200 {
+            return Err(io::Error::other(format!("/next answered {status}")));
+        }
+        post.clear();
+        post.extend_from_slice(b"POST /2018-06-01/runtime/invocation/");
+        post.extend_from_slice(&conn.wanted);
+        write!(
+            post,
+            "/response HTTP/1.1\r\nHost: {api}\r\nContent-Length: {}\r\n\r\n",
+            conn.body.len()
+        )?;
+        post.extend_from_slice(&conn.body);
+        conn.send(&post)?;
+        let status = conn.read_response("")?;
+        if status != 202 {
+            return Err(io::Error::other(format!("/response answered {status}")));
+        }
+    }
+}
+
+// ----- the floor -----
+
+/// The `echo` role: connects to `PEER` and writes back whatever it reads. The floor's runtime.
+fn echo() -> io::Result<()> {
+    let peer = std::env::var(PEER).map_err(io::Error::other)?;
+    let mut stream = TcpStream::connect(peer.as_str())?;
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n])?;
+    }
+}
+
+/// The `relay` role: the floor's server. It prints its port, accepts the runtime's connection
+/// and then the invoker's, and copies bytes between them from one mio reactor: the same socket
+/// hops as lambda-sim, with no HTTP and no lifecycle.
+fn relay() -> io::Result<()> {
+    use mio::net::TcpStream as MioStream;
+    use mio::{Events, Interest, Poll, Token};
+
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", listener.local_addr()?.port());
+    io::stdout().flush()?;
+    let mut ends = Vec::new();
+    for _ in 0..2 {
+        let (s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        s.set_nonblocking(true)?;
+        ends.push(MioStream::from_std(s));
+    }
+    let mut poll = Poll::new()?;
+    for (i, s) in ends.iter_mut().enumerate() {
+        poll.registry().register(s, Token(i), Interest::READABLE)?;
+    }
+    let mut events = Events::with_capacity(16);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        poll.poll(&mut events, None)?;
+        for event in events.iter() {
+            let from = event.token().0;
+            loop {
+                let n = match ends[from].read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                write_all_spinning(&mut ends[1 - from], &buf[..n])?;
+            }
+        }
+    }
+}
+
+fn write_all_spinning(to: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match to.write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The four-hop floor: invoker (this process) → relay → echo → relay → invoker, each a process.
+pub struct FourHopFloor {
+    relay: Child,
+    echo: Child,
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl FourHopFloor {
+    pub fn start() -> io::Result<FourHopFloor> {
+        let exe = std::env::current_exe()?;
+        let mut relay = Command::new(&exe)
+            .env(ROLE, "relay")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut port = String::new();
+        BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?)
+            .read_line(&mut port)?;
+        let addr = format!("127.0.0.1:{}", port.trim());
+        let echo = Command::new(&exe)
+            .env(ROLE, "echo")
+            .env(PEER, &addr)
+            .spawn()?;
+        // The relay takes the echo's connection first; wait for it to be made.
+        std::thread::sleep(Duration::from_millis(100));
+        let stream = TcpStream::connect(&addr)?;
+        stream.set_nodelay(true)?;
+        Ok(FourHopFloor {
+            relay,
+            echo,
+            stream,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// One round trip of `payload`.
+    pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.stream.write_all(payload)?;
+        read_exactly(&mut self.stream, &mut self.buf, payload.len())
+    }
+}
+
+impl Drop for FourHopFloor {
+    fn drop(&mut self) {
+        let _ = self.relay.kill();
+        let _ = self.echo.kill();
+        let _ = self.relay.wait();
+        let _ = self.echo.wait();
+    }
+}
+
+/// The two-hop floor: this process → echo → this process.
+pub struct TwoHopFloor {
+    echo: Child,
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl TwoHopFloor {
+    pub fn start() -> io::Result<TwoHopFloor> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let echo = Command::new(std::env::current_exe()?)
+            .env(ROLE, "echo")
+            .env(PEER, listener.local_addr()?.to_string())
+            .spawn()?;
+        let (stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        Ok(TwoHopFloor {
+            echo,
+            stream,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.stream.write_all(payload)?;
+        read_exactly(&mut self.stream, &mut self.buf, payload.len())
+    }
+}
+
+impl Drop for TwoHopFloor {
+    fn drop(&mut self) {
+        let _ = self.echo.kill();
+        let _ = self.echo.wait();
+    }
+}
+
+/// The two-hop floor with the embedding API's thread hand-offs: the caller hands the payload to
+/// a relay thread (a channel and a `mio::Waker`, as `Handle` does), which relays it to an echo
+/// peer over loopback and hands the echo back over a channel. No HTTP, no lifecycle.
+pub struct RelayedTwoHopFloor {
+    to_relay: std::sync::mpsc::Sender<Vec<u8>>,
+    from_relay: std::sync::mpsc::Receiver<Vec<u8>>,
+    waker: std::sync::Arc<mio::Waker>,
+    _echo: Child,
+}
+
+impl RelayedTwoHopFloor {
+    pub fn start() -> io::Result<RelayedTwoHopFloor> {
+        use mio::{Events, Interest, Poll, Token, Waker};
+        const WAKER: Token = Token(0);
+        const PEER_TOKEN: Token = Token(1);
+
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let echo = Command::new(std::env::current_exe()?)
+            .env(ROLE, "echo")
+            .env(PEER, listener.local_addr()?.to_string())
+            .spawn()?;
+        let (stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let mut stream = mio::net::TcpStream::from_std(stream);
+        let mut poll = Poll::new()?;
+        let waker = std::sync::Arc::new(Waker::new(poll.registry(), WAKER)?);
+        poll.registry()
+            .register(&mut stream, PEER_TOKEN, Interest::READABLE)?;
+        let (to_relay, requests) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (replies, from_relay) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || -> io::Result<()> {
+            let mut events = Events::with_capacity(16);
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut want = 0usize;
+            let mut got = Vec::new();
+            loop {
+                poll.poll(&mut events, None)?;
+                for event in events.iter() {
+                    if event.token() == WAKER {
+                        while let Ok(payload) = requests.try_recv() {
+                            want += payload.len();
+                            write_all_spinning(&mut stream, &payload)?;
+                        }
+                        continue;
+                    }
+                    loop {
+                        match stream.read(&mut buf) {
+                            Ok(0) => return Ok(()),
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if want > 0 && got.len() >= want {
+                        want = 0;
+                        if replies.send(std::mem::take(&mut got)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        });
+        Ok(RelayedTwoHopFloor {
+            to_relay,
+            from_relay,
+            waker,
+            _echo: echo,
+        })
+    }
+
+    pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.to_relay
+            .send(payload.to_vec())
+            .map_err(|_| io::Error::other("relay gone"))?;
+        self.waker.wake()?;
+        let echoed = self
+            .from_relay
+            .recv()
+            .map_err(|_| io::Error::other("relay gone"))?;
+        if echoed.len() != payload.len() {
+            return Err(io::Error::other("short echo"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RelayedTwoHopFloor {
+    fn drop(&mut self) {
+        let _ = self._echo.kill();
+        let _ = self._echo.wait();
+    }
+}
+
+fn read_exactly(stream: &mut TcpStream, buf: &mut [u8], mut want: usize) -> io::Result<()> {
+    while want > 0 {
+        let take = want.min(buf.len());
+        let n = stream.read(&mut buf[..take])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        want -= n;
+    }
+    Ok(())
+}
+
+// ----- parked connections -----
+
+/// The `park` role: opens `LAMBDA_SIM_BENCH_CONNS` connections to `PEER`, sends `/next` on
+/// each, prints `parked` and waits for its stdin to close.
+fn park() -> io::Result<()> {
+    let peer = std::env::var(PEER).map_err(io::Error::other)?;
+    let n: usize = std::env::var("LAMBDA_SIM_BENCH_CONNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other("LAMBDA_SIM_BENCH_CONNS"))?;
+    lambda_sim::process::sys::raise_fd_limit()?;
+    let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {peer}\r\n\r\n");
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(peer.as_str())?;
+        s.write_all(next.as_bytes())?;
+        conns.push(s);
+    }
+    println!("parked");
+    io::stdout().flush()?;
+    let mut line = String::new();
+    io::stdin().read_line(&mut line)?;
+    drop(conns);
+    Ok(())
+}
+
+// ----- the binary under test -----
+
+/// The release binary, started with `args`, its ready line read.
+pub struct SimProcess {
+    pub child: Child,
+    pub invoke: SocketAddr,
+    pub runtime_api: SocketAddr,
+    drain: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl SimProcess {
+    /// Starts `lambda-sim` on free loopback ports with `args`; its stdout (the lifecycle lines)
+    /// is read and dropped by a thread, as a terminal or `tee` would.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> io::Result<SimProcess> {
+        let started = Instant::now();
+        let mut cmd = Command::new(binary());
+        cmd.args([
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
+        let mut out = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
+        let (invoke, runtime_api) = read_ready(&mut out)?;
+        let _ = started;
+        let drain = std::thread::spawn(move || drain(out));
+        Ok(SimProcess {
+            child,
+            invoke,
+            runtime_api,
+            drain: Some(drain),
+        })
+    }
+
+    /// Resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        // SIGTERM (a clean shutdown) is not reachable from std; kill is enough for a bench.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = self.drain.take() {
+            let _ = d.join();
+        }
+    }
+}
+
+/// Reads lines until `lambda-sim ready invoke=<addr> runtime-api=<addr>`.
+pub fn read_ready(out: &mut impl BufRead) -> io::Result<(SocketAddr, SocketAddr)> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line)? == 0 {
+            return Err(io::Error::other("lambda-sim exited before it was ready"));
+        }
+        let Some(rest) = line.trim().strip_prefix("lambda-sim ready ") else {
+            continue;
+        };
+        let mut invoke = None;
+        let mut api = None;
+        for part in rest.split_whitespace() {
+            if let Some(a) = part.strip_prefix("invoke=") {
+                invoke = a.parse().ok();
+            } else if let Some(a) = part.strip_prefix("runtime-api=") {
+                api = a.parse().ok();
+            }
+        }
+        return match (invoke, api) {
+            (Some(i), Some(a)) => Ok((i, a)),
+            _ => Err(io::Error::other(format!("unexpected ready line {line:?}"))),
+        };
+    }
+}
+
+fn drain(mut out: impl Read) -> u64 {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    while let Ok(n) = out.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    total
+}
+
+/// A process's resident set size in KiB (`VmRSS`), or 0 if it cannot be read.
+pub fn rss_kib(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
+}
+
+/// A process's peak resident set size in KiB (`VmHWM`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_field(pid, "VmHWM:")
+}
+
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Times `f` once.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let v = f();
+    (v, t.elapsed())
+}
