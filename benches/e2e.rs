@@ -2,8 +2,10 @@
 //! invoker (this process) → lambda-sim (the release binary) → runtime (this binary, re-executed
 //! as a std-only runtime client) → lambda-sim → invoker.
 //!
-//! Beside it, in the same run and alternating with it, the floor: a raw mio relay doing the same
-//! four socket hops with an echo peer and no HTTP or lifecycle logic.
+//! Beside it, in the same run and alternating with it, two floors with no HTTP and no lifecycle
+//! logic: a raw mio relay doing the same four socket hops with an echo peer; and the same relay
+//! also exchanging the Runtime API's two other messages per invocation (the 202 after the
+//! response and the runtime's next `/next`), which any conforming runtime client waits for.
 //!
 //! `cargo bench --bench e2e`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
@@ -15,12 +17,12 @@ use std::time::Instant;
 
 use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
 
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 200;
 const WARMUP: usize = 2_000;
 
 fn main() -> io::Result<()> {
     support::play_role();
-    let per_round = support::scaled(10_000);
+    let per_round = support::scaled(500);
     let exe = std::env::current_exe()?;
     let exe = exe.to_str().ok_or(io::ErrorKind::InvalidInput)?;
 
@@ -34,7 +36,8 @@ fn main() -> io::Result<()> {
         "invoke round trip over HTTP, closed loop, {} bytes of payload, {ROUNDS} alternating rounds of {per_round}",
         PAYLOAD.len()
     );
-    let mut floor = FourHopFloor::start()?;
+    let mut floor = FourHopFloor::start(false)?;
+    let mut floor6 = FourHopFloor::start(true)?;
     let mut sims = Vec::new();
     for (name, args) in &configs {
         let mut args = args.clone();
@@ -52,6 +55,7 @@ fn main() -> io::Result<()> {
     // Warm up: the cold start, caches, the CPU governor.
     for _ in 0..WARMUP {
         floor.round_trip(PAYLOAD)?;
+        floor6.round_trip(PAYLOAD)?;
     }
     for (_, _, invoker, _) in &mut sims {
         for _ in 0..WARMUP {
@@ -60,14 +64,20 @@ fn main() -> io::Result<()> {
     }
 
     let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
+    let mut floor6_samples = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
-        let start = Instant::now();
-        for _ in 0..per_round {
-            let t = Instant::now();
-            floor.round_trip(PAYLOAD)?;
-            floor_samples.push(t.elapsed());
+        for (floor, samples) in [
+            (&mut floor, &mut floor_samples),
+            (&mut floor6, &mut floor6_samples),
+        ] {
+            let start = Instant::now();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                floor.round_trip(PAYLOAD)?;
+                samples.push(t.elapsed());
+            }
+            samples.add_busy(start.elapsed());
         }
-        floor_samples.add_busy(start.elapsed());
         for (_, _, invoker, samples) in &mut sims {
             let start = Instant::now();
             for _ in 0..per_round {
@@ -83,12 +93,16 @@ fn main() -> io::Result<()> {
     }
 
     let floor = floor_samples.summary();
+    let floor6 = floor6_samples.summary();
     support::header();
     support::row("floor: raw relay, 4 hops", &floor);
+    support::row("protocol floor: + 202, /next", &floor6);
     for (name, sim, _, samples) in &sims {
         let ours = samples.summary();
         support::row(name, &ours);
         support::ratios(&ours, &floor);
+        print!("  against the protocol floor:");
+        support::ratios(&ours, &floor6);
         println!("  lambda-sim RSS after the run: {} KiB", sim.rss_kib());
     }
     Ok(())

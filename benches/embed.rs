@@ -18,12 +18,12 @@ use std::time::Instant;
 use lambda_sim::Simulator;
 use support::{PAYLOAD, RelayedTwoHopFloor, Samples, TwoHopFloor};
 
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 50;
 const WARMUP: usize = 2_000;
 
 fn main() -> io::Result<()> {
     support::play_role();
-    let per_round = support::scaled(10_000);
+    let per_round = support::scaled(2_000);
     let exe = std::env::current_exe()?;
     support::print_command("embed");
     println!(

@@ -327,12 +327,27 @@ fn runtime_client() -> io::Result<()> {
 
 // ----- the floor -----
 
+/// With this variable set to the payload's length, the floor also follows the Runtime API's
+/// message pattern: after the echo's reply the relay sends it a one-byte acknowledgement (the
+/// 202), the echo answers with a one-byte request for more (its next `/next`), and the relay
+/// hands the echo an invoker's payload only once it has asked for one (an invocation that
+/// arrives first waits, as it does for a runtime that is not yet back on `/next`).
+pub const ACKS: &str = "LAMBDA_SIM_BENCH_ACKS";
+
 /// The `echo` role: connects to `PEER` and writes back whatever it reads. The floor's runtime.
 fn echo() -> io::Result<()> {
     let peer = std::env::var(PEER).map_err(io::Error::other)?;
     let mut stream = TcpStream::connect(peer.as_str())?;
     stream.set_nodelay(true)?;
     let mut buf = vec![0u8; 64 * 1024];
+    if let Some(len) = acks() {
+        loop {
+            read_exactly(&mut stream, &mut buf, len)?;
+            stream.write_all(&buf[..len])?;
+            read_exactly(&mut stream, &mut buf, 1)?;
+            stream.write_all(b"n")?;
+        }
+    }
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -365,6 +380,13 @@ fn relay() -> io::Result<()> {
     }
     let mut events = Events::with_capacity(16);
     let mut buf = vec![0u8; 64 * 1024];
+    // With acks: where the runtime's stream is in its cycle of `len` reply bytes (forwarded)
+    // and one request for more (dropped).
+    let cycle = acks().map(|len| len + 1);
+    let mut at = 0;
+    // With acks: whether the runtime has asked for a payload, and one that waits for it.
+    let mut asked = true;
+    let mut held: Vec<u8> = Vec::new();
     loop {
         poll.poll(&mut events, None)?;
         for event in events.iter() {
@@ -377,10 +399,49 @@ fn relay() -> io::Result<()> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
-                write_all_spinning(&mut ends[1 - from], &buf[..n])?;
+                match cycle {
+                    Some(cycle) if from == 0 => {
+                        let mut i = 0;
+                        while i < n {
+                            let reply_left = (cycle - 1).saturating_sub(at);
+                            if reply_left == 0 {
+                                // The request for more: a held payload goes now.
+                                i += 1;
+                                at = 0;
+                                if held.is_empty() {
+                                    asked = true;
+                                } else {
+                                    write_all_spinning(&mut ends[0], &held)?;
+                                    held.clear();
+                                }
+                                continue;
+                            }
+                            let take = reply_left.min(n - i);
+                            write_all_spinning(&mut ends[1], &buf[i..i + take])?;
+                            i += take;
+                            at += take;
+                            if at == cycle - 1 {
+                                write_all_spinning(&mut ends[0], b"a")?;
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        if asked {
+                            asked = false;
+                            write_all_spinning(&mut ends[0], &buf[..n])?;
+                        } else {
+                            held.extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    None => write_all_spinning(&mut ends[1 - from], &buf[..n])?,
+                }
             }
         }
     }
+}
+
+fn acks() -> Option<usize> {
+    std::env::var(ACKS).ok().and_then(|v| v.parse().ok())
 }
 
 fn write_all_spinning(to: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
@@ -405,10 +466,18 @@ pub struct FourHopFloor {
 }
 
 impl FourHopFloor {
-    pub fn start() -> io::Result<FourHopFloor> {
+    /// `acks`: also exchange the Runtime API's two extra messages per invocation (see [`ACKS`]),
+    /// for payloads of `PAYLOAD`'s length.
+    pub fn start(acks: bool) -> io::Result<FourHopFloor> {
         let exe = std::env::current_exe()?;
+        let acks_env = if acks {
+            PAYLOAD.len().to_string()
+        } else {
+            String::new()
+        };
         let mut relay = Command::new(&exe)
             .env(ROLE, "relay")
+            .env(ACKS, &acks_env)
             .stdout(Stdio::piped())
             .spawn()?;
         let mut port = String::new();
@@ -418,6 +487,7 @@ impl FourHopFloor {
         let echo = Command::new(&exe)
             .env(ROLE, "echo")
             .env(PEER, &addr)
+            .env(ACKS, &acks_env)
             .spawn()?;
         // The relay takes the echo's connection first; wait for it to be made.
         std::thread::sleep(Duration::from_millis(100));
@@ -618,6 +688,10 @@ fn park() -> io::Result<()> {
 
 // ----- the binary under test -----
 
+/// In [`SimProcess::start`]'s `envs`: write lambda-sim's stdout to this regular file instead of
+/// a pipe read by a thread of the bench (not passed on to lambda-sim's environment).
+pub const STDOUT_FILE: &str = "LAMBDA_SIM_BENCH_STDOUT_FILE";
+
 /// The release binary, started with `args`, its ready line read.
 pub struct SimProcess {
     pub child: Child,
@@ -639,11 +713,37 @@ impl SimProcess {
             "127.0.0.1:0",
         ])
         .args(args)
-        .stdout(Stdio::piped())
         .stdin(Stdio::null());
         for (k, v) in envs {
             cmd.env(k, v);
         }
+        if let Some(path) = envs
+            .iter()
+            .find(|(k, _)| *k == STDOUT_FILE)
+            .map(|(_, v)| *v)
+        {
+            // Lines to a regular file: no reader to wake.
+            cmd.stdout(std::fs::File::create(path)?);
+            let child = cmd.spawn()?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let text = std::fs::read_to_string(path)?;
+                if text.contains("lambda-sim ready ") {
+                    let (invoke, runtime_api) = read_ready(&mut text.as_bytes())?;
+                    return Ok(SimProcess {
+                        child,
+                        invoke,
+                        runtime_api,
+                        drain: None,
+                    });
+                }
+                if Instant::now() > deadline {
+                    return Err(io::Error::other("lambda-sim did not get ready"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        cmd.stdout(Stdio::piped());
         let mut child = cmd.spawn()?;
         let mut out = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let (invoke, runtime_api) = read_ready(&mut out)?;

@@ -41,6 +41,7 @@ const RUNTIME_LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const STOP: Token = Token(3);
 const SINK: Token = Token(4);
+const TIMER: Token = Token(5);
 /// Slab entries use tokens from here on: `Token(FIRST_SOURCE + index)`.
 const FIRST_SOURCE: usize = 16;
 
@@ -217,11 +218,17 @@ pub(crate) struct Reactor {
     sink: Sink,
     quiet: bool,
     stop: Option<OwnedFd>,
+    /// A timerfd for every deadline, so that `epoll_wait` waits without a timeout of its own.
+    timer: OwnedFd,
+    /// When the timerfd fires, if armed; never later than the earliest deadline.
+    armed: Option<Micros>,
     signals: u32,
     read_buf: Vec<u8>,
     lines: String,
-    /// Lifecycle events of this turn, rendered as log lines once its answers are written.
+    /// Lifecycle events waiting to be rendered as log lines, in batches (`log_events_due`).
     events: Vec<(Micros, PlatformEvent)>,
+    /// When the waiting events are rendered.
+    events_due: Option<Micros>,
     deferred: VecDeque<Deferred>,
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
@@ -266,6 +273,9 @@ impl Reactor {
         registry.register(&mut runtime_listener, RUNTIME_LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(registry, WAKER)?);
         let (tx, rx) = mpsc::channel();
+
+        let timer = process::sys::timerfd()?;
+        registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
 
         let (sink, lines_rx) = Sink::new(config.log_output);
         if let Some(fd) = sink.nonblocking_fd() {
@@ -338,10 +348,13 @@ impl Reactor {
             sink,
             quiet: config.quiet,
             stop: None,
+            timer,
+            armed: None,
             signals: 0,
             read_buf: vec![0; READ_CHUNK],
             lines: String::new(),
             events: Vec::new(),
+            events_due: None,
             deferred: VecDeque::new(),
             to_process: Vec::new(),
             lingering: Vec::new(),
@@ -393,7 +406,11 @@ impl Reactor {
                     break;
                 }
             }
-            let timeout = self.next_deadline().map(|at| at.since(now).to_duration());
+            let timeout = match self.next_deadline() {
+                Some(at) if at <= now => Some(std::time::Duration::ZERO),
+                Some(at) => self.arm(now, at),
+                None => None,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -410,12 +427,37 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
-            self.log_events();
-            self.sink.flush_due(now);
+            if self.log_events_due(now) {
+                // These lines have waited already.
+                self.sink.flush();
+            } else {
+                self.sink.flush_due(now);
+            }
         }
         self.log_events();
         self.sink.finish();
         Ok(())
+    }
+
+    /// Makes sure the timerfd fires by `at`: it is re-armed only for a deadline earlier than
+    /// the one it is armed for (a later deadline finds it firing early, and re-arms then), so a
+    /// closed loop of invocations arms it about once per function timeout. Returns the poll
+    /// timeout to use instead if the timerfd cannot be armed.
+    fn arm(&mut self, now: Micros, at: Micros) -> Option<std::time::Duration> {
+        if self.armed.is_some_and(|armed| armed <= at) {
+            return None;
+        }
+        let after = at.since(now).to_duration();
+        match process::sys::arm_timerfd(&self.timer, after) {
+            Ok(()) => {
+                self.armed = Some(at);
+                None
+            }
+            Err(e) => {
+                log::warn!("cannot arm the reactor's timer: {e}");
+                Some(after)
+            }
+        }
     }
 
     fn now(&self) -> Micros {
@@ -430,6 +472,7 @@ impl Reactor {
             linger,
             flush,
             self.sink.deadline(),
+            self.events_due,
         ]
         .into_iter()
         .flatten()
@@ -446,6 +489,10 @@ impl Reactor {
             STOP => self.on_signal(now),
             SINK => {
                 self.sink.flush();
+            }
+            TIMER => {
+                process::sys::clear_timerfd(&self.timer);
+                self.armed = None;
             }
             Token(t) => {
                 let Some(index) = t.checked_sub(FIRST_SOURCE) else {
@@ -593,6 +640,7 @@ impl Reactor {
             };
             self.signals += 1;
             if self.signals == 1 {
+                self.log_events();
                 self.sink.line(&format!(
                     "lambda-sim: signal {signal} received, shutting down"
                 ));
@@ -948,7 +996,7 @@ impl Reactor {
                     }
                 }
             }
-            // Rendering waits until the turn's answers are out (`log_events`).
+            // Rendered in batches, off the invocations' path (`log_events_due`).
             Action::Event(event) => {
                 if !self.quiet && self.sink.is_shown() {
                     self.events.push((now, event));
@@ -997,13 +1045,47 @@ impl Reactor {
         }
     }
 
-    /// Renders the turn's lifecycle events as log lines. Runs after the turn's answers are
-    /// written, so formatting and the peak-RSS read for REPORT are off the latency path.
+    /// At the end of a turn: renders the waiting lifecycle events if they are due, or sets when
+    /// they will be. Returns whether it rendered.
+    ///
+    /// Events wait up to [`sink::FLUSH_DELAY`] so that formatting and the peak-RSS read for
+    /// REPORT happen once per batch, off the invocations' latency path. Each line keeps the time
+    /// of its event; Max Memory Used is read when the batch is rendered (the peak only grows,
+    /// so it may include growth in those last milliseconds).
+    fn log_events_due(&mut self, now: Micros) -> bool {
+        if self.events.is_empty() {
+            self.events_due = None;
+            return false;
+        }
+        match self.events_due {
+            Some(at) if at <= now => {
+                self.log_events();
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.events_due = Some(now + sink::FLUSH_DELAY);
+                false
+            }
+        }
+    }
+
+    /// Renders every waiting lifecycle event as log lines now.
     fn log_events(&mut self) {
+        self.events_due = None;
         let mut events = std::mem::take(&mut self.events);
+        // One read of the runtime's peak RSS serves the whole batch.
+        let mut memory_of: Option<(Option<ChildId>, Option<u64>)> = None;
         for (at, event) in events.drain(..) {
             let memory = match &event {
-                PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
+                PlatformEvent::Report { runtime, .. } => match memory_of {
+                    Some((child, mb)) if child == *runtime => mb,
+                    _ => {
+                        let mb = self.max_memory_mb(*runtime);
+                        memory_of = Some((*runtime, mb));
+                        mb
+                    }
+                },
                 _ => None,
             };
             self.lines.clear();
