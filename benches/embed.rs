@@ -13,7 +13,7 @@
 mod support;
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_sim::Simulator;
 use support::{PAYLOAD, RelayedTwoHopFloor, Samples, TwoHopFloor};
@@ -31,13 +31,19 @@ fn main() -> io::Result<()> {
         PAYLOAD.len()
     );
 
-    let sim = Simulator::builder()
-        .command([exe.to_string_lossy().into_owned()])
-        .env(support::ROLE, "runtime")
-        .start()?;
-    let mut floor = RelayedTwoHopFloor::start()?;
+    let start = |spin: Duration| {
+        Simulator::builder()
+            .command([exe.to_string_lossy().into_owned()])
+            .env(support::ROLE, "runtime")
+            .spin_wait(spin)
+            .start()
+    };
+    let sim = start(lambda_sim::DEFAULT_SPIN)?;
+    let sleeper = start(Duration::ZERO)?;
+    let mut floor = RelayedTwoHopFloor::start(false)?;
+    let mut protocol = RelayedTwoHopFloor::start(true)?;
     let mut bare = TwoHopFloor::start()?;
-    let invoke = || -> io::Result<()> {
+    let invoke = |sim: &lambda_sim::Handle| -> io::Result<()> {
         let response = sim.invoke(PAYLOAD).map_err(io::Error::other)?;
         if response.status != 200 || response.body != PAYLOAD {
             return Err(io::Error::other(format!(
@@ -50,13 +56,17 @@ fn main() -> io::Result<()> {
     };
     for _ in 0..WARMUP {
         floor.round_trip(PAYLOAD)?;
+        protocol.round_trip(PAYLOAD)?;
         bare.round_trip(PAYLOAD)?;
-        invoke()?;
+        invoke(&sim)?;
+        invoke(&sleeper)?;
     }
 
     let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
     let mut bare_samples = Samples::with_capacity(ROUNDS * per_round);
+    let mut protocol_samples = Samples::with_capacity(ROUNDS * per_round);
     let mut ours = Samples::with_capacity(ROUNDS * per_round);
+    let mut sleeping = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
         let start = Instant::now();
         for _ in 0..per_round {
@@ -75,10 +85,19 @@ fn main() -> io::Result<()> {
         let start = Instant::now();
         for _ in 0..per_round {
             let t = Instant::now();
-            invoke()?;
-            ours.push(t.elapsed());
+            protocol.round_trip(PAYLOAD)?;
+            protocol_samples.push(t.elapsed());
         }
-        ours.add_busy(start.elapsed());
+        protocol_samples.add_busy(start.elapsed());
+        for (sim, samples) in [(&sim, &mut ours), (&sleeper, &mut sleeping)] {
+            let start = Instant::now();
+            for _ in 0..per_round {
+                let t = Instant::now();
+                invoke(sim)?;
+                samples.push(t.elapsed());
+            }
+            samples.add_busy(start.elapsed());
+        }
     }
     let floor = floor_samples.summary();
     let ours = ours.summary();
@@ -86,7 +105,12 @@ fn main() -> io::Result<()> {
     support::row("bare 2 hops, no thread hand-off", &bare_samples.summary());
     support::row("floor: 2-hop relay thread", &floor);
     support::row("lambda-sim Handle::invoke", &ours);
+    support::row("  the same, spin_wait(0)", &sleeping.summary());
+    support::row("protocol floor: + 202, /next", &protocol_samples.summary());
     support::ratios(&ours, &floor);
+    print!("  against the protocol floor:");
+    support::ratios(&ours, &protocol_samples.summary());
     sim.shutdown()?;
+    sleeper.shutdown()?;
     Ok(())
 }

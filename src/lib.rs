@@ -48,4 +48,4 @@ pub mod time;
 pub use config::{Bootstrap, Config};
 pub use lifecycle::{InvokeRequest, Timings};
 pub use reactor::{EnvState, InvokeResponse, LogOutput};
-pub use simulator::{Builder, Handle, Server, Simulator, Stopped, Ticket};
+pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Ticket};

@@ -564,15 +564,19 @@ pub struct RelayedTwoHopFloor {
 }
 
 impl RelayedTwoHopFloor {
-    pub fn start() -> io::Result<RelayedTwoHopFloor> {
+    /// `acks`: follow the Runtime API's message pattern, as [`ACKS`] describes, for payloads
+    /// of `PAYLOAD`'s length.
+    pub fn start(acks: bool) -> io::Result<RelayedTwoHopFloor> {
         use mio::{Events, Interest, Poll, Token, Waker};
         const WAKER: Token = Token(0);
         const PEER_TOKEN: Token = Token(1);
 
         let listener = TcpListener::bind("127.0.0.1:0")?;
+        let len = PAYLOAD.len();
         let echo = Command::new(std::env::current_exe()?)
             .env(ROLE, "echo")
             .env(PEER, listener.local_addr()?.to_string())
+            .env(ACKS, if acks { len.to_string() } else { String::new() })
             .spawn()?;
         let (stream, _) = listener.accept()?;
         stream.set_nodelay(true)?;
@@ -587,15 +591,21 @@ impl RelayedTwoHopFloor {
         std::thread::spawn(move || -> io::Result<()> {
             let mut events = Events::with_capacity(16);
             let mut buf = vec![0u8; 64 * 1024];
-            let mut want = 0usize;
             let mut got = Vec::new();
+            // With acks: whether the echo has asked for a payload, and one waiting for that.
+            let mut asked = true;
+            let mut held: Option<Vec<u8>> = None;
             loop {
                 poll.poll(&mut events, None)?;
                 for event in events.iter() {
                     if event.token() == WAKER {
                         while let Ok(payload) = requests.try_recv() {
-                            want += payload.len();
-                            write_all_spinning(&mut stream, &payload)?;
+                            if asked || !acks {
+                                asked = false;
+                                write_all_spinning(&mut stream, &payload)?;
+                            } else {
+                                held = Some(payload);
+                            }
                         }
                         continue;
                     }
@@ -608,10 +618,21 @@ impl RelayedTwoHopFloor {
                             Err(e) => return Err(e),
                         }
                     }
-                    if want > 0 && got.len() >= want {
-                        want = 0;
-                        if replies.send(std::mem::take(&mut got)).is_err() {
+                    // The echo's reply, then (with acks) its request for more.
+                    while got.len() >= len {
+                        let reply: Vec<u8> = got.drain(..len).collect();
+                        if replies.send(reply).is_err() {
                             return Ok(());
+                        }
+                        if acks {
+                            write_all_spinning(&mut stream, b"a")?;
+                        }
+                    }
+                    if acks && got.first() == Some(&b'n') {
+                        got.remove(0);
+                        match held.take() {
+                            Some(payload) => write_all_spinning(&mut stream, &payload)?,
+                            None => asked = true,
                         }
                     }
                 }
