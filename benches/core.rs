@@ -32,6 +32,9 @@ fn allocations() -> u64 {
     (stats.allocations + stats.reallocations) as u64
 }
 
+/// The request's payload and the runtime's response: the only allocations an invocation needs.
+const PAYLOAD_ALLOCATIONS: f64 = 2.0;
+
 const RUNTIME: WaiterId = WaiterId(1);
 const INVOKER: WaiterId = WaiterId(2);
 
@@ -131,6 +134,12 @@ fn main() -> io::Result<()> {
     println!(
         "allocations per invocation, core alone: {core_allocs:.2} (2 of them are the request and response payloads the bench hands in)"
     );
+    // Counts are deterministic, unlike times: a regression here fails the bench (and CI).
+    if core_allocs > PAYLOAD_ALLOCATIONS {
+        return Err(io::Error::other(format!(
+            "the core allocates beyond the payloads: {core_allocs:.2} per invocation"
+        )));
+    }
 
     // ----- allocations through the reactor, HTTP included -----
     let exe = std::env::current_exe()?;
@@ -153,8 +162,13 @@ fn main() -> io::Result<()> {
     }
     let reactor_allocs = (allocations() - before) as f64 / n as f64;
     println!(
-        "allocations per invocation, reactor + core + HTTP (invoke over HTTP, runtime in another process, lines discarded): {reactor_allocs:.2}"
+        "allocations per invocation, reactor + core + HTTP (invoke over HTTP, runtime in another process, lines discarded): {reactor_allocs:.2} (2 of them are the request and response bodies)"
     );
+    if reactor_allocs > PAYLOAD_ALLOCATIONS {
+        return Err(io::Error::other(format!(
+            "the reactor allocates beyond the payloads: {reactor_allocs:.2} per invocation"
+        )));
+    }
     sim.shutdown()?;
     Ok(())
 }
