@@ -100,6 +100,11 @@ impl Uuid {
         std::str::from_utf8(&self.0).unwrap_or("")
     }
 
+    /// The text form's bytes, for a header (no UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Accepts any UUID in canonical text form (any version, either case), as rapid's
     /// `uuid.Parse` does for extension identifiers.
     pub fn parse(text: &str) -> Option<Uuid> {
@@ -155,6 +160,14 @@ impl TraceId {
     /// The invoker's trace header, as given.
     pub fn given(header: &str) -> TraceId {
         TraceId(Trace::Given(header.into()))
+    }
+
+    /// The header's bytes (no UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Trace::Generated(text) => text,
+            Trace::Given(text) => text.as_bytes(),
+        }
     }
 
     /// The header's text.

@@ -185,7 +185,7 @@ fn cognito(raw: &[u8]) -> Option<String> {
 pub fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
     let with_ids = |rendered: Rendered<'a>| {
         rendered
-            .header("X-Amzn-RequestId", reply.request_id.as_str().as_bytes())
+            .header("X-Amzn-RequestId", reply.request_id.as_bytes())
             .header("X-Amz-Executed-Version", ctx.version.as_bytes())
     };
     let content_type = |ct: &'a Option<String>| ct.as_deref().map_or(JSON, str::as_bytes);

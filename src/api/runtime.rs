@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::{Context, JSON, Rendered, runtime_error};
-use crate::http::{Head, write_head};
+use crate::http::{Head, decimal, write_head};
 use crate::lifecycle::{
     FunctionError, Invocation, MAX_RESPONSE_BYTES, Rejection, normalize_error_type,
 };
@@ -27,8 +27,8 @@ pub fn write_next(
     close: bool,
 ) {
     let request = &invocation.request;
-    let mut deadline_ms = itoa_buf();
-    let deadline_ms = fmt_u64(
+    let mut deadline_ms = [0; 20];
+    let deadline_ms = decimal(
         &mut deadline_ms,
         (ctx.epoch_us + deadline.as_micros()) / 1_000,
     );
@@ -40,14 +40,11 @@ pub fn write_next(
     let candidates: [(&str, &[u8]); 8] = [
         (
             "Lambda-Runtime-Aws-Request-Id",
-            invocation.request_id.as_str().as_bytes(),
+            invocation.request_id.as_bytes(),
         ),
         ("Lambda-Runtime-Deadline-Ms", deadline_ms),
         ("Lambda-Runtime-Invoked-Function-Arn", arn.as_bytes()),
-        (
-            "Lambda-Runtime-Trace-Id",
-            invocation.trace_id.as_str().as_bytes(),
-        ),
+        ("Lambda-Runtime-Trace-Id", invocation.trace_id.as_bytes()),
         (
             "Lambda-Runtime-Client-Context",
             optional(&request.client_context),
@@ -169,24 +166,6 @@ fn strip_error_cause(body: &[u8]) -> (Vec<u8>, &'static str) {
         serde_json::Value::Object(out).to_string().into_bytes(),
         "application/json",
     )
-}
-
-/// A stack buffer for formatting a `u64` without allocating.
-pub(crate) fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-/// Formats `n` in decimal into `buf`, returning the digits.
-pub(crate) fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[at..];
-        }
-    }
 }
 
 fn optional(v: &Option<String>) -> &[u8] {

@@ -11,7 +11,7 @@ mod response;
 
 pub use error::ParseError;
 pub use request::{Event, Framing, Head, Method, RequestDecoder, Version};
-pub use response::{CONTINUE, reason, write_head, write_response};
+pub use response::{CONTINUE, decimal, reason, write_head, write_response};
 
 /// The longest request head (request line and header fields) accepted; longer is 431.
 /// rapid serves the Runtime API with Go's net/http, whose default `MaxHeaderBytes` is 1 MiB,
