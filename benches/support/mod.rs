@@ -37,6 +37,7 @@ pub fn play_role() {
         "relay" => relay(),
         "echo" => echo(),
         "park" => park(),
+        "invoke" => invoke_role(),
         other => Err(io::Error::other(format!("unknown role {other}"))),
     };
     match result {
@@ -677,6 +678,26 @@ fn read_exactly(stream: &mut TcpStream, buf: &mut [u8], mut want: usize) -> io::
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         want -= n;
+    }
+    Ok(())
+}
+
+/// The `invoke` role: `LAMBDA_SIM_BENCH_COUNT` invocations of the endpoint at `PEER`, one
+/// connection, closed loop (for `benches/callgrind.sh`).
+fn invoke_role() -> io::Result<()> {
+    let peer: SocketAddr = std::env::var(PEER)
+        .map_err(io::Error::other)?
+        .parse()
+        .map_err(io::Error::other)?;
+    let n: usize = std::env::var("LAMBDA_SIM_BENCH_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other("LAMBDA_SIM_BENCH_COUNT"))?;
+    let mut invoker = Invoker::connect(peer)?;
+    for _ in 0..n {
+        if invoker.invoke(PAYLOAD)? != PAYLOAD {
+            return Err(io::Error::other("the echo came back different"));
+        }
     }
     Ok(())
 }
