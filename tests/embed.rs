@@ -220,3 +220,21 @@ fn the_state_of_the_environment() {
         "in flight until back on /next"
     );
 }
+
+#[test]
+fn answers_arrive_whether_the_caller_polls_or_sleeps() {
+    // The default polls for up to DEFAULT_SPIN, then sleeps; zero sleeps at once. A slow
+    // invocation outlasts the polling in both cases.
+    for spin in [lambda_sim::DEFAULT_SPIN, Duration::ZERO] {
+        let sim = Simulator::builder()
+            .command(python_runtime("echo"))
+            .spin_wait(spin)
+            .start()
+            .unwrap();
+        let fast = sim.invoke(r#"{"n":1}"#).unwrap();
+        assert_eq!(fast.body_str(), r#"{"n":1}"#, "spin {spin:?}");
+        let slow = sim.invoke(r#"{"action":"sleep","seconds":0.05}"#).unwrap();
+        assert_eq!(slow.status, 200, "spin {spin:?}: {}", slow.body_str());
+        assert!(slow.timings.duration().to_duration() >= Duration::from_millis(50));
+    }
+}
