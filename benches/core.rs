@@ -85,7 +85,7 @@ fn one_invocation(
         body: response,
         content_type: None,
     };
-    core.handle_runtime_result(*now, id.as_str(), result)
+    core.handle_runtime_result(*now, id, result)
         .expect("the runtime answers its invocation");
     core.handle_runtime_next(*now, RUNTIME)
         .expect("and asks for the next");

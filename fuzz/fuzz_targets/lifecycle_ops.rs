@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use arbitrary::Arbitrary;
-use lambda_sim::id::RequestId;
+use lambda_sim::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
     Action, ChildId, Config, ExitStatus, FunctionError, InitMode, InvokeRequest, Lifecycle,
     RuntimeMode, RuntimeResult, WaiterId,
@@ -105,15 +105,15 @@ fuzz_target!(|setup: Setup| {
                         content_type: None,
                     }
                 };
-                let _ = lc.handle_runtime_result(now, &id, result);
+                let _ = lc.handle_runtime_result(now, id, result);
             }
             Op::TooLarge => {
                 let id = state.request_id(&lc, true);
-                let _ = lc.handle_runtime_result(now, &id, RuntimeResult::TooLarge);
+                let _ = lc.handle_runtime_result(now, id, RuntimeResult::TooLarge);
             }
             Op::Truncated => {
                 let id = state.request_id(&lc, true);
-                let _ = lc.handle_runtime_result(now, &id, RuntimeResult::Truncated);
+                let _ = lc.handle_runtime_result(now, id, RuntimeResult::Truncated);
             }
             Op::InitError => {
                 let _ = lc.handle_init_error(
@@ -179,10 +179,11 @@ struct Invariants {
 }
 
 impl Invariants {
-    fn request_id(&self, lc: &Lifecycle, current: bool) -> String {
+    fn request_id(&self, lc: &Lifecycle, current: bool) -> RequestId {
         match (current, lc.current_request()) {
-            (true, Some(id)) => id.to_string(),
-            _ => "00000000-0000-4000-8000-000000000000".to_string(),
+            (true, Some(id)) => id,
+            // An id the core never handed out.
+            _ => Uuid::parse("00000000-0000-4000-8000-000000000000").expect("a valid UUID"),
         }
     }
 

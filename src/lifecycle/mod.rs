@@ -363,9 +363,13 @@ impl Lifecycle {
     /// Whether a `/response` (`error == false`) or `/error` for `request_id` would be taken
     /// now. Called when the request's head arrives, before its body is read, as rapid validates
     /// before any state change.
-    pub fn check_runtime_result(&self, request_id: &str, error: bool) -> Result<(), Rejection> {
+    pub fn check_runtime_result(
+        &self,
+        request_id: RequestId,
+        error: bool,
+    ) -> Result<(), Rejection> {
         match &self.env.phase {
-            Phase::Invoke(r) if r.invocation.request_id.as_str() == request_id => {
+            Phase::Invoke(r) if r.invocation.request_id == request_id => {
                 if r.response.is_some() {
                     Err(Rejection::InvalidStateTransition {
                         from: self.runtime_state(),
@@ -529,7 +533,7 @@ impl Lifecycle {
     pub fn handle_runtime_result(
         &mut self,
         now: Micros,
-        request_id: &str,
+        request_id: RequestId,
         result: RuntimeResult,
     ) -> Result<(), Rejection> {
         self.check_runtime_result(request_id, matches!(result, RuntimeResult::Error(_)))?;

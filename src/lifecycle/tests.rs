@@ -79,7 +79,7 @@ impl Harness {
     fn respond(&mut self, id: RequestId, body: &str) -> Result<(), Rejection> {
         let r = self.lc.handle_runtime_result(
             self.now,
-            id.as_str(),
+            id,
             RuntimeResult::Response {
                 body: body.as_bytes().to_vec(),
                 content_type: Some("text/plain".into()),
@@ -92,7 +92,7 @@ impl Harness {
     fn error(&mut self, id: RequestId, error_type: &str) -> Result<(), Rejection> {
         let r = self.lc.handle_runtime_result(
             self.now,
-            id.as_str(),
+            id,
             RuntimeResult::Error(FunctionError {
                 error_type: error_type.into(),
                 body: br#"{"errorMessage":"boom","errorType":"Boom"}"#.to_vec(),
@@ -299,7 +299,7 @@ fn down_response_is_an_invalid_request_id() {
     let id = Rng::from_seed(1).uuid_v4();
     assert_eq!(h.respond(id, "x"), Err(Rejection::InvalidRequestId));
     assert_eq!(
-        h.lc.check_runtime_result("", false),
+        h.lc.check_runtime_result(Rng::from_seed(99).uuid_v4(), false),
         Err(Rejection::InvalidRequestId)
     );
 }
@@ -591,7 +591,7 @@ fn running_response_for_another_id_is_an_invalid_request_id() {
 #[test]
 fn running_too_large_response_answers_function_response_size_too_large() {
     let (mut h, id) = running();
-    h.lc.handle_runtime_result(h.now, id.as_str(), RuntimeResult::TooLarge)
+    h.lc.handle_runtime_result(h.now, id, RuntimeResult::TooLarge)
         .unwrap();
     h.drain();
     let reply = h.one_reply(INVOKER);
@@ -617,7 +617,7 @@ fn running_too_large_response_answers_function_response_size_too_large() {
 #[test]
 fn running_truncated_response_answers_runtime_truncated_response() {
     let (mut h, id) = running();
-    h.lc.handle_runtime_result(h.now, id.as_str(), RuntimeResult::Truncated)
+    h.lc.handle_runtime_result(h.now, id, RuntimeResult::Truncated)
         .unwrap();
     h.drain();
     assert_eq!(

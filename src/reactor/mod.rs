@@ -691,8 +691,8 @@ impl Reactor {
         let expect_continue = head.expect_continue();
         // Rapid validates runtime posts before reading their bodies.
         let early = match &route {
-            Route::Response(id) => self.core.check_runtime_result(id.as_str(), false).err(),
-            Route::Error(id) => self.core.check_runtime_result(id.as_str(), true).err(),
+            Route::Response(id) => self.core.check_runtime_result(*id, false).err(),
+            Route::Error(id) => self.core.check_runtime_result(*id, true).err(),
             Route::InitError => self.core.check_init_error().err(),
             _ => None,
         }
@@ -729,9 +729,9 @@ impl Reactor {
             Err(e) => {
                 // A declared length over the limit: refused before any byte of the body.
                 if let Route::Response(id) | Route::Error(id) = &route {
-                    let _ =
-                        self.core
-                            .handle_runtime_result(now, id.as_str(), RuntimeResult::TooLarge);
+                    let _ = self
+                        .core
+                        .handle_runtime_result(now, *id, RuntimeResult::TooLarge);
                 }
                 let listener = conn.listener;
                 conn.close_after = true;
@@ -770,12 +770,12 @@ impl Reactor {
             Some(Route::Response(id)) => {
                 let content_type = head.header_str("Content-Type").map(str::to_string);
                 let result = RuntimeResult::Response { body, content_type };
-                runtime_post(self.core.handle_runtime_result(now, id.as_str(), result))
+                runtime_post(self.core.handle_runtime_result(now, id, result))
             }
             Some(Route::Error(id)) => {
                 let error = api::runtime::invocation_error(&head, body);
                 let result = RuntimeResult::Error(error);
-                runtime_post(self.core.handle_runtime_result(now, id.as_str(), result))
+                runtime_post(self.core.handle_runtime_result(now, id, result))
             }
             Some(Route::InitError) => {
                 let error = api::runtime::init_error(&head, body);
@@ -825,7 +825,7 @@ impl Reactor {
         {
             let _ = self
                 .core
-                .handle_runtime_result(now, id.as_str(), RuntimeResult::TooLarge);
+                .handle_runtime_result(now, id, RuntimeResult::TooLarge);
         }
         let listener = conn.listener;
         conn.close_after = true;
@@ -851,11 +851,9 @@ impl Reactor {
                 }
                 State::Reading if conn.decoder.is_reading_body() => {
                     if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
-                        let _ = self.core.handle_runtime_result(
-                            now,
-                            id.as_str(),
-                            RuntimeResult::Truncated,
-                        );
+                        let _ = self
+                            .core
+                            .handle_runtime_result(now, id, RuntimeResult::Truncated);
                     }
                 }
                 State::Reading | State::Closing => {}
