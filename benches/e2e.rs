@@ -63,6 +63,11 @@ fn main() -> io::Result<()> {
         }
     }
 
+    let cpu_before: Vec<u64> = [floor.relay_pid(), floor6.relay_pid()]
+        .into_iter()
+        .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
+        .map(support::cpu_ns)
+        .collect();
     let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
     let mut floor6_samples = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
@@ -92,18 +97,35 @@ fn main() -> io::Result<()> {
         }
     }
 
+    let cpu_after: Vec<u64> = [floor.relay_pid(), floor6.relay_pid()]
+        .into_iter()
+        .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
+        .map(support::cpu_ns)
+        .collect();
+    let per_invocation = |i: usize| {
+        (cpu_after[i].saturating_sub(cpu_before[i])) as f64 / 1000.0 / (ROUNDS * per_round) as f64
+    };
     let floor = floor_samples.summary();
     let floor6 = floor6_samples.summary();
     support::header();
     support::row("floor: raw relay, 4 hops", &floor);
     support::row("protocol floor: + 202, /next", &floor6);
-    for (name, sim, _, samples) in &sims {
+    println!(
+        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs",
+        per_invocation(0),
+        per_invocation(1)
+    );
+    for (i, (name, sim, _, samples)) in sims.iter().enumerate() {
         let ours = samples.summary();
         support::row(name, &ours);
         support::ratios(&ours, &floor);
         print!("  against the protocol floor:");
         support::ratios(&ours, &floor6);
-        println!("  lambda-sim RSS after the run: {} KiB", sim.rss_kib());
+        println!(
+            "  lambda-sim CPU per invocation: {:.1} µs; RSS after the run: {} KiB",
+            per_invocation(2 + i),
+            sim.rss_kib()
+        );
     }
     Ok(())
 }

@@ -467,6 +467,11 @@ pub struct FourHopFloor {
 }
 
 impl FourHopFloor {
+    /// The relay's process id.
+    pub fn relay_pid(&self) -> u32 {
+        self.relay.id()
+    }
+
     /// `acks`: also exchange the Runtime API's two extra messages per invocation (see [`ACKS`]),
     /// for payloads of `PAYLOAD`'s length.
     pub fn start(acks: bool) -> io::Result<FourHopFloor> {
@@ -853,6 +858,16 @@ fn drain(mut out: impl Read) -> u64 {
         total += n as u64;
     }
     total
+}
+
+/// CPU time a process's main thread has used, in nanoseconds (`/proc/<pid>/schedstat`): user
+/// and kernel time together, at the scheduler's resolution. lambda-sim's reactor and the floor's
+/// relay are single-threaded.
+pub fn cpu_ns(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// A process's resident set size in KiB (`VmRSS`), or 0 if it cannot be read.

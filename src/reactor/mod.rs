@@ -60,6 +60,10 @@ const MAX_LINE_BYTES: usize = 256 * 1024;
 /// How many dead children are remembered (for their peak memory in a late REPORT).
 const DEAD_CHILDREN_KEPT: usize = 4;
 
+/// Lifecycle events kept room for between batches: a batch of 10 ms at ten thousand
+/// invocations per second holds about 300.
+const KEEP_EVENTS_CAPACITY: usize = 1024;
+
 /// The reactor's read buffer.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -1089,6 +1093,10 @@ impl Reactor {
             self.lines.clear();
             api::logs::write_event(&mut self.lines, &self.ctx, &event, at, memory);
             self.sink.lines(&self.lines);
+        }
+        // A batch that grew unusually large (the reactor was held up) gives its memory back.
+        if events.capacity() > KEEP_EVENTS_CAPACITY {
+            events = Vec::new();
         }
         self.events = events;
     }

@@ -38,6 +38,10 @@ pub(crate) const FLUSH_DELAY: Micros = Micros(10_000);
 /// Pending bytes that are written without waiting for [`FLUSH_DELAY`].
 const FLUSH_BYTES: usize = 64 * 1024;
 
+/// A pending buffer larger than this once written is released (it grew for a burst or a slow
+/// reader), so that memory stays flat however long the simulator runs.
+const KEEP_PENDING_CAPACITY: usize = 2 * FLUSH_BYTES;
+
 #[derive(Debug)]
 enum Target {
     /// A pipe or terminal, reopened privately in non-blocking mode: registered with the reactor,
@@ -164,8 +168,8 @@ impl Sink {
                 let mut out = out.lock();
                 let _ = out.write_all(&self.pending[self.written..]);
                 let _ = out.flush();
-                self.pending.clear();
-                self.written = 0;
+                self.written = self.pending.len();
+                self.written_out();
                 return false;
             }
             Target::Capture(_) | Target::Discard => return false,
@@ -186,9 +190,17 @@ impl Sink {
                 }
             }
         }
+        self.written_out();
+        false
+    }
+
+    /// Empties the written buffer, giving back what an unusual burst made it grow to.
+    fn written_out(&mut self) {
         self.pending.clear();
         self.written = 0;
-        false
+        if self.pending.capacity() > KEEP_PENDING_CAPACITY {
+            self.pending = Vec::new();
+        }
     }
 
     /// At exit: writes everything still pending, waiting for the reader if need be.
