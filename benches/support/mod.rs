@@ -566,7 +566,7 @@ pub struct RelayedTwoHopFloor {
     to_relay: std::sync::mpsc::Sender<Vec<u8>>,
     from_relay: std::sync::mpsc::Receiver<Vec<u8>>,
     waker: std::sync::Arc<mio::Waker>,
-    _echo: Child,
+    echo: Child,
 }
 
 impl RelayedTwoHopFloor {
@@ -648,7 +648,7 @@ impl RelayedTwoHopFloor {
             to_relay,
             from_relay,
             waker,
-            _echo: echo,
+            echo,
         })
     }
 
@@ -670,8 +670,8 @@ impl RelayedTwoHopFloor {
 
 impl Drop for RelayedTwoHopFloor {
     fn drop(&mut self) {
-        let _ = self._echo.kill();
-        let _ = self._echo.wait();
+        let _ = self.echo.kill();
+        let _ = self.echo.wait();
     }
 }
 
@@ -751,7 +751,6 @@ impl SimProcess {
     /// Starts `lambda-sim` on free loopback ports with `args`; its stdout (the lifecycle lines)
     /// is read and dropped by a thread, as a terminal or `tee` would.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> io::Result<SimProcess> {
-        let started = Instant::now();
         let mut cmd = Command::new(binary());
         cmd.args([
             "--invoke-addr",
@@ -794,7 +793,6 @@ impl SimProcess {
         let mut child = cmd.spawn()?;
         let mut out = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let (invoke, runtime_api) = read_ready(&mut out)?;
-        let _ = started;
         let drain = std::thread::spawn(move || drain(out));
         Ok(SimProcess {
             child,
