@@ -237,3 +237,93 @@ fn stdout_target() -> Target {
         Err(_) => Target::Blocking(io::stdout()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// A sink writing to one end of a socket pair (a pipe-like non-blocking descriptor), and
+    /// the other end to read what it wrote.
+    fn sink() -> (Sink, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        theirs.set_nonblocking(true).unwrap();
+        let file = File::from(OwnedFd::from(ours));
+        let sink = Sink {
+            target: Target::NonBlocking(file),
+            pending: Vec::new(),
+            written: 0,
+            dropped: 0,
+            due: None,
+            blocked: false,
+        };
+        (sink, theirs)
+    }
+
+    fn read_all(reader: &mut UnixStream) -> String {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn lines_wait_for_the_flush_delay_then_go_in_one_write() {
+        let (mut sink, mut reader) = sink();
+        let t0 = Micros(1_000);
+        sink.line("START");
+        sink.flush_due(t0);
+        assert_eq!(sink.deadline(), Some(t0 + FLUSH_DELAY));
+        sink.line("END");
+        sink.flush_due(t0 + Micros(10));
+        assert_eq!(read_all(&mut reader), "", "nothing before the delay");
+        assert_eq!(
+            sink.deadline(),
+            Some(t0 + FLUSH_DELAY),
+            "the first line sets it"
+        );
+        sink.flush_due(t0 + FLUSH_DELAY);
+        assert_eq!(read_all(&mut reader), "START\nEND\n");
+        assert_eq!(sink.deadline(), None);
+        sink.flush_due(t0 + FLUSH_DELAY + Micros(1));
+        assert_eq!(sink.deadline(), None, "nothing pending, nothing due");
+    }
+
+    #[test]
+    fn a_full_batch_goes_at_once() {
+        let (mut sink, mut reader) = sink();
+        let line = "x".repeat(1023);
+        for _ in 0..FLUSH_BYTES / 1024 {
+            sink.line(&line);
+        }
+        sink.flush_due(Micros(5));
+        assert_eq!(read_all(&mut reader).len(), FLUSH_BYTES);
+        assert_eq!(sink.deadline(), None);
+    }
+
+    #[test]
+    fn a_reader_that_does_not_keep_up_costs_no_timer() {
+        let (mut sink, reader) = sink();
+        let line = "y".repeat(1023);
+        // 2 MiB, far more than a socket buffer holds: the write would block.
+        for _ in 0..2048 {
+            sink.line(&line);
+        }
+        sink.flush_due(Micros(5));
+        assert!(sink.blocked);
+        // While blocked, writing resumes on write readiness, not on a timer.
+        sink.line("z");
+        sink.flush_due(Micros(6));
+        assert_eq!(sink.deadline(), None);
+        drop(reader);
+    }
+}
