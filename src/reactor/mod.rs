@@ -4,7 +4,9 @@
 //! IO; it decides no Lambda semantics.
 //!
 //! Each turn: poll, read the clock once, handle each event (mutate the core, then drain its
-//! actions), fire the core's timers, flush the log sink.
+//! actions), fire the core's timers, then the work that can wait: lifecycle lines are rendered
+//! and stdout written in batches (every 10 ms), after the answers. Every deadline arms one
+//! timerfd, so `epoll_wait` itself never carries a timeout.
 
 mod conn;
 mod sink;
