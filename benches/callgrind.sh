@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions lambda-sim executes per invocation, counted by callgrind: repeatable to within a
 # few percent whatever else the machine is doing, unlike times. The server runs under valgrind
-# with an external runtime (valgrind 3.19 does not know pidfd_open, which spawning needs); the
-# runtime and the invoker are the e2e bench's helper roles, natively. User space only.
+# with an external runtime, so that its exits need no polling (valgrind 3.19 does not know
+# pidfd_open); the runtime and the invoker are the e2e bench's helper roles, natively. User
+# space only.
 #
 #   benches/callgrind.sh [N] [lambda-sim options...]     e.g. benches/callgrind.sh 2000 --quiet
 set -euo pipefail

@@ -58,6 +58,9 @@ pub struct Config {
     pub quiet: bool,
     /// Where log lines go.
     pub log_output: LogOutput,
+    /// Watch children's exits by polling, as where pidfds are missing (for tests).
+    #[doc(hidden)]
+    pub poll_exits: bool,
 }
 
 /// The function name when none is configured (RIE's default).
@@ -92,6 +95,7 @@ impl Default for Config {
             eager_init: false,
             task_root: None,
             quiet: false,
+            poll_exits: false,
             log_output: LogOutput::Discard,
         }
     }

@@ -185,6 +185,14 @@ impl Builder {
         self
     }
 
+    /// Watch the runtime's exit by polling, as the simulator does where pidfds are missing
+    /// (for tests of that path).
+    #[doc(hidden)]
+    pub fn poll_exits(mut self, on: bool) -> Builder {
+        self.config.poll_exits = on;
+        self
+    }
+
     /// Where log lines go (default: discarded; [`LogOutput::Capture`] keeps them for
     /// [`Handle::lines`]).
     pub fn log_output(mut self, output: LogOutput) -> Builder {

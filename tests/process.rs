@@ -497,3 +497,33 @@ fn a_relative_bootstrap_is_found_from_where_the_simulator_runs_not_the_task_root
     drop(sim);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn without_pidfds_exits_are_polled_for() {
+    // Where pidfd_open is missing (Linux before 5.3, some sandboxes, valgrind) the simulator
+    // polls for its children's exits; everything that depends on an exit still happens.
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .timeout(Duration::from_secs(2))
+        .log_output(LogOutput::Capture)
+        .poll_exits(true)
+        .start()
+        .expect("start");
+    let first = pid_of(&sim);
+    let r = sim.invoke(r#"{"action":"crash","code":3}"#).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("exit status 3"),
+        "{body}"
+    );
+    let second = pid_of(&sim);
+    assert_ne!(first, second, "a new runtime process");
+    assert!(!alive(first), "the crashed runtime was reaped");
+    // Shutdown kills the runtime and finishes once its exit is seen.
+    sim.shutdown().unwrap();
+    assert!(!alive(second));
+}

@@ -26,16 +26,20 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Start from an empty environment rather than the simulator's own.
     pub clean_env: bool,
+    /// Do not ask for a pidfd: the caller polls for the exit (what happens anyway on kernels
+    /// before 5.3, or where pidfd_open is refused).
+    pub poll_exit: bool,
 }
 
 /// A started child: its pid (also its process group), a pidfd that becomes readable when it
-/// exits, and the read ends of its stdout and stderr, non-blocking.
+/// exits if the kernel gives one, and the read ends of its stdout and stderr, non-blocking.
 #[derive(Debug)]
 pub struct Spawned {
     /// The pid, and the id of the process group it leads.
     pub pid: i32,
-    /// Readable once the child has exited.
-    pub pidfd: OwnedFd,
+    /// Readable once the child has exited. `None` where pidfd_open is missing or refused
+    /// (Linux before 5.3, some sandboxes, valgrind): then the caller polls with [`reap`].
+    pub pidfd: Option<OwnedFd>,
     /// The child's stdout.
     pub stdout: File,
     /// The child's stderr.
@@ -67,12 +71,15 @@ pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
     sys::set_nonblocking(&stdout)?;
     sys::set_nonblocking(&stderr)?;
     // A child that already exited is a zombie until reaped, so its pid is still ours here.
-    let pidfd = match sys::pidfd_open(pid) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = sys::kill_group(pid, libc::SIGKILL);
-            let _ = sys::reap(pid);
-            return Err(e);
+    let pidfd = if launch.poll_exit {
+        None
+    } else {
+        match sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                log::debug!("no pidfd for pid {pid} ({e}): its exit will be polled for");
+                None
+            }
         }
     };
     Ok(Spawned {
@@ -334,6 +341,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             env: vec![("LS_TEST".into(), "x".into())],
             clean_env: true,
+            poll_exit: false,
         };
         let child = spawn(&launch("echo \"$LS_TEST\"; exit 3")).unwrap();
         let exit = loop {
@@ -343,6 +351,7 @@ mod tests {
             std::thread::yield_now();
         };
         assert_eq!(exit.status, crate::lifecycle::ExitStatus::Code(3));
+        assert!(child.pidfd.is_some(), "Linux 5.3+ gives a pidfd");
         let mut out = String::new();
         std::io::Read::read_to_string(&mut &child.stdout, &mut out).unwrap();
         assert_eq!(out, "x\n");
@@ -360,6 +369,16 @@ mod tests {
         // Killing a group that is gone is fine; killing group 0 or 1 is refused.
         kill_group(child.pid).unwrap();
         assert!(kill_group(1).is_err());
+
+        let polled = spawn(&Launch {
+            poll_exit: true,
+            ..launch("exit 0")
+        })
+        .unwrap();
+        assert!(polled.pidfd.is_none());
+        while reap(polled.pid).unwrap().is_none() {
+            std::thread::yield_now();
+        }
 
         let missing = Launch {
             program: "/nonexistent/bootstrap".into(),

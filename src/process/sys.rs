@@ -1,6 +1,6 @@
 //! Every `unsafe` call in lambda-sim: thin wrappers around libc, each with its reason.
 //!
-//! Linux only: pidfd (5.3+), `PR_SET_PDEATHSIG`, signalfd.
+//! Linux only: `PR_SET_PDEATHSIG`, signalfd, timerfd; pidfd (5.3+) where the kernel has it.
 #![allow(unsafe_code)]
 
 use std::io;

@@ -66,6 +66,9 @@ const DEAD_CHILDREN_KEPT: usize = 4;
 /// invocations per second holds about 300.
 const KEEP_EVENTS_CAPACITY: usize = 1024;
 
+/// How often children without a pidfd are checked for an exit.
+const EXIT_POLL: Micros = Micros(10_000);
+
 /// The reactor's read buffer.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -185,6 +188,8 @@ struct ChildProc {
     id: ChildId,
     pid: i32,
     alive: bool,
+    /// No pidfd: its exit is found by polling (`poll_child_exits`).
+    polled: bool,
     /// Its status file, kept open to read its peak RSS for each REPORT.
     rss: Option<process::PeakRss>,
     max_rss_kib: u64,
@@ -223,6 +228,9 @@ pub(crate) struct Reactor {
     launch: Option<RuntimeLaunch>,
     sink: Sink,
     quiet: bool,
+    poll_exits: bool,
+    /// When children without a pidfd are next checked for an exit.
+    exit_poll_at: Option<Micros>,
     stop: Option<OwnedFd>,
     /// A timerfd for every deadline, so that `epoll_wait` waits without a timeout of its own.
     timer: OwnedFd,
@@ -353,6 +361,8 @@ impl Reactor {
             launch,
             sink,
             quiet: config.quiet,
+            poll_exits: config.poll_exits,
+            exit_poll_at: None,
             stop: None,
             timer,
             armed: None,
@@ -432,6 +442,10 @@ impl Reactor {
                 self.core.handle_timeout(now);
                 self.drain(now);
             }
+            if self.exit_poll_at.is_some_and(|at| at <= now) {
+                self.poll_child_exits(now);
+                self.drain(now);
+            }
             self.expire_lingering(now);
             if self.log_events_due(now) {
                 // These lines have waited already.
@@ -479,6 +493,7 @@ impl Reactor {
             flush,
             self.sink.deadline(),
             self.events_due,
+            self.exit_poll_at,
         ]
         .into_iter()
         .flatten()
@@ -988,7 +1003,7 @@ impl Reactor {
                 role: Role::Runtime,
                 init_type,
             } => {
-                if let Err(message) = self.spawn_runtime(child, init_type) {
+                if let Err(message) = self.spawn_runtime(now, child, init_type) {
                     self.deferred
                         .push_back(Deferred::SpawnFailed(child, message));
                 }
@@ -1116,7 +1131,12 @@ impl Reactor {
 
     // ----- children -----
 
-    fn spawn_runtime(&mut self, child: ChildId, init_type: InitType) -> Result<(), String> {
+    fn spawn_runtime(
+        &mut self,
+        now: Micros,
+        child: ChildId,
+        init_type: InitType,
+    ) -> Result<(), String> {
         let Some(launch) = &self.launch else {
             return Err("no bootstrap configured".into());
         };
@@ -1126,6 +1146,7 @@ impl Reactor {
             cwd: launch.cwd.clone(),
             env: launch.env.runtime_vars(init_type),
             clean_env: launch.env.clean,
+            poll_exit: self.poll_exits,
         };
         let spawned = process::spawn(&spec).map_err(|e| {
             // Lambda words it as Go's os/exec does.
@@ -1146,11 +1167,7 @@ impl Reactor {
                 log::warn!("cannot watch the runtime: {e}");
             }
         };
-        let (out_fd, err_fd, exit_fd) = (
-            spawned.stdout.as_raw_fd(),
-            spawned.stderr.as_raw_fd(),
-            spawned.pidfd.as_raw_fd(),
-        );
+        let (out_fd, err_fd) = (spawned.stdout.as_raw_fd(), spawned.stderr.as_raw_fd());
         register(
             Source::Output {
                 child,
@@ -1167,17 +1184,18 @@ impl Reactor {
             },
             err_fd,
         );
-        register(
-            Source::Exit {
-                child,
-                pidfd: spawned.pidfd,
-            },
-            exit_fd,
-        );
+        let polled = spawned.pidfd.is_none();
+        if let Some(pidfd) = spawned.pidfd {
+            let exit_fd = pidfd.as_raw_fd();
+            register(Source::Exit { child, pidfd }, exit_fd);
+        } else {
+            self.exit_poll_at.get_or_insert(now + EXIT_POLL);
+        }
         self.children.push(ChildProc {
             id: child,
             pid: spawned.pid,
             alive: true,
+            polled,
             rss: process::PeakRss::open(spawned.pid).ok(),
             max_rss_kib: 0,
         });
@@ -1228,31 +1246,51 @@ impl Reactor {
         }
     }
 
+    /// A child's pidfd became readable.
     fn child_exit(&mut self, now: Micros, key: Key) {
         let Some(Source::Exit { child, .. }) = self.sources.get(key) else {
             return;
         };
         let child = *child;
-        let Some(proc) = self.children.iter_mut().find(|c| c.id == child) else {
+        let Some(proc) = self.children.iter().find(|c| c.id == child) else {
             self.remove_source(key);
             return;
         };
-        let exit = match process::reap(proc.pid) {
-            Ok(Some(exit)) => exit,
-            Ok(None) => return, // not yet: readiness is a hint
-            Err(e) => {
-                log::warn!("cannot reap the runtime (pid {}): {e}", proc.pid);
-                process::Exit {
-                    status: lifecycle::ExitStatus::Code(-1),
-                    max_rss_kib: 0,
+        let Some(exit) = try_reap(proc.pid) else {
+            return; // not yet: readiness is a hint
+        };
+        self.remove_source(key);
+        self.child_exited(now, child, exit);
+    }
+
+    /// Checks the children that have no pidfd for an exit, and when to check again.
+    fn poll_child_exits(&mut self, now: Micros) {
+        self.exit_poll_at = None;
+        let polled: Vec<(ChildId, i32)> = self
+            .children
+            .iter()
+            .filter(|c| c.alive && c.polled)
+            .map(|c| (c.id, c.pid))
+            .collect();
+        for (child, pid) in polled {
+            match try_reap(pid) {
+                Some(exit) => self.child_exited(now, child, exit),
+                None => {
+                    self.exit_poll_at.get_or_insert(now + EXIT_POLL);
                 }
             }
+        }
+    }
+
+    /// A child was reaped: its last output is read, then the core hears of its exit.
+    fn child_exited(&mut self, now: Micros, child: ChildId, exit: process::Exit) {
+        let Some(proc) = self.children.iter_mut().find(|c| c.id == child) else {
+            return;
         };
         proc.alive = false;
         proc.rss = None;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
         log::debug!("runtime (pid {}) exited: {}", proc.pid, exit.status);
-        self.remove_source(key);
         // Its last words come before the news of its death.
         let outputs: Vec<Key> = self
             .sources
@@ -1284,10 +1322,36 @@ impl Drop for Reactor {
                 _ => None,
             });
             // SIGKILL was sent; wait for the exit, but not forever on a process stuck in the kernel.
-            if let Some(pidfd) = pidfd {
-                let _ = process::sys::wait_readable(pidfd, 1_000);
+            match pidfd {
+                Some(pidfd) => {
+                    let _ = process::sys::wait_readable(pidfd, 1_000);
+                    let _ = process::reap(proc.pid);
+                }
+                None => {
+                    for _ in 0..100 {
+                        if !matches!(process::reap(proc.pid), Ok(None)) {
+                            break;
+                        }
+                        // No pidfd to wait on: a short sleep between checks, at exit only.
+                        #[allow(clippy::disallowed_methods)]
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                }
             }
-            let _ = process::reap(proc.pid);
+        }
+    }
+}
+
+/// Reaps `pid` if it has exited; a failure to reap counts as an exit with code -1.
+fn try_reap(pid: i32) -> Option<process::Exit> {
+    match process::reap(pid) {
+        Ok(exit) => exit,
+        Err(e) => {
+            log::warn!("cannot reap the runtime (pid {pid}): {e}");
+            Some(process::Exit {
+                status: lifecycle::ExitStatus::Code(-1),
+                max_rss_kib: 0,
+            })
         }
     }
 }
