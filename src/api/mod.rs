@@ -6,6 +6,7 @@
 //! - the invoke endpoint answers refused requests in the Lambda Invoke API's REST-JSON form:
 //!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
 
+pub mod extensions;
 pub mod invoke;
 pub mod logs;
 pub mod runtime;

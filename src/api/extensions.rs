@@ -1,0 +1,260 @@
+//! The Extensions API (2020-01-01) on the wire, PROTOCOL.md section 4: reading `register`,
+//! the identifier and error-type headers, and rendering registrations and events as rapid does.
+//!
+//! Not routed yet: the lifecycle's extension states and orderings (PROTOCOL.md section 5) come
+//! first, and until they do the `/2020-01-01/extension/*` paths answer 404.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+
+use super::{Context, JSON, Rendered, runtime_error};
+use crate::http::{Head, decimal, write_head};
+use crate::id::{RequestId, TraceId, Uuid};
+use crate::time::Micros;
+
+/// The Extensions API's path prefix.
+pub const EXTENSION_PREFIX: &str = "/2020-01-01/extension";
+
+/// The header that names an extension at registration.
+pub const NAME_HEADER: &str = "Lambda-Extension-Name";
+/// The header that carries an extension's identifier, given at registration.
+pub const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
+/// The header of `init/error` and `exit/error` that carries the error type.
+pub const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
+/// The registration header that asks for optional response fields.
+pub const ACCEPT_FEATURE_HEADER: &str = "Lambda-Extension-Accept-Feature";
+
+/// The events an extension subscribes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// `INVOKE`: one event per invocation, released with the runtime's.
+    pub invoke: bool,
+    /// `SHUTDOWN`: one event when the environment shuts down (external extensions only).
+    pub shutdown: bool,
+}
+
+/// A `register` request, read and checked as far as the wire allows; the lifecycle decides
+/// the rest (registration closed, duplicate names, the limit of 10, SHUTDOWN for internal
+/// extensions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// `Lambda-Extension-Name`: the executable's file name for an external extension.
+    pub name: String,
+    /// The events it subscribes to.
+    pub events: Events,
+    /// Whether it asked for `accountId` in the response (`Lambda-Extension-Accept-Feature`).
+    pub account_id: bool,
+}
+
+/// A 403 in the Runtime API's error form: every Extensions API refusal has this status.
+pub fn refused(error_type: &str, message: &str) -> Box<Rendered<'static>> {
+    Box::new(runtime_error(403, error_type, message))
+}
+
+/// Reads `POST /2020-01-01/extension/register` (rapid `agentregister.go`).
+pub fn register(head: &Head<'_>, body: &[u8]) -> Result<Registration, Box<Rendered<'static>>> {
+    let name = head.header_str(NAME_HEADER).unwrap_or("");
+    if name.is_empty() {
+        return Err(refused(
+            "Extension.InvalidExtensionName",
+            "Empty extension name",
+        ));
+    }
+    let account_id = head.header(ACCEPT_FEATURE_HEADER).is_some_and(|value| {
+        value
+            .split(|b| *b == b',')
+            .any(|feature| feature.trim_ascii() == b"accountId")
+    });
+    let events = events(body)?;
+    Ok(Registration {
+        name: name.to_string(),
+        events,
+        account_id,
+    })
+}
+
+/// The `events` of a registration body; an empty body subscribes to nothing.
+fn events(body: &[u8]) -> Result<Events, Box<Rendered<'static>>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Events::default());
+    }
+    let invalid = |message: &str| refused("InvalidRequestFormat", message);
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(&e.to_string()))?;
+    let Some(fields) = value.as_object() else {
+        return Err(invalid("The request body must be a JSON object"));
+    };
+    if fields.contains_key("configurationKeys") {
+        return Err(invalid(
+            "configurationKeys are deprecated; use environment variables instead",
+        ));
+    }
+    let mut events = Events::default();
+    let listed = match fields.get("events") {
+        None | Some(serde_json::Value::Null) => return Ok(events),
+        Some(serde_json::Value::Array(listed)) => listed,
+        Some(_) => return Err(invalid("events must be an array of event types")),
+    };
+    for event in listed {
+        match event.as_str() {
+            Some("INVOKE") => events.invoke = true,
+            Some("SHUTDOWN") => events.shutdown = true,
+            Some(other) => {
+                return Err(refused(
+                    "Extension.InvalidEventType",
+                    &format!("{other}: ErrorInvalidEventType"),
+                ));
+            }
+            None => return Err(invalid("events must be an array of event types")),
+        }
+    }
+    Ok(events)
+}
+
+/// The `Lambda-Extension-Identifier` of a request after registration (rapid `middleware.go`).
+pub fn identifier(head: &Head<'_>) -> Result<Uuid, Box<Rendered<'static>>> {
+    let Some(raw) = head.header_str(IDENTIFIER_HEADER).filter(|v| !v.is_empty()) else {
+        return Err(refused(
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header",
+        ));
+    };
+    Uuid::parse(raw).ok_or_else(|| {
+        refused(
+            "Extension.InvalidExtensionIdentifier",
+            "Invalid Lambda-Extension-Identifier",
+        )
+    })
+}
+
+/// The `Lambda-Extension-Function-Error-Type` of `init/error` and `exit/error`
+/// (rapid `agentiniterror.go`, `agentexiterror.go`).
+pub fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
+    match head.header_str(ERROR_TYPE_HEADER).filter(|v| !v.is_empty()) {
+        Some(t) => Ok(t.to_string()),
+        None => Err(refused(
+            "Extension.MissingHeader",
+            "Lambda-Extension-Function-Error-Type not found",
+        )),
+    }
+}
+
+/// 403 `Extension.UnknownExtensionIdentifier` for an identifier the lifecycle does not know.
+pub fn unknown_identifier(id: &Uuid) -> Box<Rendered<'static>> {
+    refused(
+        "Extension.UnknownExtensionIdentifier",
+        &format!("Unknown extension {id}"),
+    )
+}
+
+/// The answer to a registration: 200, the identifier, and the function's name, version and
+/// handler, with `accountId` only when it was asked for (rapid `agentregisterresponse.go`).
+pub fn registered<'a>(
+    ctx: &Context,
+    id: &'a Uuid,
+    handler: &str,
+    account_id: bool,
+) -> Rendered<'a> {
+    let mut body = serde_json::json!({
+        "functionName": ctx.function_name,
+        "functionVersion": ctx.version,
+        "handler": handler,
+    });
+    if account_id {
+        body["accountId"] = ctx.account_id.clone().into();
+    }
+    Rendered::new(200, Cow::Owned(body.to_string().into_bytes()))
+        .header("Content-Type", JSON)
+        .header(IDENTIFIER_HEADER, id.as_bytes())
+}
+
+/// Appends the answer to an extension's `event/next` for an invocation: the INVOKE event with
+/// the same deadline as the runtime's, and `tracing` always present (PROTOCOL.md 4.2). Written
+/// without allocating: one per extension per invocation.
+#[allow(clippy::too_many_arguments)]
+pub fn write_invoke_event(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    event_id: &Uuid,
+    request_id: &RequestId,
+    invoked_arn: Option<&str>,
+    trace_id: &TraceId,
+    deadline: Micros,
+    close: bool,
+) {
+    let start = out.len();
+    // The body first, to learn its length; then the head after it; then the two swap places.
+    out.extend_from_slice(br#"{"eventType":"INVOKE","deadlineMs":"#);
+    let mut digits = [0; 20];
+    out.extend_from_slice(decimal(
+        &mut digits,
+        (ctx.epoch_us + deadline.as_micros()) / 1_000,
+    ));
+    out.extend_from_slice(br#","requestId":""#);
+    out.extend_from_slice(request_id.as_bytes());
+    out.extend_from_slice(br#"","invokedFunctionArn":"#);
+    json_string(out, invoked_arn.unwrap_or(ctx.arn()));
+    out.extend_from_slice(br#","tracing":{"type":"X-Amzn-Trace-Id","value":"#);
+    json_string(out, trace_id.as_str());
+    out.extend_from_slice(b"}}");
+    let body_len = out.len() - start;
+    write_head(
+        out,
+        200,
+        &[
+            ("Content-Type", JSON),
+            ("Lambda-Extension-Event-Identifier", event_id.as_bytes()),
+        ],
+        body_len,
+        close,
+    );
+    // [body | head] becomes [head | body], in place.
+    out[start..].rotate_left(body_len);
+}
+
+/// Why the environment shuts down (`shutdownReason`, in the lower case rapid sends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownReason {
+    /// The environment is retired.
+    Spindown,
+    /// A reset after a function timeout.
+    Timeout,
+    /// A reset after a crash or an error.
+    Failure,
+}
+
+impl ShutdownReason {
+    /// The wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownReason::Spindown => "spindown",
+            ShutdownReason::Timeout => "timeout",
+            ShutdownReason::Failure => "failure",
+        }
+    }
+}
+
+/// The answer to an extension's `event/next` at shutdown: the SHUTDOWN event.
+pub fn shutdown_event(
+    ctx: &Context,
+    reason: ShutdownReason,
+    deadline: Micros,
+) -> Rendered<'static> {
+    let mut body = Vec::with_capacity(96);
+    let _ = write!(
+        body,
+        r#"{{"eventType":"SHUTDOWN","deadlineMs":{},"shutdownReason":"{}"}}"#,
+        (ctx.epoch_us + deadline.as_micros()) / 1_000,
+        reason.as_str()
+    );
+    Rendered::new(200, Cow::Owned(body)).header("Content-Type", JSON)
+}
+
+/// Appends `s` as a JSON string, quoted and escaped.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+#[cfg(test)]
+mod tests;
