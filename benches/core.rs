@@ -169,6 +169,19 @@ fn main() -> io::Result<()> {
             "the reactor allocates beyond the payloads: {reactor_allocs:.2} per invocation"
         )));
     }
+    // The embedding API's path, for information: its answers are owned values (headers and
+    // body), so it allocates per invocation by design.
+    for _ in 0..1_000 {
+        sim.invoke(PAYLOAD).map_err(io::Error::other)?;
+    }
+    let before = allocations();
+    for _ in 0..n {
+        sim.invoke(PAYLOAD).map_err(io::Error::other)?;
+    }
+    let embed_allocs = (allocations() - before) as f64 / n as f64;
+    println!(
+        "allocations per invocation through Handle::invoke (not bound by the target): {embed_allocs:.2}"
+    );
     sim.shutdown()?;
     Ok(())
 }

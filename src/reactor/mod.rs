@@ -78,7 +78,7 @@ pub struct InvokeResponse {
     /// The HTTP status the invoke endpoint would answer with.
     pub status: u16,
     /// Its headers (`X-Amzn-RequestId`, `X-Amz-Function-Error`, `Content-Type`, ...).
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'static str, String)>,
     /// Its body.
     pub body: Vec<u8>,
     /// The request id (empty if the invocation was refused).
@@ -113,14 +113,39 @@ impl InvokeResponse {
     ) -> Self {
         InvokeResponse {
             status: rendered.status,
-            headers: rendered
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
-                .collect(),
+            headers: owned_headers(rendered),
             body: rendered.body.to_vec(),
             request_id,
             timings,
+        }
+    }
+
+    /// The answer to an invocation: what the invoke endpoint would send, with the runtime's
+    /// body moved, not copied.
+    fn from_reply(ctx: &api::Context, reply: InvokeReply) -> Self {
+        let rendered = api::invoke::render(ctx, &reply);
+        let status = rendered.status;
+        let headers = owned_headers(&rendered);
+        let rendered_body = match rendered.body {
+            std::borrow::Cow::Owned(body) => Ok(body),
+            // Borrowed from the reply: the runtime's bytes, which can move instead.
+            std::borrow::Cow::Borrowed(body) => Err(body.len()),
+        };
+        let body = rendered_body.unwrap_or_else(|len| {
+            let body = match reply.outcome {
+                lifecycle::Outcome::Response { body, .. } => body,
+                lifecycle::Outcome::FunctionError(e) => e.body,
+                lifecycle::Outcome::Failure(_) => Vec::new(),
+            };
+            debug_assert_eq!(body.len(), len, "render borrows the outcome's body");
+            body
+        });
+        InvokeResponse {
+            status,
+            headers,
+            body,
+            request_id: reply.request_id.to_string(),
+            timings: reply.timings,
         }
     }
 }
@@ -1030,12 +1055,7 @@ impl Reactor {
     fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
         if invoker.0 & TICKET_BIT != 0 {
             if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
-                let rendered = api::invoke::render(&self.ctx, &reply);
-                let _ = tx.send(InvokeResponse::from_rendered(
-                    &rendered,
-                    reply.request_id.to_string(),
-                    reply.timings,
-                ));
+                let _ = tx.send(InvokeResponse::from_reply(&self.ctx, reply));
             }
             return;
         }
@@ -1340,6 +1360,15 @@ impl Drop for Reactor {
             }
         }
     }
+}
+
+/// A rendering's headers as owned values, for the embedding API.
+fn owned_headers(rendered: &api::Rendered<'_>) -> Vec<(&'static str, String)> {
+    rendered
+        .headers()
+        .iter()
+        .map(|(n, v)| (*n, String::from_utf8_lossy(v).into_owned()))
+        .collect()
 }
 
 /// Reaps `pid` if it has exited; a failure to reap counts as an exit with code -1.
