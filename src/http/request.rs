@@ -89,6 +89,10 @@ struct HeadIndex {
     method: Method,
     version: Version,
     target: Range<usize>,
+    /// The target's path and query (`Head::path`, `Head::query`), split once at parse time;
+    /// no path is the absolute form's "/".
+    path: Option<Range<usize>>,
+    query: Option<Range<usize>>,
     fields: Vec<(Range<usize>, Range<usize>)>,
     framing: Framing,
     keep_alive: bool,
@@ -127,6 +131,8 @@ impl RequestDecoder {
                 method: Method::Other,
                 version: Version::Http11,
                 target: 0..0,
+                path: None,
+                query: None,
                 fields: Vec::new(),
                 framing: Framing::None,
                 keep_alive: true,
@@ -325,6 +331,9 @@ impl RequestDecoder {
         };
         let target = req.path.unwrap_or("");
         index.target = span(target.as_bytes());
+        let (path, query) = split_target(target);
+        index.path = path.map(|p| span(p.as_bytes()));
+        index.query = query.map(|q| span(q.as_bytes()));
         index.fields.clear();
         let mut length: Option<u64> = None;
         let mut transfer_encoding = false;
@@ -475,19 +484,16 @@ impl<'a> Head<'a> {
     /// The path, without query, and without scheme and authority if the client sent the
     /// absolute form (RFC 9112 §3.2.2).
     pub fn path(&self) -> &'a str {
-        let mut target = self.target();
-        if let Some(rest) = target
-            .strip_prefix("http://")
-            .or_else(|| target.strip_prefix("https://"))
-        {
-            target = rest.find('/').map_or("/", |i| &rest[i..]);
+        match self.index.path.clone() {
+            Some(path) => std::str::from_utf8(&self.raw[path]).unwrap_or(""),
+            None => "/",
         }
-        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     /// The query string, without `?`.
     pub fn query(&self) -> Option<&'a str> {
-        self.target().split_once('?').map(|(_, q)| q)
+        let query = self.index.query.clone()?;
+        std::str::from_utf8(&self.raw[query]).ok()
     }
 
     /// The first value of header `name` (case-insensitive), as sent.
@@ -530,6 +536,27 @@ impl<'a> Head<'a> {
     pub fn expect_continue(&self) -> bool {
         self.index.expect_continue && self.index.framing != Framing::None
     }
+}
+
+/// A request target's path (without scheme and authority in the absolute form, RFC 9112
+/// §3.2.2; `None` when the absolute form has none, which means `/`) and its query, without `?`.
+fn split_target(target: &str) -> (Option<&str>, Option<&str>) {
+    let mut rest = target;
+    if let Some(after) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        rest = match after.find(['/', '?']) {
+            Some(i) => &after[i..],
+            None => "",
+        };
+    }
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let absolute = rest.len() != target.len();
+    ((!(absolute && path.is_empty())).then_some(path), query)
 }
 
 /// The items of a comma-separated header list, trimmed, empty items skipped.

@@ -413,3 +413,29 @@ fn idle_and_truncation_states() {
     dec.finish();
     assert!(dec.is_idle());
 }
+
+#[test]
+fn targets_split_into_path_and_query_once() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("/a", "/a", None),
+        ("/a?b=1&c", "/a", Some("b=1&c")),
+        ("/a?", "/a", Some("")),
+        ("*", "*", None),
+        ("http://host", "/", None),
+        ("http://host?x=1", "/", Some("x=1")),
+        (
+            "https://host:9001/2018-06-01/ping?x",
+            "/2018-06-01/ping",
+            Some("x"),
+        ),
+    ];
+    for (target, path, query) in cases {
+        let mut dec = RequestDecoder::new();
+        dec.feed(format!("GET {target} HTTP/1.1\r\n\r\n").as_bytes());
+        assert_eq!(dec.next_event(), Ok(Some(Event::Head)), "{target}");
+        let h = dec.head();
+        assert_eq!(h.target(), *target);
+        assert_eq!(h.path(), *path, "{target}");
+        assert_eq!(h.query(), *query, "{target}");
+    }
+}
