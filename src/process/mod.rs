@@ -116,11 +116,6 @@ pub fn kill_group(pgid: i32) -> io::Result<()> {
     sys::kill_group(pgid, libc::SIGKILL)
 }
 
-/// A live process's peak resident set size in KiB (`VmHWM` in `/proc/<pid>/status`).
-pub fn peak_rss_kib(pid: i32) -> Option<u64> {
-    PeakRss::open(pid).ok()?.read()
-}
-
 /// `/proc/<pid>/status`, opened once and re-read with `pread` for each REPORT: one syscall per
 /// read instead of open, stat, several reads and close.
 #[derive(Debug)]
@@ -357,7 +352,8 @@ mod tests {
         assert_eq!(out, "x\n");
 
         let child = spawn(&launch("sleep 30")).unwrap();
-        assert!(peak_rss_kib(child.pid).is_some_and(|kib| kib > 0));
+        let rss = PeakRss::open(child.pid).unwrap();
+        assert!(rss.read().is_some_and(|kib| kib > 0));
         kill_group(child.pid).unwrap();
         let exit = loop {
             if let Some(exit) = reap(child.pid).unwrap() {
