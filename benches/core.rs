@@ -32,6 +32,19 @@ fn allocations() -> u64 {
     (stats.allocations + stats.reallocations) as u64
 }
 
+/// Allocations per call of `f` over `n` calls, after 1 000 calls of warm-up (buffers reach
+/// their size, the runtime its steady state).
+fn allocations_per_call(n: usize, mut f: impl FnMut() -> io::Result<()>) -> io::Result<f64> {
+    for _ in 0..1_000 {
+        f()?;
+    }
+    let before = allocations();
+    for _ in 0..n {
+        f()?;
+    }
+    Ok((allocations() - before) as f64 / n as f64)
+}
+
 /// The request's payload and the runtime's response: the only allocations an invocation needs.
 const PAYLOAD_ALLOCATIONS: f64 = 2.0;
 
@@ -123,14 +136,10 @@ fn main() -> io::Result<()> {
     // ----- allocations in the core -----
     let n = support::scaled(100_000);
     let (mut core, mut now) = ready_core();
-    for _ in 0..1_000 {
+    let core_allocs = allocations_per_call(n, || {
         one_invocation(&mut core, &mut now, PAYLOAD.to_vec(), PAYLOAD.to_vec());
-    }
-    let before = allocations();
-    for _ in 0..n {
-        one_invocation(&mut core, &mut now, PAYLOAD.to_vec(), PAYLOAD.to_vec());
-    }
-    let core_allocs = (allocations() - before) as f64 / n as f64;
+        Ok(())
+    })?;
     println!(
         "allocations per invocation, core alone: {core_allocs:.2} (2 of them are the request and response payloads the bench hands in)"
     );
@@ -149,18 +158,13 @@ fn main() -> io::Result<()> {
         .log_output(LogOutput::Discard)
         .start()?;
     let mut invoker = Invoker::connect(sim.invoke_addr())?;
-    for _ in 0..1_000 {
-        invoker.invoke(PAYLOAD)?;
-    }
     let n = support::scaled(20_000);
-    let before = allocations();
-    for _ in 0..n {
-        let body = invoker.invoke(PAYLOAD)?;
-        if body != PAYLOAD {
+    let reactor_allocs = allocations_per_call(n, || {
+        if invoker.invoke(PAYLOAD)? != PAYLOAD {
             return Err(io::Error::other("the echo came back different"));
         }
-    }
-    let reactor_allocs = (allocations() - before) as f64 / n as f64;
+        Ok(())
+    })?;
     println!(
         "allocations per invocation, reactor + core + HTTP (invoke over HTTP, runtime in another process, lines discarded): {reactor_allocs:.2} (2 of them are the request and response bodies)"
     );
@@ -171,14 +175,10 @@ fn main() -> io::Result<()> {
     }
     // The embedding API's path, for information: its answers are owned values (headers and
     // body), so it allocates per invocation by design.
-    for _ in 0..1_000 {
+    let embed_allocs = allocations_per_call(n, || {
         sim.invoke(PAYLOAD).map_err(io::Error::other)?;
-    }
-    let before = allocations();
-    for _ in 0..n {
-        sim.invoke(PAYLOAD).map_err(io::Error::other)?;
-    }
-    let embed_allocs = (allocations() - before) as f64 / n as f64;
+        Ok(())
+    })?;
     println!(
         "allocations per invocation through Handle::invoke (not bound by the target): {embed_allocs:.2}"
     );

@@ -13,7 +13,6 @@
 mod support;
 
 use std::io;
-use std::time::Instant;
 
 use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
 
@@ -71,29 +70,15 @@ fn main() -> io::Result<()> {
     let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
     let mut floor6_samples = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
-        for (floor, samples) in [
-            (&mut floor, &mut floor_samples),
-            (&mut floor6, &mut floor6_samples),
-        ] {
-            let start = Instant::now();
-            for _ in 0..per_round {
-                let t = Instant::now();
-                floor.round_trip(PAYLOAD)?;
-                samples.push(t.elapsed());
-            }
-            samples.add_busy(start.elapsed());
-        }
+        floor_samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
+        floor6_samples.measure(per_round, || floor6.round_trip(PAYLOAD))?;
         for (_, _, invoker, samples) in &mut sims {
-            let start = Instant::now();
-            for _ in 0..per_round {
-                let t = Instant::now();
-                let body = invoker.invoke(PAYLOAD)?;
-                samples.push(t.elapsed());
-                if body != PAYLOAD {
+            samples.measure(per_round, || {
+                if invoker.invoke(PAYLOAD)? != PAYLOAD {
                     return Err(io::Error::other("the echo came back different"));
                 }
-            }
-            samples.add_busy(start.elapsed());
+                Ok(())
+            })?;
         }
     }
 

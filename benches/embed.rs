@@ -13,7 +13,7 @@
 mod support;
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_sim::Simulator;
 use support::{PAYLOAD, RelayedTwoHopFloor, Samples, TwoHopFloor};
@@ -68,36 +68,11 @@ fn main() -> io::Result<()> {
     let mut ours = Samples::with_capacity(ROUNDS * per_round);
     let mut sleeping = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
-        let start = Instant::now();
-        for _ in 0..per_round {
-            let t = Instant::now();
-            floor.round_trip(PAYLOAD)?;
-            floor_samples.push(t.elapsed());
-        }
-        floor_samples.add_busy(start.elapsed());
-        let start = Instant::now();
-        for _ in 0..per_round {
-            let t = Instant::now();
-            bare.round_trip(PAYLOAD)?;
-            bare_samples.push(t.elapsed());
-        }
-        bare_samples.add_busy(start.elapsed());
-        let start = Instant::now();
-        for _ in 0..per_round {
-            let t = Instant::now();
-            protocol.round_trip(PAYLOAD)?;
-            protocol_samples.push(t.elapsed());
-        }
-        protocol_samples.add_busy(start.elapsed());
-        for (sim, samples) in [(&sim, &mut ours), (&sleeper, &mut sleeping)] {
-            let start = Instant::now();
-            for _ in 0..per_round {
-                let t = Instant::now();
-                invoke(sim)?;
-                samples.push(t.elapsed());
-            }
-            samples.add_busy(start.elapsed());
-        }
+        floor_samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
+        bare_samples.measure(per_round, || bare.round_trip(PAYLOAD))?;
+        protocol_samples.measure(per_round, || protocol.round_trip(PAYLOAD))?;
+        ours.measure(per_round, || invoke(&sim))?;
+        sleeping.measure(per_round, || invoke(&sleeper))?;
     }
     let floor = floor_samples.summary();
     let ours = ours.summary();

@@ -87,6 +87,18 @@ impl Samples {
         self.busy += d;
     }
 
+    /// Calls `f` `n` times, timing each call, and the whole for throughput.
+    pub fn measure(&mut self, n: usize, mut f: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+        let start = Instant::now();
+        for _ in 0..n {
+            let t = Instant::now();
+            f()?;
+            self.push(t.elapsed());
+        }
+        self.add_busy(start.elapsed());
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.ns.len()
     }
@@ -374,6 +386,11 @@ fn relay() -> io::Result<()> {
         s.set_nodelay(true)?;
         s.set_nonblocking(true)?;
         ends.push(MioStream::from_std(s));
+        if ends.len() == 1 {
+            // The echo is end 0; the invoker may connect now.
+            println!("echo connected");
+            io::stdout().flush()?;
+        }
     }
     let mut poll = Poll::new()?;
     for (i, s) in ends.iter_mut().enumerate() {
@@ -458,12 +475,60 @@ fn write_all_spinning(to: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The value of [`ACKS`] for an echo or relay: the payload's length, or empty for none.
+fn acks_env(acks: bool) -> String {
+    if acks {
+        PAYLOAD.len().to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Starts an echo peer that connects to `peer`.
+fn spawn_echo(peer: &str, acks: bool) -> io::Result<Child> {
+    Command::new(std::env::current_exe()?)
+        .env(ROLE, "echo")
+        .env(PEER, peer)
+        .env(ACKS, acks_env(acks))
+        .spawn()
+}
+
+/// A blocking connection that sends a payload and reads as many bytes back.
+struct EchoLink {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl EchoLink {
+    fn new(stream: TcpStream) -> io::Result<EchoLink> {
+        stream.set_nodelay(true)?;
+        Ok(EchoLink {
+            stream,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.stream.write_all(payload)?;
+        read_exactly(&mut self.stream, &mut self.buf, payload.len())
+    }
+}
+
+/// Kills and reaps helper processes.
+fn stop(children: &mut [&mut Child]) {
+    for child in children.iter_mut() {
+        let _ = child.kill();
+    }
+    for child in children.iter_mut() {
+        let _ = child.wait();
+    }
+}
+
 /// The four-hop floor: invoker (this process) → relay → echo → relay → invoker, each a process.
 pub struct FourHopFloor {
     relay: Child,
     echo: Child,
-    stream: TcpStream,
-    buf: Vec<u8>,
+    link: EchoLink,
 }
 
 impl FourHopFloor {
@@ -475,87 +540,63 @@ impl FourHopFloor {
     /// `acks`: also exchange the Runtime API's two extra messages per invocation (see [`ACKS`]),
     /// for payloads of `PAYLOAD`'s length.
     pub fn start(acks: bool) -> io::Result<FourHopFloor> {
-        let exe = std::env::current_exe()?;
-        let acks_env = if acks {
-            PAYLOAD.len().to_string()
-        } else {
-            String::new()
-        };
-        let mut relay = Command::new(&exe)
+        let mut relay = Command::new(std::env::current_exe()?)
             .env(ROLE, "relay")
-            .env(ACKS, &acks_env)
+            .env(ACKS, acks_env(acks))
             .stdout(Stdio::piped())
             .spawn()?;
+        let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let mut port = String::new();
-        BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?)
-            .read_line(&mut port)?;
+        out.read_line(&mut port)?;
         let addr = format!("127.0.0.1:{}", port.trim());
-        let echo = Command::new(&exe)
-            .env(ROLE, "echo")
-            .env(PEER, &addr)
-            .env(ACKS, &acks_env)
-            .spawn()?;
-        // The relay takes the echo's connection first; wait for it to be made.
-        std::thread::sleep(Duration::from_millis(100));
-        let stream = TcpStream::connect(&addr)?;
-        stream.set_nodelay(true)?;
-        Ok(FourHopFloor {
-            relay,
-            echo,
-            stream,
-            buf: vec![0; 64 * 1024],
-        })
+        let echo = spawn_echo(&addr, acks)?;
+        // The relay takes the echo's connection first, and says so.
+        let mut connected = String::new();
+        out.read_line(&mut connected)?;
+        if connected.trim() != "echo connected" {
+            return Err(io::Error::other("the relay did not take the echo"));
+        }
+        let link = EchoLink::new(TcpStream::connect(&addr)?)?;
+        Ok(FourHopFloor { relay, echo, link })
     }
 
     /// One round trip of `payload`.
     pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.stream.write_all(payload)?;
-        read_exactly(&mut self.stream, &mut self.buf, payload.len())
+        self.link.round_trip(payload)
     }
 }
 
 impl Drop for FourHopFloor {
     fn drop(&mut self) {
-        let _ = self.relay.kill();
-        let _ = self.echo.kill();
-        let _ = self.relay.wait();
-        let _ = self.echo.wait();
+        stop(&mut [&mut self.relay, &mut self.echo]);
     }
 }
 
 /// The two-hop floor: this process → echo → this process.
 pub struct TwoHopFloor {
     echo: Child,
-    stream: TcpStream,
-    buf: Vec<u8>,
+    link: EchoLink,
 }
 
 impl TwoHopFloor {
     pub fn start() -> io::Result<TwoHopFloor> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        let echo = Command::new(std::env::current_exe()?)
-            .env(ROLE, "echo")
-            .env(PEER, listener.local_addr()?.to_string())
-            .spawn()?;
+        let echo = spawn_echo(&listener.local_addr()?.to_string(), false)?;
         let (stream, _) = listener.accept()?;
-        stream.set_nodelay(true)?;
         Ok(TwoHopFloor {
             echo,
-            stream,
-            buf: vec![0; 64 * 1024],
+            link: EchoLink::new(stream)?,
         })
     }
 
     pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.stream.write_all(payload)?;
-        read_exactly(&mut self.stream, &mut self.buf, payload.len())
+        self.link.round_trip(payload)
     }
 }
 
 impl Drop for TwoHopFloor {
     fn drop(&mut self) {
-        let _ = self.echo.kill();
-        let _ = self.echo.wait();
+        stop(&mut [&mut self.echo]);
     }
 }
 
@@ -579,11 +620,7 @@ impl RelayedTwoHopFloor {
 
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let len = PAYLOAD.len();
-        let echo = Command::new(std::env::current_exe()?)
-            .env(ROLE, "echo")
-            .env(PEER, listener.local_addr()?.to_string())
-            .env(ACKS, if acks { len.to_string() } else { String::new() })
-            .spawn()?;
+        let echo = spawn_echo(&listener.local_addr()?.to_string(), acks)?;
         let (stream, _) = listener.accept()?;
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
@@ -670,8 +707,7 @@ impl RelayedTwoHopFloor {
 
 impl Drop for RelayedTwoHopFloor {
     fn drop(&mut self) {
-        let _ = self.echo.kill();
-        let _ = self.echo.wait();
+        stop(&mut [&mut self.echo]);
     }
 }
 
