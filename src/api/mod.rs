@@ -321,4 +321,6 @@ pub fn pong() -> Rendered<'static> {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -1,5 +1,4 @@
 use super::*;
-use crate::http::{Event, RequestDecoder};
 use crate::id::{Rng, TraceId};
 use crate::lifecycle::{
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest, Outcome,
@@ -7,27 +6,7 @@ use crate::lifecycle::{
 };
 use crate::time::Micros;
 
-fn ctx() -> Context {
-    Context::new(
-        "my-fn",
-        "$LATEST",
-        "eu-west-1",
-        "123456789012",
-        256,
-        1_700_000_000_000_000,
-    )
-}
-
-/// Decodes one request and hands its head (and body) to `f`.
-fn with_request<T>(raw: &str, f: impl FnOnce(&Head<'_>, Vec<u8>) -> T) -> T {
-    let mut dec = RequestDecoder::new();
-    dec.feed(raw.as_bytes());
-    assert_eq!(dec.next_event(), Ok(Some(Event::Head)));
-    dec.read_body(1 << 20).unwrap();
-    assert_eq!(dec.next_event(), Ok(Some(Event::Complete)));
-    let body = dec.take_body();
-    f(&dec.head(), body)
-}
+use super::test_support::{ctx, with_request};
 
 fn route_of(listener: Listener, method: &str, target: &str) -> Route {
     with_request(&format!("{method} {target} HTTP/1.1\r\n\r\n"), |h, _| {

@@ -1,28 +1,6 @@
 use super::*;
-use crate::http::{Event, RequestDecoder};
+use crate::api::test_support::{ctx, with_request};
 use crate::id::Rng;
-
-fn ctx() -> Context {
-    Context::new(
-        "my-fn",
-        "$LATEST",
-        "eu-west-1",
-        "123456789012",
-        256,
-        1_700_000_000_000_000,
-    )
-}
-
-/// Decodes one request and hands its head and body to `f`.
-fn with_request<T>(raw: &str, f: impl FnOnce(&Head<'_>, &[u8]) -> T) -> T {
-    let mut dec = RequestDecoder::new();
-    dec.feed(raw.as_bytes());
-    assert_eq!(dec.next_event(), Ok(Some(Event::Head)));
-    dec.read_body(1 << 20).unwrap();
-    assert_eq!(dec.next_event(), Ok(Some(Event::Complete)));
-    let body = dec.take_body();
-    f(&dec.head(), &body)
-}
 
 fn post(headers: &str, body: &str) -> String {
     format!(
@@ -81,7 +59,7 @@ fn registrations_are_read_with_their_events_and_features() {
         ),
     ];
     for (headers, body, events, account_id) in cases {
-        let r = with_request(&post(headers, body), register).unwrap();
+        let r = with_request(&post(headers, body), |h, b| register(h, &b)).unwrap();
         assert_eq!(r.name, "ext");
         assert_eq!(r.events, *events, "{headers} {body}");
         assert_eq!(r.account_id, *account_id, "{headers}");
@@ -117,7 +95,7 @@ fn bad_registrations_get_rapids_403s() {
         ),
     ];
     for (headers, body, error_type, message) in cases {
-        let e = with_request(&post(headers, body), register).unwrap_err();
+        let e = with_request(&post(headers, body), |h, b| register(h, &b)).unwrap_err();
         assert_eq!(
             error_of(&e),
             (403, error_type.to_string(), message.to_string()),
@@ -126,7 +104,7 @@ fn bad_registrations_get_rapids_403s() {
     }
     for body in ["{", "[1]", r#"{"events":"INVOKE"}"#, r#"{"events":[1]}"#] {
         let e = with_request(&post("Lambda-Extension-Name: ext\r\n", body), |h, b| {
-            register(h, b)
+            register(h, &b)
         })
         .unwrap_err();
         let (status, error_type, _) = error_of(&e);
