@@ -180,6 +180,13 @@ impl TraceId {
     }
 }
 
+impl From<String> for TraceId {
+    /// The invoker's trace header, taken as given.
+    fn from(header: String) -> TraceId {
+        TraceId(Trace::Given(header.into_boxed_str()))
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

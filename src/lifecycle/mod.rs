@@ -179,9 +179,7 @@ impl Queued {
 }
 
 /// The environment's phase; data lives only in the phase where it is valid.
-// One per environment, so its size does not matter; boxing `Running` would cost an allocation
-// per invocation.
-#[allow(clippy::large_enum_variant)]
+#[allow(clippy::large_enum_variant)] // see `Invoke`
 #[derive(Debug)]
 enum Phase {
     /// No runtime is running. The next invocation starts an init.
@@ -407,15 +405,16 @@ impl Lifecycle {
         &mut self,
         now: Micros,
         invoker: WaiterId,
-        request: InvokeRequest,
+        mut request: InvokeRequest,
     ) -> Result<RequestId, Rejection> {
         let busy = usize::from(matches!(self.env.phase, Phase::Invoke(_)));
         if self.queue.len() + busy > self.config.max_queue {
             return Err(Rejection::TooManyRequests);
         }
         let request_id = self.rng.uuid_v4();
-        let trace_id = match &request.trace_id {
-            Some(t) => TraceId::given(t),
+        // The invoker's header moves into the invocation; the request keeps the rest.
+        let trace_id = match request.trace_id.take() {
+            Some(t) => TraceId::from(t),
             None => {
                 let secs = (self.config.epoch_us + now.as_micros()) / 1_000_000;
                 self.rng.trace_id(secs)
