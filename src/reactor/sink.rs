@@ -168,7 +168,6 @@ impl Sink {
                 let mut out = out.lock();
                 let _ = out.write_all(&self.pending[self.written..]);
                 let _ = out.flush();
-                self.written = self.pending.len();
                 self.written_out();
                 return false;
             }
