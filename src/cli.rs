@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use std::process::ExitCode;
 
-use crate::config::{Bootstrap, Config};
+use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::reactor::LogOutput;
 use crate::{Server, demo, process};
 
@@ -20,6 +20,9 @@ pub const RIE_BOOTSTRAPS: [&str; 3] = [
     "/opt/bootstrap",
     "/var/runtime/bootstrap",
 ];
+
+/// Where Lambda's external extensions live, unless `LAMBDA_EXTENSIONS_DIR` says otherwise.
+pub const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
 
 /// The longest function timeout Lambda allows.
 pub const MAX_TIMEOUT_SECS: f64 = 900.0;
@@ -116,6 +119,10 @@ OPTIONS:
                                  [default: /var/task if it exists, else the current directory]
     --max-queue <N>              Invocations that may wait while one runs; past it, 429
                                  [default: 1000]
+    --extension <PATH>           Run an external extension, named after its file name
+    --extension <NAME=COMMAND>   ... or a command (split on spaces) that registers as NAME
+                                 (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR,
+                                 default /opt/extensions)
     --eager-init                 Initialise at start-up (provisioned-concurrency)
     --external-runtime           Spawn nothing: wait for a runtime you start yourself
     --seed <N>                   Seed request ids, for reproducible runs
@@ -166,6 +173,11 @@ pub fn parse(
         config.region = v;
     }
     let mut log_level = env("LOG_LEVEL").filter(|v| !v.is_empty());
+    config.extensions_dir = Some(PathBuf::from(
+        env("LAMBDA_EXTENSIONS_DIR")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_EXTENSIONS_DIR.to_string()),
+    ));
 
     let mut external = false;
     let mut demo = false;
@@ -256,6 +268,7 @@ pub fn parse(
                     .parse()
                     .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?;
             }
+            "--extension" => config.extensions.push(extension(&value(flag)?)?),
             "--eager-init" => config.eager_init = true,
             "--external-runtime" => external = true,
             "--seed" => {
@@ -395,6 +408,28 @@ fn env_pair(pair: &str) -> Result<(String, String), CliError> {
     Ok((k.to_string(), v.to_string()))
 }
 
+/// `--extension PATH` (named after the file) or `--extension NAME=COMMAND ARGS...`.
+fn extension(v: &str) -> Result<ExtensionCommand, CliError> {
+    let bad = |why: &str| CliError::Usage(format!("--extension '{v}': {why}"));
+    let named = v
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty() && !name.contains('/'));
+    match named {
+        Some((name, command)) => {
+            let mut words = command.split_ascii_whitespace().map(str::to_string);
+            let program = words.next().ok_or_else(|| bad("no command after NAME="))?;
+            Ok(ExtensionCommand {
+                name: name.to_string(),
+                program: PathBuf::from(program),
+                args: words.collect(),
+            })
+        }
+        None => {
+            ExtensionCommand::from_path(v).ok_or_else(|| bad("expected a file or NAME=COMMAND"))
+        }
+    }
+}
+
 fn address(v: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = v.parse() {
         return Ok(addr);
@@ -493,12 +528,21 @@ pub fn main() -> ExitCode {
 }
 
 fn run(mut config: Config) -> ExitCode {
+    let path = std::env::var("PATH").ok();
     if let Some(bootstrap) = &mut config.bootstrap {
-        let path = std::env::var("PATH").ok();
         match check_bootstrap(&bootstrap.program, path.as_deref()) {
             Ok(program) => bootstrap.program = program,
             Err(e) => {
                 eprintln!("lambda-sim: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        }
+    }
+    for ext in &mut config.extensions {
+        match check_bootstrap(&ext.program, path.as_deref()) {
+            Ok(program) => ext.program = program,
+            Err(e) => {
+                eprintln!("lambda-sim: extension {}: {e}", ext.name);
                 return ExitCode::from(e.exit_code());
             }
         }

@@ -16,6 +16,32 @@ pub struct Bootstrap {
     pub args: Vec<String>,
 }
 
+/// An external extension: a process the simulator starts at each init, before the runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionCommand {
+    /// The name it must register with: the executable's file name, or the name given in
+    /// `--extension NAME=COMMAND`.
+    pub name: String,
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl ExtensionCommand {
+    /// An executable, named after its file name (as Lambda names the files in
+    /// `/opt/extensions`).
+    pub fn from_path(path: impl Into<PathBuf>) -> Option<ExtensionCommand> {
+        let program = path.into();
+        let name = program.file_name()?.to_str()?.to_string();
+        Some(ExtensionCommand {
+            name,
+            program,
+            args: Vec::new(),
+        })
+    }
+}
+
 /// A simulator's configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -27,6 +53,13 @@ pub struct Config {
     pub bootstrap: Option<Bootstrap>,
     /// The function timeout (Lambda's default: 3 s; 1 s to 900 s on Lambda).
     pub timeout: Duration,
+    /// External extensions, started in this order at each init. Those in `extensions_dir` come
+    /// first.
+    pub extensions: Vec<ExtensionCommand>,
+    /// A directory whose executables are external extensions, as `/opt/extensions` on Lambda
+    /// (the CLI reads `$LAMBDA_EXTENSIONS_DIR`, default `/opt/extensions`; the embedding API
+    /// reads none unless told). A directory that does not exist holds none.
+    pub extensions_dir: Option<PathBuf>,
     /// The limit on the first init (Lambda: 10 s).
     pub init_timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` and the REPORT's Memory Size.
@@ -80,6 +113,8 @@ impl Default for Config {
             invoke_addr: any_port,
             runtime_api_addr: any_port,
             bootstrap: None,
+            extensions: Vec::new(),
+            extensions_dir: None,
             timeout: crate::lifecycle::DEFAULT_TIMEOUT.to_duration(),
             init_timeout: crate::lifecycle::INIT_TIMEOUT.to_duration(),
             memory_mb: DEFAULT_MEMORY_MB,
@@ -102,6 +137,35 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Every external extension: the executables in `extensions_dir` in name order, then
+    /// `extensions`. Refused: two with one name, or more than Lambda's ten.
+    pub fn all_extensions(&self) -> std::io::Result<Vec<ExtensionCommand>> {
+        let mut all = match &self.extensions_dir {
+            Some(dir) => executables_in(dir)?,
+            None => Vec::new(),
+        };
+        all.extend(self.extensions.iter().cloned());
+        for (i, ext) in all.iter().enumerate() {
+            if all[..i].iter().any(|e| e.name == ext.name) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("two extensions are named {:?}", ext.name),
+                ));
+            }
+        }
+        let max = crate::lifecycle::MAX_EXTENSIONS;
+        if all.len() > max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} external extensions; Lambda runs at most {max}",
+                    all.len()
+                ),
+            ));
+        }
+        Ok(all)
+    }
+
     /// `_HANDLER` as RIE derives it: the configured handler, else the last argument of a
     /// bootstrap command with arguments (11.7).
     pub fn effective_handler(&self) -> Option<String> {
@@ -122,4 +186,34 @@ impl Config {
         }
         std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
     }
+}
+
+/// The executable files in `dir`, by name; none if it does not exist.
+fn executables_in(dir: &std::path::Path) -> std::io::Result<Vec<ExtensionCommand>> {
+    use std::os::unix::fs::PermissionsExt;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot read the extensions directory {}: {e}",
+                    dir.display()
+                ),
+            ));
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        // Follows symbolic links, as exec would.
+        let executable = std::fs::metadata(&path)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if executable {
+            found.extend(ExtensionCommand::from_path(path));
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
 }

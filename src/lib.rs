@@ -2,8 +2,10 @@
 //!
 //! A local simulator of the AWS Lambda execution environment, for people who test and benchmark
 //! Lambda runtimes and extensions on their own machine or in CI. It serves the Runtime API
-//! (2018-06-01) with AWS's status codes, headers, limits and error bodies; spawns the function's
-//! `bootstrap` as a real child process with Lambda's environment; takes invocations on an
+//! (2018-06-01) and the Extensions API (2020-01-01) with AWS's status codes, headers, limits and
+//! error bodies and Lambda's init, invoke and shutdown orderings; spawns the function's
+//! `bootstrap` and its external extensions as real child processes with Lambda's environment;
+//! takes invocations on an
 //! endpoint compatible with AWS's runtime interface emulator (RIE); and measures each
 //! invocation to the microsecond.
 //!
@@ -45,7 +47,7 @@ pub mod reactor;
 mod simulator;
 pub mod time;
 
-pub use config::{Bootstrap, Config};
-pub use lifecycle::{InvokeRequest, Timings};
-pub use reactor::{EnvState, InvokeResponse, LogOutput};
+pub use config::{Bootstrap, Config, ExtensionCommand};
+pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
+pub use reactor::{Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput};
 pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Ticket};

@@ -8,9 +8,11 @@ use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::{Bootstrap, Config};
+use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::lifecycle::InvokeRequest;
-use crate::reactor::{Command, Control, EnvState, InvokeResponse, LogOutput, Reactor};
+use crate::reactor::{
+    Awaited, Command, Control, EnvState, InvocationReport, InvokeResponse, LogOutput, Reactor,
+};
 
 /// Entry point of the embedding API.
 ///
@@ -85,6 +87,40 @@ impl Builder {
             program: PathBuf::from(program),
             args: words.collect(),
         });
+        self
+    }
+
+    /// Adds an external extension: a process started at each init, before the runtime, that
+    /// must register as `name`. `command` is the program and its arguments.
+    pub fn extension<I, S>(mut self, name: &str, command: I) -> Builder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut words = command.into_iter().map(Into::into);
+        if let Some(program) = words.next() {
+            self.config.extensions.push(ExtensionCommand {
+                name: name.to_string(),
+                program: PathBuf::from(program),
+                args: words.collect(),
+            });
+        }
+        self
+    }
+
+    /// Adds an external extension by its executable, named after its file name (as Lambda
+    /// names the files in `/opt/extensions`).
+    pub fn extension_path(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.config
+            .extensions
+            .extend(ExtensionCommand::from_path(path));
+        self
+    }
+
+    /// Every executable in `dir` is an external extension, as `/opt/extensions` on Lambda
+    /// (none is read unless this is set).
+    pub fn extensions_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.config.extensions_dir = Some(dir.into());
         self
     }
 
@@ -277,6 +313,27 @@ impl Handle {
         self.submit_with(request)?.wait()
     }
 
+    /// Invokes the function with `payload` and waits until the invocation is complete: the
+    /// runtime and every INVOKE-subscribed extension back on next. Returns the answer and the
+    /// report, with each extension's overhead to the microsecond. The report is `None` for an
+    /// invocation that never reached the runtime (its init failed, or it was refused).
+    pub fn invoke_reported(
+        &self,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<(InvokeResponse, Option<InvocationReport>), Stopped> {
+        let ticket = self.submit_reported(InvokeRequest {
+            payload: payload.into(),
+            ..InvokeRequest::default()
+        })?;
+        let report = ticket.report()?;
+        Ok((ticket.wait()?, report))
+    }
+
+    /// Queues an invocation whose ticket also delivers its report ([`Ticket::report`]).
+    pub fn submit_reported(&self, request: InvokeRequest) -> Result<Ticket, Stopped> {
+        self.send_invoke(request, true)
+    }
+
     /// Queues an invocation; the ticket delivers its answer.
     pub fn submit(&self, payload: impl Into<Vec<u8>>) -> Result<Ticket, Stopped> {
         self.submit_with(InvokeRequest {
@@ -287,10 +344,27 @@ impl Handle {
 
     /// Queues an invocation with every detail of the request.
     pub fn submit_with(&self, request: InvokeRequest) -> Result<Ticket, Stopped> {
+        self.send_invoke(request, false)
+    }
+
+    fn send_invoke(&self, request: InvokeRequest, reported: bool) -> Result<Ticket, Stopped> {
         let (reply, rx) = mpsc::channel();
-        if self.control.send(Command::Invoke { request, reply }) {
+        let (report, report_rx) = match reported {
+            true => {
+                let (tx, rx) = mpsc::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        let command = Command::Invoke {
+            request,
+            reply,
+            report,
+        };
+        if self.control.send(command) {
             Ok(Ticket {
                 rx,
+                report: report_rx,
                 spin: self.spin,
             })
         } else {
@@ -306,6 +380,27 @@ impl Handle {
             return Err(Stopped);
         }
         rx.recv().map_err(|_| Stopped)
+    }
+
+    /// Waits, at most `timeout`, until the environment reaches `state`, and returns the
+    /// snapshot taken at that moment; `Ok(None)` if it did not in time. Race-free: the
+    /// simulator checks after every step, so a state that lasts only between two inputs is
+    /// still seen.
+    pub fn wait_for(&self, state: Awaited, timeout: Duration) -> Result<Option<EnvState>, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self.control.send(Command::WaitFor(state, reply)) {
+            return Err(Stopped);
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(state) => Ok(Some(state)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
+        }
+    }
+
+    /// The registered extensions, in registration order.
+    pub fn extensions(&self) -> Result<Vec<crate::lifecycle::ExtensionInfo>, Stopped> {
+        Ok(self.state()?.extensions)
     }
 
     /// Where the Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).
@@ -357,6 +452,7 @@ impl Drop for Handle {
 #[derive(Debug)]
 pub struct Ticket {
     rx: mpsc::Receiver<InvokeResponse>,
+    report: Option<mpsc::Receiver<Option<InvocationReport>>>,
     spin: Duration,
 }
 
@@ -380,6 +476,14 @@ impl Ticket {
             }
         }
         self.rx.recv().map_err(|_| Stopped)
+    }
+
+    /// Waits until the invocation is complete (runtime and extensions back on next) and returns
+    /// its report; `Ok(None)` if it never reached the runtime. Only for tickets from
+    /// [`Handle::submit_reported`]; others get `Err(Stopped)`.
+    pub fn report(&self) -> Result<Option<InvocationReport>, Stopped> {
+        let rx = self.report.as_ref().ok_or(Stopped)?;
+        rx.recv().map_err(|_| Stopped)
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the answer has not come yet.

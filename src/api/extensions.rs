@@ -1,8 +1,6 @@
 //! The Extensions API (2020-01-01) on the wire, PROTOCOL.md section 4: reading `register`,
-//! the identifier and error-type headers, and rendering registrations and events as rapid does.
-//!
-//! Not routed yet: the lifecycle's extension states and orderings (PROTOCOL.md section 5) come
-//! first, and until they do the `/2020-01-01/extension/*` paths answer 404.
+//! the identifier and error-type headers, and rendering registrations, events and refusals as
+//! rapid does. The lifecycle decides everything else (section 5).
 
 use std::borrow::Cow;
 use std::io::Write as _;
@@ -10,7 +8,10 @@ use std::io::Write as _;
 use super::{Context, JSON, Rendered, runtime_error};
 use crate::http::{Head, decimal, write_head};
 use crate::id::{RequestId, TraceId, Uuid};
+use crate::lifecycle::Rejection;
 use crate::time::Micros;
+
+pub use crate::lifecycle::{Events, ShutdownReason};
 
 /// The Extensions API's path prefix.
 pub const EXTENSION_PREFIX: &str = "/2020-01-01/extension";
@@ -23,15 +24,6 @@ pub const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
 pub const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
 /// The registration header that asks for optional response fields.
 pub const ACCEPT_FEATURE_HEADER: &str = "Lambda-Extension-Accept-Feature";
-
-/// The events an extension subscribes to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Events {
-    /// `INVOKE`: one event per invocation, released with the runtime's.
-    pub invoke: bool,
-    /// `SHUTDOWN`: one event when the environment shuts down (external extensions only).
-    pub shutdown: bool,
-}
 
 /// A `register` request, read and checked as far as the wire allows; the lifecycle decides
 /// the rest (registration closed, duplicate names, the limit of 10, SHUTDOWN for internal
@@ -139,12 +131,22 @@ pub fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
     }
 }
 
-/// 403 `Extension.UnknownExtensionIdentifier` for an identifier the lifecycle does not know.
-pub fn unknown_identifier(id: &Uuid) -> Box<Rendered<'static>> {
-    refused(
-        "Extension.UnknownExtensionIdentifier",
-        &format!("Unknown extension {id}"),
-    )
+/// The answer to a request the lifecycle refused: every Extensions API refusal is a 403 with
+/// rapid's error type.
+pub fn rejection(rejection: Rejection) -> Rendered<'static> {
+    let error_type = match rejection {
+        Rejection::RegistrationClosed => "Extension.RegistrationClosed",
+        Rejection::ExtensionNameTaken | Rejection::ExtensionState { .. } => {
+            "Extension.InvalidExtensionState"
+        }
+        Rejection::TooManyExtensions => "Extension.TooManyExtensions",
+        Rejection::ShutdownForInternal => "Extension.InvalidEventType",
+        Rejection::UnknownExtension(_) => "Extension.UnknownExtensionIdentifier",
+        Rejection::InvalidRequestId
+        | Rejection::InvalidStateTransition { .. }
+        | Rejection::TooManyRequests => return super::runtime::rejection(rejection),
+    };
+    runtime_error(403, error_type, &rejection.to_string())
 }
 
 /// The answer to a registration: 200, the identifier, and the function's name, version and
@@ -210,28 +212,6 @@ pub fn write_invoke_event(
     );
     // [body | head] becomes [head | body], in place.
     out[start..].rotate_left(body_len);
-}
-
-/// Why the environment shuts down (`shutdownReason`, in the lower case rapid sends).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ShutdownReason {
-    /// The environment is retired.
-    Spindown,
-    /// A reset after a function timeout.
-    Timeout,
-    /// A reset after a crash or an error.
-    Failure,
-}
-
-impl ShutdownReason {
-    /// The wire form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShutdownReason::Spindown => "spindown",
-            ShutdownReason::Timeout => "timeout",
-            ShutdownReason::Failure => "failure",
-        }
-    }
 }
 
 /// The answer to an extension's `event/next` at shutdown: the SHUTDOWN event.

@@ -31,6 +31,7 @@ pub fn write_event(
             error_type,
             duration,
             init_duration,
+            extensions,
             ..
         } => {
             let shown = duration.display_ms2();
@@ -44,6 +45,16 @@ pub fn write_event(
             );
             if let Some(init) = init_duration {
                 let _ = write!(out, "Init Duration: {} ms\t", init.display_ms2());
+            }
+            // Not on Lambda's line: what each extension added after the runtime's response,
+            // to the microsecond (the largest is CloudWatch's PostRuntimeExtensionsDuration).
+            if let Some(max) = extensions.max() {
+                let _ = write!(out, "Extension Overhead: {} ms (", Ms3(max));
+                for (i, (name, overhead)) in extensions.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    let _ = write!(out, "{sep}{name}: {} ms", Ms3(overhead));
+                }
+                let _ = write!(out, ")\t");
             }
             // Lambda marks reports of invocations that did not end normally.
             match (status, error_type) {
@@ -110,8 +121,38 @@ pub fn write_event(
             }
             writeln!(out)
         }
+        PlatformEvent::Extension {
+            name,
+            state,
+            events,
+        } => {
+            let listed = match (events.invoke, events.shutdown) {
+                (true, true) => "INVOKE, SHUTDOWN",
+                (true, false) => "INVOKE",
+                (false, true) => "SHUTDOWN",
+                (false, false) => "",
+            };
+            writeln!(
+                out,
+                "EXTENSION\tName: {name}\tState: {state}\tEvents: [{listed}]"
+            )
+        }
+        PlatformEvent::ExtensionExited { name, status } => writeln!(
+            out,
+            "Error: Extension {name} exited with error: {status}\nExtension.Crash"
+        ),
         PlatformEvent::InitStart { .. } | PlatformEvent::RuntimeDone { .. } => Ok(()),
     };
+}
+
+/// Milliseconds with three decimals: microsecond precision.
+struct Ms3(Micros);
+
+impl std::fmt::Display for Ms3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let us = self.0.as_micros();
+        write!(f, "{}.{:03}", us / 1_000, us % 1_000)
+    }
 }
 
 fn stamp(ctx: &Context, now: Micros) -> String {

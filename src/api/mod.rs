@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use crate::http::{Head, Method, ParseError};
 use crate::id::{RequestId, Uuid};
-use crate::lifecycle::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::lifecycle::{ExtensionErrorKind, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
 /// The Runtime API version prefix.
 pub const RUNTIME_PREFIX: &str = "/2018-06-01";
@@ -90,6 +90,12 @@ pub enum Route {
     Error(RequestId),
     /// `POST /2018-06-01/runtime/init/error`.
     InitError,
+    /// `POST /2020-01-01/extension/register`.
+    ExtensionRegister,
+    /// `GET /2020-01-01/extension/event/next`.
+    ExtensionNext,
+    /// `POST /2020-01-01/extension/init/error` and `.../exit/error`.
+    ExtensionError(ExtensionErrorKind),
     /// `POST /2015-03-31/functions/{name}/invocations`, with the ARN as invoked when it carried
     /// a qualifier.
     Invoke {
@@ -104,9 +110,14 @@ impl Route {
     /// The most body bytes this route reads; past it, 413.
     pub fn body_limit(&self) -> u64 {
         match self {
-            Route::Response(_) | Route::Error(_) | Route::InitError => MAX_RESPONSE_BYTES,
+            Route::Response(_) | Route::Error(_) | Route::InitError | Route::ExtensionError(_) => {
+                MAX_RESPONSE_BYTES
+            }
             Route::Invoke { .. } => MAX_REQUEST_BYTES,
-            Route::Ping | Route::Next | Route::Refuse(_) => SMALL_BODY_BYTES,
+            Route::Ping | Route::Next | Route::ExtensionRegister | Route::ExtensionNext => {
+                SMALL_BODY_BYTES
+            }
+            Route::Refuse(_) => SMALL_BODY_BYTES,
         }
     }
 }
@@ -142,6 +153,15 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
     }
     match listener {
         Listener::Runtime => {
+            if let Some(rest) = path.strip_prefix(extensions::EXTENSION_PREFIX) {
+                return match rest {
+                    "/register" => post_only(Route::ExtensionRegister),
+                    "/event/next" => get_only(Route::ExtensionNext),
+                    "/init/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Init)),
+                    "/exit/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Exit)),
+                    _ => Route::Refuse(Refusal::NotFound),
+                };
+            }
             let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
                 return Route::Refuse(Refusal::NotFound);
             };

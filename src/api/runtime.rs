@@ -96,6 +96,12 @@ pub fn rejection(rejection: Rejection) -> Rendered<'static> {
         }
         // Not a Runtime API answer, but render it sensibly should it ever be asked for.
         Rejection::TooManyRequests => runtime_error(429, "TooManyRequests", &rejection.to_string()),
+        Rejection::RegistrationClosed
+        | Rejection::ExtensionNameTaken
+        | Rejection::TooManyExtensions
+        | Rejection::ShutdownForInternal
+        | Rejection::UnknownExtension(_)
+        | Rejection::ExtensionState { .. } => super::extensions::rejection(rejection),
     }
 }
 

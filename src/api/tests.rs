@@ -1,8 +1,8 @@
 use super::*;
 use crate::id::{Rng, TraceId};
 use crate::lifecycle::{
-    Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest, Outcome,
-    PlatformEvent, Rejection, Status, Timings,
+    Events, ExitStatus, Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply,
+    InvokeRequest, Outcome, Overheads, PlatformEvent, Rejection, Status, Timings,
 };
 use crate::time::Micros;
 
@@ -76,7 +76,8 @@ fn runtime_routes() {
         "/",
         "/2018-06-01/runtime",
         "/2018-06-01/runtime/invocation/a/b/response",
-        "/2020-01-01/extension/register",
+        "/2020-01-01/extension",
+        "/2020-01-01/extension/event",
         "/2015-03-31/functions/function/invocations",
     ] {
         assert_eq!(
@@ -87,6 +88,41 @@ fn runtime_routes() {
     }
     assert_eq!(Route::Response(id).body_limit(), 6_291_556);
     assert_eq!(Route::Next.body_limit(), SMALL_BODY_BYTES);
+}
+
+#[test]
+fn extension_routes_take_their_methods() {
+    let rt = Listener::Runtime;
+    let ext = |rest: &str| format!("/2020-01-01/extension{rest}");
+    assert_eq!(
+        route_of(rt, "POST", &ext("/register")),
+        Route::ExtensionRegister
+    );
+    assert_eq!(
+        route_of(rt, "GET", &ext("/event/next")),
+        Route::ExtensionNext
+    );
+    assert_eq!(
+        route_of(rt, "POST", &ext("/init/error")),
+        Route::ExtensionError(ExtensionErrorKind::Init)
+    );
+    assert_eq!(
+        route_of(rt, "POST", &ext("/exit/error")),
+        Route::ExtensionError(ExtensionErrorKind::Exit)
+    );
+    assert_eq!(
+        route_of(rt, "GET", &ext("/register")),
+        Route::Refuse(Refusal::MethodNotAllowed("POST"))
+    );
+    assert_eq!(
+        route_of(rt, "POST", &ext("/event/next")),
+        Route::Refuse(Refusal::MethodNotAllowed("GET"))
+    );
+    // Only on the Runtime API's listener.
+    assert_eq!(
+        route_of(Listener::Invoke, "POST", &ext("/register")),
+        Route::Refuse(Refusal::NotFound)
+    );
 }
 
 #[test]
@@ -508,6 +544,7 @@ fn log_lines_are_cloudwatchs() {
             duration: Micros(12_345),
             init_duration: Some(Micros(1_234_567)),
             runtime: None,
+            extensions: Overheads::default(),
         },
         Micros::ZERO,
         Some(42),
@@ -529,11 +566,70 @@ fn log_lines_are_cloudwatchs() {
             duration: Micros::from_secs(3),
             init_duration: None,
             runtime: None,
+            extensions: Overheads::default(),
         },
         Micros::ZERO,
         Some(7),
     );
     assert!(out.ends_with("Duration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 7 MB\tStatus: timeout\t\n"), "{out}");
+    out.clear();
+    // Each extension's overhead, to the microsecond, the largest first.
+    let mut extensions = Overheads::default();
+    extensions.set(0, "logger".into(), Micros(1_234));
+    extensions.set(2, "tracer".into(), Micros(10));
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::Report {
+            request_id: id,
+            status: Status::Success,
+            error_type: None,
+            duration: Micros(5_000),
+            init_duration: None,
+            runtime: None,
+            extensions,
+        },
+        Micros::ZERO,
+        Some(7),
+    );
+    assert!(
+        out.ends_with("Max Memory Used: 7 MB\tExtension Overhead: 1.234 ms (logger: 1.234 ms, tracer: 0.010 ms)\t\n"),
+        "{out}"
+    );
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::Extension {
+            name: "logger".into(),
+            state: "Ready",
+            events: Events {
+                invoke: true,
+                shutdown: true,
+            },
+        },
+        Micros::ZERO,
+        None,
+    );
+    assert_eq!(
+        out,
+        "EXTENSION\tName: logger\tState: Ready\tEvents: [INVOKE, SHUTDOWN]\n"
+    );
+    out.clear();
+    logs::write_event(
+        &mut out,
+        &ctx,
+        &PlatformEvent::ExtensionExited {
+            name: "logger".into(),
+            status: ExitStatus::Code(2),
+        },
+        Micros::ZERO,
+        None,
+    );
+    assert_eq!(
+        out,
+        "Error: Extension logger exited with error: exit status 2\nExtension.Crash\n"
+    );
     out.clear();
     logs::write_event(
         &mut out,

@@ -6,8 +6,8 @@
 //! # Calling convention
 //! Methods come in four kinds (quinn-proto's taxonomy):
 //! - getters on `&self` ([`Lifecycle::runtime_state`], [`Lifecycle::check_runtime_result`], ...);
-//! - `handle_*(now, ...)` for events from the world: a runtime's request, a child's exit,
-//!   a connection closing, a timer;
+//! - `handle_*(now, ...)` for events from the world: a runtime's or an extension's request,
+//!   a child's exit, a connection closing, a timer;
 //! - commands: [`Lifecycle::invoke`], [`Lifecycle::shutdown`];
 //! - `poll_*` for what the core wants done: [`Lifecycle::poll_action`], then
 //!   [`Lifecycle::poll_timeout`].
@@ -20,34 +20,46 @@
 //! after the drain.
 //!
 //! # Transitions
-//! One environment, one runtime, one invocation in flight (classic Lambda). The runtime's states
-//! are rapid's (RIE `internal/lambda/core/states.go`); `Phase` adds the environment's own.
+//! One environment, one runtime, up to ten extensions, one invocation in flight (classic
+//! Lambda). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
+//! extensions' too (`agent_state_names.go`); `Phase` adds the environment's own.
+//! [`Lifecycle::progress`] moves the environment on whenever what a phase waits for is there.
 //!
 //! | phase (runtime state) | input | result | source |
 //! |---|---|---|---|
-//! | `Down` (NotStarted) | invocation queued | spawn runtime, `Init`; first init of the environment: phase `init`, 10 s limit; later ones: phase `invoke`, function timeout | AWS-ENVLC; 11.2 |
-//! | `Down` | `/next` | external runtime: a zero-length init, then `Ready`; process: 403 | 11.6 |
-//! | `Init` (Started) | `/next` | init done, `Ready`, waiter parked | AWS-RT; rapid `RuntimeStartedState.Ready` |
-//! | `Init` | `/init/error` | init fails: the waiting invocation gets the posted error, runtime killed, `InitFailed` | AWS-RT; rapid `initerror.go`; 11.2 |
-//! | `Init` | runtime exits | init fails `Runtime.ExitError`, `Down` | 11.1 |
-//! | `Init` | init limit | init fails `Sandbox.Timedout`, runtime killed, `Down` | AWS-ENVLC; 11.2 |
+//! | `Down` (NotStarted) | invocation queued | init: external extensions spawned; first init of the environment: phase `init`, 10 s limit; later ones: phase `invoke`, function timeout | AWS-ENVLC; 5.1; 11.2 |
+//! | `Init`, stage extensions | every external extension registered | runtime spawned | 5.1 step 2-3 |
+//! | `Init`, stages extensions and runtime | `register` | an external one by its name, any other name internal (no SHUTDOWN); a duplicate name or an eleventh: 403 | 4.1 |
+//! | `Init`, stage runtime (Started) | runtime `/next` | registration closes; waiter parked | 5.1 step 4 |
+//! | `Init`, stage await (Ready) | every extension on `event/next` | init done, `Ready` | 5.1 step 5 |
+//! | `Init` | `/init/error`, an extension's `init/error`, runtime or extension exits, init limit | init fails: the waiting invocation gets the error, the environment stops (reason `failure` or `timeout`) | AWS-RT; 4.3; 11.2 |
+//! | `Down` | `/next` | external runtime: an init, then `Ready`; process: 403 | 11.6 |
 //! | `InitFailed` (InitError) | `/next` | 403 until the next invocation starts a new init | rapid `RuntimeInitErrorState`; 11.2 |
 //! | `Ready` | `/next` | parked (longest-waiting first) | 11.4 |
-//! | `Ready` | invocation + parked waiter | released to the waiter, deadline = now + timeout, `Invoke` | AWS-RT; 11.2 |
+//! | `Ready` | invocation + parked waiter | released to the runtime and, at the same moment, INVOKE to every INVOKE-subscribed extension; deadline = now + timeout, `Invoke` | AWS-RT; 5.2; 11.2 |
 //! | `Invoke` (Running) | `/next` | the same invocation rendered again | rapid `RuntimeRunningState.Ready` returns nil |
-//! | `Invoke` (Running) | `/response`, `/error` | invoker answered now; RuntimeResponseSentState | AWS-RT; PROTOCOL.md 5.2 |
+//! | `Invoke` (Running) | `/response`, `/error` | invoker answered now; RuntimeResponseSentState | AWS-RT; 5.2 |
 //! | `Invoke` (RuntimeResponseSentState) | `/response`, `/error` | 403 | rapid `RuntimeResponseSentState` |
-//! | `Invoke` (RuntimeResponseSentState) | `/next` | invocation complete (REPORT), `Ready` | PROTOCOL.md 5.2, 11.5 |
-//! | `Invoke` | function timeout | invoker gets `Sandbox.Timedout` if unanswered; reset, `Down` | AWS-ENVLC; 5.4 |
-//! | `Invoke` | runtime exits | invoker gets `Runtime.ExitError` if unanswered; reset, `Down` | 5.4; 11.1 |
+//! | `Invoke` (RuntimeResponseSentState) | `/next` | `runtimeDone`; complete once every INVOKE-subscribed extension is back on `event/next` too (REPORT with each one's overhead), `Ready` | 5.2; 11.5 |
+//! | `Invoke` | function timeout | invoker gets `Sandbox.Timedout` if unanswered; reset (reason `timeout`) | AWS-ENVLC; 5.4 |
+//! | `Invoke` | runtime or extension exits, `exit/error` | invoker gets `Runtime.ExitError` / `Extension.*` if unanswered; reset (reason `failure`) | 5.4; 11.1 |
+//! | `Ready` | runtime or extension exits, `exit/error` | reset (reason `failure`) | 5.4 |
 //! | any | `/response` for another id | 400 `InvalidRequestID` | rapid `AwsRequestIDValidator` |
-//! | any but `Init` | `/init/error` | 403 | rapid `initerror.go` |
-//! | any | shutdown | queued and unanswered invokers get `Sandbox.Shutdown`; runtime killed; `Finished` once it exited | 11.3; PROTOCOL.md 5.5 |
+//! | any but `Init` | `/init/error`; `register` | 403 | rapid `initerror.go`; 4.1 |
+//! | any | shutdown | queued and unanswered invokers get `Sandbox.Shutdown`; the environment stops (reason `spindown`); `Finished` | 11.3; 5.5 |
 //!
-//! A reset kills the runtime's process group and closes the `/next` connections parked by it;
-//! with an external runtime (11.6) there is nothing to kill, parked connections stay, and the
-//! runtime's next `/next` is a new init.
+//! **Stopping** (a reset, or shutdown), PROTOCOL.md 5.5: with no extension, the runtime is
+//! SIGKILLed; a reset is then immediate, a shutdown waits for the exit. With extensions, the
+//! budget is 500 ms (internal ones only) or 2000 ms: the runtime gets SIGTERM and 30 % of the
+//! budget, then SIGKILL; then every external extension subscribed to SHUTDOWN gets the event
+//! with the budget's deadline, the others SIGKILL; the stop completes when every process has
+//! exited, or at the deadline with SIGKILL to what remains. A reset then goes `Down` and the
+//! next invocation re-initialises runtime and extensions.
+//!
+//! With an external runtime (11.6) there is no runtime process: parked connections stay, and
+//! the runtime's next `/next` is a new init.
 
+mod extensions;
 mod timers;
 mod types;
 
@@ -55,15 +67,18 @@ mod types;
 mod tests;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use crate::id::{RequestId, Rng, TraceId};
+use crate::id::{RequestId, Rng, TraceId, Uuid};
 use crate::time::Micros;
+use extensions::{ExtState, Extension};
 use timers::{Timer, TimerTable};
 
 pub use types::{
-    Action, ChildId, ExitStatus, Failure, FunctionError, InitPhase, InitType, Invocation,
-    InvokeReply, InvokeRequest, Outcome, PlatformEvent, Rejection, Role, RuntimeResult, Signal,
-    Status, Timings, WaiterId,
+    Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
+    Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
+    MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, Role, RuntimeResult,
+    ShutdownReason, Signal, Status, Timings, WaiterId,
 };
 
 /// The largest response a runtime may post: `6 * 1024 * 1024 + 100` bytes
@@ -83,8 +98,18 @@ pub const DEFAULT_TIMEOUT: Micros = Micros::from_secs(3);
 /// How many invocations may wait for the environment by default (11.3).
 pub const DEFAULT_MAX_QUEUE: usize = 1000;
 
-/// How long shutdown waits for a killed runtime to exit before finishing anyway.
+/// How long a shutdown without extensions waits for the killed runtime to exit before
+/// finishing anyway.
 pub const SHUTDOWN_GRACE: Micros = Micros::from_secs(2);
+
+/// The shutdown budget with at least one external extension (AWS-EXT; PROTOCOL.md 5.5).
+pub const SHUTDOWN_BUDGET_EXTERNAL: Micros = Micros::from_millis(2_000);
+
+/// The shutdown budget with internal extensions only (AWS-EXT; PROTOCOL.md 5.5).
+pub const SHUTDOWN_BUDGET_INTERNAL: Micros = Micros::from_millis(500);
+
+/// The runtime's share of the shutdown budget, in percent (rapid `runtimeDeadlineShare`).
+pub const RUNTIME_SHUTDOWN_SHARE: u64 = 30;
 
 /// Where the runtime comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +129,8 @@ pub enum InitMode {
     Eager,
 }
 
-/// What the core needs to know about the function. No names or ARNs: those are `api`'s.
+/// What the core needs to know about the function. No ARNs or commands: those are `api`'s
+/// and the reactor's.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The function timeout.
@@ -117,6 +143,10 @@ pub struct Config {
     pub runtime: RuntimeMode,
     /// When to initialise.
     pub init: InitMode,
+    /// The names of the external extensions, in launch order: each init spawns them
+    /// ([`Role::Extension`] is an index here), and a registration under one of these names is
+    /// external. At most [`MAX_EXTENSIONS`].
+    pub extensions: Vec<String>,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -131,6 +161,7 @@ impl Default for Config {
             max_queue: DEFAULT_MAX_QUEUE,
             runtime: RuntimeMode::Process,
             init: InitMode::OnDemand,
+            extensions: Vec::new(),
             seed: 0,
             epoch_us: 0,
         }
@@ -184,18 +215,18 @@ impl Queued {
 enum Phase {
     /// No runtime is running. The next invocation starts an init.
     Down,
-    /// The runtime was started and has not yet called `/next` (rapid: Started).
+    /// Extensions and runtime are starting (rapid: Started).
     Init(Init),
     /// The runtime posted `/init/error` (rapid: InitError).
     InitFailed,
     /// The runtime is between invocations (rapid: Ready).
     Ready,
-    /// An invocation is with the runtime (rapid: Running, then RuntimeResponseSentState).
-    /// Inline, not boxed: there is one phase per environment, and a box would be an allocation
-    /// per invocation.
+    /// An invocation is with the runtime and the extensions (rapid: Running, then
+    /// RuntimeResponseSentState). Inline, not boxed: there is one phase per environment, and a
+    /// box would be an allocation per invocation.
     Invoke(Running),
-    /// Shutting down: waiting for the runtime to exit.
-    Shutdown,
+    /// A reset or a shutdown in progress: waiting for the processes to exit.
+    Stopping(Stopping),
     /// Done; nothing more happens.
     Finished,
 }
@@ -209,6 +240,19 @@ struct Init {
     limit: Option<Micros>,
     /// For a suppressed init: the invocation whose timeout it counts against.
     for_request: Option<RequestId>,
+    stage: InitStage,
+}
+
+/// Where an init stands (PROTOCOL.md 5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InitStage {
+    /// External extensions launched; waiting until all have registered.
+    Extensions,
+    /// The runtime is starting; registration is open until its first `/next`.
+    Runtime,
+    /// The runtime is on `/next`, registration closed; waiting for every extension's first
+    /// `event/next`.
+    AwaitExtensions,
 }
 
 #[derive(Debug)]
@@ -220,8 +264,16 @@ struct Running {
     released: Micros,
     deadline: Micros,
     init_duration: Option<Micros>,
+    /// The runtime process, for the REPORT's memory.
+    runtime: Option<ChildId>,
     /// Set when the runtime has posted its result.
     response: Option<Responded>,
+    /// When the runtime was back on `/next` after its result (`platform.runtimeDone`).
+    runtime_done: Option<Micros>,
+    /// INVOKE-subscribed extensions, by slot, not yet back on `event/next`.
+    awaiting: u16,
+    /// When each extension slot was back on `event/next`.
+    back: [Option<Micros>; MAX_EXTENSIONS],
 }
 
 impl Running {
@@ -238,28 +290,50 @@ impl Running {
 
 #[derive(Debug)]
 struct Responded {
+    at: Micros,
     status: Status,
     error_type: Option<String>,
     produced_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Stopping {
+    reason: ShutdownReason,
+    /// A shutdown, not a reset: `Finished` at the end instead of `Down`.
+    finish: bool,
+    /// The SHUTDOWN event's deadline; whatever still runs then is killed.
+    deadline: Micros,
+    stage: StopStage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StopStage {
+    /// The runtime has had SIGTERM and has its share of the budget.
+    Runtime,
+    /// The extensions have had SHUTDOWN (or SIGKILL); waiting for every process to exit.
+    Exit,
 }
 
 /// How an init failed.
 enum InitFailure {
     Reported(FunctionError),
     Timeout(Micros),
-    Exit(ExitStatus),
-    Spawn(String),
+    Platform(Failure),
 }
 
-/// One execution environment: its runtime and what waits on it. A second environment
-/// (Lambda concurrency) would be a second one of these.
+/// One execution environment: its runtime, its extensions, and what waits on them. A second
+/// environment (Lambda concurrency) would be a second one of these.
 #[derive(Debug)]
 struct Environment {
     phase: Phase,
     /// Runtime `/next` calls parked while the runtime is Ready, longest-waiting first.
     parked: VecDeque<WaiterId>,
-    /// The runtime process, while one is alive (or dying at shutdown).
+    /// The runtime process, while one is alive (or dying while the environment stops).
     runtime: Option<ChildId>,
+    /// Registered extensions, in registration order: the index is the extension's slot.
+    extensions: Vec<Extension>,
+    /// The external extensions' processes, by index in `Config::extensions`, while alive.
+    external: Vec<Option<ChildId>>,
     /// How many inits have been started: the first is phase `init`, later ones `invoke`.
     inits: u32,
     /// The duration of the last on-demand init, for the next REPORT.
@@ -269,10 +343,18 @@ struct Environment {
     timers: TimerTable,
 }
 
+impl Environment {
+    fn slot_of(&self, id: Uuid) -> Option<usize> {
+        self.extensions.iter().position(|e| e.id == id)
+    }
+}
+
 /// The lifecycle machine. See the module docs for the calling convention and the transitions.
 #[derive(Debug)]
 pub struct Lifecycle {
     config: Config,
+    /// `Config::extensions`, shared with the registrations and reports that name them.
+    external_names: Vec<Arc<str>>,
     rng: Rng,
     env: Environment,
     queue: VecDeque<Queued>,
@@ -282,26 +364,32 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     /// A new environment at `now`. With [`InitMode::Eager`], or an external runtime, its init
-    /// starts at once (drain [`Lifecycle::poll_action`] for the spawn).
+    /// starts at once (drain [`Lifecycle::poll_action`] for the spawns).
     pub fn new(config: Config, now: Micros) -> Lifecycle {
+        let external_names: Vec<Arc<str>> =
+            config.extensions.iter().map(|n| Arc::from(&**n)).collect();
         let mut lc = Lifecycle {
             rng: Rng::from_seed(config.seed),
-            config,
             env: Environment {
                 phase: Phase::Down,
                 parked: VecDeque::new(),
                 runtime: None,
+                extensions: Vec::new(),
+                external: vec![None; external_names.len()],
                 inits: 0,
                 pending_init: None,
                 budget: None,
                 timers: TimerTable::default(),
             },
+            external_names,
+            config,
             queue: VecDeque::new(),
             actions: VecDeque::new(),
             next_child: 0,
         };
         if lc.config.init == InitMode::Eager || lc.config.runtime == RuntimeMode::External {
             lc.start_init(now);
+            lc.progress(now);
         }
         lc
     }
@@ -317,13 +405,25 @@ impl Lifecycle {
     pub fn runtime_state(&self) -> &'static str {
         match &self.env.phase {
             Phase::Down => "NotStarted",
+            Phase::Init(init) if init.stage == InitStage::AwaitExtensions => "Ready",
             Phase::Init(_) => "Started",
             Phase::InitFailed => "InitError",
             Phase::Ready => "Ready",
             Phase::Invoke(r) if r.response.is_none() => "Running",
             Phase::Invoke(_) => "RuntimeResponseSentState",
-            Phase::Shutdown | Phase::Finished => "Shutdown",
+            Phase::Stopping(_) | Phase::Finished => "Shutdown",
         }
+    }
+
+    /// Whether the environment is initialised: between invocations or running one.
+    pub fn is_initialized(&self) -> bool {
+        matches!(self.env.phase, Phase::Ready | Phase::Invoke(_))
+    }
+
+    /// Whether the environment is initialised with nothing to do: no invocation running, the
+    /// last one complete (its extensions back too), none queued.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.env.phase, Phase::Ready) && self.queue.is_empty()
     }
 
     /// Invocations waiting for the environment.
@@ -344,13 +444,18 @@ impl Lifecycle {
         }
     }
 
-    /// The invocation `request_id` while it is with the runtime: what an
-    /// [`Action::Release`] renders. `None` once it has ended.
+    /// The invocation `request_id` while it is with the runtime: what an [`Action::Release`]
+    /// or an INVOKE [`Action::ReleaseExtension`] renders. `None` once it has ended.
     pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
         match &self.env.phase {
             Phase::Invoke(r) if r.invocation.request_id == request_id => Some(&r.invocation),
             _ => None,
         }
+    }
+
+    /// The registered extensions, in registration order.
+    pub fn extensions(&self) -> Vec<ExtensionInfo> {
+        self.env.extensions.iter().map(Extension::info).collect()
     }
 
     /// Whether shutdown has completed.
@@ -385,10 +490,11 @@ impl Lifecycle {
         }
     }
 
-    /// Whether `/init/error` would be taken now.
+    /// Whether `/init/error` would be taken now: during an init, before the runtime's first
+    /// `/next`.
     pub fn check_init_error(&self) -> Result<(), Rejection> {
-        match self.env.phase {
-            Phase::Init(_) => Ok(()),
+        match &self.env.phase {
+            Phase::Init(init) if init.stage != InitStage::AwaitExtensions => Ok(()),
             _ => Err(Rejection::InvalidStateTransition {
                 from: self.runtime_state(),
                 to: "InitError",
@@ -425,7 +531,7 @@ impl Lifecycle {
             trace_id,
             request,
         };
-        if matches!(self.env.phase, Phase::Shutdown | Phase::Finished) {
+        if self.shutting_down() {
             let timings = Timings {
                 received: now,
                 released: None,
@@ -449,12 +555,11 @@ impl Lifecycle {
         Ok(request_id)
     }
 
-    /// Begins shutdown: every queued or unanswered invoker gets `Sandbox.Shutdown`, parked
-    /// connections are closed, and the runtime is killed (without extensions Lambda sends
-    /// SIGKILL straight away, PROTOCOL.md 5.5). [`Action::Finished`] follows once the runtime
-    /// has exited, or after [`SHUTDOWN_GRACE`].
+    /// Begins shutdown: every queued or unanswered invoker gets `Sandbox.Shutdown`, and the
+    /// environment stops with reason `spindown` (see the module docs). [`Action::Finished`]
+    /// follows once every process has exited, or at the deadline.
     pub fn shutdown(&mut self, now: Micros) {
-        if matches!(self.env.phase, Phase::Shutdown | Phase::Finished) {
+        if self.shutting_down() {
             return;
         }
         while let Some(q) = self.queue.pop_front() {
@@ -466,25 +571,20 @@ impl Lifecycle {
                 Outcome::Failure(Failure::Shutdown),
             );
         }
-        if let Phase::Invoke(mut r) = self.set_phase(Phase::Shutdown) {
+        if let Phase::Invoke(r) = &mut self.env.phase {
             if let Some(invoker) = r.invoker.take() {
                 let timings = r.timings(now);
                 let id = r.invocation.request_id;
                 self.answer(invoker, id, timings, Outcome::Failure(Failure::Shutdown));
             }
         }
-        self.env.timers.stop(Timer::Init);
-        self.env.timers.stop(Timer::Invoke);
-        match self.env.runtime {
-            Some(child) => {
-                self.actions.push_back(Action::Signal {
-                    child,
-                    signal: Signal::Kill,
-                });
-                self.env.timers.set(Timer::Shutdown, now + SHUTDOWN_GRACE);
-            }
-            None => self.finish(),
+        if let Phase::Stopping(stopping) = &mut self.env.phase {
+            // A reset in progress becomes the last stop.
+            stopping.finish = true;
+            return;
         }
+        self.stop(now, ShutdownReason::Spindown, true);
+        self.progress(now);
     }
 
     // ----- events -----
@@ -494,12 +594,9 @@ impl Lifecycle {
     pub fn handle_runtime_next(&mut self, now: Micros, waiter: WaiterId) -> Result<(), Rejection> {
         match &self.env.phase {
             // 11.6: with no process of ours, a /next after a reset is a runtime starting over.
-            Phase::Down if self.config.runtime == RuntimeMode::External => {
-                self.start_init(now);
-                self.complete_init(now);
-            }
-            // rapid's RuntimeStartedState.Ready: the first /next ends the init.
-            Phase::Init(_) => self.complete_init(now),
+            Phase::Down if self.config.runtime == RuntimeMode::External => self.start_init(now),
+            // Parked; in stage runtime, `progress` takes it as the end of the runtime's init.
+            Phase::Init(_) => {}
             Phase::Down | Phase::InitFailed => {
                 return Err(Rejection::InvalidStateTransition {
                     from: self.runtime_state(),
@@ -517,10 +614,10 @@ impl Lifecycle {
                 });
                 return Ok(());
             }
-            // Back on /next after its response: the invocation is complete.
-            Phase::Invoke(_) => self.complete_invocation(now),
-            // Parked until shutdown finishes, then closed.
-            Phase::Shutdown | Phase::Finished => {}
+            // Back on /next after its response: the runtime is done with the invocation.
+            Phase::Invoke(_) => self.runtime_done(now),
+            // Parked until the stop completes, then closed.
+            Phase::Stopping(_) | Phase::Finished => {}
         }
         self.env.parked.push_back(waiter);
         self.progress(now);
@@ -560,6 +657,7 @@ impl Lifecycle {
             ),
         };
         r.response = Some(Responded {
+            at: now,
             status,
             error_type: outcome.error_type().map(str::to_string),
             produced_bytes,
@@ -581,13 +679,141 @@ impl Lifecycle {
     ) -> Result<(), Rejection> {
         self.check_init_error()?;
         self.fail_init(now, Status::Error, InitFailure::Reported(error));
-        self.set_phase(Phase::InitFailed);
+        if matches!(self.env.phase, Phase::Down) {
+            self.set_phase(Phase::InitFailed);
+        }
         self.progress(now);
         Ok(())
     }
 
-    /// The connection or ticket `waiter` went away. A parked `/next` is forgotten (11.4); a
-    /// queued invocation is dropped (11.3); a running one continues without anyone to answer.
+    /// An extension asked to register as `name` for `events` (`POST /extension/register`).
+    /// Returns its identifier. Registration is open from the start of an init until the
+    /// runtime's first `/next` (PROTOCOL.md 4.1, 5.1).
+    pub fn handle_extension_register(
+        &mut self,
+        now: Micros,
+        name: &str,
+        events: Events,
+    ) -> Result<Uuid, Rejection> {
+        if !matches!(&self.env.phase, Phase::Init(init) if init.stage != InitStage::AwaitExtensions)
+        {
+            return Err(Rejection::RegistrationClosed);
+        }
+        if self.env.extensions.iter().any(|e| &*e.name == name) {
+            return Err(Rejection::ExtensionNameTaken);
+        }
+        if self.env.extensions.len() >= MAX_EXTENSIONS {
+            return Err(Rejection::TooManyExtensions);
+        }
+        let external = self.external_names.iter().position(|n| &**n == name);
+        if external.is_none() && events.shutdown {
+            return Err(Rejection::ShutdownForInternal);
+        }
+        let id = self.rng.uuid_v4();
+        let name = match external {
+            Some(i) => self.external_names[i].clone(),
+            None => Arc::from(name),
+        };
+        self.env.extensions.push(Extension {
+            id,
+            name,
+            events,
+            external,
+            state: ExtState::Registered,
+            waiter: None,
+            pending: None,
+        });
+        self.progress(now);
+        Ok(id)
+    }
+
+    /// Extension `id` called `GET /extension/event/next` on `waiter`: it is done with what it
+    /// was doing (its init, or an invocation) and waits for the next event. `Ok` means parked
+    /// or answered by an [`Action::ReleaseExtension`].
+    pub fn handle_extension_next(
+        &mut self,
+        now: Micros,
+        waiter: WaiterId,
+        id: Uuid,
+    ) -> Result<(), Rejection> {
+        let slot = self
+            .env
+            .slot_of(id)
+            .ok_or(Rejection::UnknownExtension(id))?;
+        let ext = &mut self.env.extensions[slot];
+        if ext.state.failed() {
+            return Err(Rejection::ExtensionState {
+                from: ext.state.as_str(),
+                to: "Ready",
+            });
+        }
+        if let Some(event) = ext.pending.take() {
+            ext.state = ExtState::Running;
+            self.actions
+                .push_back(Action::ReleaseExtension { waiter, event });
+            return Ok(());
+        }
+        if ext.state == ExtState::Running {
+            if let Phase::Invoke(r) = &mut self.env.phase {
+                let bit = 1 << slot;
+                if r.awaiting & bit != 0 {
+                    r.awaiting &= !bit;
+                    r.back[slot] = Some(now);
+                }
+            }
+        }
+        ext.state = ExtState::Ready;
+        // A second call while parked (a reconnect): the newest connection waits.
+        if let Some(old) = ext.waiter.replace(waiter) {
+            self.actions.push_back(Action::Close(old));
+        }
+        self.progress(now);
+        Ok(())
+    }
+
+    /// Extension `id` posted `init/error` or `exit/error` with `error_type`. An init fails; a
+    /// running invocation fails; an idle environment resets. The extension is refused from then
+    /// on (PROTOCOL.md 4.3).
+    pub fn handle_extension_error(
+        &mut self,
+        now: Micros,
+        id: Uuid,
+        kind: ExtensionErrorKind,
+        error_type: String,
+    ) -> Result<(), Rejection> {
+        let slot = self
+            .env
+            .slot_of(id)
+            .ok_or(Rejection::UnknownExtension(id))?;
+        let in_init = matches!(self.env.phase, Phase::Init(_));
+        let ext = &mut self.env.extensions[slot];
+        let (allowed, to) = match kind {
+            ExtensionErrorKind::Init => (in_init && ext.state == ExtState::Registered, "InitError"),
+            ExtensionErrorKind::Exit => (!ext.state.failed(), "ExitError"),
+        };
+        if !allowed {
+            return Err(Rejection::ExtensionState {
+                from: ext.state.as_str(),
+                to,
+            });
+        }
+        ext.state = match kind {
+            ExtensionErrorKind::Init => ExtState::InitError,
+            ExtensionErrorKind::Exit => ExtState::ExitError,
+        };
+        let failure = Failure::ExtensionError {
+            name: ext.name.clone(),
+            kind,
+            error_type,
+        };
+        self.fail_environment(now, failure);
+        self.progress(now);
+        Ok(())
+    }
+
+    /// The connection or ticket `waiter` went away. A parked `/next` or `event/next` is
+    /// forgotten (11.4); a queued invocation is dropped (11.3); a running one continues without
+    /// anyone to answer.
     pub fn handle_waiter_closed(&mut self, _now: Micros, waiter: WaiterId) {
         self.env.parked.retain(|w| *w != waiter);
         self.queue.retain(|q| q.invoker != waiter);
@@ -596,63 +822,61 @@ impl Lifecycle {
                 r.invoker = None;
             }
         }
+        for ext in &mut self.env.extensions {
+            if ext.waiter == Some(waiter) {
+                ext.waiter = None;
+            }
+        }
     }
 
     /// Child `child` exited with `status`.
     pub fn handle_child_exit(&mut self, now: Micros, child: ChildId, status: ExitStatus) {
-        if self.env.runtime != Some(child) {
-            return; // a runtime killed by an earlier reset
-        }
-        self.env.runtime = None;
-        match &self.env.phase {
-            Phase::Init(_) => {
-                self.event(PlatformEvent::RuntimeExited {
-                    request_id: None,
-                    status,
-                });
-                self.fail_init(now, Status::Failure, InitFailure::Exit(status));
-            }
-            Phase::Ready => {
-                // Exited while idle: re-initialised on the next invocation.
-                self.event(PlatformEvent::RuntimeExited {
-                    request_id: None,
-                    status,
-                });
-                self.reset();
-            }
-            Phase::Invoke(_) => {
-                let Phase::Invoke(mut r) = self.set_phase(Phase::Down) else {
-                    return;
-                };
-                self.env.timers.stop(Timer::Invoke);
-                let id = r.invocation.request_id;
-                self.event(PlatformEvent::RuntimeExited {
-                    request_id: Some(id),
-                    status,
-                });
-                let failure = Failure::RuntimeExit(status);
-                if let Some(invoker) = r.invoker.take() {
-                    let timings = r.timings(now);
-                    self.answer(invoker, id, timings, Outcome::Failure(failure.clone()));
+        if self.env.runtime == Some(child) {
+            self.env.runtime = None;
+            let request_id = self.current_request();
+            match &self.env.phase {
+                Phase::Init(_) | Phase::Ready | Phase::Invoke(_) => {
+                    self.event(PlatformEvent::RuntimeExited { request_id, status });
+                    self.fail_environment(now, Failure::RuntimeExit(status));
                 }
-                let error_type = Some(failure.error_type().to_string());
-                self.end_invocation(now, &r, Status::Failure, error_type, now, Some(child));
-                self.reset();
+                Phase::Stopping(s) if s.stage == StopStage::Runtime => self.stop_extensions(),
+                Phase::Stopping(_) | Phase::Down | Phase::InitFailed | Phase::Finished => {}
             }
-            Phase::Shutdown => self.finish(),
-            Phase::Down | Phase::InitFailed | Phase::Finished => {}
+        } else if let Some(i) = self.env.external.iter().position(|c| *c == Some(child)) {
+            self.env.external[i] = None;
+            let name = self.external_names[i].clone();
+            match &self.env.phase {
+                Phase::Init(_) | Phase::Ready | Phase::Invoke(_) | Phase::InitFailed => {
+                    self.event(PlatformEvent::ExtensionExited {
+                        name: name.clone(),
+                        status,
+                    });
+                    self.fail_environment(now, Failure::ExtensionCrash { name, status });
+                }
+                // Exiting is what a stopping extension is asked to do.
+                Phase::Stopping(_) | Phase::Down | Phase::Finished => {}
+            }
         }
+        // A runtime or extension killed by an earlier reset is no longer ours: nothing to do.
         self.progress(now);
     }
 
-    /// The reactor could not start child `child` (the bootstrap vanished or is not executable).
+    /// The reactor could not start child `child` (the executable vanished or is not
+    /// executable).
     pub fn handle_spawn_failed(&mut self, now: Micros, child: ChildId, message: String) {
-        if self.env.runtime != Some(child) {
-            return;
-        }
-        self.env.runtime = None;
-        if matches!(self.env.phase, Phase::Init(_)) {
-            self.fail_init(now, Status::Failure, InitFailure::Spawn(message));
+        if self.env.runtime == Some(child) {
+            self.env.runtime = None;
+            if matches!(self.env.phase, Phase::Init(_)) {
+                let failure = Failure::InvalidEntrypoint { message };
+                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
+            }
+        } else if let Some(i) = self.env.external.iter().position(|c| *c == Some(child)) {
+            self.env.external[i] = None;
+            if matches!(self.env.phase, Phase::Init(_)) {
+                let name = self.external_names[i].clone();
+                let failure = Failure::ExtensionLaunch { name, message };
+                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
+            }
         }
         self.progress(now);
     }
@@ -670,10 +894,18 @@ impl Lifecycle {
             self.env.timers.stop(Timer::Invoke);
             self.timeout_invocation(now);
         }
-        if self.env.timers.is_due(Timer::Shutdown, now) {
-            self.env.timers.stop(Timer::Shutdown);
-            if matches!(self.env.phase, Phase::Shutdown) {
-                self.finish();
+        if self.env.timers.is_due(Timer::StopRuntime, now) {
+            self.env.timers.stop(Timer::StopRuntime);
+            if matches!(&self.env.phase, Phase::Stopping(s) if s.stage == StopStage::Runtime) {
+                self.signal_runtime(Signal::Kill);
+                self.stop_extensions();
+            }
+        }
+        if self.env.timers.is_due(Timer::Stop, now) {
+            self.env.timers.stop(Timer::Stop);
+            if matches!(self.env.phase, Phase::Stopping(_)) {
+                self.kill_all();
+                self.complete_stop();
             }
         }
         self.progress(now);
@@ -681,9 +913,9 @@ impl Lifecycle {
 
     // ----- outputs -----
 
-    /// The next side effect to carry out, in order. A [`Action::Release`] or [`Action::Reply`]
-    /// is an answer on a connection; a later [`Action::Close`] or [`Action::Signal`] must not
-    /// overtake it.
+    /// The next side effect to carry out, in order. A [`Action::Release`],
+    /// [`Action::ReleaseExtension`] or [`Action::Reply`] is an answer on a connection; a later
+    /// [`Action::Close`] or [`Action::Signal`] must not overtake it.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
@@ -697,20 +929,65 @@ impl Lifecycle {
 
     // ----- transitions -----
 
-    /// Moves the environment forward as far as it goes without new input.
+    /// Moves the environment forward as far as it goes without new input: each arm fires when
+    /// what its phase waits for is there, and leaves that phase.
     fn progress(&mut self, now: Micros) {
         loop {
             let external = self.config.runtime == RuntimeMode::External;
-            match self.env.phase {
-                Phase::Ready if !self.queue.is_empty() && !self.env.parked.is_empty() => {
-                    self.release(now);
-                }
-                Phase::Down | Phase::InitFailed if !self.queue.is_empty() => self.start_init(now),
+            let parked = !self.env.parked.is_empty();
+            let queued = !self.queue.is_empty();
+            match &self.env.phase {
+                Phase::Ready if queued && parked => self.release(now),
+                Phase::Down | Phase::InitFailed if queued => self.start_init(now),
                 // An external runtime already parked on /next after a reset starts over.
-                Phase::Down if external && !self.env.parked.is_empty() => self.start_init(now),
-                Phase::Init(_) if !self.env.parked.is_empty() => self.complete_init(now),
+                Phase::Down if external && parked => self.start_init(now),
+                Phase::Init(init)
+                    if init.stage == InitStage::Extensions && self.externals_registered() =>
+                {
+                    self.start_runtime(now);
+                }
+                // The runtime's first /next closes registration (5.1 step 4).
+                Phase::Init(init) if init.stage == InitStage::Runtime && parked => {
+                    if let Phase::Init(init) = &mut self.env.phase {
+                        init.stage = InitStage::AwaitExtensions;
+                    }
+                }
+                Phase::Init(init)
+                    if init.stage == InitStage::AwaitExtensions
+                        && self
+                            .env
+                            .extensions
+                            .iter()
+                            .all(|e| e.state == ExtState::Ready) =>
+                {
+                    self.complete_init(now);
+                }
+                Phase::Invoke(r) if r.runtime_done.is_some() && r.awaiting == 0 => {
+                    self.complete_invocation(now);
+                }
+                Phase::Stopping(s)
+                    if s.stage == StopStage::Exit
+                        && self.env.runtime.is_none()
+                        && self.env.external.iter().all(Option::is_none) =>
+                {
+                    self.complete_stop();
+                }
                 _ => return,
             }
+        }
+    }
+
+    /// Whether every external extension of this init has registered.
+    fn externals_registered(&self) -> bool {
+        (0..self.external_names.len())
+            .all(|i| self.env.extensions.iter().any(|e| e.external == Some(i)))
+    }
+
+    fn shutting_down(&self) -> bool {
+        match &self.env.phase {
+            Phase::Stopping(s) => s.finish,
+            Phase::Finished => true,
+            _ => false,
         }
     }
 
@@ -740,13 +1017,13 @@ impl Lifecycle {
             self.env.timers.set(Timer::Init, now + limit);
         }
         self.event(PlatformEvent::InitStart { phase, kind });
-        if self.config.runtime == RuntimeMode::Process {
-            let child = ChildId(self.next_child);
-            self.next_child += 1;
-            self.env.runtime = Some(child);
+        // External extensions first; the runtime once they have all registered (5.1 step 2).
+        for i in 0..self.external_names.len() {
+            let child = self.new_child();
+            self.env.external[i] = Some(child);
             self.actions.push_back(Action::Spawn {
                 child,
-                role: Role::Runtime,
+                role: Role::Extension(i),
                 init_type: kind,
             });
         }
@@ -756,16 +1033,50 @@ impl Lifecycle {
             kind,
             limit,
             for_request,
+            stage: InitStage::Extensions,
         }));
+        // With no external extension, `progress` starts the runtime at once.
     }
 
-    /// The runtime's first `/next`: the init succeeded.
+    fn start_runtime(&mut self, _now: Micros) {
+        let Phase::Init(init) = &mut self.env.phase else {
+            return;
+        };
+        init.stage = InitStage::Runtime;
+        let init_type = init.kind;
+        if self.config.runtime == RuntimeMode::Process {
+            let child = self.new_child();
+            self.env.runtime = Some(child);
+            self.actions.push_back(Action::Spawn {
+                child,
+                role: Role::Runtime,
+                init_type,
+            });
+        }
+    }
+
+    fn new_child(&mut self) -> ChildId {
+        let child = ChildId(self.next_child);
+        self.next_child += 1;
+        child
+    }
+
+    /// The runtime is on `/next` and every extension on `event/next`: the init succeeded.
     fn complete_init(&mut self, now: Micros) {
         let Phase::Init(init) = self.set_phase(Phase::Ready) else {
             return;
         };
         self.env.timers.stop(Timer::Init);
         let duration = now.since(init.started);
+        for i in 0..self.env.extensions.len() {
+            let ext = &self.env.extensions[i];
+            let event = PlatformEvent::Extension {
+                name: ext.name.clone(),
+                state: ext.state.as_str(),
+                events: ext.events,
+            };
+            self.event(event);
+        }
         self.event(PlatformEvent::InitDone {
             phase: init.phase,
             kind: init.kind,
@@ -781,18 +1092,22 @@ impl Lifecycle {
         self.env.budget = init.for_request.map(|id| (id, init.started));
     }
 
-    /// An init failed: the invocation that waited for it gets the error, the runtime goes.
+    /// An init failed: the invocation that waited for it gets the error, the environment stops.
     fn fail_init(&mut self, now: Micros, status: Status, failure: InitFailure) {
         let Phase::Init(init) = self.set_phase(Phase::Down) else {
             return;
         };
         self.env.timers.stop(Timer::Init);
         let duration = now.since(init.started);
+        let reason = if status == Status::Timeout {
+            ShutdownReason::Timeout
+        } else {
+            ShutdownReason::Failure
+        };
         let outcome = match failure {
             InitFailure::Reported(e) => Outcome::FunctionError(e),
             InitFailure::Timeout(after) => Outcome::Failure(Failure::Timeout { after }),
-            InitFailure::Exit(status) => Outcome::Failure(Failure::RuntimeExit(status)),
-            InitFailure::Spawn(message) => Outcome::Failure(Failure::InvalidEntrypoint { message }),
+            InitFailure::Platform(failure) => Outcome::Failure(failure),
         };
         self.event(PlatformEvent::InitDone {
             phase: init.phase,
@@ -806,7 +1121,23 @@ impl Lifecycle {
             let timings = q.timings(now, Some(duration));
             self.answer(q.invoker, q.invocation.request_id, timings, outcome);
         }
-        self.reset();
+        self.stop(now, reason, false);
+    }
+
+    /// A process failed or an extension reported an error: an init fails, an invocation fails,
+    /// an idle environment resets.
+    fn fail_environment(&mut self, now: Micros, failure: Failure) {
+        match &self.env.phase {
+            Phase::Init(_) => {
+                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
+            }
+            Phase::Invoke(_) => {
+                self.abort_invocation(now, failure, Status::Failure, now);
+                self.stop(now, ShutdownReason::Failure, false);
+            }
+            Phase::Ready | Phase::InitFailed => self.stop(now, ShutdownReason::Failure, false),
+            Phase::Down | Phase::Stopping(_) | Phase::Finished => {}
+        }
     }
 
     fn release(&mut self, now: Micros) {
@@ -830,6 +1161,19 @@ impl Lifecycle {
             request_id: id,
             deadline,
         });
+        // INVOKE to every subscribed extension at the same moment, with the same deadline.
+        let mut awaiting = 0u16;
+        for (slot, ext) in self.env.extensions.iter_mut().enumerate() {
+            if ext.events.invoke && !ext.state.failed() {
+                let event = ExtensionEvent::Invoke {
+                    event_id: self.rng.uuid_v4(),
+                    request_id: id,
+                    deadline,
+                };
+                ext.deliver(event, &mut self.actions);
+                awaiting |= 1 << slot;
+            }
+        }
         let init_duration = self.env.pending_init.take();
         self.set_phase(Phase::Invoke(Running {
             invocation: q.invocation,
@@ -838,11 +1182,39 @@ impl Lifecycle {
             released: now,
             deadline,
             init_duration,
+            runtime: self.env.runtime,
             response: None,
+            runtime_done: None,
+            awaiting,
+            back: [None; MAX_EXTENSIONS],
         }));
     }
 
-    /// The runtime is back on `/next` after posting its result.
+    /// The runtime is back on `/next` after posting its result (5.2 step 4).
+    fn runtime_done(&mut self, now: Micros) {
+        let Phase::Invoke(r) = &mut self.env.phase else {
+            return;
+        };
+        if r.runtime_done.is_some() {
+            return;
+        }
+        r.runtime_done = Some(now);
+        let (status, error_type, produced_bytes) = match &r.response {
+            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
+            None => (Status::Success, None, 0),
+        };
+        let event = PlatformEvent::RuntimeDone {
+            request_id: r.invocation.request_id,
+            status,
+            error_type,
+            duration: now.since(r.released),
+            produced_bytes,
+        };
+        self.event(event);
+    }
+
+    /// The runtime and every INVOKE-subscribed extension are back: the invocation is complete
+    /// (5.2 step 5).
     fn complete_invocation(&mut self, now: Micros) {
         let Phase::Invoke(r) = self.set_phase(Phase::Ready) else {
             return;
@@ -852,80 +1224,193 @@ impl Lifecycle {
             Some(resp) => (resp.status, resp.error_type.clone()),
             None => (Status::Success, None),
         };
-        let runtime = self.env.runtime;
-        self.end_invocation(now, &r, status, error_type, now, runtime);
+        self.report(&r, status, error_type, now);
     }
 
     fn timeout_invocation(&mut self, now: Micros) {
-        if !matches!(self.env.phase, Phase::Invoke(_)) {
-            return;
-        }
-        let Phase::Invoke(mut r) = self.set_phase(Phase::Down) else {
+        let Phase::Invoke(r) = &self.env.phase else {
             return;
         };
-        let id = r.invocation.request_id;
+        let ended = r.deadline.min(now);
         self.event(PlatformEvent::TimedOut {
-            request_id: id,
+            request_id: r.invocation.request_id,
             after: self.config.timeout,
         });
         let failure = Failure::Timeout {
             after: self.config.timeout,
         };
-        if let Some(invoker) = r.invoker.take() {
-            let timings = r.timings(now);
-            self.answer(invoker, id, timings, Outcome::Failure(failure.clone()));
-        }
-        let ended = r.deadline.min(now);
-        let runtime = self.env.runtime;
-        let error_type = Some(failure.error_type().to_string());
-        self.end_invocation(now, &r, Status::Timeout, error_type, ended, runtime);
-        self.reset();
+        self.abort_invocation(now, failure, Status::Timeout, ended);
+        self.stop(now, ShutdownReason::Timeout, false);
     }
 
-    /// Emits `runtimeDone` and the report for a finished invocation; `ended` is when its
-    /// duration stops (the deadline, for a timeout); `runtime` is whose memory to report.
-    fn end_invocation(
-        &mut self,
-        now: Micros,
-        r: &Running,
-        status: Status,
-        error_type: Option<String>,
-        ended: Micros,
-        runtime: Option<ChildId>,
-    ) {
+    /// Ends the running invocation with `failure`: its invoker, if still waiting, gets it;
+    /// `runtimeDone` (unless the runtime was done already) and the report follow, their
+    /// durations ending at `ended`. The caller stops the environment.
+    fn abort_invocation(&mut self, now: Micros, failure: Failure, status: Status, ended: Micros) {
+        let Phase::Invoke(mut r) = self.set_phase(Phase::Down) else {
+            return;
+        };
+        self.env.timers.stop(Timer::Invoke);
         let id = r.invocation.request_id;
-        let produced_bytes = r.response.as_ref().map_or(0, |resp| resp.produced_bytes);
-        self.event(PlatformEvent::RuntimeDone {
-            request_id: id,
-            status,
-            error_type: error_type.clone(),
-            duration: now.min(ended).since(r.released),
-            produced_bytes,
-        });
+        let error_type = Some(failure.error_type().to_string());
+        if let Some(invoker) = r.invoker.take() {
+            let timings = r.timings(now);
+            self.answer(invoker, id, timings, Outcome::Failure(failure));
+        }
+        if r.runtime_done.is_none() {
+            let produced_bytes = r.response.as_ref().map_or(0, |resp| resp.produced_bytes);
+            self.event(PlatformEvent::RuntimeDone {
+                request_id: id,
+                status,
+                error_type: error_type.clone(),
+                duration: ended.since(r.released),
+                produced_bytes,
+            });
+        }
+        self.report(&r, status, error_type, ended);
+    }
+
+    /// Emits the report of invocation `r`, whose duration ends at `ended`.
+    fn report(&mut self, r: &Running, status: Status, error_type: Option<String>, ended: Micros) {
+        let mut extensions = Overheads::default();
+        if let Some(responded) = r.response.as_ref().map(|resp| resp.at) {
+            for (slot, back) in r.back.iter().enumerate() {
+                if let (Some(back), Some(ext)) = (back, self.env.extensions.get(slot)) {
+                    extensions.set(slot, ext.name.clone(), back.since(responded));
+                }
+            }
+        }
         self.event(PlatformEvent::Report {
-            request_id: id,
+            request_id: r.invocation.request_id,
             status,
             error_type,
             duration: ended.since(r.released),
             init_duration: r.init_duration,
-            runtime,
+            runtime: r.runtime,
+            extensions,
         });
     }
 
-    /// Lambda's reset: the runtime's process group is killed and the environment goes down;
-    /// the next invocation re-initialises it (5.4).
-    fn reset(&mut self) {
-        if let Some(child) = self.env.runtime.take() {
+    /// Stops the environment: a reset (`finish == false`, then `Down`) or the shutdown
+    /// (`Finished`). See "Stopping" in the module docs.
+    fn stop(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
+        self.env.timers.stop(Timer::Init);
+        self.env.timers.stop(Timer::Invoke);
+        let externals = self.env.external.iter().any(Option::is_some);
+        let budget = if externals {
+            SHUTDOWN_BUDGET_EXTERNAL
+        } else if !self.env.extensions.is_empty() {
+            SHUTDOWN_BUDGET_INTERNAL
+        } else {
+            // No extension: SIGKILL, no notice (5.5).
+            self.signal_runtime(Signal::Kill);
+            if !finish {
+                // The killed runtime is forgotten: its exit changes nothing.
+                self.env.runtime = None;
+                self.reset();
+                return;
+            }
+            self.set_phase(Phase::Stopping(Stopping {
+                reason,
+                finish,
+                deadline: now + SHUTDOWN_GRACE,
+                stage: StopStage::Exit,
+            }));
+            self.env.timers.set(Timer::Stop, now + SHUTDOWN_GRACE);
+            return;
+        };
+        let deadline = now + budget;
+        self.set_phase(Phase::Stopping(Stopping {
+            reason,
+            finish,
+            deadline,
+            stage: StopStage::Runtime,
+        }));
+        self.env.timers.set(Timer::Stop, deadline);
+        if self.env.runtime.is_some() {
+            self.signal_runtime(Signal::Term);
+            let share = Micros(budget.as_micros() * RUNTIME_SHUTDOWN_SHARE / 100);
+            self.env.timers.set(Timer::StopRuntime, now + share);
+        } else {
+            self.stop_extensions();
+        }
+    }
+
+    /// The runtime is gone or has had its share: SHUTDOWN to every external extension that
+    /// subscribed to it, SIGKILL to the others.
+    fn stop_extensions(&mut self) {
+        let Phase::Stopping(stopping) = &mut self.env.phase else {
+            return;
+        };
+        stopping.stage = StopStage::Exit;
+        let event = ExtensionEvent::Shutdown {
+            reason: stopping.reason,
+            deadline: stopping.deadline,
+        };
+        self.env.timers.stop(Timer::StopRuntime);
+        for (i, child) in self.env.external.iter().enumerate() {
+            let Some(child) = *child else { continue };
+            let subscriber = self
+                .env
+                .extensions
+                .iter_mut()
+                .find(|e| e.external == Some(i) && e.events.shutdown && !e.state.failed());
+            match subscriber {
+                Some(ext) => ext.deliver(event, &mut self.actions),
+                None => self.actions.push_back(Action::Signal {
+                    child,
+                    signal: Signal::Kill,
+                }),
+            }
+        }
+    }
+
+    /// Every process has exited, or the deadline passed: the stop is over.
+    fn complete_stop(&mut self) {
+        let Phase::Stopping(stopping) = self.set_phase(Phase::Down) else {
+            return;
+        };
+        self.env.timers.stop(Timer::StopRuntime);
+        self.env.timers.stop(Timer::Stop);
+        // Whatever is still alive was killed at the deadline; its exit is no longer ours.
+        self.env.runtime = None;
+        self.env.external.fill(None);
+        if stopping.finish {
+            self.finish();
+        } else {
+            self.reset();
+        }
+    }
+
+    fn signal_runtime(&mut self, signal: Signal) {
+        if let Some(child) = self.env.runtime {
+            self.actions.push_back(Action::Signal { child, signal });
+        }
+    }
+
+    fn kill_all(&mut self) {
+        let alive = self
+            .env
+            .runtime
+            .into_iter()
+            .chain(self.env.external.iter().flatten().copied());
+        for child in alive {
             self.actions.push_back(Action::Signal {
                 child,
                 signal: Signal::Kill,
             });
         }
+    }
+
+    /// The environment goes down; the next invocation re-initialises it (5.4). Parked
+    /// connections of our runtime and of the extensions are closed: those processes are gone.
+    fn reset(&mut self) {
         if self.config.runtime == RuntimeMode::Process {
             for waiter in self.env.parked.drain(..) {
                 self.actions.push_back(Action::Close(waiter));
             }
         }
+        self.forget_extensions();
         self.env.pending_init = None;
         self.env.budget = None;
         self.set_phase(Phase::Down);
@@ -936,8 +1421,17 @@ impl Lifecycle {
         for waiter in self.env.parked.drain(..) {
             self.actions.push_back(Action::Close(waiter));
         }
+        self.forget_extensions();
         self.set_phase(Phase::Finished);
         self.actions.push_back(Action::Finished);
+    }
+
+    fn forget_extensions(&mut self) {
+        for ext in self.env.extensions.drain(..) {
+            if let Some(waiter) = ext.waiter {
+                self.actions.push_back(Action::Close(waiter));
+            }
+        }
     }
 
     fn answer(
@@ -979,7 +1473,7 @@ fn phase_name(phase: &Phase) -> &'static str {
         Phase::InitFailed => "InitFailed",
         Phase::Ready => "Ready",
         Phase::Invoke(_) => "Invoke",
-        Phase::Shutdown => "Shutdown",
+        Phase::Stopping(_) => "Stopping",
         Phase::Finished => "Finished",
     }
 }

@@ -650,6 +650,7 @@ fn running_timeout_answers_sandbox_timedout_and_resets() {
         duration: Micros::from_secs(3),
         init_duration: Some(Micros(5 * MS)),
         runtime: Some(ChildId(0)),
+        extensions: Overheads::default(),
     }));
     assert_eq!(h.lc.runtime_state(), "NotStarted");
     // The request id is no longer valid.
@@ -748,6 +749,7 @@ fn responded_next_completes_with_a_report() {
             duration: Micros(3 * MS),
             init_duration: Some(Micros(5 * MS)),
             runtime: Some(ChildId(0)),
+            extensions: Overheads::default(),
         })
     );
     assert!(h.events().contains(&PlatformEvent::RuntimeDone {
@@ -1229,3 +1231,5 @@ fn request_ids_are_reproducible_from_the_seed() {
     assert_eq!(ids(5), ids(5));
     assert_ne!(ids(5), ids(6));
 }
+
+mod extensions;

@@ -9,11 +9,14 @@ pub(crate) enum Timer {
     Init = 0,
     /// The function timeout passes: the invoker gets `Sandbox.Timedout` and the environment resets.
     Invoke = 1,
-    /// Shutdown stops waiting for the runtime to exit and finishes anyway.
-    Shutdown = 2,
+    /// A stopping runtime's share of the shutdown budget ends: SIGKILL, then the extensions'
+    /// turn.
+    StopRuntime = 2,
+    /// A stop's deadline: whatever still runs is killed and the stop completes.
+    Stop = 3,
 }
 
-const COUNT: usize = 3;
+const COUNT: usize = 4;
 
 /// When each timer fires, if it is armed.
 #[derive(Clone, Copy, Debug, Default)]

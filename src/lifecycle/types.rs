@@ -2,8 +2,9 @@
 //! names are `api`'s business.
 
 use std::fmt;
+use std::sync::Arc;
 
-use crate::id::{RequestId, TraceId};
+use crate::id::{RequestId, TraceId, Uuid};
 use crate::time::Micros;
 
 /// A party waiting for an answer from the core: a connection parked on a long poll, an invoker's
@@ -21,13 +22,127 @@ pub struct ChildId(pub u64);
 pub enum Role {
     /// The function's `bootstrap`.
     Runtime,
+    /// The external extension at this index of [`Config::extensions`](super::Config::extensions).
+    Extension(usize),
 }
 
 /// A signal the core asks the reactor to send to a child's process group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {
+    /// SIGTERM: the runtime's notice of a shutdown when extensions exist (PROTOCOL.md 5.5).
+    Term,
     /// SIGKILL: Lambda's way to end a runtime on reset, and at shutdown without extensions.
     Kill,
+}
+
+/// The events an extension subscribes to at registration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// `INVOKE`: one event per invocation, released with the runtime's.
+    pub invoke: bool,
+    /// `SHUTDOWN`: one event when the environment shuts down (external extensions only).
+    pub shutdown: bool,
+}
+
+/// Why the environment shuts down (`shutdownReason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownReason {
+    /// The environment is retired (the simulator stops).
+    Spindown,
+    /// A reset after a function timeout (or an init timeout).
+    Timeout,
+    /// A reset after a crash or an error.
+    Failure,
+}
+
+impl ShutdownReason {
+    /// The wire form, in the lower case rapid sends (the docs print it in upper case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownReason::Spindown => "spindown",
+            ShutdownReason::Timeout => "timeout",
+            ShutdownReason::Failure => "failure",
+        }
+    }
+}
+
+/// An event for an extension's `event/next`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtensionEvent {
+    /// An invocation, released at the same moment as the runtime's.
+    Invoke {
+        /// `Lambda-Extension-Event-Identifier`.
+        event_id: Uuid,
+        /// The invocation: [`Lifecycle::invocation`](super::Lifecycle::invocation) lends it.
+        request_id: RequestId,
+        /// The same absolute deadline as the runtime's.
+        deadline: Micros,
+    },
+    /// The environment shuts down; the extension must exit by `deadline`.
+    Shutdown {
+        /// Why.
+        reason: ShutdownReason,
+        /// When it is killed, on the simulator's clock.
+        deadline: Micros,
+    },
+}
+
+/// Which of the two extension error calls was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtensionErrorKind {
+    /// `POST /extension/init/error`.
+    Init,
+    /// `POST /extension/exit/error`.
+    Exit,
+}
+
+/// The most extensions an environment takes (AWS-EXT; rapid `core/registrations.go`).
+pub const MAX_EXTENSIONS: usize = 10;
+
+/// An extension as the environment knows it, for the embedding API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionInfo {
+    /// `Lambda-Extension-Name`.
+    pub name: String,
+    /// Its `Lambda-Extension-Identifier`.
+    pub id: String,
+    /// Whether it is one of the simulator's processes (else it runs inside the runtime).
+    pub external: bool,
+    /// What it subscribed to.
+    pub events: Events,
+    /// Its state as rapid names it (`Registered`, `Ready`, `Running`, `InitError`, ...).
+    pub state: &'static str,
+}
+
+/// Per-extension overhead of one invocation: for each INVOKE-subscribed extension that came
+/// back, the time from the runtime's response to that extension's next `event/next` (zero when
+/// it was back before the runtime responded). Inline, so that reporting it allocates nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overheads([Option<(Arc<str>, Micros)>; MAX_EXTENSIONS]);
+
+impl Overheads {
+    /// Records `overhead` for extension `name` in registration slot `slot`.
+    pub(crate) fn set(&mut self, slot: usize, name: Arc<str>, overhead: Micros) {
+        if let Some(entry) = self.0.get_mut(slot) {
+            *entry = Some((name, overhead));
+        }
+    }
+
+    /// Each extension's name and overhead, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Micros)> {
+        self.0.iter().flatten().map(|(name, us)| (&**name, *us))
+    }
+
+    /// Whether no extension was measured.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// The largest: how long the invocation waited for its extensions after the runtime
+    /// responded (CloudWatch's `PostRuntimeExtensionsDuration`).
+    pub fn max(&self) -> Option<Micros> {
+        self.iter().map(|(_, us)| us).max()
+    }
 }
 
 /// How a child process ended.
@@ -239,6 +354,29 @@ pub enum Failure {
     TruncatedResponse,
     /// The simulator shut down before the invocation completed.
     Shutdown,
+    /// An external extension exited when Lambda did not expect it to.
+    ExtensionCrash {
+        /// The extension.
+        name: Arc<str>,
+        /// How it ended.
+        status: ExitStatus,
+    },
+    /// An external extension could not be started.
+    ExtensionLaunch {
+        /// The extension.
+        name: Arc<str>,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// An extension posted `init/error` or `exit/error`.
+    ExtensionError {
+        /// The extension.
+        name: Arc<str>,
+        /// Which call.
+        kind: ExtensionErrorKind,
+        /// Its `Lambda-Extension-Function-Error-Type`.
+        error_type: String,
+    },
 }
 
 impl Failure {
@@ -251,6 +389,16 @@ impl Failure {
             Failure::ResponseTooLarge => "Function.ResponseSizeTooLarge",
             Failure::TruncatedResponse => "Runtime.TruncatedResponse",
             Failure::Shutdown => "Sandbox.Shutdown",
+            Failure::ExtensionCrash { .. } => "Extension.Crash",
+            Failure::ExtensionLaunch { .. } => "Extension.LaunchError",
+            Failure::ExtensionError {
+                kind: ExtensionErrorKind::Init,
+                ..
+            } => "Extension.InitError",
+            Failure::ExtensionError {
+                kind: ExtensionErrorKind::Exit,
+                ..
+            } => "Extension.ExitError",
         }
     }
 
@@ -280,6 +428,23 @@ impl Failure {
                 format!(
                     "RequestId: {id} Error: the simulator shut down before the invocation completed"
                 )
+            }
+            Failure::ExtensionCrash { name, status } => {
+                format!("RequestId: {id} Error: extension {name} exited with error: {status}")
+            }
+            Failure::ExtensionLaunch { name, message } => {
+                format!("RequestId: {id} Error: extension {name} could not start: {message}")
+            }
+            Failure::ExtensionError {
+                name,
+                kind,
+                error_type,
+            } => {
+                let call = match kind {
+                    ExtensionErrorKind::Init => "init/error",
+                    ExtensionErrorKind::Exit => "exit/error",
+                };
+                format!("RequestId: {id} Error: extension {name} posted {call}: {error_type}")
             }
         }
     }
@@ -329,6 +494,9 @@ pub struct InvokeReply {
 
 /// A lifecycle event: printed as CloudWatch-style lines now, rendered as Telemetry API
 /// platform events later. Typed data; `api` renders it.
+// `Report` carries its extensions' overheads inline: boxing them would be an allocation per
+// invocation, and events live briefly in one reused batch.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlatformEvent {
     /// An init began (`platform.initStart`).
@@ -388,6 +556,22 @@ pub enum PlatformEvent {
         /// Bytes of the runtime's response.
         produced_bytes: u64,
     },
+    /// An extension took part in an init (`platform.extension`; `EXTENSION`).
+    Extension {
+        /// Its name.
+        name: Arc<str>,
+        /// Its state at the end of the init (`Ready`, or the state it failed in).
+        state: &'static str,
+        /// What it subscribed to.
+        events: Events,
+    },
+    /// An external extension exited when Lambda did not expect it to.
+    ExtensionExited {
+        /// Its name.
+        name: Arc<str>,
+        /// How it ended.
+        status: ExitStatus,
+    },
     /// An invocation completed (`platform.report`; `END` and `REPORT`).
     Report {
         /// The invocation.
@@ -402,6 +586,8 @@ pub enum PlatformEvent {
         init_duration: Option<Micros>,
         /// The runtime process, for its peak memory.
         runtime: Option<ChildId>,
+        /// What each INVOKE-subscribed extension added after the runtime's response.
+        extensions: Overheads,
     },
 }
 
@@ -418,6 +604,13 @@ pub enum Action {
         request_id: RequestId,
         /// The absolute deadline (`Lambda-Runtime-Deadline-Ms`), on the simulator's clock.
         deadline: Micros,
+    },
+    /// Answer an extension's `event/next`.
+    ReleaseExtension {
+        /// The parked `event/next`.
+        waiter: WaiterId,
+        /// What to answer with.
+        event: ExtensionEvent,
     },
     /// Answer an invoker.
     Reply {
@@ -464,6 +657,23 @@ pub enum Rejection {
     },
     /// The invocation queue is full (429 `TooManyRequestsException`).
     TooManyRequests,
+    /// A registration after the runtime's first `/next` (403 `Extension.RegistrationClosed`).
+    RegistrationClosed,
+    /// A second extension with the same name (403 `Extension.InvalidExtensionState`).
+    ExtensionNameTaken,
+    /// An eleventh extension (403 `Extension.TooManyExtensions`).
+    TooManyExtensions,
+    /// An internal extension asked for SHUTDOWN (403 `Extension.InvalidEventType`).
+    ShutdownForInternal,
+    /// An identifier no registered extension has (403 `Extension.UnknownExtensionIdentifier`).
+    UnknownExtension(Uuid),
+    /// The extension may not do this in its state (403 `Extension.InvalidExtensionState`).
+    ExtensionState {
+        /// The extension's state, as rapid names it.
+        from: &'static str,
+        /// The state the request asked for.
+        to: &'static str,
+    },
 }
 
 impl fmt::Display for Rejection {
@@ -475,6 +685,21 @@ impl fmt::Display for Rejection {
                 "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
             ),
             Rejection::TooManyRequests => f.write_str("Rate Exceeded."),
+            Rejection::RegistrationClosed => f.write_str("Extension registration closed already"),
+            Rejection::ExtensionNameTaken => {
+                f.write_str("Extension with this name already registered")
+            }
+            Rejection::TooManyExtensions => {
+                write!(f, "Extension limit ({MAX_EXTENSIONS}) reached")
+            }
+            Rejection::ShutdownForInternal => {
+                f.write_str("SHUTDOWN: ShutdownEventNotSupportedForInternalExtension")
+            }
+            Rejection::UnknownExtension(id) => write!(f, "Unknown extension {id}"),
+            Rejection::ExtensionState { from, to } => write!(
+                f,
+                "State transition from {from} to {to} failed for extension. Error: State transition is not allowed"
+            ),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// Variables to set, on top of the inherited environment unless `clean_env`.
     pub env: Vec<(String, String)>,
+    /// Variables not to inherit from the simulator's own environment.
+    pub remove: Vec<&'static str>,
     /// Start from an empty environment rather than the simulator's own.
     pub clean_env: bool,
     /// Do not ask for a pidfd: the caller polls for the exit (what happens anyway on kernels
@@ -58,6 +60,9 @@ pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
         .process_group(0);
     if launch.clean_env {
         cmd.env_clear();
+    }
+    for name in &launch.remove {
+        cmd.env_remove(name);
     }
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     let mut child = sys::spawn_tied_to_parent(&mut cmd)?;
@@ -114,6 +119,15 @@ pub fn reap(pid: i32) -> io::Result<Option<Exit>> {
 /// SIGKILL to the process group `pgid`.
 pub fn kill_group(pgid: i32) -> io::Result<()> {
     sys::kill_group(pgid, libc::SIGKILL)
+}
+
+/// `signal` to the process group `pgid`.
+pub fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::Result<()> {
+    let signal = match signal {
+        crate::lifecycle::Signal::Term => libc::SIGTERM,
+        crate::lifecycle::Signal::Kill => libc::SIGKILL,
+    };
+    sys::kill_group(pgid, signal)
 }
 
 /// `/proc/<pid>/status`, opened once and re-read with `pread` for each REPORT: one syscall per
@@ -244,7 +258,30 @@ impl FunctionEnv {
         vars.extend(self.extra.iter().cloned());
         vars
     }
+
+    /// The variables to set for an external extension: the runtime's, less those Lambda keeps
+    /// from extensions (AWS-EXT) and every `_`-prefixed one (rapid `AgentExecEnv`).
+    pub fn extension_vars(&self, init_type: InitType) -> Vec<(String, String)> {
+        let mut vars = self.runtime_vars(init_type);
+        vars.retain(|(k, _)| !k.starts_with('_') && !EXTENSIONS_DO_NOT_GET.contains(&k.as_str()));
+        vars
+    }
 }
+
+/// What Lambda does not give extensions (AWS-EXT, "Extensions API: environment variables");
+/// nor do they inherit these from the simulator's own environment.
+pub const EXTENSIONS_DO_NOT_GET: &[&str] = &[
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+    "_AWS_XRAY_DAEMON_ADDRESS",
+    "_AWS_XRAY_DAEMON_PORT",
+    "_HANDLER",
+];
 
 #[cfg(test)]
 mod tests {
@@ -329,12 +366,43 @@ mod tests {
     }
 
     #[test]
+    fn extensions_get_the_reduced_environment() {
+        let mut e = env(true);
+        e.extra.push(("_PRIVATE".into(), "x".into()));
+        let vars = e.extension_vars(InitType::OnDemand);
+        for kept_out in [
+            "_HANDLER",
+            "_PRIVATE",
+            "LAMBDA_TASK_ROOT",
+            "LAMBDA_RUNTIME_DIR",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_XRAY_CONTEXT_MISSING",
+        ] {
+            assert_eq!(get(&vars, kept_out), None, "{kept_out}");
+        }
+        assert_eq!(get(&vars, "AWS_LAMBDA_RUNTIME_API"), Some("127.0.0.1:9001"));
+        assert_eq!(get(&vars, "AWS_LAMBDA_FUNCTION_NAME"), Some("f"));
+        assert_eq!(get(&vars, "AWS_REGION"), Some("us-east-1"));
+        assert_eq!(
+            get(&vars, "MY_VAR"),
+            Some("1"),
+            "the function's own variables"
+        );
+        assert_eq!(
+            get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("on-demand")
+        );
+    }
+
+    #[test]
     fn spawn_reap_and_kill() {
         let launch = |script: &str| Launch {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             cwd: std::env::temp_dir(),
             env: vec![("LS_TEST".into(), "x".into())],
+            remove: Vec::new(),
             clean_env: true,
             poll_exit: false,
         };

@@ -41,6 +41,8 @@ pub(crate) enum Wait {
     Next,
     /// An invoker: the function's answer.
     Invoke,
+    /// An extension's `event/next`: an INVOKE or SHUTDOWN event.
+    Event,
 }
 
 #[derive(Debug)]

@@ -26,10 +26,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::api::{self, Listener, Route};
 use crate::config::Config;
+use crate::config::ExtensionCommand;
 use crate::http::{CONTINUE, Event, Framing, ParseError};
 use crate::lifecycle::{
-    self, Action, ChildId, InitType, InvokeReply, InvokeRequest, Lifecycle, PlatformEvent,
-    Rejection, Role, RuntimeMode, RuntimeResult, WaiterId,
+    self, Action, ChildId, ExtensionEvent, ExtensionInfo, InitType, InvokeReply, InvokeRequest,
+    Lifecycle, PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult, WaiterId,
 };
 use crate::process::{self, FunctionEnv, Launch};
 use crate::time::Micros;
@@ -150,6 +151,67 @@ impl InvokeResponse {
     }
 }
 
+/// An invocation once complete: the runtime and every INVOKE-subscribed extension back on
+/// next (PROTOCOL.md 5.2, 11.5), as its REPORT line says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvocationReport {
+    /// The request id.
+    pub request_id: String,
+    /// How it ended.
+    pub status: lifecycle::Status,
+    /// Why, when it did not succeed.
+    pub error_type: Option<String>,
+    /// From release to the runtime until complete (the REPORT's Duration), in microseconds.
+    pub duration: Micros,
+    /// The on-demand init it followed, if any.
+    pub init_duration: Option<Micros>,
+    /// For each INVOKE-subscribed extension that came back, in registration order: its name
+    /// and the time from the runtime's response to its next `event/next`.
+    pub extensions: Vec<(String, Micros)>,
+}
+
+impl InvocationReport {
+    /// The overhead of extension `name`, if it took part.
+    pub fn overhead(&self, name: &str) -> Option<Micros> {
+        self.extensions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, us)| *us)
+    }
+
+    /// The largest overhead: how long the invocation waited for its extensions after the
+    /// runtime responded.
+    pub fn max_overhead(&self) -> Option<Micros> {
+        self.extensions.iter().map(|(_, us)| *us).max()
+    }
+
+    fn from_event(event: &PlatformEvent) -> Option<InvocationReport> {
+        let PlatformEvent::Report {
+            request_id,
+            status,
+            error_type,
+            duration,
+            init_duration,
+            extensions,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(InvocationReport {
+            request_id: request_id.to_string(),
+            status: *status,
+            error_type: error_type.clone(),
+            duration: *duration,
+            init_duration: *init_duration,
+            extensions: extensions
+                .iter()
+                .map(|(name, us)| (name.to_string(), us))
+                .collect(),
+        })
+    }
+}
+
 /// A snapshot of the environment, as the core sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvState {
@@ -161,6 +223,37 @@ pub struct EnvState {
     pub parked: usize,
     /// The request id of the invocation with the runtime, if any.
     pub current: Option<String>,
+    /// The registered extensions, in registration order.
+    pub extensions: Vec<ExtensionInfo>,
+    /// Whether the environment is initialised (between invocations or running one).
+    pub initialized: bool,
+    /// Whether it is initialised with nothing to do: the last invocation complete, extensions
+    /// included, and none queued.
+    pub idle: bool,
+    /// Whether shutdown has completed.
+    pub shut_down: bool,
+}
+
+/// A lifecycle state to wait for with [`Handle::wait_for`](crate::Handle::wait_for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// The environment is initialised: runtime and every extension ready.
+    Initialized,
+    /// Initialised, the last invocation complete (its extensions back on `event/next` too),
+    /// nothing queued.
+    Idle,
+    /// Shutdown has completed.
+    ShutDown,
+}
+
+impl Awaited {
+    fn reached(self, state: &EnvState) -> bool {
+        match self {
+            Awaited::Initialized => state.initialized,
+            Awaited::Idle => state.idle,
+            Awaited::ShutDown => state.shut_down,
+        }
+    }
 }
 
 /// What the embedding handle asks of the reactor.
@@ -168,8 +261,13 @@ pub(crate) enum Command {
     Invoke {
         request: InvokeRequest,
         reply: mpsc::Sender<InvokeResponse>,
+        /// Where its report goes once it is complete; `None` is sent for an invocation that
+        /// never reached the runtime.
+        report: Option<mpsc::Sender<Option<InvocationReport>>>,
     },
     State(mpsc::Sender<EnvState>),
+    /// Answer with the state once it reaches `Awaited`.
+    WaitFor(Awaited, mpsc::Sender<EnvState>),
     Shutdown,
 }
 
@@ -211,6 +309,8 @@ enum Source {
 #[derive(Debug)]
 struct ChildProc {
     id: ChildId,
+    /// `the runtime` or `extension NAME`, for messages.
+    what: String,
     pid: i32,
     alive: bool,
     /// No pidfd: its exit is found by polling (`poll_child_exits`).
@@ -220,11 +320,13 @@ struct ChildProc {
     max_rss_kib: u64,
 }
 
-/// How to start the runtime.
+/// How to start the children.
 #[derive(Clone, Debug)]
-struct RuntimeLaunch {
-    program: std::path::PathBuf,
-    args: Vec<String>,
+struct Launches {
+    /// The bootstrap, unless the runtime is external.
+    runtime: Option<(std::path::PathBuf, Vec<String>)>,
+    /// The external extensions, by the index [`Role::Extension`] carries.
+    extensions: Vec<ExtensionCommand>,
     cwd: std::path::PathBuf,
     env: FunctionEnv,
 }
@@ -250,7 +352,13 @@ pub(crate) struct Reactor {
     tickets: Slab<mpsc::Sender<InvokeResponse>>,
     commands: mpsc::Receiver<Command>,
     children: Vec<ChildProc>,
-    launch: Option<RuntimeLaunch>,
+    launch: Launches,
+    /// `_HANDLER`, for the answer to an extension's registration.
+    handler: String,
+    /// Embedded callers waiting for a lifecycle state.
+    state_waiters: Vec<(Awaited, mpsc::Sender<EnvState>)>,
+    /// Embedded callers waiting for an invocation's report.
+    report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Option<InvocationReport>>)>,
     sink: Sink,
     quiet: bool,
     poll_exits: bool,
@@ -322,6 +430,7 @@ impl Reactor {
         }
 
         let seed = config.seed.unwrap_or_else(process::sys::os_random_u64);
+        let extensions = config.all_extensions()?;
         let core = Lifecycle::new(
             lifecycle::Config {
                 timeout: Micros::from_duration(config.timeout),
@@ -337,6 +446,7 @@ impl Reactor {
                 } else {
                     lifecycle::InitMode::OnDemand
                 },
+                extensions: extensions.iter().map(|e| e.name.clone()).collect(),
                 seed,
                 epoch_us,
             },
@@ -350,26 +460,33 @@ impl Reactor {
             config.memory_mb,
             epoch_us,
         );
-        let launch = config.bootstrap.as_ref().map(|b| {
-            let task_root = config.effective_task_root();
-            RuntimeLaunch {
-                program: absolute_program(&b.program),
-                args: b.args.clone(),
-                cwd: task_root.clone(),
-                env: FunctionEnv {
-                    runtime_api: children_address(runtime_addr).to_string(),
-                    function_name: config.function_name.clone(),
-                    version: config.function_version.clone(),
-                    memory_mb: config.memory_mb,
-                    region: config.region.clone(),
-                    log_stream: log_stream_name(epoch_us, seed),
-                    task_root: task_root.display().to_string(),
-                    handler: config.effective_handler(),
-                    extra: config.env.clone(),
-                    clean: config.clean_env,
-                },
-            }
-        });
+        let task_root = config.effective_task_root();
+        let launch = Launches {
+            runtime: config
+                .bootstrap
+                .as_ref()
+                .map(|b| (absolute_program(&b.program), b.args.clone())),
+            extensions: extensions
+                .into_iter()
+                .map(|e| ExtensionCommand {
+                    program: absolute_program(&e.program),
+                    ..e
+                })
+                .collect(),
+            cwd: task_root.clone(),
+            env: FunctionEnv {
+                runtime_api: children_address(runtime_addr).to_string(),
+                function_name: config.function_name.clone(),
+                version: config.function_version.clone(),
+                memory_mb: config.memory_mb,
+                region: config.region.clone(),
+                log_stream: log_stream_name(epoch_us, seed),
+                task_root: task_root.display().to_string(),
+                handler: config.effective_handler(),
+                extra: config.env.clone(),
+                clean: config.clean_env,
+            },
+        };
         let reactor = Reactor {
             poll,
             start,
@@ -384,6 +501,9 @@ impl Reactor {
             commands: rx,
             children: Vec::new(),
             launch,
+            handler: config.effective_handler().unwrap_or_default(),
+            state_waiters: Vec::new(),
+            report_waiters: Vec::new(),
             sink,
             quiet: config.quiet,
             poll_exits: config.poll_exits,
@@ -472,6 +592,7 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
+            self.answer_state_waiters();
             if self.log_events_due(now) {
                 // These lines have waited already.
                 self.sink.flush();
@@ -479,6 +600,7 @@ impl Reactor {
                 self.sink.flush_due(now);
             }
         }
+        self.answer_state_waiters();
         self.log_events();
         self.sink.finish();
         Ok(())
@@ -642,32 +764,45 @@ impl Reactor {
     fn on_commands(&mut self, now: Micros) {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Invoke { request, reply }) => {
+                Ok(Command::Invoke {
+                    request,
+                    reply,
+                    report,
+                }) => {
                     let key = self.tickets.insert(reply);
                     let waiter = WaiterId(key.to_u64() | TICKET_BIT);
-                    if let Err(rejection) = self.core.invoke(now, waiter, request) {
-                        if let Some(reply) = self.tickets.remove(key) {
-                            let rendered = api::invoke::rejection(rejection);
-                            let _ = reply.send(InvokeResponse::from_rendered(
-                                &rendered,
-                                String::new(),
-                                lifecycle::Timings {
-                                    received: now,
-                                    responded: now,
-                                    ..Default::default()
-                                },
-                            ));
+                    match self.core.invoke(now, waiter, request) {
+                        Ok(id) => {
+                            if let Some(report) = report {
+                                self.report_waiters.push((id, report));
+                            }
+                        }
+                        Err(rejection) => {
+                            if let Some(report) = report {
+                                let _ = report.send(None);
+                            }
+                            if let Some(reply) = self.tickets.remove(key) {
+                                let rendered = api::invoke::rejection(rejection);
+                                let _ = reply.send(InvokeResponse::from_rendered(
+                                    &rendered,
+                                    String::new(),
+                                    lifecycle::Timings {
+                                        received: now,
+                                        responded: now,
+                                        ..Default::default()
+                                    },
+                                ));
+                            }
                         }
                     }
                     self.drain(now);
                 }
                 Ok(Command::State(reply)) => {
-                    let _ = reply.send(EnvState {
-                        runtime_state: self.core.runtime_state(),
-                        queued: self.core.queued(),
-                        parked: self.core.parked(),
-                        current: self.core.current_request().map(|id| id.to_string()),
-                    });
+                    let _ = reply.send(self.env_state());
+                }
+                Ok(Command::WaitFor(awaited, reply)) => {
+                    self.state_waiters.push((awaited, reply));
+                    self.answer_state_waiters();
                 }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
                     self.begin_shutdown(now);
@@ -697,6 +832,36 @@ impl Reactor {
                 self.finished_at.get_or_insert(now);
             }
         }
+    }
+
+    fn env_state(&self) -> EnvState {
+        EnvState {
+            runtime_state: self.core.runtime_state(),
+            queued: self.core.queued(),
+            parked: self.core.parked(),
+            current: self.core.current_request().map(|id| id.to_string()),
+            extensions: self.core.extensions(),
+            initialized: self.core.is_initialized(),
+            idle: self.core.is_idle(),
+            shut_down: self.core.is_finished(),
+        }
+    }
+
+    /// Answers the embedded callers whose awaited state has been reached. Called after every
+    /// drain, so a state that holds only between two inputs is seen.
+    fn answer_state_waiters(&mut self) {
+        if self.state_waiters.is_empty() {
+            return;
+        }
+        let state = self.env_state();
+        self.state_waiters.retain(|(awaited, reply)| {
+            if awaited.reached(&state) {
+                let _ = reply.send(state.clone());
+                false
+            } else {
+                true
+            }
+        });
     }
 
     fn begin_shutdown(&mut self, now: Micros) {
@@ -800,7 +965,9 @@ impl Reactor {
         let route = conn.route.take();
         let from_runtime = matches!(
             route,
-            Some(Route::Response(_) | Route::Error(_) | Route::InitError)
+            Some(
+                Route::Response(_) | Route::Error(_) | Route::InitError | Route::ExtensionError(_)
+            )
         );
         let head = conn.decoder.head();
         let answer: api::Rendered<'static> = match route {
@@ -826,6 +993,54 @@ impl Reactor {
             Some(Route::InitError) => {
                 let error = api::runtime::init_error(&head, body);
                 runtime_post(self.core.handle_init_error(now, error))
+            }
+            Some(Route::ExtensionRegister) => match api::extensions::register(&head, &body) {
+                Ok(registration) => {
+                    let name = &registration.name;
+                    match self
+                        .core
+                        .handle_extension_register(now, name, registration.events)
+                    {
+                        Ok(id) => {
+                            log::debug!("extension {name} registered as {id}");
+                            let ctx = &self.ctx;
+                            let answer = api::extensions::registered(
+                                ctx,
+                                &id,
+                                &self.handler,
+                                registration.account_id,
+                            );
+                            conn.answer(|out, close| answer.write(out, close));
+                            return;
+                        }
+                        Err(r) => api::extensions::rejection(r),
+                    }
+                }
+                Err(refused) => *refused,
+            },
+            Some(Route::ExtensionNext) => match api::extensions::identifier(&head) {
+                Ok(id) => match self.core.handle_extension_next(now, waiter, id) {
+                    Ok(()) => {
+                        conn.state = State::Waiting(Wait::Event);
+                        conn.decoder.shrink();
+                        return;
+                    }
+                    Err(r) => api::extensions::rejection(r),
+                },
+                Err(refused) => *refused,
+            },
+            Some(Route::ExtensionError(kind)) => {
+                let checked = api::extensions::identifier(&head)
+                    .and_then(|id| Ok((id, api::extensions::error_type(&head)?)));
+                match checked {
+                    Ok((id, error_type)) => {
+                        match self.core.handle_extension_error(now, id, kind, error_type) {
+                            Ok(()) => api::runtime::accepted(),
+                            Err(r) => api::extensions::rejection(r),
+                        }
+                    }
+                    Err(refused) => *refused,
+                }
             }
             Some(Route::Invoke { invoked_arn }) => {
                 match api::invoke::request(&head, body, invoked_arn) {
@@ -1017,6 +1232,7 @@ impl Reactor {
                 });
                 self.to_process.push(Key::from_u64(waiter.0));
             }
+            Action::ReleaseExtension { waiter, event } => self.release_extension(waiter, event),
             Action::Reply { invoker, reply } => self.reply(invoker, reply),
             Action::Close(waiter) => {
                 if waiter.0 & TICKET_BIT == 0 {
@@ -1025,23 +1241,26 @@ impl Reactor {
             }
             Action::Spawn {
                 child,
-                role: Role::Runtime,
+                role,
                 init_type,
             } => {
-                if let Err(message) = self.spawn_runtime(now, child, init_type) {
+                if let Err(message) = self.spawn_child(now, child, role, init_type) {
                     self.deferred
                         .push_back(Deferred::SpawnFailed(child, message));
                 }
             }
-            Action::Signal { child, signal: _ } => {
+            Action::Signal { child, signal } => {
                 if let Some(proc) = self.children.iter().find(|c| c.id == child && c.alive) {
-                    if let Err(e) = process::kill_group(proc.pid) {
-                        log::warn!("cannot kill the runtime (pid {}): {e}", proc.pid);
+                    if let Err(e) = process::signal_group(proc.pid, signal) {
+                        log::warn!("cannot signal {} (pid {}): {e}", proc.what, proc.pid);
                     }
                 }
             }
             // Rendered in batches, off the invocations' path (`log_events_due`).
             Action::Event(event) => {
+                if !self.report_waiters.is_empty() {
+                    self.send_report(&event);
+                }
                 if !self.quiet && self.sink.is_shown() {
                     self.events.push((now, event));
                 }
@@ -1052,7 +1271,77 @@ impl Reactor {
         }
     }
 
+    /// Answers an extension's parked `event/next` with its event.
+    fn release_extension(&mut self, waiter: WaiterId, event: ExtensionEvent) {
+        let key = Key::from_u64(waiter.0);
+        let conn = match self.sources.get_mut(key) {
+            Some(Source::Conn(conn))
+                if waiter.0 & TICKET_BIT == 0 && conn.state == State::Waiting(Wait::Event) =>
+            {
+                conn
+            }
+            _ => {
+                log::debug!("an extension event went to a connection that is gone");
+                return;
+            }
+        };
+        let ctx = &self.ctx;
+        match event {
+            ExtensionEvent::Invoke {
+                event_id,
+                request_id,
+                deadline,
+            } => {
+                let Some(invocation) = self.core.invocation(request_id) else {
+                    // Cannot happen within one drain; if it did, the extension asks again.
+                    log::warn!("INVOKE for {request_id}, which has ended: closing the connection");
+                    self.close_conn(key);
+                    return;
+                };
+                conn.answer(|out, close| {
+                    api::extensions::write_invoke_event(
+                        out,
+                        ctx,
+                        &event_id,
+                        &request_id,
+                        invocation.request.invoked_arn.as_deref(),
+                        &invocation.trace_id,
+                        deadline,
+                        close,
+                    );
+                });
+            }
+            ExtensionEvent::Shutdown { reason, deadline } => {
+                let answer = api::extensions::shutdown_event(ctx, reason, deadline);
+                conn.answer(|out, close| answer.write(out, close));
+            }
+        }
+        self.to_process.push(key);
+    }
+
+    fn send_report(&mut self, event: &PlatformEvent) {
+        let PlatformEvent::Report { request_id, .. } = event else {
+            return;
+        };
+        if let Some(i) = self
+            .report_waiters
+            .iter()
+            .position(|(id, _)| id == request_id)
+        {
+            let (_, tx) = self.report_waiters.swap_remove(i);
+            let _ = tx.send(InvocationReport::from_event(event));
+        }
+    }
+
     fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
+        if reply.timings.released.is_none() && !self.report_waiters.is_empty() {
+            // Never released to the runtime: there will be no report.
+            let id = reply.request_id;
+            if let Some(i) = self.report_waiters.iter().position(|(r, _)| *r == id) {
+                let (_, tx) = self.report_waiters.swap_remove(i);
+                let _ = tx.send(None);
+            }
+        }
         if invoker.0 & TICKET_BIT != 0 {
             if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
                 let _ = tx.send(InvokeResponse::from_reply(&self.ctx, reply));
@@ -1151,22 +1440,45 @@ impl Reactor {
 
     // ----- children -----
 
-    fn spawn_runtime(
+    fn spawn_child(
         &mut self,
         now: Micros,
         child: ChildId,
+        role: Role,
         init_type: InitType,
     ) -> Result<(), String> {
-        let Some(launch) = &self.launch else {
-            return Err("no bootstrap configured".into());
-        };
-        let spec = Launch {
-            program: launch.program.clone(),
-            args: launch.args.clone(),
-            cwd: launch.cwd.clone(),
-            env: launch.env.runtime_vars(init_type),
-            clean_env: launch.env.clean,
-            poll_exit: self.poll_exits,
+        let launch = &self.launch;
+        let (what, spec) = match role {
+            Role::Runtime => {
+                let Some((program, args)) = &launch.runtime else {
+                    return Err("no bootstrap configured".into());
+                };
+                let spec = Launch {
+                    program: program.clone(),
+                    args: args.clone(),
+                    cwd: launch.cwd.clone(),
+                    env: launch.env.runtime_vars(init_type),
+                    remove: Vec::new(),
+                    clean_env: launch.env.clean,
+                    poll_exit: self.poll_exits,
+                };
+                ("the runtime".to_string(), spec)
+            }
+            Role::Extension(i) => {
+                let Some(ext) = launch.extensions.get(i) else {
+                    return Err(format!("no extension number {i}"));
+                };
+                let spec = Launch {
+                    program: ext.program.clone(),
+                    args: ext.args.clone(),
+                    cwd: launch.cwd.clone(),
+                    env: launch.env.extension_vars(init_type),
+                    remove: process::EXTENSIONS_DO_NOT_GET.to_vec(),
+                    clean_env: launch.env.clean,
+                    poll_exit: self.poll_exits,
+                };
+                (format!("extension {}", ext.name), spec)
+            }
         };
         let spawned = process::spawn(&spec).map_err(|e| {
             // Lambda words it as Go's os/exec does.
@@ -1178,13 +1490,13 @@ impl Reactor {
                 .to_lowercase();
             format!("fork/exec {}: {reason}", spec.program.display())
         })?;
-        log::debug!("runtime started: pid {}", spawned.pid);
+        log::debug!("{what} started: pid {}", spawned.pid);
         let registry = self.poll.registry();
         let mut register = |source: Source, fd: i32| {
             let key = self.sources.insert(source);
             let token = Token(FIRST_SOURCE + key.index as usize);
             if let Err(e) = registry.register(&mut SourceFd(&fd), token, Interest::READABLE) {
-                log::warn!("cannot watch the runtime: {e}");
+                log::warn!("cannot watch a child's output or exit: {e}");
             }
         };
         let (out_fd, err_fd) = (spawned.stdout.as_raw_fd(), spawned.stderr.as_raw_fd());
@@ -1213,6 +1525,7 @@ impl Reactor {
         }
         self.children.push(ChildProc {
             id: child,
+            what,
             pid: spawned.pid,
             alive: true,
             polled,
@@ -1310,7 +1623,7 @@ impl Reactor {
         proc.alive = false;
         proc.rss = None;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
-        log::debug!("runtime (pid {}) exited: {}", proc.pid, exit.status);
+        log::debug!("{} (pid {}) exited: {}", proc.what, proc.pid, exit.status);
         // Its last words come before the news of its death.
         let outputs: Vec<Key> = self
             .sources

@@ -141,7 +141,7 @@ fn identifiers_and_error_types_are_required() {
     .unwrap_err();
     assert_eq!(error_of(&invalid).1, "Extension.InvalidExtensionIdentifier");
     assert_eq!(
-        error_of(&unknown_identifier(&id)),
+        error_of(&rejection(Rejection::UnknownExtension(id))),
         (
             403,
             "Extension.UnknownExtensionIdentifier".into(),
