@@ -217,3 +217,55 @@ fn executables_in(dir: &std::path::Path) -> std::io::Result<Vec<ExtensionCommand
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> ExtensionCommand {
+        ExtensionCommand {
+            name: name.into(),
+            program: "/bin/true".into(),
+            args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn extensions_come_from_the_directory_then_the_list_and_are_checked() {
+        let dir = std::env::temp_dir().join(format!("lambda-sim-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, mode) in [("b-ext", 0o755), ("a-ext", 0o700), ("data", 0o644)] {
+            let path = dir.join(file);
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let mut config = Config {
+            extensions_dir: Some(dir.clone()),
+            extensions: vec![named("listed")],
+            ..Config::default()
+        };
+        let names: Vec<String> = config
+            .all_extensions()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["a-ext", "b-ext", "listed"]);
+
+        config.extensions.push(named("a-ext"));
+        let e = config.all_extensions().unwrap_err();
+        assert!(
+            e.to_string().contains("two extensions are named \"a-ext\""),
+            "{e}"
+        );
+
+        config.extensions = (0..9).map(|i| named(&format!("e{i}"))).collect();
+        let e = config.all_extensions().unwrap_err();
+        assert!(e.to_string().contains("11 external extensions"), "{e}");
+
+        config.extensions_dir = Some(dir.join("missing"));
+        assert_eq!(config.all_extensions().unwrap().len(), 9);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -426,10 +426,23 @@ impl Handle {
         self.lines.as_ref()?.lock().ok()?.recv_timeout(timeout).ok()
     }
 
-    /// Shuts down: queued and unanswered invocations get `Sandbox.Shutdown`, the runtime is
-    /// killed, and this returns once the simulator's thread has ended.
+    /// Shuts down as Lambda does (PROTOCOL.md 5.5): queued and unanswered invocations get
+    /// `Sandbox.Shutdown`; without extensions the runtime is killed; with extensions it gets
+    /// SIGTERM, then the extensions get SHUTDOWN and up to 2 s to exit. Returns once the
+    /// simulator's thread has ended.
     pub fn shutdown(mut self) -> io::Result<()> {
         self.stop()
+    }
+
+    /// Begins the shutdown of [`Handle::shutdown`] without waiting for it: the handle stays
+    /// usable to read lines and state, and [`Handle::wait_for`] with [`Awaited::ShutDown`]
+    /// says when it is over.
+    pub fn begin_shutdown(&self) -> Result<(), Stopped> {
+        if self.control.send(Command::Shutdown) {
+            Ok(())
+        } else {
+            Err(Stopped)
+        }
     }
 
     fn stop(&mut self) -> io::Result<()> {

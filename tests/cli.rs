@@ -40,6 +40,8 @@ fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
             "127.0.0.1:0",
         ])
         .args(args)
+        // No extensions from this machine's /opt/extensions unless a test asks for some.
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -222,6 +224,60 @@ fn serves_a_real_runtime_and_stops_cleanly_on_sigterm() {
     let status = sim.wait_exit();
     assert!(status.success(), "{status}");
     assert!(!alive(pid), "the runtime outlived the simulator");
+}
+
+#[test]
+fn extensions_from_flags_and_the_extensions_dir_run_and_get_shutdown_on_sigterm() {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/extension.py")
+        .display()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("lambda-sim-cli-ext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let in_dir = dir.join("from-dir");
+    std::fs::write(
+        &in_dir,
+        format!("#!/bin/sh\nexec python3 {script} from-dir well-behaved\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&in_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let named = format!("from-flag=python3 {script} from-flag well-behaved");
+    let mut cmd = vec!["--extension", named.as_str(), "--"];
+    let py = python_runtime("echo");
+    cmd.extend(py.iter().map(String::as_str));
+    let dir_str = dir.display().to_string();
+    let mut sim = start(&cmd, &[("LAMBDA_EXTENSIONS_DIR", dir_str.as_str())]);
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], b"{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let lines = sim.wait_line(&format!("REPORT RequestId: {id}"));
+    for name in ["from-dir", "from-flag"] {
+        let line = format!("EXTENSION\tName: {name}\tState: Ready\tEvents: [INVOKE, SHUTDOWN]");
+        assert!(lines.contains(&line), "{name}: {lines:#?}");
+    }
+    let report = lines.last().unwrap();
+    assert!(
+        report.contains("Extension Overhead: ")
+            && report.contains("from-dir: ")
+            && report.contains("from-flag: "),
+        "{report}"
+    );
+    sim.signal(15);
+    let lines = sim.wait_line("lambda-sim: signal");
+    assert!(!lines.is_empty());
+    let mut exits = 0;
+    while exits < 2 {
+        let line = sim
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("exits");
+        if line.ends_with(": exiting") {
+            exits += 1;
+        }
+    }
+    assert!(sim.wait_exit().success());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -247,3 +247,52 @@ fn bootstraps_are_checked_before_start() {
     assert!(check_bootstrap(Path::new("no-such-tool-xyz"), Some("/usr/bin")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn extensions_by_path_by_name_and_from_the_extensions_dir() {
+    let c = config(
+        parse_with(
+            &[
+                "--extension",
+                "/opt/ext/logger",
+                "--extension=tracer=python3 tracer.py --verbose",
+                "./bootstrap",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        c.extensions,
+        [
+            ExtensionCommand {
+                name: "logger".into(),
+                program: "/opt/ext/logger".into(),
+                args: vec![],
+            },
+            ExtensionCommand {
+                name: "tracer".into(),
+                program: "python3".into(),
+                args: vec!["tracer.py".into(), "--verbose".into()],
+            },
+        ]
+    );
+    assert_eq!(c.extensions_dir, Some(PathBuf::from("/opt/extensions")));
+    let c = config(
+        parse_with(
+            &["./bootstrap"],
+            &[("LAMBDA_EXTENSIONS_DIR", "/x/ext")],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(c.extensions_dir, Some(PathBuf::from("/x/ext")));
+    // A path with '=' in a directory name is still a path.
+    let c = config(parse_with(&["--extension", "./a=b/ext", "./bootstrap"], &[], &[]).unwrap());
+    assert_eq!(c.extensions[0].name, "ext");
+    for bad in ["tracer=", "tracer=   ", "/"] {
+        let e = parse_with(&["--extension", bad, "./bootstrap"], &[], &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+    }
+}

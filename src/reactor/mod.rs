@@ -804,7 +804,9 @@ impl Reactor {
                     self.state_waiters.push((awaited, reply));
                     self.answer_state_waiters();
                 }
-                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => {
+                // Later commands still count: a caller may wait for the shutdown's end.
+                Ok(Command::Shutdown) => self.begin_shutdown(now),
+                Err(mpsc::TryRecvError::Disconnected) => {
                     self.begin_shutdown(now);
                     return;
                 }

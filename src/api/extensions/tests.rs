@@ -249,3 +249,52 @@ fn shutdown_events_name_their_reason_in_lower_case() {
         );
     }
 }
+
+#[test]
+fn lifecycle_refusals_are_403s_with_rapids_types() {
+    let id = Rng::from_seed(3).uuid_v4();
+    let cases = [
+        (
+            Rejection::RegistrationClosed,
+            "Extension.RegistrationClosed",
+            "Extension registration closed already".to_string(),
+        ),
+        (
+            Rejection::ExtensionNameTaken,
+            "Extension.InvalidExtensionState",
+            "Extension with this name already registered".to_string(),
+        ),
+        (
+            Rejection::TooManyExtensions,
+            "Extension.TooManyExtensions",
+            "Extension limit (10) reached".to_string(),
+        ),
+        (
+            Rejection::ShutdownForInternal,
+            "Extension.InvalidEventType",
+            "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension".to_string(),
+        ),
+        (
+            Rejection::UnknownExtension(id),
+            "Extension.UnknownExtensionIdentifier",
+            format!("Unknown extension {id}"),
+        ),
+    ];
+    for (refused, error_type, message) in cases {
+        assert_eq!(
+            error_of(&rejection(refused)),
+            (403, error_type.to_string(), message)
+        );
+    }
+    let state = error_of(&rejection(Rejection::ExtensionState {
+        from: "InitError",
+        to: "Ready",
+    }));
+    assert_eq!(state.0, 403);
+    assert_eq!(state.1, "Extension.InvalidExtensionState");
+    // Runtime refusals keep their own form, whichever module renders them.
+    assert_eq!(
+        rejection(Rejection::InvalidRequestId).status,
+        crate::api::runtime::rejection(Rejection::InvalidRequestId).status
+    );
+}
