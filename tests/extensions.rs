@@ -149,8 +149,15 @@ fn a_slow_extension_adds_its_sleep_as_overhead_after_the_response() {
     let report = ticket.report().unwrap().expect("released");
     let completed = answered.elapsed();
     let overhead = report.overhead("slow").expect("measured").to_duration();
-    // Correctness, not speed: at least the sleep, and nowhere near the 3 s timeout.
-    assert!(overhead >= SLEEP, "{overhead:?}");
+    // Correctness, not speed. The extension sleeps from its INVOKE, which it gets with the
+    // runtime's at release; overhead counts from the runtime's response. So the overhead plus
+    // the runtime's own time (release to response, same clock) is at least the sleep, and the
+    // whole is nowhere near the 3 s timeout.
+    let runtime_time = response.timings.duration().to_duration();
+    assert!(
+        overhead + runtime_time >= SLEEP,
+        "{overhead:?} + {runtime_time:?}"
+    );
     assert!(overhead < SLEEP + Duration::from_secs(2), "{overhead:?}");
     assert!(report.duration.to_duration() >= overhead);
     // The answer did not wait for the extension.
@@ -254,12 +261,14 @@ fn init_error_from_an_extension_reaches_the_invoker() {
             .ends_with("extension picky posted init/error: Extension.ConfigInvalid"),
         "{body}"
     );
-    // Its later calls are refused (lifecycle tests pin which 403); here it is killed as the
-    // environment stops, possibly before it asks.
-    wait_line(
-        &sim,
-        r#"ext picky: init/error 202 {"status":"OK"}"#,
-        Duration::from_secs(10),
+    // The environment stops at once: the extension, its state InitError, is not sent SHUTDOWN
+    // but killed, possibly before it can print the 202 it got (the lifecycle tests pin that
+    // its later calls are refused).
+    let lines = wait_line(&sim, "ext picky: register 200", Duration::from_secs(10));
+    let pid = pid_in(&lines, "picky");
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(pid)),
+        "the failed extension was not stopped"
     );
 }
 
