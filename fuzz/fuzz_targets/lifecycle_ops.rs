@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use arbitrary::Arbitrary;
 use lambda_sim::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
-    Action, ChildId, Config, ExitStatus, FunctionError, InitMode, InvokeRequest, Lifecycle,
-    RuntimeMode, RuntimeResult, WaiterId,
+    Action, ChildId, Config, Events, ExitStatus, ExtensionErrorKind, FunctionError, InitMode,
+    InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId,
 };
 use lambda_sim::time::Micros;
 use libfuzzer_sys::fuzz_target;
@@ -18,14 +18,37 @@ enum Op {
     Advance(u16),
     Invoke(u8),
     Next(u8),
-    Respond { current: bool, error: bool },
+    Respond {
+        current: bool,
+        error: bool,
+    },
     TooLarge,
     Truncated,
     InitError,
     Closed(u8),
-    ChildExit { current: bool, signal: bool },
+    ChildExit {
+        current: bool,
+        signal: bool,
+    },
     SpawnFailed,
     Shutdown,
+    /// An extension registers as name `name % 6`: names 0-2 are the external ones when the
+    /// setup has them.
+    Register {
+        name: u8,
+        invoke: bool,
+        shutdown: bool,
+    },
+    ExtNext {
+        which: u8,
+        waiter: u8,
+    },
+    ExtError {
+        which: u8,
+        exit: bool,
+    },
+    /// One of the live children (runtime or extension) exits.
+    AnyChildExit(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -34,6 +57,7 @@ struct Setup {
     eager: bool,
     max_queue: u8,
     timeout_ms: u16,
+    externals: u8,
     ops: Vec<Op>,
 }
 
@@ -54,6 +78,7 @@ fuzz_target!(|setup: Setup| {
             } else {
                 InitMode::OnDemand
             },
+            extensions: (0..setup.externals % 4).map(name).collect(),
             seed: 1,
             epoch_us: 0,
         },
@@ -150,14 +175,53 @@ fuzz_target!(|setup: Setup| {
             }
             Op::SpawnFailed => lc.handle_spawn_failed(now, state.last_child, "gone".into()),
             Op::Shutdown => lc.shutdown(now),
+            Op::Register {
+                name: n,
+                invoke,
+                shutdown,
+            } => {
+                let events = Events { invoke, shutdown };
+                if let Ok(id) = lc.handle_extension_register(now, &name(n % 6), events) {
+                    assert!(!state.extensions.contains(&id), "an identifier given twice");
+                    state.extensions.push(id);
+                }
+            }
+            Op::ExtNext { which, waiter } => {
+                let waiter = WaiterId(100 + u64::from(waiter % 16));
+                if state.parked.contains(&waiter) {
+                    continue;
+                }
+                if lc
+                    .handle_extension_next(now, waiter, state.extension(which))
+                    .is_ok()
+                {
+                    state.parked.insert(waiter);
+                }
+            }
+            Op::ExtError { which, exit } => {
+                let kind = if exit {
+                    ExtensionErrorKind::Exit
+                } else {
+                    ExtensionErrorKind::Init
+                };
+                let _ = lc.handle_extension_error(now, state.extension(which), kind, "E".into());
+            }
+            Op::AnyChildExit(n) => {
+                if !state.alive.is_empty() {
+                    let child = state.alive.remove(usize::from(n) % state.alive.len());
+                    lc.handle_child_exit(now, child, ExitStatus::Code(0));
+                }
+            }
         }
         state.drain(&mut lc);
     }
     // Shutting down answers everyone still waiting.
     lc.shutdown(now);
     state.drain(&mut lc);
-    lc.handle_child_exit(now, state.last_child, ExitStatus::Signal(9));
-    state.drain(&mut lc);
+    for child in std::mem::take(&mut state.alive) {
+        lc.handle_child_exit(now, child, ExitStatus::Signal(9));
+        state.drain(&mut lc);
+    }
     now = now + Micros::from_secs(10);
     lc.handle_timeout(now);
     state.drain(&mut lc);
@@ -175,7 +239,15 @@ struct Invariants {
     parked: HashSet<WaiterId>,
     answered: HashMap<WaiterId, RequestId>,
     last_child: ChildId,
+    /// Children spawned and not yet reported as exited.
+    alive: Vec<ChildId>,
+    /// Identifiers handed out at registration.
+    extensions: Vec<Uuid>,
     finished: bool,
+}
+
+fn name(n: u8) -> String {
+    format!("ext{n}")
 }
 
 impl Invariants {
@@ -184,6 +256,14 @@ impl Invariants {
             (true, Some(id)) => id,
             // An id the core never handed out.
             _ => Uuid::parse("00000000-0000-4000-8000-000000000000").expect("a valid UUID"),
+        }
+    }
+
+    /// A registered extension's identifier, or one never handed out.
+    fn extension(&self, which: u8) -> Uuid {
+        match self.extensions.len() {
+            0 => Uuid::parse("00000000-0000-4000-8000-000000000001").expect("a valid UUID"),
+            n => self.extensions[usize::from(which) % n],
         }
     }
 
@@ -209,7 +289,14 @@ impl Invariants {
                 Action::Close(waiter) => {
                     self.parked.remove(&waiter);
                 }
-                Action::Spawn { child, .. } => self.last_child = child,
+                Action::ReleaseExtension { waiter, .. } => {
+                    // An event answers a parked event/next, or the call that asks for it.
+                    self.parked.remove(&waiter);
+                }
+                Action::Spawn { child, .. } => {
+                    self.last_child = child;
+                    self.alive.push(child);
+                }
                 Action::Finished => self.finished = true,
                 Action::Signal { .. } | Action::Event(_) => {}
             }
