@@ -15,6 +15,18 @@ pub struct Sim {
     pub invoke: SocketAddr,
 }
 
+impl Sim {
+    /// SIGTERM, as a user's Ctrl-C or a container stop, then waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        self.child.wait().expect("lambda-sim exits")
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
