@@ -41,6 +41,8 @@ pub enum Mode {
     },
     /// Be the demo's echo runtime (started by the demo itself).
     DemoRuntime,
+    /// Be the demo's extension (started by the demo itself).
+    DemoExtension,
     /// Print help.
     Help,
     /// Print the version.
@@ -198,6 +200,12 @@ pub fn parse(
             if command.is_empty() && !demo && arg == "__demo-runtime" {
                 return Ok(Parsed {
                     mode: Mode::DemoRuntime,
+                    log_level,
+                });
+            }
+            if command.is_empty() && !demo && arg == "__demo-extension" {
+                return Ok(Parsed {
+                    mode: Mode::DemoExtension,
                     log_level,
                 });
             }
@@ -511,6 +519,13 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("demo runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Mode::DemoExtension => match demo::extension_main() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo extension: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -1,16 +1,22 @@
 //! The built-in demo: the simulator with a small echo runtime of our own (this binary, run as
-//! `lambda-sim __demo-runtime`), invoked a few times, including a function error and a timeout.
+//! `lambda-sim __demo-runtime`) and a small external extension (`lambda-sim __demo-extension`),
+//! invoked a few times, including a function error and a timeout, then shut down.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::config::{Bootstrap, Config};
-use crate::reactor::LogOutput;
+use crate::config::{Bootstrap, Config, ExtensionCommand};
+use crate::reactor::{Awaited, LogOutput};
 use crate::simulator::Builder;
 
 /// The demo's function timeout (shorter than Lambda's default so the timeout step is quick).
 pub const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The demo extension's name, and the work it does after each INVOKE (as an extension that
+/// flushes telemetry would).
+pub const DEMO_EXTENSION: &str = "demo-extension";
+const DEMO_EXTENSION_WORK: Duration = Duration::from_millis(3);
 
 /// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
 /// the demo runs when nobody asked for it by name.
@@ -20,9 +26,15 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
         writeln!(out, "{notice}")?;
     }
     let mut config = config;
+    let this = std::env::current_exe()?;
     config.bootstrap = Some(Bootstrap {
-        program: std::env::current_exe()?,
+        program: this.clone(),
         args: vec!["__demo-runtime".into()],
+    });
+    config.extensions.push(ExtensionCommand {
+        name: DEMO_EXTENSION.into(),
+        program: this,
+        args: vec!["__demo-extension".into()],
     });
     config.timeout = config.timeout.min(DEMO_TIMEOUT);
     // Self-contained: free ports, so it runs even where 8080 is taken.
@@ -33,7 +45,8 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
     let sim = Builder::config(config).start()?;
     writeln!(
         out,
-        "lambda-sim demo: an echo runtime under the simulator (invoke endpoint {}, Runtime API {}, timeout {:.2} s)\n",
+        "lambda-sim demo: an echo runtime and an extension that works {} ms after each invocation, under the simulator (invoke endpoint {}, Runtime API {}, timeout {:.2} s)\n",
+        DEMO_EXTENSION_WORK.as_millis(),
         sim.invoke_addr(),
         sim.runtime_api_addr(),
         timeout.as_secs_f64()
@@ -61,8 +74,8 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
     for (n, (what, payload)) in steps.iter().enumerate() {
         writeln!(out, "--- invocation {}: {what}", n + 1)?;
         writeln!(out, "> {payload}")?;
-        let response = sim
-            .invoke(payload.as_bytes().to_vec())
+        let (response, completed) = sim
+            .invoke_reported(payload.as_bytes().to_vec())
             .map_err(|e| io::Error::other(e.to_string()))?;
         // Show the simulator's lines up to this invocation's REPORT, in order.
         let report = format!("REPORT RequestId: {}", response.request_id);
@@ -76,15 +89,30 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
             .function_error()
             .map(|e| format!(" X-Amz-Function-Error: {e}"))
             .unwrap_or_default();
+        let overhead = completed
+            .and_then(|r| r.overhead(DEMO_EXTENSION))
+            .map(|us| format!(", then the extension took {} µs more", us.as_micros()))
+            .unwrap_or_default();
         writeln!(
             out,
-            "< {}{error} {} (released to the runtime after {} µs, answered {} µs later)\n",
+            "< {}{error} {} (released to the runtime after {} µs, answered {} µs later{overhead})\n",
             response.status,
             response.body_str(),
             response.timings.queued().as_micros(),
             response.timings.duration().as_micros(),
         )?;
     }
+    writeln!(
+        out,
+        "--- shutdown: SIGTERM to the runtime, SHUTDOWN to the extension"
+    )?;
+    sim.begin_shutdown()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let _ = sim.wait_for(Awaited::ShutDown, Duration::from_secs(5));
+    for line in sim.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out)?;
     sim.shutdown()?;
     writeln!(
         out,
@@ -128,6 +156,60 @@ pub fn runtime_main() -> io::Result<()> {
             }
             _ => {
                 client.request("POST", &path("response"), &[], &next.body)?;
+            }
+        }
+    }
+}
+
+/// The demo's extension: registers for INVOKE and SHUTDOWN, works a few milliseconds after each
+/// INVOKE before asking for the next event (the overhead the REPORT shows), and exits on
+/// SHUTDOWN.
+pub fn extension_main() -> io::Result<()> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .map_err(|_| io::Error::other("AWS_LAMBDA_RUNTIME_API is not set"))?;
+    let mut client = MiniClient::connect(&api)?;
+    let registered = client.request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", DEMO_EXTENSION)],
+        br#"{"events":["INVOKE","SHUTDOWN"]}"#,
+    )?;
+    let Some(id) = registered.header("lambda-extension-identifier") else {
+        return Err(io::Error::other(format!(
+            "registration refused: {} {}",
+            registered.status,
+            String::from_utf8_lossy(&registered.body)
+        )));
+    };
+    let id = id.to_string();
+    println!("demo extension: registered as {id}");
+    loop {
+        let next = client.request(
+            "GET",
+            "/2020-01-01/extension/event/next",
+            &[("Lambda-Extension-Identifier", &id)],
+            b"",
+        )?;
+        let event: serde_json::Value = serde_json::from_slice(&next.body).unwrap_or_default();
+        match event.get("eventType").and_then(|t| t.as_str()) {
+            Some("INVOKE") => {
+                // The extension's own work after the invocation; the simulator never sleeps.
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(DEMO_EXTENSION_WORK);
+            }
+            Some("SHUTDOWN") => {
+                println!(
+                    "demo extension: SHUTDOWN ({}), exiting",
+                    event["shutdownReason"].as_str().unwrap_or("?")
+                );
+                return Ok(());
+            }
+            _ => {
+                return Err(io::Error::other(format!(
+                    "unexpected answer: {} {}",
+                    next.status,
+                    String::from_utf8_lossy(&next.body)
+                )));
             }
         }
     }

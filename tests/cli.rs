@@ -356,4 +356,14 @@ fn the_demo_runs_and_exits_0() {
         "cold start and the re-init: {stdout}"
     );
     assert!(stdout.contains("lambda-sim demo: done."));
+    // Its extension: on every REPORT but the timeout's, SHUTDOWN after the reset and at the end.
+    assert_eq!(
+        stdout.matches("Extension Overhead: ").count(),
+        4,
+        "{stdout}"
+    );
+    assert!(stdout.contains("demo extension: SHUTDOWN (timeout), exiting"));
+    assert!(stdout.contains("demo extension: SHUTDOWN (spindown), exiting"));
+    // The runtime's peak memory is read before the timeout kills it.
+    assert!(!stdout.contains("Max Memory Used: 0 MB"), "{stdout}");
 }

@@ -1252,7 +1252,12 @@ impl Reactor {
                 }
             }
             Action::Signal { child, signal } => {
-                if let Some(proc) = self.children.iter().find(|c| c.id == child && c.alive) {
+                if let Some(proc) = self.children.iter_mut().find(|c| c.id == child && c.alive) {
+                    // Its peak memory, while it can still be read: the REPORT of the invocation
+                    // that ends with this signal is rendered after it has died.
+                    if let Some(kib) = proc.rss.as_ref().and_then(process::PeakRss::read) {
+                        proc.max_rss_kib = proc.max_rss_kib.max(kib);
+                    }
                     if let Err(e) = process::signal_group(proc.pid, signal) {
                         log::warn!("cannot signal {} (pid {}): {e}", proc.what, proc.pid);
                     }
