@@ -1,8 +1,9 @@
 //! The lifecycle core alone, no sockets: invocations per second through `invoke` →
-//! `handle_runtime_next` → `handle_runtime_result` → the reply, with a virtual clock. Then heap
-//! allocations per invocation, counted by a counting global allocator: in the core alone, and
-//! through the whole reactor (HTTP decoding and rendering included) with an HTTP invoker thread
-//! and a runtime process.
+//! `handle_runtime_next` → `handle_runtime_result` → the reply, with a virtual clock, without
+//! and with one INVOKE-subscribed extension. Then heap allocations per invocation, counted by a
+//! counting global allocator: in the core alone, and through the whole reactor (HTTP decoding
+//! and rendering included) with an HTTP invoker thread and a runtime process, each without and
+//! with an extension.
 //!
 //! `cargo bench --bench core`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
@@ -14,8 +15,10 @@ use std::hint::black_box;
 use std::io;
 use std::time::Instant;
 
+use lambda_sim::id::Uuid;
 use lambda_sim::lifecycle::{
-    Action, Config, InitMode, InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId,
+    Action, Config, Events, InitMode, InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode,
+    RuntimeResult, WaiterId,
 };
 use lambda_sim::time::Micros;
 use lambda_sim::{LogOutput, Simulator};
@@ -50,6 +53,87 @@ const PAYLOAD_ALLOCATIONS: f64 = 2.0;
 
 const RUNTIME: WaiterId = WaiterId(1);
 const INVOKER: WaiterId = WaiterId(2);
+const EXTENSION: WaiterId = WaiterId(3);
+
+/// A core whose init is done, with one INVOKE-subscribed extension parked on `event/next`.
+fn ready_core_with_extension() -> (Lifecycle, Micros, Uuid) {
+    let config = Config {
+        runtime: RuntimeMode::External,
+        init: InitMode::Eager,
+        seed: 7,
+        ..Config::default()
+    };
+    let mut now = Micros::ZERO;
+    let mut core = Lifecycle::new(config, now);
+    let events = Events {
+        invoke: true,
+        shutdown: false,
+    };
+    let id = core
+        .handle_extension_register(now, "bench-ext", events)
+        .expect("registration is open during the init");
+    now = now + Micros(10);
+    core.handle_runtime_next(now, RUNTIME)
+        .expect("the runtime may ask for its first event");
+    core.handle_extension_next(now, EXTENSION, id)
+        .expect("the extension may ask for its first event");
+    while core.poll_action().is_some() {}
+    (core, now, id)
+}
+
+/// One invocation with the extension: the runtime responds and is back on `/next`, then the
+/// extension is back on `event/next` 3 µs after the response. Returns the reported overhead.
+fn one_invocation_with_extension(
+    core: &mut Lifecycle,
+    now: &mut Micros,
+    ext: Uuid,
+    payload: Vec<u8>,
+    response: Vec<u8>,
+) -> u64 {
+    *now = *now + Micros(1);
+    let id = core
+        .invoke(
+            *now,
+            INVOKER,
+            InvokeRequest {
+                payload,
+                ..InvokeRequest::default()
+            },
+        )
+        .expect("the queue is empty");
+    let mut released = 0;
+    while let Some(action) = core.poll_action() {
+        released += usize::from(matches!(
+            action,
+            Action::Release { .. } | Action::ReleaseExtension { .. }
+        ));
+    }
+    assert_eq!(
+        released, 2,
+        "the runtime and the extension get the invocation"
+    );
+    *now = *now + Micros(5);
+    let result = RuntimeResult::Response {
+        body: response,
+        content_type: None,
+    };
+    core.handle_runtime_result(*now, id, result)
+        .expect("the runtime answers its invocation");
+    core.handle_runtime_next(*now, RUNTIME)
+        .expect("and asks for the next");
+    *now = *now + Micros(3);
+    core.handle_extension_next(*now, EXTENSION, ext)
+        .expect("the extension is done");
+    let mut overhead = None;
+    while let Some(action) = core.poll_action() {
+        if let Action::Event(PlatformEvent::Report { extensions, .. }) = &action {
+            overhead = extensions.max();
+        }
+    }
+    let overhead = overhead.expect("the invocation completes with a report");
+    assert_eq!(overhead, Micros(3), "measured from the runtime's response");
+    black_box(overhead.as_micros())
+}
 
 /// A core with an external runtime that has finished its init (parked on `/next`).
 fn ready_core() -> (Lifecycle, Micros) {
@@ -133,6 +217,20 @@ fn main() -> io::Result<()> {
         1e9 / per_sec
     );
 
+    let n = support::scaled(2_000_000);
+    let (mut core, mut now, ext) = ready_core_with_extension();
+    let start = Instant::now();
+    for _ in 0..n {
+        one_invocation_with_extension(&mut core, &mut now, ext, PAYLOAD.to_vec(), PAYLOAD.to_vec());
+    }
+    let per_sec = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "lifecycle core alone, one INVOKE-subscribed extension: {n} invocations in {:.3} s: {:.2} million invocations/s, {:.0} ns each",
+        start.elapsed().as_secs_f64(),
+        per_sec / 1e6,
+        1e9 / per_sec
+    );
+
     // ----- allocations in the core -----
     let n = support::scaled(100_000);
     let (mut core, mut now) = ready_core();
@@ -143,11 +241,19 @@ fn main() -> io::Result<()> {
     println!(
         "allocations per invocation, core alone: {core_allocs:.2} (2 of them are the request and response payloads the bench hands in)"
     );
+    let (mut core, mut now, ext) = ready_core_with_extension();
+    let ext_allocs = allocations_per_call(n, || {
+        one_invocation_with_extension(&mut core, &mut now, ext, PAYLOAD.to_vec(), PAYLOAD.to_vec());
+        Ok(())
+    })?;
+    println!("allocations per invocation, core alone, one extension: {ext_allocs:.2}");
     // Counts are deterministic, unlike times: a regression here fails the bench (and CI).
-    if core_allocs > PAYLOAD_ALLOCATIONS {
-        return Err(io::Error::other(format!(
-            "the core allocates beyond the payloads: {core_allocs:.2} per invocation"
-        )));
+    for (what, count) in [("", core_allocs), (" with an extension", ext_allocs)] {
+        if count > PAYLOAD_ALLOCATIONS {
+            return Err(io::Error::other(format!(
+                "the core{what} allocates beyond the payloads: {count:.2} per invocation"
+            )));
+        }
     }
 
     // ----- allocations through the reactor, HTTP included -----
@@ -182,6 +288,34 @@ fn main() -> io::Result<()> {
     println!(
         "allocations per invocation through Handle::invoke (not bound by the target): {embed_allocs:.2}"
     );
+    sim.shutdown()?;
+
+    // ----- the same with an external extension process -----
+    let exe = exe.to_string_lossy().into_owned();
+    let sim = Simulator::builder()
+        .command([exe.clone()])
+        .extension(
+            support::EXTENSION_NAME,
+            [exe, format!("{}extension", support::ROLE_ARG)],
+        )
+        .env(support::ROLE, "runtime")
+        .log_output(LogOutput::Discard)
+        .start()?;
+    let mut invoker = Invoker::connect(sim.invoke_addr())?;
+    let ext_reactor_allocs = allocations_per_call(n, || {
+        if invoker.invoke(PAYLOAD)? != PAYLOAD {
+            return Err(io::Error::other("the echo came back different"));
+        }
+        Ok(())
+    })?;
+    println!(
+        "allocations per invocation, reactor + core + HTTP, one extension process: {ext_reactor_allocs:.2}"
+    );
+    if ext_reactor_allocs > PAYLOAD_ALLOCATIONS {
+        return Err(io::Error::other(format!(
+            "the reactor with an extension allocates beyond the payloads: {ext_reactor_allocs:.2} per invocation"
+        )));
+    }
     sim.shutdown()?;
     Ok(())
 }

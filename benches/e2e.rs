@@ -7,6 +7,11 @@
 //! also exchanging the Runtime API's two other messages per invocation (the 202 after the
 //! response and the runtime's next `/next`), which any conforming runtime client waits for.
 //!
+//! A second simulator runs with one external extension (this binary as an extension that is back
+//! on `event/next` at once): the invoker's latency should not change, since the reply goes out
+//! when the runtime responds; the throughput may, since the next invocation waits for the
+//! extension.
+//!
 //! `cargo bench --bench e2e`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
 
@@ -25,7 +30,14 @@ fn main() -> io::Result<()> {
     let exe = std::env::current_exe()?;
     let exe = exe.to_str().ok_or(io::ErrorKind::InvalidInput)?;
 
-    let mut configs = vec![("lambda-sim (lifecycle lines on)", vec![])];
+    let extension = support::extension_flag(exe);
+    let mut configs = vec![
+        ("lambda-sim (lifecycle lines on)", vec![]),
+        (
+            "lambda-sim + 1 extension",
+            vec!["--extension", extension.as_str()],
+        ),
+    ];
     if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
         configs.push(("lambda-sim --quiet", vec!["--quiet"]));
     }

@@ -27,13 +27,27 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_lambda-sim")
 }
 
+/// The argument that names a helper role, taking precedence over [`ROLE`]: an extension
+/// inherits the simulator's environment, where `ROLE` says `runtime`.
+pub const ROLE_ARG: &str = "--bench-role=";
+
+/// The name the `extension` helper registers with.
+pub const EXTENSION_NAME: &str = "bench-ext";
+
+/// `--extension` for the simulator's CLI: this bench binary as the `extension` helper.
+pub fn extension_flag(exe: &str) -> String {
+    format!("{EXTENSION_NAME}={exe} {ROLE_ARG}extension")
+}
+
 /// Plays a helper role and exits, if this process was started as one.
 pub fn play_role() {
-    let Ok(role) = std::env::var(ROLE) else {
+    let from_arg = std::env::args().find_map(|a| a.strip_prefix(ROLE_ARG).map(str::to_string));
+    let Some(role) = from_arg.or_else(|| std::env::var(ROLE).ok()) else {
         return;
     };
     let result = match role.as_str() {
         "runtime" => runtime_client(),
+        "extension" => extension_client(),
         "relay" => relay(),
         "echo" => echo(),
         "park" => park(),
@@ -334,6 +348,39 @@ fn runtime_client() -> io::Result<()> {
         let status = conn.read_response("")?;
         if status != 202 {
             return Err(io::Error::other(format!("/response answered {status}")));
+        }
+    }
+}
+
+/// The `extension` role: an external extension that registers for INVOKE and SHUTDOWN and is
+/// back on `event/next` as soon as it has an event: the least an extension can add.
+fn extension_client() -> io::Result<()> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(io::Error::other)?;
+    let mut conn = HttpConn::connect(api.as_str())?;
+    let events = br#"{"events":["INVOKE","SHUTDOWN"]}"#;
+    let mut register = format!(
+        "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: {api}\r\nLambda-Extension-Name: {EXTENSION_NAME}\r\nContent-Length: {}\r\n\r\n",
+        events.len()
+    )
+    .into_bytes();
+    register.extend_from_slice(events);
+    conn.send(&register)?;
+    let status = conn.read_response("lambda-extension-identifier")?;
+    if status != 200 {
+        return Err(io::Error::other(format!("register answered {status}")));
+    }
+    let id = String::from_utf8_lossy(&conn.wanted).into_owned();
+    let next = format!(
+        "GET /2020-01-01/extension/event/next HTTP/1.1\r\nHost: {api}\r\nLambda-Extension-Identifier: {id}\r\n\r\n"
+    );
+    loop {
+        conn.send(next.as_bytes())?;
+        let status = conn.read_response("")?;
+        if status != 200 {
+            return Err(io::Error::other(format!("event/next answered {status}")));
+        }
+        if conn.body.windows(8).any(|w| w == b"SHUTDOWN") {
+            return Ok(());
         }
     }
 }
@@ -795,7 +842,9 @@ impl SimProcess {
             "127.0.0.1:0",
         ])
         .args(args)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Only the extensions a bench names: none from this machine's /opt/extensions.
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-benches");
         for (k, v) in envs {
             cmd.env(k, v);
         }
