@@ -8,9 +8,8 @@
 //! response and the runtime's next `/next`), which any conforming runtime client waits for.
 //!
 //! A second simulator runs with one external extension (this binary as an extension that is back
-//! on `event/next` at once): the invoker's latency should not change, since the reply goes out
-//! when the runtime responds; the throughput may, since the next invocation waits for the
-//! extension.
+//! on `event/next` at once), beside a third floor: the protocol relay with an extension peer
+//! that gets one byte per invocation and answers one byte, the next invocation waiting for both.
 //!
 //! `cargo bench --bench e2e`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
@@ -49,6 +48,7 @@ fn main() -> io::Result<()> {
     );
     let mut floor = FourHopFloor::start(false)?;
     let mut floor6 = FourHopFloor::start(true)?;
+    let mut floor_ext = FourHopFloor::with_extension()?;
     let mut sims = Vec::new();
     for (name, args) in &configs {
         let mut args = args.clone();
@@ -67,6 +67,7 @@ fn main() -> io::Result<()> {
     for _ in 0..WARMUP {
         floor.round_trip(PAYLOAD)?;
         floor6.round_trip(PAYLOAD)?;
+        floor_ext.round_trip(PAYLOAD)?;
     }
     for (_, _, invoker, _) in &mut sims {
         for _ in 0..WARMUP {
@@ -74,16 +75,18 @@ fn main() -> io::Result<()> {
         }
     }
 
-    let cpu_before: Vec<u64> = [floor.relay_pid(), floor6.relay_pid()]
+    let cpu_before: Vec<u64> = [floor.relay_pid(), floor6.relay_pid(), floor_ext.relay_pid()]
         .into_iter()
         .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
         .map(support::cpu_ns)
         .collect();
     let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
     let mut floor6_samples = Samples::with_capacity(ROUNDS * per_round);
+    let mut floor_ext_samples = Samples::with_capacity(ROUNDS * per_round);
     for _ in 0..ROUNDS {
         floor_samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
         floor6_samples.measure(per_round, || floor6.round_trip(PAYLOAD))?;
+        floor_ext_samples.measure(per_round, || floor_ext.round_trip(PAYLOAD))?;
         for (_, _, invoker, samples) in &mut sims {
             samples.measure(per_round, || {
                 if invoker.invoke(PAYLOAD)? != PAYLOAD {
@@ -94,7 +97,7 @@ fn main() -> io::Result<()> {
         }
     }
 
-    let cpu_after: Vec<u64> = [floor.relay_pid(), floor6.relay_pid()]
+    let cpu_after: Vec<u64> = [floor.relay_pid(), floor6.relay_pid(), floor_ext.relay_pid()]
         .into_iter()
         .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
         .map(support::cpu_ns)
@@ -104,13 +107,16 @@ fn main() -> io::Result<()> {
     };
     let floor = floor_samples.summary();
     let floor6 = floor6_samples.summary();
+    let floor_ext = floor_ext_samples.summary();
     support::header();
     support::row("floor: raw relay, 4 hops", &floor);
     support::row("protocol floor: + 202, /next", &floor6);
+    support::row("protocol floor + extension peer", &floor_ext);
     println!(
-        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs",
+        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs, with the extension peer {:.1} µs",
         per_invocation(0),
-        per_invocation(1)
+        per_invocation(1),
+        per_invocation(2)
     );
     for (i, (name, sim, _, samples)) in sims.iter().enumerate() {
         let ours = samples.summary();
@@ -118,9 +124,13 @@ fn main() -> io::Result<()> {
         support::ratios(&ours, &floor);
         print!("  against the protocol floor:");
         support::ratios(&ours, &floor6);
+        if name.contains("extension") {
+            print!("  against the protocol floor with an extension peer:");
+            support::ratios(&ours, &floor_ext);
+        }
         println!(
             "  lambda-sim CPU per invocation: {:.1} µs; RSS after the run: {} KiB",
-            per_invocation(2 + i),
+            per_invocation(3 + i),
             sim.rss_kib()
         );
     }

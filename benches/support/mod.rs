@@ -51,6 +51,7 @@ pub fn play_role() {
         "relay" => relay(),
         "echo" => echo(),
         "park" => park(),
+        "extpeer" => extension_peer(),
         "invoke" => invoke_role(),
         other => Err(io::Error::other(format!("unknown role {other}"))),
     };
@@ -417,9 +418,27 @@ fn echo() -> io::Result<()> {
     }
 }
 
+/// With this variable set (and [`ACKS`]), the relay also has an extension peer: each payload
+/// released to the echo is also announced to it with one byte (its INVOKE), it answers with one
+/// byte (back on `event/next`), and the next payload waits for both the echo and it.
+pub const EXT_PEER: &str = "LAMBDA_SIM_BENCH_EXT_PEER";
+
+/// The `extpeer` role: the floor's extension, back on next as soon as it has an event.
+fn extension_peer() -> io::Result<()> {
+    let peer = std::env::var(PEER).map_err(io::Error::other)?;
+    let mut stream = TcpStream::connect(peer.as_str())?;
+    stream.set_nodelay(true)?;
+    let mut byte = [0u8; 1];
+    loop {
+        stream.read_exact(&mut byte)?;
+        stream.write_all(b"n")?;
+    }
+}
+
 /// The `relay` role: the floor's server. It prints its port, accepts the runtime's connection
-/// and then the invoker's, and copies bytes between them from one mio reactor: the same socket
-/// hops as lambda-sim, with no HTTP and no lifecycle.
+/// (and the extension peer's, with [`EXT_PEER`]) and then the invoker's, and copies bytes
+/// between them from one mio reactor: the same socket hops as lambda-sim, with no HTTP and no
+/// lifecycle.
 fn relay() -> io::Result<()> {
     use mio::net::TcpStream as MioStream;
     use mio::{Events, Interest, Poll, Token};
@@ -427,18 +446,28 @@ fn relay() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("{}", listener.local_addr()?.port());
     io::stdout().flush()?;
-    let mut ends = Vec::new();
-    for _ in 0..2 {
+    let with_ext = acks().is_some() && std::env::var_os(EXT_PEER).is_some();
+    let accept = || -> io::Result<MioStream> {
         let (s, _) = listener.accept()?;
         s.set_nodelay(true)?;
         s.set_nonblocking(true)?;
-        ends.push(MioStream::from_std(s));
-        if ends.len() == 1 {
-            // The echo is end 0; the invoker may connect now.
-            println!("echo connected");
-            io::stdout().flush()?;
-        }
-    }
+        Ok(MioStream::from_std(s))
+    };
+    // End 0 is the echo, end 2 the extension peer, end 1 the invoker; each is told when the
+    // previous one is in.
+    let echo = accept()?;
+    println!("echo connected");
+    io::stdout().flush()?;
+    let ext = if with_ext {
+        let ext = accept()?;
+        println!("extension connected");
+        io::stdout().flush()?;
+        Some(ext)
+    } else {
+        None
+    };
+    let mut ends = vec![echo, accept()?];
+    ends.extend(ext);
     let mut poll = Poll::new()?;
     for (i, s) in ends.iter_mut().enumerate() {
         poll.registry().register(s, Token(i), Interest::READABLE)?;
@@ -449,8 +478,10 @@ fn relay() -> io::Result<()> {
     // and one request for more (dropped).
     let cycle = acks().map(|len| len + 1);
     let mut at = 0;
-    // With acks: whether the runtime has asked for a payload, and one that waits for it.
+    // With acks: whether the runtime (and the extension peer) has asked for a payload, and one
+    // that waits for it.
     let mut asked = true;
+    let mut ext_asked = true;
     let mut held: Vec<u8> = Vec::new();
     loop {
         poll.poll(&mut events, None)?;
@@ -470,14 +501,19 @@ fn relay() -> io::Result<()> {
                         while i < n {
                             let reply_left = (cycle - 1).saturating_sub(at);
                             if reply_left == 0 {
-                                // The request for more: a held payload goes now.
+                                // The request for more: a held payload goes now, if the
+                                // extension peer is back too.
                                 i += 1;
                                 at = 0;
-                                if held.is_empty() {
+                                if held.is_empty() || !ext_asked {
                                     asked = true;
                                 } else {
                                     write_all_spinning(&mut ends[0], &held)?;
                                     held.clear();
+                                    if with_ext {
+                                        ext_asked = false;
+                                        write_all_spinning(&mut ends[2], b"i")?;
+                                    }
                                 }
                                 continue;
                             }
@@ -490,10 +526,25 @@ fn relay() -> io::Result<()> {
                             }
                         }
                     }
+                    // The extension peer is back on next (one byte per event).
+                    Some(_) if from == 2 => {
+                        ext_asked = true;
+                        if asked && !held.is_empty() {
+                            asked = false;
+                            ext_asked = false;
+                            write_all_spinning(&mut ends[0], &held)?;
+                            held.clear();
+                            write_all_spinning(&mut ends[2], b"i")?;
+                        }
+                    }
                     Some(_) => {
-                        if asked {
+                        if asked && ext_asked {
                             asked = false;
                             write_all_spinning(&mut ends[0], &buf[..n])?;
+                            if with_ext {
+                                ext_asked = false;
+                                write_all_spinning(&mut ends[2], b"i")?;
+                            }
                         } else {
                             held.extend_from_slice(&buf[..n]);
                         }
@@ -575,6 +626,7 @@ fn stop(children: &mut [&mut Child]) {
 pub struct FourHopFloor {
     relay: Child,
     echo: Child,
+    ext: Option<Child>,
     link: EchoLink,
 }
 
@@ -587,11 +639,23 @@ impl FourHopFloor {
     /// `acks`: also exchange the Runtime API's two extra messages per invocation (see [`ACKS`]),
     /// for payloads of `PAYLOAD`'s length.
     pub fn start(acks: bool) -> io::Result<FourHopFloor> {
-        let mut relay = Command::new(std::env::current_exe()?)
-            .env(ROLE, "relay")
+        FourHopFloor::spawn(acks, false)
+    }
+
+    /// The protocol floor with an extension peer (see [`EXT_PEER`]).
+    pub fn with_extension() -> io::Result<FourHopFloor> {
+        FourHopFloor::spawn(true, true)
+    }
+
+    fn spawn(acks: bool, ext: bool) -> io::Result<FourHopFloor> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.env(ROLE, "relay")
             .env(ACKS, acks_env(acks))
-            .stdout(Stdio::piped())
-            .spawn()?;
+            .stdout(Stdio::piped());
+        if ext {
+            cmd.env(EXT_PEER, "1");
+        }
+        let mut relay = cmd.spawn()?;
         let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let mut port = String::new();
         out.read_line(&mut port)?;
@@ -603,8 +667,29 @@ impl FourHopFloor {
         if connected.trim() != "echo connected" {
             return Err(io::Error::other("the relay did not take the echo"));
         }
+        let ext = if ext {
+            let peer = Command::new(std::env::current_exe()?)
+                .env(ROLE, "extpeer")
+                .env(PEER, &addr)
+                .spawn()?;
+            connected.clear();
+            out.read_line(&mut connected)?;
+            if connected.trim() != "extension connected" {
+                return Err(io::Error::other(
+                    "the relay did not take the extension peer",
+                ));
+            }
+            Some(peer)
+        } else {
+            None
+        };
         let link = EchoLink::new(TcpStream::connect(&addr)?)?;
-        Ok(FourHopFloor { relay, echo, link })
+        Ok(FourHopFloor {
+            relay,
+            echo,
+            ext,
+            link,
+        })
     }
 
     /// One round trip of `payload`.
@@ -616,6 +701,9 @@ impl FourHopFloor {
 impl Drop for FourHopFloor {
     fn drop(&mut self) {
         stop(&mut [&mut self.relay, &mut self.echo]);
+        if let Some(ext) = &mut self.ext {
+            stop(&mut [ext]);
+        }
     }
 }
 
