@@ -590,3 +590,103 @@ fn an_external_runtime_waits_for_the_extensions_too() {
     assert!(h.init_done().is_some());
     assert!(h.lc.is_initialized());
 }
+
+#[test]
+fn exit_error_mid_invoke_fails_the_invocation_and_stops_with_reason_failure() {
+    let mut h = Harness::new(with_extensions(&["logger", "tracer"]));
+    h.invoke(INVOKER, "{}").unwrap();
+    let logger = h.register("logger", true, true).unwrap();
+    let tracer = h.register("tracer", false, true).unwrap();
+    h.next(RUNTIME).unwrap();
+    h.ext_next(LOGGER, logger).unwrap();
+    h.ext_next(SECOND, tracer).unwrap();
+    h.advance(MS);
+    h.ext_error(logger, ExtensionErrorKind::Exit, "Extension.Broken")
+        .unwrap();
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(reply.outcome.error_type(), Some("Extension.ExitError"));
+    let stop = h.now;
+    // The runtime (child 2) gets SIGTERM; once it is gone, the extensions get SHUTDOWN
+    // (failure): the one parked now, the other (it reported an error) is killed.
+    assert_eq!(h.signals(), [(ChildId(2), Signal::Term)]);
+    h.exit(ChildId(2), ExitStatus::Code(0));
+    assert_eq!(h.signals(), [(ChildId(0), Signal::Kill)]);
+    assert_eq!(
+        h.ext_events(),
+        [(
+            SECOND,
+            ExtensionEvent::Shutdown {
+                reason: ShutdownReason::Failure,
+                deadline: stop + SHUTDOWN_BUDGET_EXTERNAL,
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_runtime_crash_mid_invoke_sends_shutdown_with_reason_failure() {
+    let (mut h, id, _) = ext_running();
+    h.advance(MS);
+    h.exit(RUNTIME_CHILD, ExitStatus::Code(2));
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(reply.request_id, id);
+    assert_eq!(reply.outcome.error_type(), Some("Runtime.ExitError"));
+    // The runtime is gone already: SHUTDOWN goes out at once. The extension is busy with the
+    // INVOKE, so it gets SHUTDOWN when it next asks.
+    assert_eq!(h.signals(), []);
+    let ext = Uuid::parse(&h.lc.extensions()[0].id).unwrap();
+    h.ext_next(LOGGER, ext).unwrap();
+    assert!(matches!(
+        h.ext_events()[..],
+        [(
+            LOGGER,
+            ExtensionEvent::Shutdown {
+                reason: ShutdownReason::Failure,
+                ..
+            }
+        )]
+    ));
+}
+
+#[test]
+fn a_second_event_next_replaces_the_first() {
+    let (mut h, _, ext) = registered();
+    h.ext_next(LOGGER, ext).unwrap();
+    h.ext_next(SECOND, ext).unwrap();
+    assert_eq!(h.closes(), [LOGGER], "the older connection is closed");
+    h.next(RUNTIME).unwrap();
+    assert!(matches!(
+        h.ext_events()[..],
+        [(SECOND, ExtensionEvent::Invoke { .. })]
+    ));
+}
+
+#[test]
+fn an_invoke_for_an_extension_without_a_connection_waits_for_its_next_call() {
+    let (mut h, _, ext) = registered();
+    h.ext_next(LOGGER, ext).unwrap();
+    h.lc.handle_waiter_closed(h.now, WaiterId(LOGGER));
+    h.next(RUNTIME).unwrap();
+    let id = h.one_release(RUNTIME).0;
+    assert_eq!(h.ext_events(), [], "nobody to give it to");
+    h.advance(MS);
+    h.ext_next(SECOND, ext).unwrap();
+    assert!(matches!(
+        h.ext_events()[..],
+        [(SECOND, ExtensionEvent::Invoke { request_id, .. })] if request_id == id
+    ));
+}
+
+#[test]
+fn an_extension_that_fails_to_start_fails_the_init() {
+    let (mut h, _) = launching();
+    h.lc.handle_spawn_failed(
+        h.now,
+        EXT_CHILD,
+        "fork/exec /opt/extensions/x: denied".into(),
+    );
+    h.drain();
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(reply.outcome.error_type(), Some("Extension.LaunchError"));
+    assert_eq!(h.lc.runtime_state(), "NotStarted");
+}
