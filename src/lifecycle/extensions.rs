@@ -2,6 +2,7 @@
 //! each one stands. The orderings that involve them live with the other transitions in the
 //! parent module.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::types::{Action, Events, ExtensionEvent, ExtensionInfo, WaiterId};
@@ -58,11 +59,11 @@ pub(super) struct Extension {
 
 impl Extension {
     /// Gives `event` to the extension now if it is parked, else at its next `event/next`.
-    pub(super) fn deliver(&mut self, event: ExtensionEvent, actions: &mut impl Extend<Action>) {
+    pub(super) fn deliver(&mut self, event: ExtensionEvent, actions: &mut VecDeque<Action>) {
         match self.waiter.take() {
             Some(waiter) => {
                 self.state = ExtState::Running;
-                actions.extend([Action::ReleaseExtension { waiter, event }]);
+                actions.push_back(Action::ReleaseExtension { waiter, event });
             }
             None => self.pending = Some(event),
         }

@@ -944,7 +944,7 @@ impl Lifecycle {
                 Phase::Init(init)
                     if init.stage == InitStage::Extensions && self.externals_registered() =>
                 {
-                    self.start_runtime(now);
+                    self.start_runtime();
                 }
                 // The runtime's first /next closes registration (5.1 step 4).
                 Phase::Init(init) if init.stage == InitStage::Runtime && parked => {
@@ -1038,7 +1038,7 @@ impl Lifecycle {
         // With no external extension, `progress` starts the runtime at once.
     }
 
-    fn start_runtime(&mut self, _now: Micros) {
+    fn start_runtime(&mut self) {
         let Phase::Init(init) = &mut self.env.phase else {
             return;
         };
@@ -1296,28 +1296,12 @@ impl Lifecycle {
     fn stop(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
         self.env.timers.stop(Timer::Init);
         self.env.timers.stop(Timer::Invoke);
-        let externals = self.env.external.iter().any(Option::is_some);
-        let budget = if externals {
+        let budget = if self.env.external.iter().any(Option::is_some) {
             SHUTDOWN_BUDGET_EXTERNAL
         } else if !self.env.extensions.is_empty() {
             SHUTDOWN_BUDGET_INTERNAL
         } else {
-            // No extension: SIGKILL, no notice (5.5).
-            self.signal_runtime(Signal::Kill);
-            if !finish {
-                // The killed runtime is forgotten: its exit changes nothing.
-                self.env.runtime = None;
-                self.reset();
-                return;
-            }
-            self.set_phase(Phase::Stopping(Stopping {
-                reason,
-                finish,
-                deadline: now + SHUTDOWN_GRACE,
-                stage: StopStage::Exit,
-            }));
-            self.env.timers.set(Timer::Stop, now + SHUTDOWN_GRACE);
-            return;
+            return self.stop_without_extensions(now, reason, finish);
         };
         let deadline = now + budget;
         self.set_phase(Phase::Stopping(Stopping {
@@ -1334,6 +1318,24 @@ impl Lifecycle {
         } else {
             self.stop_extensions();
         }
+    }
+
+    /// No extension: SIGKILL, no notice (5.5). A reset is immediate (the killed runtime is
+    /// forgotten: its exit changes nothing); a shutdown waits for the exit.
+    fn stop_without_extensions(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
+        self.signal_runtime(Signal::Kill);
+        if !finish {
+            self.env.runtime = None;
+            self.reset();
+            return;
+        }
+        self.set_phase(Phase::Stopping(Stopping {
+            reason,
+            finish,
+            deadline: now + SHUTDOWN_GRACE,
+            stage: StopStage::Exit,
+        }));
+        self.env.timers.set(Timer::Stop, now + SHUTDOWN_GRACE);
     }
 
     /// The runtime is gone or has had its share: SHUTDOWN to every external extension that
