@@ -196,6 +196,27 @@ fn one_invocation(
     replied
 }
 
+/// Counts allocations per invocation over HTTP through `sim`, all threads included, and fails if
+/// an invocation allocates beyond its two payloads.
+fn check_reactor_allocations(sim: &lambda_sim::Handle, n: usize, what: &str) -> io::Result<()> {
+    let mut invoker = Invoker::connect(sim.invoke_addr())?;
+    let count = allocations_per_call(n, || {
+        if invoker.invoke(PAYLOAD)? != PAYLOAD {
+            return Err(io::Error::other("the echo came back different"));
+        }
+        Ok(())
+    })?;
+    println!(
+        "allocations per invocation, reactor + core + HTTP ({what}): {count:.2} (2 of them are the request and response bodies)"
+    );
+    if count > PAYLOAD_ALLOCATIONS {
+        return Err(io::Error::other(format!(
+            "the reactor allocates beyond the payloads ({what}): {count:.2} per invocation"
+        )));
+    }
+    Ok(())
+}
+
 fn main() -> io::Result<()> {
     support::play_role();
     support::print_command("core");
@@ -257,28 +278,18 @@ fn main() -> io::Result<()> {
     }
 
     // ----- allocations through the reactor, HTTP included -----
-    let exe = std::env::current_exe()?;
-    let sim = Simulator::builder()
-        .command([exe.to_string_lossy().into_owned()])
-        .env(support::ROLE, "runtime")
-        .log_output(LogOutput::Discard)
-        .start()?;
-    let mut invoker = Invoker::connect(sim.invoke_addr())?;
+    let exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let n = support::scaled(20_000);
-    let reactor_allocs = allocations_per_call(n, || {
-        if invoker.invoke(PAYLOAD)? != PAYLOAD {
-            return Err(io::Error::other("the echo came back different"));
-        }
-        Ok(())
-    })?;
-    println!(
-        "allocations per invocation, reactor + core + HTTP (invoke over HTTP, runtime in another process, lines discarded): {reactor_allocs:.2} (2 of them are the request and response bodies)"
-    );
-    if reactor_allocs > PAYLOAD_ALLOCATIONS {
-        return Err(io::Error::other(format!(
-            "the reactor allocates beyond the payloads: {reactor_allocs:.2} per invocation"
-        )));
-    }
+    let runtime = Simulator::builder()
+        .command([exe.clone()])
+        .env(support::ROLE, "runtime")
+        .log_output(LogOutput::Discard);
+    let sim = runtime.clone().start()?;
+    check_reactor_allocations(
+        &sim,
+        n,
+        "invoke over HTTP, runtime in another process, lines discarded",
+    )?;
     // The embedding API's path, for information: its answers are owned values (headers and
     // body), so it allocates per invocation by design.
     let embed_allocs = allocations_per_call(n, || {
@@ -290,32 +301,11 @@ fn main() -> io::Result<()> {
     );
     sim.shutdown()?;
 
-    // ----- the same with an external extension process -----
-    let exe = exe.to_string_lossy().into_owned();
-    let sim = Simulator::builder()
-        .command([exe.clone()])
-        .extension(
-            support::EXTENSION_NAME,
-            [exe, format!("{}extension", support::ROLE_ARG)],
-        )
-        .env(support::ROLE, "runtime")
-        .log_output(LogOutput::Discard)
+    let extension = [exe, format!("{}extension", support::ROLE_ARG)];
+    let sim = runtime
+        .extension(support::EXTENSION_NAME, extension)
         .start()?;
-    let mut invoker = Invoker::connect(sim.invoke_addr())?;
-    let ext_reactor_allocs = allocations_per_call(n, || {
-        if invoker.invoke(PAYLOAD)? != PAYLOAD {
-            return Err(io::Error::other("the echo came back different"));
-        }
-        Ok(())
-    })?;
-    println!(
-        "allocations per invocation, reactor + core + HTTP, one extension process: {ext_reactor_allocs:.2}"
-    );
-    if ext_reactor_allocs > PAYLOAD_ALLOCATIONS {
-        return Err(io::Error::other(format!(
-            "the reactor with an extension allocates beyond the payloads: {ext_reactor_allocs:.2} per invocation"
-        )));
-    }
+    check_reactor_allocations(&sim, n, "the same with one extension process")?;
     sim.shutdown()?;
     Ok(())
 }

@@ -210,11 +210,12 @@ fn executables_in(dir: &std::path::Path) -> std::io::Result<Vec<ExtensionCommand
         // Follows symbolic links, as exec would.
         let executable = std::fs::metadata(&path)
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-        if executable {
-            found.extend(ExtensionCommand::from_path(path));
+        if let Some(ext) = ExtensionCommand::from_path(path).filter(|_| executable) {
+            // Kept in name order as they come (a handful): no sort routine in the binary.
+            let at = found.partition_point(|e: &ExtensionCommand| e.name < ext.name);
+            found.insert(at, ext);
         }
     }
-    found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
 

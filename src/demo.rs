@@ -45,11 +45,11 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
     let sim = Builder::config(config).start()?;
     writeln!(
         out,
-        "lambda-sim demo: an echo runtime and an extension that works {} ms after each invocation, under the simulator (invoke endpoint {}, Runtime API {}, timeout {:.2} s)\n",
+        "lambda-sim demo: an echo runtime and an extension that works {} ms after each invocation, under the simulator (invoke endpoint {}, Runtime API {}, timeout {} ms)\n",
         DEMO_EXTENSION_WORK.as_millis(),
         sim.invoke_addr(),
         sim.runtime_api_addr(),
-        timeout.as_secs_f64()
+        timeout.as_millis()
     )?;
     let sleep_ms = timeout.as_millis() + 500;
     let steps: [(&str, String); 5] = [

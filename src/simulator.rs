@@ -12,6 +12,7 @@ use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::lifecycle::InvokeRequest;
 use crate::reactor::{
     Awaited, Command, Control, EnvState, InvocationReport, InvokeResponse, LogOutput, Reactor,
+    Reply,
 };
 
 /// Entry point of the embedding API.
@@ -379,7 +380,7 @@ impl Handle {
         if !self.control.send(Command::State(reply)) {
             return Err(Stopped);
         }
-        rx.recv().map_err(|_| Stopped)
+        rx.recv().map_err(|_| Stopped).and_then(Reply::into_state)
     }
 
     /// Waits, at most `timeout`, until the environment reaches `state`, and returns the
@@ -392,7 +393,7 @@ impl Handle {
             return Err(Stopped);
         }
         match rx.recv_timeout(timeout) {
-            Ok(state) => Ok(Some(state)),
+            Ok(reply) => reply.into_state().map(Some),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
         }
@@ -464,9 +465,34 @@ impl Drop for Handle {
 /// An invocation's answer, to come.
 #[derive(Debug)]
 pub struct Ticket {
-    rx: mpsc::Receiver<InvokeResponse>,
-    report: Option<mpsc::Receiver<Option<InvocationReport>>>,
+    rx: mpsc::Receiver<Reply>,
+    report: Option<mpsc::Receiver<Reply>>,
     spin: Duration,
+}
+
+impl Reply {
+    // Each channel carries one kind of reply; another kind would be the reactor's bug, and is
+    // reported as the reactor being unusable.
+    fn into_response(self) -> Result<InvokeResponse, Stopped> {
+        match self {
+            Reply::Response(r) => Ok(r),
+            _ => Err(Stopped),
+        }
+    }
+
+    fn into_state(self) -> Result<EnvState, Stopped> {
+        match self {
+            Reply::State(s) => Ok(s),
+            _ => Err(Stopped),
+        }
+    }
+
+    fn into_report(self) -> Result<Option<InvocationReport>, Stopped> {
+        match self {
+            Reply::Report(r) => Ok(r),
+            _ => Err(Stopped),
+        }
+    }
 }
 
 impl Ticket {
@@ -478,7 +504,7 @@ impl Ticket {
             let start = Instant::now();
             loop {
                 match self.rx.try_recv() {
-                    Ok(r) => return Ok(r),
+                    Ok(r) => return r.into_response(),
                     Err(mpsc::TryRecvError::Disconnected) => return Err(Stopped),
                     Err(mpsc::TryRecvError::Empty) => {}
                 }
@@ -488,7 +514,7 @@ impl Ticket {
                 std::hint::spin_loop();
             }
         }
-        self.rx.recv().map_err(|_| Stopped)
+        self.rx.recv().map_err(|_| Stopped)?.into_response()
     }
 
     /// Waits until the invocation is complete (runtime and extensions back on next) and returns
@@ -496,13 +522,13 @@ impl Ticket {
     /// [`Handle::submit_reported`]; others get `Err(Stopped)`.
     pub fn report(&self) -> Result<Option<InvocationReport>, Stopped> {
         let rx = self.report.as_ref().ok_or(Stopped)?;
-        rx.recv().map_err(|_| Stopped)
+        rx.recv().map_err(|_| Stopped)?.into_report()
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the answer has not come yet.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<InvokeResponse>, Stopped> {
         match self.rx.recv_timeout(timeout) {
-            Ok(r) => Ok(Some(r)),
+            Ok(r) => r.into_response().map(Some),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
         }
@@ -511,7 +537,7 @@ impl Ticket {
     /// The answer if it has come.
     pub fn try_result(&self) -> Result<Option<InvokeResponse>, Stopped> {
         match self.rx.try_recv() {
-            Ok(r) => Ok(Some(r)),
+            Ok(r) => r.into_response().map(Some),
             Err(mpsc::TryRecvError::Empty) => Ok(None),
             Err(mpsc::TryRecvError::Disconnected) => Err(Stopped),
         }

@@ -157,15 +157,19 @@ pub fn registered<'a>(
     handler: &str,
     account_id: bool,
 ) -> Rendered<'a> {
-    let mut body = serde_json::json!({
-        "functionName": ctx.function_name,
-        "functionVersion": ctx.version,
-        "handler": handler,
-    });
+    let mut body = Vec::with_capacity(128);
+    body.extend_from_slice(b"{\"functionName\":");
+    json_string(&mut body, &ctx.function_name);
+    body.extend_from_slice(b",\"functionVersion\":");
+    json_string(&mut body, &ctx.version);
+    body.extend_from_slice(b",\"handler\":");
+    json_string(&mut body, handler);
     if account_id {
-        body["accountId"] = ctx.account_id.clone().into();
+        body.extend_from_slice(b",\"accountId\":");
+        json_string(&mut body, &ctx.account_id);
     }
-    Rendered::new(200, Cow::Owned(body.to_string().into_bytes()))
+    body.push(b'}');
+    Rendered::new(200, Cow::Owned(body))
         .header("Content-Type", JSON)
         .header(IDENTIFIER_HEADER, id.as_bytes())
 }

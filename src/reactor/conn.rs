@@ -142,6 +142,13 @@ impl Conn {
     pub(crate) fn answer(&mut self, render: impl FnOnce(&mut Vec<u8>, bool)) {
         let close = self.must_close();
         render(&mut self.out, close);
+        self.answered(close);
+    }
+
+    /// The part of `answer` that does not depend on the rendering: one copy of it in the
+    /// binary, not one per caller.
+    #[inline(never)]
+    fn answered(&mut self, close: bool) {
         self.decoder.finish();
         self.route = None;
         self.early = None;

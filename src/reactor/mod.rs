@@ -256,18 +256,28 @@ impl Awaited {
     }
 }
 
+/// What the reactor sends back to the embedding handle. One type for every answer: each
+/// channel type instantiates the whole of `std::sync::mpsc`, which the 1 MB binary notices.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Response(InvokeResponse),
+    State(EnvState),
+    /// `None` for an invocation that never reached the runtime.
+    Report(Option<InvocationReport>),
+}
+
 /// What the embedding handle asks of the reactor.
 pub(crate) enum Command {
     Invoke {
         request: InvokeRequest,
-        reply: mpsc::Sender<InvokeResponse>,
+        reply: mpsc::Sender<Reply>,
         /// Where its report goes once it is complete; `None` is sent for an invocation that
         /// never reached the runtime.
-        report: Option<mpsc::Sender<Option<InvocationReport>>>,
+        report: Option<mpsc::Sender<Reply>>,
     },
-    State(mpsc::Sender<EnvState>),
+    State(mpsc::Sender<Reply>),
     /// Answer with the state once it reaches `Awaited`.
-    WaitFor(Awaited, mpsc::Sender<EnvState>),
+    WaitFor(Awaited, mpsc::Sender<Reply>),
     Shutdown,
 }
 
@@ -349,16 +359,16 @@ pub(crate) struct Reactor {
     invoke_addr: SocketAddr,
     runtime_addr: SocketAddr,
     sources: Slab<Source>,
-    tickets: Slab<mpsc::Sender<InvokeResponse>>,
+    tickets: Slab<mpsc::Sender<Reply>>,
     commands: mpsc::Receiver<Command>,
     children: Vec<ChildProc>,
     launch: Launches,
     /// `_HANDLER`, for the answer to an extension's registration.
     handler: String,
     /// Embedded callers waiting for a lifecycle state.
-    state_waiters: Vec<(Awaited, mpsc::Sender<EnvState>)>,
+    state_waiters: Vec<(Awaited, mpsc::Sender<Reply>)>,
     /// Embedded callers waiting for an invocation's report.
-    report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Option<InvocationReport>>)>,
+    report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Reply>)>,
     sink: Sink,
     quiet: bool,
     poll_exits: bool,
@@ -779,26 +789,28 @@ impl Reactor {
                         }
                         Err(rejection) => {
                             if let Some(report) = report {
-                                let _ = report.send(None);
+                                let _ = report.send(Reply::Report(None));
                             }
                             if let Some(reply) = self.tickets.remove(key) {
                                 let rendered = api::invoke::rejection(rejection);
-                                let _ = reply.send(InvokeResponse::from_rendered(
+                                let timings = lifecycle::Timings {
+                                    received: now,
+                                    responded: now,
+                                    ..Default::default()
+                                };
+                                let response = InvokeResponse::from_rendered(
                                     &rendered,
                                     String::new(),
-                                    lifecycle::Timings {
-                                        received: now,
-                                        responded: now,
-                                        ..Default::default()
-                                    },
-                                ));
+                                    timings,
+                                );
+                                let _ = reply.send(Reply::Response(response));
                             }
                         }
                     }
                     self.drain(now);
                 }
                 Ok(Command::State(reply)) => {
-                    let _ = reply.send(self.env_state());
+                    let _ = reply.send(Reply::State(self.env_state()));
                 }
                 Ok(Command::WaitFor(awaited, reply)) => {
                     self.state_waiters.push((awaited, reply));
@@ -858,7 +870,7 @@ impl Reactor {
         let state = self.env_state();
         self.state_waiters.retain(|(awaited, reply)| {
             if awaited.reached(&state) {
-                let _ = reply.send(state.clone());
+                let _ = reply.send(Reply::State(state.clone()));
                 false
             } else {
                 true
@@ -1336,7 +1348,7 @@ impl Reactor {
             .position(|(id, _)| id == request_id)
         {
             let (_, tx) = self.report_waiters.swap_remove(i);
-            let _ = tx.send(InvocationReport::from_event(event));
+            let _ = tx.send(Reply::Report(InvocationReport::from_event(event)));
         }
     }
 
@@ -1346,12 +1358,14 @@ impl Reactor {
             let id = reply.request_id;
             if let Some(i) = self.report_waiters.iter().position(|(r, _)| *r == id) {
                 let (_, tx) = self.report_waiters.swap_remove(i);
-                let _ = tx.send(None);
+                let _ = tx.send(Reply::Report(None));
             }
         }
         if invoker.0 & TICKET_BIT != 0 {
             if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
-                let _ = tx.send(InvokeResponse::from_reply(&self.ctx, reply));
+                let _ = tx.send(Reply::Response(InvokeResponse::from_reply(
+                    &self.ctx, reply,
+                )));
             }
             return;
         }
