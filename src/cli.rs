@@ -357,19 +357,28 @@ pub fn parse(
 /// Checks that the bootstrap can be executed: a path must be an executable file; a bare name
 /// must be one on `PATH`. Returns the path to run.
 pub fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf, CliError> {
+    check_executable("bootstrap", program, path_var)
+}
+
+/// [`check_bootstrap`] for any program; `what` names it in the error.
+pub fn check_executable(
+    what: &str,
+    program: &Path,
+    path_var: Option<&str>,
+) -> Result<PathBuf, CliError> {
     let executable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
     if program.components().count() > 1 || program.is_absolute() {
         if !program.exists() {
             return Err(CliError::Bootstrap(format!(
-                "bootstrap {} does not exist",
+                "{what} {} does not exist",
                 program.display()
             )));
         }
         if !executable(program) {
             return Err(CliError::Bootstrap(format!(
-                "bootstrap {} is not an executable file (chmod +x?)",
+                "{what} {} is not an executable file (chmod +x?)",
                 program.display()
             )));
         }
@@ -383,7 +392,7 @@ pub fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf
         .find(|p| executable(p));
     found.ok_or_else(|| {
         CliError::Bootstrap(format!(
-            "bootstrap '{}' is not an executable on PATH",
+            "{what} '{}' is not an executable on PATH",
             program.display()
         ))
     })
@@ -554,10 +563,11 @@ fn run(mut config: Config) -> ExitCode {
         }
     }
     for ext in &mut config.extensions {
-        match check_bootstrap(&ext.program, path.as_deref()) {
+        let what = format!("extension {}:", ext.name);
+        match check_executable(&what, &ext.program, path.as_deref()) {
             Ok(program) => ext.program = program,
             Err(e) => {
-                eprintln!("lambda-sim: extension {}: {e}", ext.name);
+                eprintln!("lambda-sim: {e}");
                 return ExitCode::from(e.exit_code());
             }
         }

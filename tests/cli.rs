@@ -165,6 +165,14 @@ fn a_missing_or_unusable_bootstrap_exits_1() {
     );
     let out = run(&["no-such-command-on-path-xyz"]);
     assert_eq!(out.status.code(), Some(1));
+    // So does an extension that cannot run, named in the message.
+    let out = run(&["--extension", "logger=/nonexistent/logger", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("extension logger: /nonexistent/logger does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
