@@ -273,14 +273,21 @@ fn init_error_from_an_extension_reaches_the_invoker() {
 }
 
 #[test]
-fn extensions_get_the_reduced_environment() {
-    let sim = with_extension("nosy", &["env"]);
+fn extensions_get_the_reduced_environment_in_the_task_root() {
+    let root = std::env::temp_dir();
+    let sim = builder()
+        .task_root(&root)
+        .extension("nosy", extension("nosy", &["env"]))
+        .start()
+        .unwrap();
     let r = sim.invoke("{}").unwrap();
     let lines = wait_report(&sim, &r.request_id);
     let env: Vec<&str> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("ext nosy: env "))
         .collect();
+    let cwd = format!("ext nosy: cwd {}", root.display());
+    assert!(lines.contains(&cwd), "{lines:#?}");
     let has = |key: &str| env.iter().any(|l| l.starts_with(&format!("{key}=")));
     assert!(has("AWS_LAMBDA_RUNTIME_API"), "{env:?}");
     assert!(has("AWS_LAMBDA_FUNCTION_NAME"));

@@ -690,3 +690,21 @@ fn an_extension_that_fails_to_start_fails_the_init() {
     assert_eq!(reply.outcome.error_type(), Some("Extension.LaunchError"));
     assert_eq!(h.lc.runtime_state(), "NotStarted");
 }
+
+#[test]
+fn an_extension_crash_while_idle_resets_at_once() {
+    let (mut h, _, ext) = ext_runtime_done();
+    h.ext_next(LOGGER, ext).unwrap();
+    assert!(h.lc.is_idle());
+    h.exit(EXT_CHILD, ExitStatus::Code(1));
+    assert!(h.events().contains(&PlatformEvent::ExtensionExited {
+        name: "logger".into(),
+        status: ExitStatus::Code(1),
+    }));
+    // No external extension is left: the runtime has the internal budget's share.
+    assert_eq!(h.signals(), [(RUNTIME_CHILD, Signal::Term)]);
+    h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
+    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    h.invoke(101, "{}").unwrap();
+    assert_eq!(h.ext_spawns(), [(ChildId(2), 0)], "a new init, extensions first");
+}
