@@ -6,6 +6,9 @@
 # space only.
 #
 #   benches/callgrind.sh [N] [lambda-sim options...]     e.g. benches/callgrind.sh 2000 --quiet
+#
+# With WITH_EXTENSION=1, lambda-sim also runs one external extension (the e2e bench's helper,
+# back on event/next at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
@@ -17,9 +20,13 @@ helper=$(ls -t target/release/deps/e2e-* | grep -v '\.d$' | head -1)
 out=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 invoke=$(port); api=$(port)
+extension=()
+if [ -n "${WITH_EXTENSION:-}" ]; then
+    extension=(--extension "bench-ext=$PWD/$helper --bench-role=extension")
+fi
 
 valgrind --tool=callgrind --callgrind-out-file="$out/cg" target/release/lambda-sim \
-    --invoke-addr "127.0.0.1:$invoke" --runtime-api-addr "127.0.0.1:$api" --external-runtime "$@" \
+    --invoke-addr "127.0.0.1:$invoke" --runtime-api-addr "127.0.0.1:$api" --external-runtime "${extension[@]}" "$@" \
     >"$out/sim.log" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null || true; kill $runtime 2>/dev/null || true; rm -rf "$out"' EXIT
@@ -36,5 +43,5 @@ run "$n"
 callgrind_control -d $sim >/dev/null 2>&1
 sleep 1
 total=$(callgrind_annotate "$out/cg.1" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "command: benches/callgrind.sh $n $*"
+echo "command: ${WITH_EXTENSION:+WITH_EXTENSION=1 }benches/callgrind.sh $n $*"
 echo "lambda-sim user-space instructions per invocation over HTTP: $((total / n)) ($total for $n)"
