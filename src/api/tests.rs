@@ -574,9 +574,10 @@ fn log_lines_are_cloudwatchs() {
     assert!(out.ends_with("Duration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 7 MB\tStatus: timeout\t\n"), "{out}");
     out.clear();
     // Each extension's overhead, to the microsecond, the largest first.
-    let mut extensions = Overheads::default();
-    extensions.set(0, "logger".into(), Micros(1_234));
-    extensions.set(2, "tracer".into(), Micros(10));
+    let names: Vec<std::sync::Arc<str>> = vec!["logger".into(), "idle".into(), "tracer".into()];
+    let mut extensions = Overheads::for_extensions(names.into());
+    extensions.set(0, Micros(1_234));
+    extensions.set(2, Micros(10));
     logs::write_event(
         &mut out,
         &ctx,

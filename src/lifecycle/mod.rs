@@ -272,8 +272,10 @@ struct Running {
     runtime_done: Option<Micros>,
     /// INVOKE-subscribed extensions, by slot, not yet back on `event/next`.
     awaiting: u16,
-    /// When each extension slot was back on `event/next`.
-    back: [Option<Micros>; MAX_EXTENSIONS],
+    /// Extensions, by slot, back on `event/next` after their INVOKE.
+    returned: u16,
+    /// When each returned extension was back.
+    back: [Micros; MAX_EXTENSIONS],
 }
 
 impl Running {
@@ -332,6 +334,8 @@ struct Environment {
     runtime: Option<ChildId>,
     /// Registered extensions, in registration order: the index is the extension's slot.
     extensions: Vec<Extension>,
+    /// Their names, by slot, once the init is done: shared by the reports.
+    names: Option<Arc<[Arc<str>]>>,
     /// The external extensions' processes, by index in `Config::extensions`, while alive.
     external: Vec<Option<ChildId>>,
     /// How many inits have been started: the first is phase `init`, later ones `invoke`.
@@ -375,6 +379,7 @@ impl Lifecycle {
                 parked: VecDeque::new(),
                 runtime: None,
                 extensions: Vec::new(),
+                names: None,
                 external: vec![None; external_names.len()],
                 inits: 0,
                 pending_init: None,
@@ -758,7 +763,8 @@ impl Lifecycle {
                 let bit = 1 << slot;
                 if r.awaiting & bit != 0 {
                     r.awaiting &= !bit;
-                    r.back[slot] = Some(now);
+                    r.returned |= bit;
+                    r.back[slot] = now;
                 }
             }
         }
@@ -1068,6 +1074,11 @@ impl Lifecycle {
         };
         self.env.timers.stop(Timer::Init);
         let duration = now.since(init.started);
+        if !self.env.extensions.is_empty() {
+            // One allocation per init, so that reports allocate nothing.
+            let names = self.env.extensions.iter().map(|e| e.name.clone()).collect();
+            self.env.names = Some(names);
+        }
         for i in 0..self.env.extensions.len() {
             let ext = &self.env.extensions[i];
             let event = PlatformEvent::Extension {
@@ -1186,7 +1197,8 @@ impl Lifecycle {
             response: None,
             runtime_done: None,
             awaiting,
-            back: [None; MAX_EXTENSIONS],
+            returned: 0,
+            back: [Micros::ZERO; MAX_EXTENSIONS],
         }));
     }
 
@@ -1272,11 +1284,14 @@ impl Lifecycle {
 
     /// Emits the report of invocation `r`, whose duration ends at `ended`.
     fn report(&mut self, r: &Running, status: Status, error_type: Option<String>, ended: Micros) {
-        let mut extensions = Overheads::default();
+        let mut extensions = match &self.env.names {
+            Some(names) => Overheads::for_extensions(names.clone()),
+            None => Overheads::default(),
+        };
         if let Some(responded) = r.response.as_ref().map(|resp| resp.at) {
             for (slot, back) in r.back.iter().enumerate() {
-                if let (Some(back), Some(ext)) = (back, self.env.extensions.get(slot)) {
-                    extensions.set(slot, ext.name.clone(), back.since(responded));
+                if r.returned & (1 << slot) != 0 {
+                    extensions.set(slot, back.since(responded));
                 }
             }
         }
@@ -1429,6 +1444,7 @@ impl Lifecycle {
     }
 
     fn forget_extensions(&mut self) {
+        self.env.names = None;
         for ext in self.env.extensions.drain(..) {
             if let Some(waiter) = ext.waiter {
                 self.actions.push_back(Action::Close(waiter));

@@ -116,26 +116,49 @@ pub struct ExtensionInfo {
 
 /// Per-extension overhead of one invocation: for each INVOKE-subscribed extension that came
 /// back, the time from the runtime's response to that extension's next `event/next` (zero when
-/// it was back before the runtime responded). Inline, so that reporting it allocates nothing.
+/// it was back before the runtime responded). Compact and allocation-free: the names are shared
+/// by every report of one init, and each overhead is a `u32` of microseconds (over an hour;
+/// the function timeout is at most 900 s).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Overheads([Option<(Arc<str>, Micros)>; MAX_EXTENSIONS]);
+pub struct Overheads {
+    /// The registered extensions' names, by slot.
+    names: Option<Arc<[Arc<str>]>>,
+    micros: [u32; MAX_EXTENSIONS],
+    /// Which slots were measured.
+    measured: u16,
+}
 
 impl Overheads {
-    /// Records `overhead` for extension `name` in registration slot `slot`.
-    pub(crate) fn set(&mut self, slot: usize, name: Arc<str>, overhead: Micros) {
-        if let Some(entry) = self.0.get_mut(slot) {
-            *entry = Some((name, overhead));
+    /// No overhead yet, for the extensions `names` (by slot).
+    pub(crate) fn for_extensions(names: Arc<[Arc<str>]>) -> Overheads {
+        Overheads {
+            names: Some(names),
+            ..Overheads::default()
+        }
+    }
+
+    /// Records `overhead` for the extension in slot `slot`.
+    pub(crate) fn set(&mut self, slot: usize, overhead: Micros) {
+        if let Some(us) = self.micros.get_mut(slot) {
+            *us = u32::try_from(overhead.as_micros()).unwrap_or(u32::MAX);
+            self.measured |= 1 << slot;
         }
     }
 
     /// Each extension's name and overhead, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Micros)> {
-        self.0.iter().flatten().map(|(name, us)| (&**name, *us))
+        let names = self.names.as_deref().unwrap_or(&[]);
+        names
+            .iter()
+            .zip(self.micros)
+            .enumerate()
+            .filter(|(slot, _)| self.measured & (1 << slot) != 0)
+            .map(|(_, (name, us))| (&**name, Micros(u64::from(us))))
     }
 
     /// Whether no extension was measured.
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
+        self.measured == 0
     }
 
     /// The largest: how long the invocation waited for its extensions after the runtime
@@ -494,9 +517,6 @@ pub struct InvokeReply {
 
 /// A lifecycle event: printed as CloudWatch-style lines now, rendered as Telemetry API
 /// platform events later. Typed data; `api` renders it.
-// `Report` carries its extensions' overheads inline: boxing them would be an allocation per
-// invocation, and events live briefly in one reused batch.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlatformEvent {
     /// An init began (`platform.initStart`).

@@ -706,5 +706,9 @@ fn an_extension_crash_while_idle_resets_at_once() {
     h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
     assert_eq!(h.lc.runtime_state(), "NotStarted");
     h.invoke(101, "{}").unwrap();
-    assert_eq!(h.ext_spawns(), [(ChildId(2), 0)], "a new init, extensions first");
+    assert_eq!(
+        h.ext_spawns(),
+        [(ChildId(2), 0)],
+        "a new init, extensions first"
+    );
 }
