@@ -115,7 +115,8 @@ OPTIONS:
     --handler <HANDLER>          _HANDLER [default: the bootstrap's last argument, if it has any]
                                  (env: AWS_LAMBDA_FUNCTION_HANDLER)
     --region <REGION>            [default: us-east-1] (env: AWS_REGION, AWS_DEFAULT_REGION)
-    --env <KEY=VALUE>            Add a variable to the runtime's environment (repeatable)
+    --env <KEY=VALUE>            Add a variable to the function's environment: the runtime's
+                                 and the extensions' (repeatable)
     --clean-env                  Give the runtime Lambda's environment only, not this shell's
     --task-root <DIR>            LAMBDA_TASK_ROOT and working directory
                                  [default: /var/task if it exists, else the current directory]
@@ -126,7 +127,8 @@ OPTIONS:
                                  (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR,
                                  default /opt/extensions)
     --eager-init                 Initialise at start-up (provisioned-concurrency)
-    --external-runtime           Spawn nothing: wait for a runtime you start yourself
+    --external-runtime           Spawn no runtime: wait for one you start yourself
+                                 (extensions still start)
     --seed <N>                   Seed request ids, for reproducible runs
     --quiet                      No lifecycle lines (START, END, REPORT, ...)
     --log-level <LEVEL>          lambda-sim's own logs: error, warn, info, debug, trace
@@ -314,7 +316,7 @@ pub fn parse(
     if external {
         if !command.is_empty() {
             return Err(usage(format!(
-                "--external-runtime spawns nothing, but a bootstrap was given: {}",
+                "--external-runtime spawns no runtime, but a bootstrap was given: {}",
                 command.join(" ")
             )));
         }

@@ -174,7 +174,7 @@ fn bad_flags_are_usage_errors() {
             "set it with --runtime-api-addr",
         ),
         (&["--function-name="], "may not be empty"),
-        (&["--external-runtime", "./b"], "spawns nothing"),
+        (&["--external-runtime", "./b"], "spawns no runtime"),
         (&["demo", "extra"], "unexpected argument"),
         (&["--enable-init-caching"], "not simulated yet"),
     ] {
