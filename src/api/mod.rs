@@ -10,6 +10,7 @@ pub mod extensions;
 pub mod invoke;
 pub mod logs;
 pub mod runtime;
+pub mod telemetry;
 
 use std::borrow::Cow;
 

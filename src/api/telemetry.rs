@@ -1,0 +1,331 @@
+//! The Telemetry API (2022-07-01) and the Logs API (2020-08-15) on the wire, PROTOCOL.md
+//! sections 6.1 and 7: reading a subscription, checking every field against AWS's limits, and
+//! the answers.
+//!
+//! Not routed yet: delivery (the reactor's outbound client, batching, replay) comes first. A
+//! subscription accepted and never delivered is what cargo-lambda does, and what lambda-sim
+//! must not; until delivery lands, `PUT /2022-07-01/telemetry` and `/2020-08-15/logs` answer 404.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::{JSON, Rendered, runtime_error};
+
+/// The Telemetry API's path.
+pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
+/// The Logs API's path.
+pub const LOGS_PATH: &str = "/2020-08-15/logs";
+
+/// Which of the two subscription APIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// `PUT /2022-07-01/telemetry`.
+    Telemetry,
+    /// `PUT /2020-08-15/logs` (deprecated, still live).
+    Logs,
+}
+
+impl Api {
+    /// The `errorType` of a refused subscription body.
+    fn validation_error(self) -> &'static str {
+        match self {
+            Api::Telemetry => "ValidationError",
+            Api::Logs => "Logs.ValidationError",
+        }
+    }
+}
+
+/// The schema a subscriber asked for: it decides the record types and fields it gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Schema {
+    /// Logs API, the default.
+    Logs2020_08_15,
+    /// Logs API with `platform.runtimeDone`.
+    Logs2021_03_18,
+    /// Telemetry API, first version.
+    Telemetry2022_07_01,
+    /// Telemetry API with `spans` on init events.
+    Telemetry2022_12_13,
+    /// Telemetry API, current (adds the restore events, unused here).
+    Telemetry2025_01_29,
+}
+
+impl Schema {
+    /// The wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schema::Logs2020_08_15 => "2020-08-15",
+            Schema::Logs2021_03_18 => "2021-03-18",
+            Schema::Telemetry2022_07_01 => "2022-07-01",
+            Schema::Telemetry2022_12_13 => "2022-12-13",
+            Schema::Telemetry2025_01_29 => "2025-01-29",
+        }
+    }
+
+    fn parse(api: Api, raw: &str) -> Option<Schema> {
+        let schema = match raw {
+            "2020-08-15" => Schema::Logs2020_08_15,
+            "2021-03-18" => Schema::Logs2021_03_18,
+            "2022-07-01" => Schema::Telemetry2022_07_01,
+            "2022-12-13" => Schema::Telemetry2022_12_13,
+            "2025-01-29" => Schema::Telemetry2025_01_29,
+            _ => return None,
+        };
+        let logs = matches!(schema, Schema::Logs2020_08_15 | Schema::Logs2021_03_18);
+        (logs == (api == Api::Logs)).then_some(schema)
+    }
+}
+
+/// The streams a subscriber receives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Types {
+    /// `platform`: the platform's events.
+    pub platform: bool,
+    /// `function`: the runtime's output, a line per event.
+    pub function: bool,
+    /// `extension`: the extensions' output, a line per event.
+    pub extension: bool,
+}
+
+/// When a subscriber's batch goes out (PROTOCOL.md 6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buffering {
+    /// Records per batch, at most.
+    pub max_items: u32,
+    /// Bytes per batch, at most.
+    pub max_bytes: u32,
+    /// How long the first record of a batch waits for the rest.
+    pub timeout_ms: u32,
+}
+
+/// `maxItems`: default, least, most (AWS-TEL; the same for the Logs API).
+pub const MAX_ITEMS: (u32, u32, u32) = (10_000, 1_000, 10_000);
+/// `maxBytes`: default, least, most.
+pub const MAX_BYTES: (u32, u32, u32) = (262_144, 262_144, 1_048_576);
+/// `timeoutMs`: default, least, most.
+pub const TIMEOUT_MS: (u32, u32, u32) = (1_000, 25, 30_000);
+
+impl Default for Buffering {
+    fn default() -> Buffering {
+        Buffering {
+            max_items: MAX_ITEMS.0,
+            max_bytes: MAX_BYTES.0,
+            timeout_ms: TIMEOUT_MS.0,
+        }
+    }
+}
+
+/// Where a subscriber's batches go. Always loopback: `sandbox.localdomain`, the only host
+/// Lambda allows, does not resolve off Lambda, so the simulator resolves it (and its aliases)
+/// itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// `POST` a JSON array of events to `addr` at `path` (kept, as Lambda keeps it).
+    Http {
+        /// The listener.
+        addr: SocketAddr,
+        /// The request target, `/` when the URI has none.
+        path: String,
+        /// The `Host` header: the URI's authority.
+        host: String,
+    },
+    /// Newline-delimited JSON, one event per line, over a TCP connection to `addr`.
+    Tcp {
+        /// The listener.
+        addr: SocketAddr,
+    },
+}
+
+/// A subscription request, read and checked as far as the wire allows; the lifecycle decides
+/// the rest (subscription closed after init, an extension on both APIs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    /// Which API it came in on.
+    pub api: Api,
+    /// `schemaVersion`.
+    pub schema: Schema,
+    /// `types`.
+    pub types: Types,
+    /// `buffering`, defaults filled in.
+    pub buffering: Buffering,
+    /// `destination`.
+    pub destination: Destination,
+}
+
+/// Host names a destination may use: Lambda's, and loopback's own.
+const LOOPBACK_HOSTS: &[&str] = &["sandbox.localdomain", "sandbox", "localhost", "127.0.0.1"];
+
+/// Reads the body of `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`. A refusal is a 400
+/// whose message names the field.
+pub fn subscription(api: Api, body: &[u8]) -> Result<Subscription, Box<Rendered<'static>>> {
+    let invalid = |message: String| Box::new(runtime_error(400, api.validation_error(), &message));
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("the request body is not JSON: {e}")))?;
+    let Some(fields) = value.as_object() else {
+        return Err(invalid("the request body must be a JSON object".into()));
+    };
+
+    let schema = match (fields.get("schemaVersion"), api) {
+        (None | Some(serde_json::Value::Null), Api::Logs) => Schema::Logs2020_08_15,
+        (None | Some(serde_json::Value::Null), Api::Telemetry) => {
+            return Err(invalid("schemaVersion is required".into()));
+        }
+        (Some(v), _) => v
+            .as_str()
+            .and_then(|raw| Schema::parse(api, raw))
+            .ok_or_else(|| {
+                let accepted = match api {
+                    Api::Telemetry => "2022-07-01, 2022-12-13 or 2025-01-29",
+                    Api::Logs => "2020-08-15 or 2021-03-18",
+                };
+                invalid(format!(
+                    "schemaVersion {v} is not supported: use {accepted}"
+                ))
+            })?,
+    };
+
+    let mut types = Types::default();
+    let listed = fields
+        .get("types")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| invalid("types must be an array of platform, function, extension".into()))?;
+    if listed.is_empty() {
+        return Err(invalid("types should not be empty".into()));
+    }
+    for t in listed {
+        match t.as_str() {
+            Some("platform") => types.platform = true,
+            Some("function") => types.function = true,
+            Some("extension") => types.extension = true,
+            _ => {
+                return Err(invalid(format!(
+                    "types: {t} is not one of platform, function, extension"
+                )));
+            }
+        }
+    }
+
+    let mut buffering = Buffering::default();
+    match fields.get("buffering") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(b)) => {
+            let limits = [
+                ("maxItems", MAX_ITEMS, &mut buffering.max_items),
+                ("maxBytes", MAX_BYTES, &mut buffering.max_bytes),
+                ("timeoutMs", TIMEOUT_MS, &mut buffering.timeout_ms),
+            ];
+            for (name, (_, least, most), slot) in limits {
+                let Some(v) = b.get(name).filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                let n = v
+                    .as_u64()
+                    .filter(|n| (u64::from(least)..=u64::from(most)).contains(n));
+                match n {
+                    Some(n) => *slot = n as u32,
+                    None => {
+                        return Err(invalid(format!(
+                            "buffering.{name} must be an integer from {least} to {most}, not {v}"
+                        )));
+                    }
+                }
+            }
+        }
+        Some(_) => return Err(invalid("buffering must be an object".into())),
+    }
+
+    let destination = match fields.get("destination") {
+        Some(serde_json::Value::Object(d)) => destination(d).map_err(invalid)?,
+        _ => return Err(invalid("destination is required".into())),
+    };
+    Ok(Subscription {
+        api,
+        schema,
+        types,
+        buffering,
+        destination,
+    })
+}
+
+/// `destination`: `{"protocol":"HTTP","URI":"http://sandbox.localdomain:PORT/PATH"}` or
+/// `{"protocol":"TCP","port":PORT}`.
+fn destination(d: &serde_json::Map<String, serde_json::Value>) -> Result<Destination, String> {
+    match d.get("protocol").and_then(serde_json::Value::as_str) {
+        Some("HTTP") => {
+            let uri = d
+                .get("URI")
+                .and_then(serde_json::Value::as_str)
+                .ok_or("destination.URI is required for protocol HTTP")?;
+            http_destination(uri)
+        }
+        Some("TCP") => {
+            let port = d
+                .get("port")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0)
+                .ok_or("destination.port must be a port number from 1 to 65535")?;
+            Ok(Destination::Tcp {
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            })
+        }
+        _ => Err("destination.protocol must be HTTP or TCP".into()),
+    }
+}
+
+/// `http://HOST:PORT[/PATH]` with a loopback host.
+fn http_destination(uri: &str) -> Result<Destination, String> {
+    let bad = |why: &str| format!("destination.URI {uri:?}: {why}");
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return Err(bad("only http:// is supported"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    let Some((host, port)) = authority.rsplit_once(':') else {
+        return Err(bad("URI port is not provided"));
+    };
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?;
+    if !LOOPBACK_HOSTS.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Err(bad(
+            "the host must be sandbox.localdomain (or another name for this sandbox: sandbox, localhost, 127.0.0.1)",
+        ));
+    }
+    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(bad("the path may not contain spaces or control characters"));
+    }
+    Ok(Destination::Http {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        path: path.to_string(),
+        host: authority.to_string(),
+    })
+}
+
+/// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
+pub fn subscribed() -> Rendered<'static> {
+    Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
+}
+
+/// 403 after the init: subscriptions are taken only while the environment initialises.
+pub fn subscription_closed(api: Api) -> Rendered<'static> {
+    match api {
+        Api::Telemetry => runtime_error(
+            403,
+            "Telemetry.SubscriptionClosed",
+            "Telemetry API subscription is closed",
+        ),
+        Api::Logs => runtime_error(
+            403,
+            "Logs.SubscriptionClosed",
+            "Logs API subscription is closed",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+use super::*;
+
+fn error_of(r: &Rendered<'_>) -> (u16, String, String) {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    (
+        r.status,
+        v["errorType"].as_str().unwrap().to_string(),
+        v["errorMessage"].as_str().unwrap().to_string(),
+    )
+}
+
+fn refused(api: Api, body: &str) -> (u16, String, String) {
+    error_of(&subscription(api, body.as_bytes()).unwrap_err())
+}
+
+#[test]
+fn the_rust_crates_subscription_is_taken_with_defaults() {
+    // What `lambda-extension` sends (requests.rs), buffering omitted.
+    let s = subscription(
+        Api::Telemetry,
+        br#"{"schemaVersion":"2022-07-01","types":["platform","function"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:8080/telemetry"}}"#,
+    )
+    .unwrap();
+    assert_eq!(s.schema, Schema::Telemetry2022_07_01);
+    assert_eq!(
+        s.types,
+        Types {
+            platform: true,
+            function: true,
+            extension: false
+        }
+    );
+    assert_eq!(s.buffering, Buffering::default());
+    assert_eq!(
+        (
+            s.buffering.max_items,
+            s.buffering.max_bytes,
+            s.buffering.timeout_ms
+        ),
+        (10_000, 262_144, 1_000)
+    );
+    assert_eq!(
+        s.destination,
+        Destination::Http {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            path: "/telemetry".into(),
+            host: "sandbox.localdomain:8080".into(),
+        }
+    );
+}
+
+#[test]
+fn every_schema_version_aws_accepts_and_only_on_its_api() {
+    for (api, version, schema) in [
+        (Api::Telemetry, "2022-07-01", Schema::Telemetry2022_07_01),
+        (Api::Telemetry, "2022-12-13", Schema::Telemetry2022_12_13),
+        (Api::Telemetry, "2025-01-29", Schema::Telemetry2025_01_29),
+        (Api::Logs, "2020-08-15", Schema::Logs2020_08_15),
+        (Api::Logs, "2021-03-18", Schema::Logs2021_03_18),
+    ] {
+        let body = format!(
+            r#"{{"schemaVersion":"{version}","types":["platform"],"destination":{{"protocol":"TCP","port":9}}}}"#
+        );
+        let s = subscription(api, body.as_bytes()).unwrap();
+        assert_eq!(s.schema, schema);
+        assert_eq!(s.schema.as_str(), version);
+    }
+    // The Logs API's version is optional; the Telemetry API's is not.
+    let body = r#"{"types":["function"],"destination":{"protocol":"TCP","port":9}}"#;
+    assert_eq!(
+        subscription(Api::Logs, body.as_bytes()).unwrap().schema,
+        Schema::Logs2020_08_15
+    );
+    assert_eq!(
+        refused(Api::Telemetry, body),
+        (
+            400,
+            "ValidationError".into(),
+            "schemaVersion is required".into()
+        )
+    );
+    let (_, t, m) = refused(
+        Api::Logs,
+        r#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"TCP","port":9}}"#,
+    );
+    assert_eq!(t, "Logs.ValidationError");
+    assert!(
+        m.starts_with("schemaVersion \"2022-07-01\" is not supported"),
+        "{m}"
+    );
+}
+
+#[test]
+fn refusals_name_the_field() {
+    let with = |types: &str, buffering: &str, destination: &str| {
+        format!(
+            r#"{{"schemaVersion":"2022-12-13","types":{types},"buffering":{buffering},"destination":{destination}}}"#
+        )
+    };
+    let ok_dest = r#"{"protocol":"HTTP","URI":"http://sandbox:9000"}"#;
+    let cases: &[(String, &str)] = &[
+        (with("[]", "{}", ok_dest), "types should not be empty"),
+        (
+            with(r#"["platform","bogus"]"#, "{}", ok_dest),
+            "types: \"bogus\"",
+        ),
+        (
+            with(r#""platform""#, "{}", ok_dest),
+            "types must be an array",
+        ),
+        (
+            with(r#"["platform"]"#, r#"{"maxItems":999}"#, ok_dest),
+            "buffering.maxItems must be an integer from 1000 to 10000, not 999",
+        ),
+        (
+            with(r#"["platform"]"#, r#"{"maxBytes":2000000}"#, ok_dest),
+            "buffering.maxBytes must be an integer from 262144 to 1048576",
+        ),
+        (
+            with(r#"["platform"]"#, r#"{"timeoutMs":24}"#, ok_dest),
+            "buffering.timeoutMs must be an integer from 25 to 30000",
+        ),
+        (
+            with(r#"["platform"]"#, r#"{"timeoutMs":"100"}"#, ok_dest),
+            "buffering.timeoutMs",
+        ),
+        (
+            with(
+                r#"["platform"]"#,
+                "{}",
+                r#"{"protocol":"HTTP","URI":"http://sandbox.localdomain/x"}"#,
+            ),
+            "URI port is not provided",
+        ),
+        (
+            with(
+                r#"["platform"]"#,
+                "{}",
+                r#"{"protocol":"HTTP","URI":"https://sandbox.localdomain:1"}"#,
+            ),
+            "only http:// is supported",
+        ),
+        (
+            with(
+                r#"["platform"]"#,
+                "{}",
+                r#"{"protocol":"HTTP","URI":"http://example.com:80/"}"#,
+            ),
+            "the host must be sandbox.localdomain",
+        ),
+        (
+            with(r#"["platform"]"#, "{}", r#"{"protocol":"HTTP"}"#),
+            "destination.URI is required",
+        ),
+        (
+            with(
+                r#"["platform"]"#,
+                "{}",
+                r#"{"protocol":"TCP","port":70000}"#,
+            ),
+            "destination.port must be a port number",
+        ),
+        (
+            with(r#"["platform"]"#, "{}", r#"{"protocol":"UDP","port":1}"#),
+            "destination.protocol must be HTTP or TCP",
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, error_type, message) = refused(Api::Telemetry, body);
+        assert_eq!(
+            (status, error_type.as_str()),
+            (400, "ValidationError"),
+            "{body}"
+        );
+        assert!(message.contains(expected), "{body}: {message}");
+    }
+    assert!(refused(Api::Telemetry, "not json").2.contains("not JSON"));
+    assert!(refused(Api::Telemetry, "[]").2.contains("JSON object"));
+    assert!(
+        refused(
+            Api::Telemetry,
+            r#"{"schemaVersion":"2022-07-01","types":["platform"]}"#
+        )
+        .2
+        .contains("destination is required")
+    );
+}
+
+#[test]
+fn destinations_keep_their_path_and_resolve_to_loopback() {
+    let dest = |uri: &str| {
+        let body = format!(
+            r#"{{"schemaVersion":"2025-01-29","types":["extension"],"destination":{{"protocol":"HTTP","URI":"{uri}"}}}}"#
+        );
+        subscription(Api::Telemetry, body.as_bytes())
+            .unwrap()
+            .destination
+    };
+    assert_eq!(
+        dest("http://sandbox:4243"),
+        Destination::Http {
+            addr: "127.0.0.1:4243".parse().unwrap(),
+            path: "/".into(),
+            host: "sandbox:4243".into(),
+        }
+    );
+    let Destination::Http { path, .. } = dest("http://LOCALHOST:1/a/b?c=d") else {
+        panic!("HTTP");
+    };
+    assert_eq!(path, "/a/b?c=d");
+    let tcp = subscription(
+        Api::Logs,
+        br#"{"types":["platform"],"buffering":{"maxItems":1000,"maxBytes":1048576,"timeoutMs":25},"destination":{"protocol":"TCP","port":5000}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        tcp.destination,
+        Destination::Tcp {
+            addr: "127.0.0.1:5000".parse().unwrap()
+        }
+    );
+    assert_eq!(
+        tcp.buffering,
+        Buffering {
+            max_items: 1_000,
+            max_bytes: 1_048_576,
+            timeout_ms: 25
+        }
+    );
+}
+
+#[test]
+fn answers() {
+    let ok = subscribed();
+    assert_eq!((ok.status, &ok.body[..]), (200, &b"\"OK\""[..]));
+    assert_eq!(
+        error_of(&subscription_closed(Api::Telemetry)),
+        (
+            403,
+            "Telemetry.SubscriptionClosed".into(),
+            "Telemetry API subscription is closed".into()
+        )
+    );
+    assert_eq!(error_of(&subscription_closed(Api::Logs)).0, 403);
+}
