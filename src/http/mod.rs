@@ -1,10 +1,12 @@
 //! HTTP/1.1 by hand on top of httparse: an incremental, bounded request decoder and a response
-//! writer. Pure functions over byte buffers; the reactor does the IO.
+//! writer; and, for telemetry delivery, a request writer and response reader (`client`). Pure
+//! functions over byte buffers; the reactor does the IO.
 //!
 //! Every limit is a named constant here. Body limits are not: each route sets its own, from the
 //! head, before the body is read (see `api`).
 
 mod body;
+pub mod client;
 mod error;
 mod request;
 mod response;
