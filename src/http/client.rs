@@ -86,10 +86,16 @@ impl ResponseReader {
                     let mut response = httparse::Response::new(&mut fields);
                     match response.parse(&input[at..]) {
                         Ok(httparse::Status::Partial) => {
-                            if input.len() - at > MAX_RESPONSE_HEAD_BYTES {
+                            if input.len() - at >= MAX_RESPONSE_HEAD_BYTES {
                                 return Err(ParseError::HeadTooLarge);
                             }
                             return Ok((None, at));
+                        }
+                        // The same limit whole or split: a complete head counts too.
+                        Ok(httparse::Status::Complete(head_len))
+                            if head_len > MAX_RESPONSE_HEAD_BYTES =>
+                        {
+                            return Err(ParseError::HeadTooLarge);
                         }
                         Ok(httparse::Status::Complete(head_len)) => {
                             at += head_len;
