@@ -415,6 +415,22 @@ fn the_extensions_api_refuses_as_rapid_does() {
         b"",
     );
     assert_eq!(error_type(&r), "Extension.MissingHeader");
+    // Telemetry is not simulated yet: AWS's local-testing answer, a 2xx that says so.
+    let r = ext.request(
+        "PUT",
+        "/2022-07-01/telemetry",
+        &[("Lambda-Extension-Identifier", &id)],
+        br#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9"}}"#,
+    );
+    assert_eq!(
+        (r.status, error_type(&r)),
+        (202, "Telemetry.NotSupported".into())
+    );
+    wait_line(
+        &sim,
+        "the Telemetry or Logs API, which is not simulated yet",
+        Duration::from_secs(10),
+    );
 
     // The runtime's first /next closes registration; the init waits for the extension.
     let mut runtime = Client::connect(addr);

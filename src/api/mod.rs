@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use crate::http::{Head, Method, ParseError};
 use crate::id::{RequestId, Uuid};
 use crate::lifecycle::{ExtensionErrorKind, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use telemetry::Api;
 
 /// The Runtime API version prefix.
 pub const RUNTIME_PREFIX: &str = "/2018-06-01";
@@ -97,6 +98,9 @@ pub enum Route {
     ExtensionNext,
     /// `POST /2020-01-01/extension/init/error` and `.../exit/error`.
     ExtensionError(ExtensionErrorKind),
+    /// `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`: answered as AWS's emulator
+    /// answers them until delivery is simulated (see [`telemetry::not_supported`]).
+    Subscribe(Api),
     /// `POST /2015-03-31/functions/{name}/invocations`, with the ARN as invoked when it carried
     /// a qualifier.
     Invoke {
@@ -115,9 +119,11 @@ impl Route {
                 MAX_RESPONSE_BYTES
             }
             Route::Invoke { .. } => MAX_REQUEST_BYTES,
-            Route::Ping | Route::Next | Route::ExtensionRegister | Route::ExtensionNext => {
-                SMALL_BODY_BYTES
-            }
+            Route::Ping
+            | Route::Next
+            | Route::ExtensionRegister
+            | Route::ExtensionNext
+            | Route::Subscribe(_) => SMALL_BODY_BYTES,
             Route::Refuse(_) => SMALL_BODY_BYTES,
         }
     }
@@ -149,11 +155,20 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
         Method::Post => route,
         _ => Route::Refuse(Refusal::MethodNotAllowed("POST")),
     };
+    let put_only = |route: Route| match method {
+        Method::Put => route,
+        _ => Route::Refuse(Refusal::MethodNotAllowed("PUT")),
+    };
     if path == "/ping" {
         return get_only(Route::Ping);
     }
     match listener {
         Listener::Runtime => {
+            match path {
+                telemetry::TELEMETRY_PATH => return put_only(Route::Subscribe(Api::Telemetry)),
+                telemetry::LOGS_PATH => return put_only(Route::Subscribe(Api::Logs)),
+                _ => {}
+            }
             if let Some(rest) = path.strip_prefix(extensions::EXTENSION_PREFIX) {
                 return match rest {
                     "/register" => post_only(Route::ExtensionRegister),

@@ -2,9 +2,11 @@
 //! sections 6.1 and 7: reading a subscription, checking every field against AWS's limits, and
 //! the answers.
 //!
-//! Not routed yet: delivery (the reactor's outbound client, batching, replay) comes first. A
-//! subscription accepted and never delivered is what cargo-lambda does, and what lambda-sim
-//! must not; until delivery lands, `PUT /2022-07-01/telemetry` and `/2020-08-15/logs` answer 404.
+//! Subscriptions are not taken yet: delivery (the reactor's outbound client, batching, replay)
+//! comes first, and a subscription accepted and never delivered is what cargo-lambda does and
+//! lambda-sim must not. Until then both paths answer what AWS documents for a local testing
+//! environment and its emulator sends ([`not_supported`]): extensions that subscribe run on,
+//! without telemetry, and are told so.
 
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -304,6 +306,19 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
         path: path.to_string(),
         host: authority.to_string(),
     })
+}
+
+/// 202 `Telemetry.NotSupported` (`Logs.NotSupported`): AWS's answer in a local testing
+/// environment (AWS-TEL; RIE `rapi/handler/runtimelogs_stub.go`). A 2xx, so clients carry on.
+pub fn not_supported(api: Api) -> Rendered<'static> {
+    match api {
+        Api::Telemetry => runtime_error(
+            202,
+            "Telemetry.NotSupported",
+            "Telemetry API is not supported",
+        ),
+        Api::Logs => runtime_error(202, "Logs.NotSupported", "Logs API is not supported"),
+    }
 }
 
 /// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).

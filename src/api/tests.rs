@@ -126,6 +126,27 @@ fn extension_routes_take_their_methods() {
 }
 
 #[test]
+fn subscription_routes_take_put() {
+    let rt = Listener::Runtime;
+    assert_eq!(
+        route_of(rt, "PUT", "/2022-07-01/telemetry"),
+        Route::Subscribe(telemetry::Api::Telemetry)
+    );
+    assert_eq!(
+        route_of(rt, "PUT", "/2020-08-15/logs"),
+        Route::Subscribe(telemetry::Api::Logs)
+    );
+    assert_eq!(
+        route_of(rt, "POST", "/2022-07-01/telemetry"),
+        Route::Refuse(Refusal::MethodNotAllowed("PUT"))
+    );
+    assert_eq!(
+        route_of(Listener::Invoke, "PUT", "/2022-07-01/telemetry"),
+        Route::Refuse(Refusal::NotFound)
+    );
+}
+
+#[test]
 fn invoke_routes_resolve_names_arns_and_qualifiers() {
     let inv = Listener::Invoke;
     let unqualified = Route::Invoke { invoked_arn: None };

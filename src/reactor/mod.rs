@@ -365,6 +365,8 @@ pub(crate) struct Reactor {
     launch: Launches,
     /// `_HANDLER`, for the answer to an extension's registration.
     handler: String,
+    /// Whether the line saying that telemetry is not simulated has been printed.
+    told_no_telemetry: bool,
     /// Embedded callers waiting for a lifecycle state.
     state_waiters: Vec<(Awaited, mpsc::Sender<Reply>)>,
     /// Embedded callers waiting for an invocation's report.
@@ -512,6 +514,7 @@ impl Reactor {
             children: Vec::new(),
             launch,
             handler: config.effective_handler().unwrap_or_default(),
+            told_no_telemetry: false,
             state_waiters: Vec::new(),
             report_waiters: Vec::new(),
             sink,
@@ -986,6 +989,15 @@ impl Reactor {
         let head = conn.decoder.head();
         let answer: api::Rendered<'static> = match route {
             Some(Route::Ping) => api::pong(),
+            Some(Route::Subscribe(subscribed)) => {
+                if !self.told_no_telemetry {
+                    self.told_no_telemetry = true;
+                    self.sink.line(
+                        "lambda-sim: an extension subscribed to the Telemetry or Logs API, which is not simulated yet: answered 202 NotSupported, as AWS's emulator does",
+                    );
+                }
+                api::telemetry::not_supported(subscribed)
+            }
             Some(Route::Next) => match self.core.handle_runtime_next(now, waiter) {
                 Ok(()) => {
                     conn.state = State::Waiting(Wait::Next);

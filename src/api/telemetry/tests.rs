@@ -231,6 +231,22 @@ fn destinations_keep_their_path_and_resolve_to_loopback() {
 
 #[test]
 fn answers() {
+    assert_eq!(
+        error_of(&not_supported(Api::Telemetry)),
+        (
+            202,
+            "Telemetry.NotSupported".into(),
+            "Telemetry API is not supported".into()
+        )
+    );
+    assert_eq!(
+        error_of(&not_supported(Api::Logs)),
+        (
+            202,
+            "Logs.NotSupported".into(),
+            "Logs API is not supported".into()
+        )
+    );
     let ok = subscribed();
     assert_eq!((ok.status, &ok.body[..]), (200, &b"\"OK\""[..]));
     assert_eq!(
