@@ -13,6 +13,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::{JSON, Rendered, runtime_error};
 
+pub use crate::lifecycle::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
+
 /// The Telemetry API's path.
 pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// The Logs API's path.
@@ -87,34 +89,6 @@ pub struct Types {
     pub function: bool,
     /// `extension`: the extensions' output, a line per event.
     pub extension: bool,
-}
-
-/// When a subscriber's batch goes out (PROTOCOL.md 6.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Buffering {
-    /// Records per batch, at most.
-    pub max_items: u32,
-    /// Bytes per batch, at most.
-    pub max_bytes: u32,
-    /// How long the first record of a batch waits for the rest.
-    pub timeout_ms: u32,
-}
-
-/// `maxItems`: default, least, most (AWS-TEL; the same for the Logs API).
-pub const MAX_ITEMS: (u32, u32, u32) = (10_000, 1_000, 10_000);
-/// `maxBytes`: default, least, most.
-pub const MAX_BYTES: (u32, u32, u32) = (262_144, 262_144, 1_048_576);
-/// `timeoutMs`: default, least, most.
-pub const TIMEOUT_MS: (u32, u32, u32) = (1_000, 25, 30_000);
-
-impl Default for Buffering {
-    fn default() -> Buffering {
-        Buffering {
-            max_items: MAX_ITEMS.0,
-            max_bytes: MAX_BYTES.0,
-            timeout_ms: TIMEOUT_MS.0,
-        }
-    }
 }
 
 /// Where a subscriber's batches go. Always loopback: `sandbox.localdomain`, the only host

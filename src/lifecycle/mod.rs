@@ -59,6 +59,7 @@
 //! With an external runtime (11.6) there is no runtime process: parked connections stay, and
 //! the runtime's next `/next` is a new init.
 
+pub mod batch;
 mod extensions;
 mod timers;
 mod types;
