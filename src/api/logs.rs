@@ -141,7 +141,9 @@ pub fn write_event(
             out,
             "Error: Extension {name} exited with error: {status}\nExtension.Crash"
         ),
-        PlatformEvent::InitStart { .. } | PlatformEvent::RuntimeDone { .. } => Ok(()),
+        PlatformEvent::InitStart { .. }
+        | PlatformEvent::InitRuntimeDone { .. }
+        | PlatformEvent::RuntimeDone { .. } => Ok(()),
     };
 }
 

@@ -955,9 +955,16 @@ impl Lifecycle {
                 }
                 // The runtime's first /next closes registration (5.1 step 4).
                 Phase::Init(init) if init.stage == InitStage::Runtime && parked => {
+                    let event = PlatformEvent::InitRuntimeDone {
+                        phase: init.phase,
+                        kind: init.kind,
+                        status: Status::Success,
+                        error_type: None,
+                    };
                     if let Phase::Init(init) = &mut self.env.phase {
                         init.stage = InitStage::AwaitExtensions;
                     }
+                    self.event(event);
                 }
                 Phase::Init(init)
                     if init.stage == InitStage::AwaitExtensions
@@ -1121,6 +1128,15 @@ impl Lifecycle {
             InitFailure::Timeout(after) => Outcome::Failure(Failure::Timeout { after }),
             InitFailure::Platform(failure) => Outcome::Failure(failure),
         };
+        if init.stage != InitStage::AwaitExtensions {
+            // The init ended before the runtime's part of it did.
+            self.event(PlatformEvent::InitRuntimeDone {
+                phase: init.phase,
+                kind: init.kind,
+                status,
+                error_type: outcome.error_type().map(str::to_string),
+            });
+        }
         self.event(PlatformEvent::InitDone {
             phase: init.phase,
             kind: init.kind,

@@ -526,7 +526,19 @@ pub enum PlatformEvent {
         /// On demand or ahead of time.
         kind: InitType,
     },
-    /// An init ended (`platform.initRuntimeDone` and `platform.initReport`; `INIT_REPORT`).
+    /// The runtime's part of an init ended: its first `/next`, or the failure that ended the
+    /// init before it (`platform.initRuntimeDone`). Extensions may still be initialising.
+    InitRuntimeDone {
+        /// First init or suppressed.
+        phase: InitPhase,
+        /// On demand or ahead of time.
+        kind: InitType,
+        /// How it ended.
+        status: Status,
+        /// Why, when it failed.
+        error_type: Option<String>,
+    },
+    /// An init ended, extensions included (`platform.initReport`; `INIT_REPORT`).
     InitDone {
         /// First init or suppressed.
         phase: InitPhase,

@@ -712,3 +712,71 @@ fn an_extension_crash_while_idle_resets_at_once() {
         "a new init, extensions first"
     );
 }
+
+#[test]
+fn init_events_come_in_lambdas_order() {
+    let (mut h, _, ext) = registered();
+    h.advance(MS);
+    h.next(RUNTIME).unwrap();
+    // The runtime's part is done at its first /next (5.1 step 7), before the extensions'.
+    assert_eq!(
+        h.events(),
+        [PlatformEvent::InitRuntimeDone {
+            phase: InitPhase::Init,
+            kind: InitType::OnDemand,
+            status: Status::Success,
+            error_type: None,
+        }]
+    );
+    h.ext_next(LOGGER, ext).unwrap();
+    let names: Vec<&str> = h
+        .events()
+        .iter()
+        .map(|e| match e {
+            PlatformEvent::Extension { .. } => "extension",
+            PlatformEvent::InitDone { .. } => "initReport",
+            PlatformEvent::Start { .. } => "start",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(names, ["extension", "initReport", "start"]);
+}
+
+#[test]
+fn a_failed_init_reports_the_runtimes_part_once() {
+    // Failing before the runtime's /next: initRuntimeDone carries the failure.
+    let (mut h, _, _) = registered();
+    h.exit(RUNTIME_CHILD, ExitStatus::Code(1));
+    let done: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, PlatformEvent::InitRuntimeDone { .. }))
+        .collect();
+    assert_eq!(
+        done,
+        [PlatformEvent::InitRuntimeDone {
+            phase: InitPhase::Init,
+            kind: InitType::OnDemand,
+            status: Status::Failure,
+            error_type: Some("Runtime.ExitError".into()),
+        }]
+    );
+    // Failing after it (the extension never asks for its first event): only initReport.
+    let (mut h, _, _) = registered();
+    h.next(RUNTIME).unwrap();
+    h.advance(10 * S);
+    let events = h.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, PlatformEvent::InitRuntimeDone { .. })),
+        "{events:?}"
+    );
+    assert!(matches!(
+        h.init_done(),
+        Some(PlatformEvent::InitDone {
+            status: Status::Timeout,
+            ..
+        })
+    ));
+}
