@@ -78,8 +78,8 @@ use timers::{Timer, TimerTable};
 pub use types::{
     Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
-    MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, Role, RuntimeResult,
-    ShutdownReason, Signal, Status, Timings, WaiterId,
+    MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, ResponseTimes, Role,
+    RuntimeResult, ShutdownReason, Signal, Status, Timings, WaiterId,
 };
 
 /// The largest response a runtime may post: `6 * 1024 * 1024 + 100` bytes
@@ -267,6 +267,8 @@ struct Running {
     init_duration: Option<Micros>,
     /// The runtime process, for the REPORT's memory.
     runtime: Option<ChildId>,
+    /// When the head of the runtime's `/response` or `/error` arrived.
+    response_started: Option<Micros>,
     /// Set when the runtime has posted its result.
     response: Option<Responded>,
     /// When the runtime was back on `/next` after its result (`platform.runtimeDone`).
@@ -628,6 +630,17 @@ impl Lifecycle {
         self.env.parked.push_back(waiter);
         self.progress(now);
         Ok(())
+    }
+
+    /// The head of the runtime's `/response` or `/error` for `request_id` arrived (its body may
+    /// take a while): the end of the Telemetry API's `responseLatency`. Optional: without it
+    /// the response counts as started when complete.
+    pub fn handle_runtime_response_started(&mut self, now: Micros, request_id: RequestId) {
+        if let Phase::Invoke(r) = &mut self.env.phase {
+            if r.invocation.request_id == request_id && r.response.is_none() {
+                r.response_started.get_or_insert(now);
+            }
+        }
     }
 
     /// The runtime posted its result for `request_id`: `/response`, `/error`, or a response the
@@ -1211,6 +1224,7 @@ impl Lifecycle {
             deadline,
             init_duration,
             runtime: self.env.runtime,
+            response_started: None,
             response: None,
             runtime_done: None,
             awaiting,
@@ -1238,6 +1252,7 @@ impl Lifecycle {
             error_type,
             duration: now.since(r.released),
             produced_bytes,
+            response: response_times(r),
         };
         self.event(event);
     }
@@ -1294,6 +1309,7 @@ impl Lifecycle {
                 error_type: error_type.clone(),
                 duration: ended.since(r.released),
                 produced_bytes,
+                response: response_times(&r),
             });
         }
         self.report(&r, status, error_type, ended);
@@ -1320,6 +1336,7 @@ impl Lifecycle {
             init_duration: r.init_duration,
             runtime: r.runtime,
             extensions,
+            responded: r.response.as_ref().map(|resp| resp.at),
         });
     }
 
@@ -1499,6 +1516,16 @@ impl Lifecycle {
         );
         old
     }
+}
+
+/// When the response of invocation `r` came, if it has.
+fn response_times(r: &Running) -> Option<ResponseTimes> {
+    let completed = r.response.as_ref()?.at;
+    Some(ResponseTimes {
+        released: r.released,
+        started: r.response_started.unwrap_or(completed),
+        completed,
+    })
 }
 
 fn phase_name(phase: &Phase) -> &'static str {

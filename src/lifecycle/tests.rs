@@ -651,6 +651,7 @@ fn running_timeout_answers_sandbox_timedout_and_resets() {
         init_duration: Some(Micros(5 * MS)),
         runtime: Some(ChildId(0)),
         extensions: Overheads::default(),
+        responded: None,
     }));
     assert_eq!(h.lc.runtime_state(), "NotStarted");
     // The request id is no longer valid.
@@ -750,14 +751,21 @@ fn responded_next_completes_with_a_report() {
             init_duration: Some(Micros(5 * MS)),
             runtime: Some(ChildId(0)),
             extensions: Overheads::default(),
+            responded: Some(Micros(7 * MS)),
         })
     );
+    // No head was reported apart: the response started when it completed.
     assert!(h.events().contains(&PlatformEvent::RuntimeDone {
         request_id: id,
         status: Status::Success,
         error_type: None,
         duration: Micros(3 * MS),
         produced_bytes: 2,
+        response: Some(ResponseTimes {
+            released: Micros(5 * MS),
+            started: Micros(7 * MS),
+            completed: Micros(7 * MS),
+        }),
     }));
     // A response for the completed invocation is now an invalid request id.
     assert_eq!(h.respond(id, "late"), Err(Rejection::InvalidRequestId));

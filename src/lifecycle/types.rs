@@ -587,6 +587,8 @@ pub enum PlatformEvent {
         duration: Micros,
         /// Bytes of the runtime's response.
         produced_bytes: u64,
+        /// When its response came, if it did (`responseLatency`, `responseDuration`).
+        response: Option<ResponseTimes>,
     },
     /// An extension took part in an init (`platform.extension`; `EXTENSION`).
     Extension {
@@ -620,7 +622,23 @@ pub enum PlatformEvent {
         runtime: Option<ChildId>,
         /// What each INVOKE-subscribed extension added after the runtime's response.
         extensions: Overheads,
+        /// When the runtime's response was complete, if it was: the `extensionOverhead` span
+        /// starts there.
+        responded: Option<Micros>,
     },
+}
+
+/// When an invocation's response came, on the simulator's clock: the Telemetry API's
+/// `responseLatency` span runs from `released` to `started`, `responseDuration` from `started`
+/// to `completed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseTimes {
+    /// The invocation was released to the runtime.
+    pub released: Micros,
+    /// The response's head arrived.
+    pub started: Micros,
+    /// Its body was complete.
+    pub completed: Micros,
 }
 
 /// A side effect the core asks for. See [`Lifecycle::poll_action`](super::Lifecycle::poll_action)

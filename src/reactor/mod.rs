@@ -947,6 +947,10 @@ impl Reactor {
             conn.answer(|out, close| answer.write(out, close));
             return;
         }
+        if let Route::Response(id) | Route::Error(id) = &route {
+            // Taken: the body may take a while, and its start ends the response's latency.
+            self.core.handle_runtime_response_started(now, *id);
+        }
         match conn.decoder.read_body(route.body_limit()) {
             Ok(()) => {
                 if expect_continue {

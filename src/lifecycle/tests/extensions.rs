@@ -143,7 +143,9 @@ fn ext_running() -> (Harness, RequestId, Uuid) {
 /// still working.
 fn ext_runtime_done() -> (Harness, RequestId, Uuid) {
     let (mut h, id, ext) = ext_running();
-    h.advance(2 * MS);
+    h.advance(MS + 500);
+    h.lc.handle_runtime_response_started(h.now, id);
+    h.advance(500);
     h.respond(id, "ok").unwrap();
     assert_eq!(h.one_reply(INVOKER).outcome.error_type(), None);
     h.advance(MS);
@@ -155,6 +157,11 @@ fn ext_runtime_done() -> (Harness, RequestId, Uuid) {
         error_type: None,
         duration: Micros(3 * MS),
         produced_bytes: 2,
+        response: Some(ResponseTimes {
+            released: Micros(6 * MS),
+            started: Micros(7 * MS + 500),
+            completed: Micros(8 * MS),
+        }),
     }));
     (h, id, ext)
 }
