@@ -11,7 +11,9 @@
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use super::{JSON, Rendered, runtime_error};
+use super::{Context, JSON, Rendered, runtime_error};
+use crate::lifecycle::{PlatformEvent, Status};
+use crate::time::{Civil, Micros};
 
 pub use crate::lifecycle::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
 
@@ -313,6 +315,260 @@ pub fn subscription_closed(api: Api) -> Rendered<'static> {
             "Logs.SubscriptionClosed",
             "Logs API subscription is closed",
         ),
+    }
+}
+
+// ----- events -----
+
+/// Appends `event` as a Telemetry API event (`{"time":…,"type":…,"record":…}`, PROTOCOL.md
+/// 6.3, 6.4) generated at `at`; `max_memory_mb` is the peak memory a report carries. Returns
+/// `false`, writing nothing, for an event the Telemetry API has no type for: strict consumers
+/// reject a whole batch over one unknown type, so only documented types are written.
+pub fn write_event(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    event: &PlatformEvent,
+    at: Micros,
+    max_memory_mb: u64,
+) -> bool {
+    let kind = match event {
+        PlatformEvent::InitStart { .. } => "platform.initStart",
+        PlatformEvent::InitRuntimeDone { .. } => "platform.initRuntimeDone",
+        PlatformEvent::InitDone { .. } => "platform.initReport",
+        PlatformEvent::Start { .. } => "platform.start",
+        PlatformEvent::RuntimeDone { .. } => "platform.runtimeDone",
+        PlatformEvent::Report { .. } => "platform.report",
+        PlatformEvent::Extension { .. } => "platform.extension",
+        PlatformEvent::TimedOut { .. }
+        | PlatformEvent::RuntimeExited { .. }
+        | PlatformEvent::ExtensionExited { .. } => return false,
+    };
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(time(ctx, at).as_bytes());
+    out.extend_from_slice(b"\",\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"record\":{");
+    let mut r = Fields { out, first: true };
+    match event {
+        PlatformEvent::InitStart { phase, kind } => {
+            r.str("initializationType", kind.as_str());
+            r.str("phase", phase_str(*phase));
+            r.str("functionName", &ctx.function_name);
+            r.str("functionVersion", &ctx.version);
+        }
+        PlatformEvent::InitRuntimeDone {
+            phase,
+            kind,
+            status,
+            error_type,
+        } => {
+            r.str("initializationType", kind.as_str());
+            r.str("phase", phase_str(*phase));
+            r.status(*status, error_type.as_deref());
+        }
+        PlatformEvent::InitDone {
+            phase,
+            kind,
+            status,
+            error_type,
+            duration,
+        } => {
+            r.str("initializationType", kind.as_str());
+            r.str("phase", phase_str(*phase));
+            r.status(*status, error_type.as_deref());
+            r.open("metrics");
+            r.ms("durationMs", *duration);
+            r.close();
+        }
+        PlatformEvent::Start {
+            request_id,
+            trace_id,
+            tenant_id,
+        } => {
+            r.str("requestId", request_id.as_str());
+            r.str("version", &ctx.version);
+            if let Some(tenant) = tenant_id {
+                r.str("tenantId", tenant);
+            }
+            r.open("tracing");
+            r.str("type", "X-Amzn-Trace-Id");
+            r.str("value", trace_id.as_str());
+            r.close();
+        }
+        PlatformEvent::RuntimeDone {
+            request_id,
+            status,
+            error_type,
+            duration,
+            produced_bytes,
+            response,
+        } => {
+            r.str("requestId", request_id.as_str());
+            r.status(*status, error_type.as_deref());
+            r.open("metrics");
+            r.ms("durationMs", *duration);
+            r.num("producedBytes", *produced_bytes);
+            r.close();
+            if let Some(t) = response {
+                r.key("spans");
+                r.out.push(b'[');
+                span(
+                    r.out,
+                    ctx,
+                    "responseLatency",
+                    t.released,
+                    t.started.since(t.released),
+                );
+                r.out.push(b',');
+                span(
+                    r.out,
+                    ctx,
+                    "responseDuration",
+                    t.started,
+                    t.completed.since(t.started),
+                );
+                r.out.push(b']');
+            }
+        }
+        PlatformEvent::Report {
+            request_id,
+            status,
+            error_type,
+            duration,
+            init_duration,
+            extensions,
+            responded,
+            ..
+        } => {
+            r.str("requestId", request_id.as_str());
+            r.status(*status, error_type.as_deref());
+            r.open("metrics");
+            r.ms("durationMs", *duration);
+            r.num("billedDurationMs", duration.display_ms2().billed_ms());
+            r.num("memorySizeMB", u64::from(ctx.memory_mb));
+            r.num("maxMemoryUsedMB", max_memory_mb);
+            if let Some(init) = init_duration {
+                r.ms("initDurationMs", *init);
+            }
+            r.close();
+            if let (Some(overhead), Some(start)) = (extensions.max(), responded) {
+                r.key("spans");
+                r.out.push(b'[');
+                span(r.out, ctx, "extensionOverhead", *start, overhead);
+                r.out.push(b']');
+            }
+        }
+        PlatformEvent::Extension {
+            name,
+            state,
+            events,
+        } => {
+            r.str("name", name);
+            r.str("state", state);
+            r.key("events");
+            let listed: &[u8] = match (events.invoke, events.shutdown) {
+                (true, true) => br#"["INVOKE","SHUTDOWN"]"#,
+                (true, false) => br#"["INVOKE"]"#,
+                (false, true) => br#"["SHUTDOWN"]"#,
+                (false, false) => b"[]",
+            };
+            r.out.extend_from_slice(listed);
+        }
+        PlatformEvent::TimedOut { .. }
+        | PlatformEvent::RuntimeExited { .. }
+        | PlatformEvent::ExtensionExited { .. } => {}
+    }
+    out.extend_from_slice(b"}}");
+    true
+}
+
+/// `{"name":…,"start":…,"durationMs":…}`.
+fn span(out: &mut Vec<u8>, ctx: &Context, name: &str, start: Micros, duration: Micros) {
+    let mut s = Fields { out, first: true };
+    s.out.push(b'{');
+    s.str("name", name);
+    s.str("start", &time(ctx, start));
+    s.ms("durationMs", duration);
+    s.out.push(b'}');
+}
+
+/// ISO-8601 UTC with milliseconds, as Lambda stamps events.
+fn time(ctx: &Context, at: Micros) -> String {
+    Civil::from_epoch_micros(ctx.epoch_us + at.as_micros()).rfc3339_millis()
+}
+
+fn phase_str(phase: crate::lifecycle::InitPhase) -> &'static str {
+    match phase {
+        crate::lifecycle::InitPhase::Init => "init",
+        crate::lifecycle::InitPhase::Invoke => "invoke",
+    }
+}
+
+/// The fields of a JSON object being written.
+struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Fields<'_> {
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        // Writing to a Vec cannot fail, and a str always serialises.
+        let _ = serde_json::to_writer(&mut *self.out, value);
+    }
+
+    fn num(&mut self, key: &str, value: u64) {
+        self.key(key);
+        let mut digits = [0; 20];
+        self.out
+            .extend_from_slice(crate::http::decimal(&mut digits, value));
+    }
+
+    /// Milliseconds with microsecond precision, as a JSON number: `2599.0`, `549.04`.
+    fn ms(&mut self, key: &str, value: Micros) {
+        self.key(key);
+        let us = value.as_micros();
+        let mut digits = [0; 20];
+        self.out
+            .extend_from_slice(crate::http::decimal(&mut digits, us / 1_000));
+        let frac = us % 1_000;
+        let text = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let keep = text.iter().rposition(|d| *d != b'0').map_or(1, |i| i + 1);
+        self.out.push(b'.');
+        self.out.extend_from_slice(&text[..keep]);
+    }
+
+    fn status(&mut self, status: Status, error_type: Option<&str>) {
+        self.str("status", status.as_str());
+        if let Some(t) = error_type.filter(|_| status != Status::Success) {
+            self.str("errorType", t);
+        }
+    }
+
+    /// Opens a nested object under `key`; [`Fields::close`] ends it.
+    fn open(&mut self, key: &str) {
+        self.key(key);
+        self.out.push(b'{');
+        self.first = true;
+    }
+
+    fn close(&mut self) {
+        self.out.push(b'}');
+        self.first = false;
     }
 }
 

@@ -1,4 +1,8 @@
 use super::*;
+use crate::api::test_support::ctx;
+use crate::id::{Rng, TraceId};
+use crate::lifecycle::{Events, InitPhase, InitType, Overheads, PlatformEvent, ResponseTimes};
+use serde_json::json;
 
 fn error_of(r: &Rendered<'_>) -> (u16, String, String) {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
@@ -258,4 +262,161 @@ fn answers() {
         )
     );
     assert_eq!(error_of(&subscription_closed(Api::Logs)).0, 403);
+}
+
+// ----- events -----
+
+/// Renders `event` at 1.5 s past the context's epoch (2023-11-14T22:13:20Z) and parses it back.
+fn rendered(event: &PlatformEvent) -> Option<serde_json::Value> {
+    let mut out = Vec::new();
+    if !write_event(&mut out, &ctx(), event, Micros(1_500_000), 94) {
+        assert!(out.is_empty());
+        return None;
+    }
+    Some(
+        serde_json::from_slice(&out)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out))),
+    )
+}
+
+#[test]
+fn init_events_have_lambdas_fields() {
+    let start = rendered(&PlatformEvent::InitStart {
+        phase: InitPhase::Init,
+        kind: InitType::OnDemand,
+    });
+    assert_eq!(
+        start,
+        Some(json!({
+            "time": "2023-11-14T22:13:21.500Z",
+            "type": "platform.initStart",
+            "record": {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "functionName": "my-fn",
+                "functionVersion": "$LATEST"
+            }
+        }))
+    );
+    let done = rendered(&PlatformEvent::InitRuntimeDone {
+        phase: InitPhase::Invoke,
+        kind: InitType::OnDemand,
+        status: Status::Failure,
+        error_type: Some("Runtime.ExitError".into()),
+    })
+    .unwrap();
+    assert_eq!(done["type"], "platform.initRuntimeDone");
+    assert_eq!(
+        done["record"],
+        json!({"initializationType": "on-demand", "phase": "invoke", "status": "failure", "errorType": "Runtime.ExitError"})
+    );
+    let report = rendered(&PlatformEvent::InitDone {
+        phase: InitPhase::Init,
+        kind: InitType::ProvisionedConcurrency,
+        status: Status::Success,
+        error_type: None,
+        duration: Micros(549_040),
+    })
+    .unwrap();
+    assert_eq!(report["type"], "platform.initReport");
+    assert_eq!(
+        report["record"],
+        json!({"initializationType": "provisioned-concurrency", "phase": "init", "status": "success", "metrics": {"durationMs": 549.04}})
+    );
+}
+
+#[test]
+fn invoke_events_have_lambdas_fields_spans_and_units() {
+    let id = Rng::from_seed(1).uuid_v4();
+    let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
+    let start = rendered(&PlatformEvent::Start {
+        request_id: id,
+        trace_id: TraceId::given(trace),
+        tenant_id: None,
+    })
+    .unwrap();
+    assert_eq!(
+        start["record"],
+        json!({"requestId": id.as_str(), "version": "$LATEST", "tracing": {"type": "X-Amzn-Trace-Id", "value": trace}})
+    );
+    let done = rendered(&PlatformEvent::RuntimeDone {
+        request_id: id,
+        status: Status::Success,
+        error_type: None,
+        duration: Micros(2_599_000),
+        produced_bytes: 8,
+        response: Some(ResponseTimes {
+            released: Micros(1_000_000),
+            started: Micros(3_598_000),
+            completed: Micros(3_598_000),
+        }),
+    })
+    .unwrap();
+    // The shape of the real sample in PROTOCOL.md 6.4.
+    assert_eq!(
+        done["record"],
+        json!({
+            "requestId": id.as_str(),
+            "status": "success",
+            "metrics": {"durationMs": 2599.0, "producedBytes": 8},
+            "spans": [
+                {"name": "responseLatency", "start": "2023-11-14T22:13:21.000Z", "durationMs": 2598.0},
+                {"name": "responseDuration", "start": "2023-11-14T22:13:23.598Z", "durationMs": 0.0}
+            ]
+        })
+    );
+    let mut extensions = Overheads::for_extensions(vec!["logger".into()].into());
+    extensions.set(0, Micros(1_234));
+    let report = rendered(&PlatformEvent::Report {
+        request_id: id,
+        status: Status::Timeout,
+        error_type: Some("Sandbox.Timedout".into()),
+        duration: Micros(2_599_400),
+        init_duration: Some(Micros(549_040)),
+        runtime: None,
+        extensions,
+        responded: Some(Micros(3_598_000)),
+    })
+    .unwrap();
+    assert_eq!(
+        report["record"],
+        json!({
+            "requestId": id.as_str(),
+            "status": "timeout",
+            "errorType": "Sandbox.Timedout",
+            "metrics": {"durationMs": 2599.4, "billedDurationMs": 2600, "memorySizeMB": 256, "maxMemoryUsedMB": 94, "initDurationMs": 549.04},
+            "spans": [{"name": "extensionOverhead", "start": "2023-11-14T22:13:23.598Z", "durationMs": 1.234}]
+        })
+    );
+}
+
+#[test]
+fn extension_events_and_undocumented_ones() {
+    let ext = rendered(&PlatformEvent::Extension {
+        name: "logger".into(),
+        state: "Ready",
+        events: Events {
+            invoke: true,
+            shutdown: true,
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        ext["record"],
+        json!({"name": "logger", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]})
+    );
+    // No Telemetry API type: nothing is written (strict consumers reject unknown types).
+    let id = Rng::from_seed(2).uuid_v4();
+    for event in [
+        PlatformEvent::TimedOut {
+            request_id: id,
+            after: Micros::from_secs(3),
+        },
+        PlatformEvent::ExtensionExited {
+            name: "x".into(),
+            status: crate::lifecycle::ExitStatus::Code(1),
+        },
+    ] {
+        assert_eq!(rendered(&event), None);
+    }
 }
