@@ -23,7 +23,8 @@
 //! One environment, one runtime, up to ten extensions, one invocation in flight (classic
 //! Lambda). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
 //! extensions' too (`agent_state_names.go`); `Phase` adds the environment's own.
-//! [`Lifecycle::progress`] moves the environment on whenever what a phase waits for is there.
+//! `Lifecycle::progress` (private) moves the environment on whenever what a phase waits for is
+//! there.
 //!
 //! | phase (runtime state) | input | result | source |
 //! |---|---|---|---|
