@@ -45,6 +45,7 @@ pub mod lifecycle;
 pub mod process;
 pub mod reactor;
 mod simulator;
+pub mod telemetry;
 pub mod time;
 
 pub use config::{Bootstrap, Config, ExtensionCommand};

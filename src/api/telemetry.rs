@@ -482,6 +482,59 @@ pub fn write_event(
     true
 }
 
+/// Appends a `function` or `extension` event: one line of output, as a JSON string
+/// (`extension == false` for the runtime's).
+pub fn write_line(out: &mut Vec<u8>, ctx: &Context, at: Micros, extension: bool, line: &str) {
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(time(ctx, at).as_bytes());
+    out.extend_from_slice(if extension {
+        b"\",\"type\":\"extension\",\"record\":"
+    } else {
+        b"\",\"type\":\"function\",\"record\":"
+    });
+    // Writing to a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, line);
+    out.push(b'}');
+}
+
+/// Appends `platform.telemetrySubscription`: extension `name` subscribed to `types`.
+pub fn write_subscription(out: &mut Vec<u8>, ctx: &Context, at: Micros, name: &str, types: Types) {
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(time(ctx, at).as_bytes());
+    out.extend_from_slice(b"\",\"type\":\"platform.telemetrySubscription\",\"record\":{");
+    let mut r = Fields { out, first: true };
+    r.str("name", name);
+    r.str("state", "Subscribed");
+    r.key("types");
+    let mut listed = Vec::with_capacity(3);
+    for (on, t) in [
+        (types.platform, "platform"),
+        (types.function, "function"),
+        (types.extension, "extension"),
+    ] {
+        if on {
+            listed.push(t);
+        }
+    }
+    let _ = serde_json::to_writer(&mut *r.out, &listed);
+    out.extend_from_slice(b"}}");
+}
+
+/// Appends `platform.logsDropped`: a subscriber fell behind and lost records.
+pub fn write_logs_dropped(out: &mut Vec<u8>, ctx: &Context, at: Micros, records: u64, bytes: u64) {
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(time(ctx, at).as_bytes());
+    out.extend_from_slice(b"\",\"type\":\"platform.logsDropped\",\"record\":{");
+    let mut r = Fields { out, first: true };
+    r.str(
+        "reason",
+        "Some logs were dropped because the downstream consumer is slower than the logs production rate",
+    );
+    r.num("droppedRecords", records);
+    r.num("droppedBytes", bytes);
+    out.extend_from_slice(b"}}");
+}
+
 /// `{"name":…,"start":…,"durationMs":…}`.
 fn span(out: &mut Vec<u8>, ctx: &Context, name: &str, start: Micros, duration: Micros) {
     let mut s = Fields { out, first: true };

@@ -7,7 +7,8 @@
 //! - one batch is in flight at a time; a failed or unanswered one goes back to the front of the
 //!   buffer and is retried with exponential backoff, while new records keep arriving;
 //! - a buffer beyond twice the batch limits drops its oldest records, and counts them and their
-//!   bytes for `platform.logsDropped`.
+//!   bytes; the next batch opens with a record saying so (`platform.logsDropped`), which is
+//!   counted again if that batch fails, so the news is never lost.
 //!
 //! Not used yet: delivery is wired with the subscriptions (the Telemetry issue).
 
@@ -70,7 +71,7 @@ pub struct Batch {
     pub records: usize,
 }
 
-/// Records and bytes dropped since last asked, for `platform.logsDropped`.
+/// Records and bytes dropped, for `platform.logsDropped`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Dropped {
     /// Records dropped.
@@ -94,7 +95,10 @@ pub struct Batcher {
     retry_at: Option<Micros>,
     backoff: Micros,
     flushing: bool,
+    /// Dropped and not yet reported.
     dropped: Dropped,
+    /// Reported by the batch in flight: counted again if it fails.
+    reporting: Dropped,
 }
 
 impl Batcher {
@@ -110,6 +114,7 @@ impl Batcher {
             backoff: FIRST_BACKOFF,
             flushing: false,
             dropped: Dropped::default(),
+            reporting: Dropped::default(),
         }
     }
 
@@ -149,10 +154,12 @@ impl Batcher {
         }
     }
 
-    /// What was dropped since the last call, if anything.
-    pub fn take_dropped(&mut self) -> Option<Dropped> {
-        let dropped = std::mem::take(&mut self.dropped);
-        (dropped.records > 0).then_some(dropped)
+    /// What was dropped and not yet reported by a batch that went through.
+    pub fn dropped(&self) -> Dropped {
+        Dropped {
+            records: self.dropped.records + self.reporting.records,
+            bytes: self.dropped.bytes + self.reporting.bytes,
+        }
     }
 
     /// Makes everything waiting due at once (shutdown, or a stream that closed), and stays so
@@ -161,8 +168,14 @@ impl Batcher {
         self.flushing = true;
     }
 
-    /// The batch to send now, if one is due and none is in flight.
-    pub fn poll_batch(&mut self, now: Micros) -> Option<Batch> {
+    /// The batch to send now, if one is due and none is in flight. If records were dropped,
+    /// `report` renders the record that says so (or nothing, for a subscriber that does not
+    /// take platform events); it opens the batch.
+    pub fn poll_batch(
+        &mut self,
+        now: Micros,
+        report: &mut dyn FnMut(Dropped, &mut Vec<u8>),
+    ) -> Option<Batch> {
         if self.in_flight.is_some() || self.queue.is_empty() {
             return None;
         }
@@ -184,7 +197,15 @@ impl Batcher {
         if self.framing == Framing::JsonArray {
             body.push(b'[');
         }
-        for (_, record) in &self.queue {
+        let mut notice = Vec::new();
+        if self.dropped.records > 0 {
+            report(self.dropped, &mut notice);
+            self.reporting = std::mem::take(&mut self.dropped);
+        }
+        let records_of_queue = std::iter::once(&notice[..])
+            .filter(|n| !n.is_empty())
+            .chain(self.queue.iter().map(|(_, r)| &r[..]));
+        for record in records_of_queue {
             if records == self.buffering.max_items as usize
                 || (records > 0 && bytes >= self.buffering.max_bytes as usize)
             {
@@ -203,7 +224,8 @@ impl Batcher {
         if self.framing == Framing::JsonArray {
             body.push(b']');
         }
-        self.in_flight = Some((records, now));
+        // The queue's records in this batch: all but the notice.
+        self.in_flight = Some((records - usize::from(!notice.is_empty()), now));
         Some(Batch { body, records })
     }
 
@@ -217,11 +239,16 @@ impl Batcher {
             for (_, record) in self.queue.drain(..records.min(self.queue.len())) {
                 self.queued_bytes -= record.len();
             }
+            self.reporting = Dropped::default();
             self.backoff = FIRST_BACKOFF;
             if self.queue.is_empty() {
                 self.flushing = false;
             }
         } else {
+            // The news of the drops did not get through: it goes with the next batch.
+            let reported = std::mem::take(&mut self.reporting);
+            self.dropped.records += reported.records;
+            self.dropped.bytes += reported.bytes;
             self.retry_at = Some(now + self.backoff);
             self.backoff = Micros(self.backoff.as_micros().saturating_mul(2)).min(MAX_BACKOFF);
         }

@@ -4,7 +4,9 @@
 
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use lambda_sim::api::Context;
-use lambda_sim::api::telemetry::write_event;
+use lambda_sim::api::telemetry::{
+    Types, write_event, write_line, write_logs_dropped, write_subscription,
+};
 use lambda_sim::id::{Rng, TraceId};
 use lambda_sim::lifecycle::{
     Events, InitPhase, InitType, Overheads, PlatformEvent, ResponseTimes, Status,
@@ -91,10 +93,46 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
             42
         ));
     }
+    // The records that are not lifecycle events: output lines, a subscription, drops.
+    batch.push(b',');
+    write_line(
+        &mut batch,
+        &ctx,
+        Micros(40_000),
+        false,
+        "a \"quoted\" line\tfrom the runtime",
+    );
+    batch.push(b',');
+    write_line(&mut batch, &ctx, Micros(40_001), true, "from an extension");
+    batch.push(b',');
+    let types = Types {
+        platform: true,
+        function: true,
+        extension: false,
+    };
+    write_subscription(&mut batch, &ctx, Micros(40_002), "logger", types);
+    batch.push(b',');
+    write_logs_dropped(&mut batch, &ctx, Micros(40_003), 12, 3_456);
     batch.push(b']');
     let parsed: Vec<LambdaTelemetry> = serde_json::from_slice(&batch)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&batch)));
-    assert_eq!(parsed.len(), events.len());
+    assert_eq!(parsed.len(), events.len() + 4);
+    assert_eq!(
+        parsed[7].record,
+        LambdaTelemetryRecord::Function("a \"quoted\" line\tfrom the runtime".to_string())
+    );
+    assert!(matches!(
+        parsed[8].record,
+        LambdaTelemetryRecord::Extension(_)
+    ));
+    assert!(matches!(
+        parsed[9].record,
+        LambdaTelemetryRecord::PlatformTelemetrySubscription { .. }
+    ));
+    assert!(matches!(
+        parsed[10].record,
+        LambdaTelemetryRecord::PlatformLogsDropped { .. }
+    ));
     assert!(matches!(
         parsed[0].record,
         LambdaTelemetryRecord::PlatformInitStart { .. }

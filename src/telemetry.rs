@@ -1,0 +1,239 @@
+//! Telemetry fan-out, sans-IO: the records the platform produces (its events and every line of
+//! output) go to each subscriber that asked for their type, rendered for it and buffered in its
+//! own [`Batcher`]; the reactor sends the batches and reports how they went (PROTOCOL.md 6.2,
+//! 6.3). Between the lifecycle core, which decides who may subscribe and when, and the reactor,
+//! which owns the connections.
+//!
+//! **Replay**: from the start of an init to its end, every record is also kept, and a subscriber
+//! that arrives during the init gets them first, so it sees `platform.initStart` and the early
+//! lines as Lambda's subscribers do. Then `platform.telemetrySubscription` announces it.
+//!
+//! Telemetry API schemas only for now; the Logs API's records come with its wiring. Not used
+//! yet: the reactor wires it with the subscriptions.
+
+use crate::api::Context;
+use crate::api::telemetry::{
+    Destination, Subscription, Types, write_event, write_line, write_logs_dropped,
+    write_subscription,
+};
+use crate::lifecycle::PlatformEvent;
+use crate::lifecycle::batch::{Batch, Batcher, Dropped, Framing};
+use crate::time::Micros;
+
+/// At most this many records are kept for replay during one init; the oldest go first.
+pub const MAX_REPLAY: usize = 10_000;
+
+/// Something the platform produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A lifecycle event.
+    Platform(PlatformEvent),
+    /// A line of the runtime's output (`function`).
+    Function(String),
+    /// A line of an extension's output (`extension`).
+    Extension(String),
+    /// An extension subscribed (`platform.telemetrySubscription`).
+    Subscribed {
+        /// The extension.
+        name: String,
+        /// What it subscribed to.
+        types: Types,
+    },
+}
+
+impl Record {
+    /// Whether a subscriber to `types` receives it.
+    fn wanted(&self, types: Types) -> bool {
+        match self {
+            Record::Platform(_) | Record::Subscribed { .. } => types.platform,
+            Record::Function(_) => types.function,
+            Record::Extension(_) => types.extension,
+        }
+    }
+}
+
+/// A subscriber, by its order of subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriberId(pub usize);
+
+#[derive(Debug)]
+struct Subscriber {
+    subscription: Subscription,
+    batcher: Batcher,
+}
+
+/// Every subscriber's buffer, and the replay of the current init. See the module docs.
+#[derive(Debug, Default)]
+pub struct Hub {
+    /// Records of the init in progress, for subscribers still to come; `None` outside an init.
+    replay: Option<Vec<(Micros, Record)>>,
+    subscribers: Vec<Subscriber>,
+}
+
+impl Hub {
+    /// No subscriber, no init.
+    pub fn new() -> Hub {
+        Hub::default()
+    }
+
+    /// Subscribers so far.
+    pub fn len(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// Whether nobody has subscribed.
+    pub fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+    }
+
+    /// Records kept for replay (zero outside an init).
+    pub fn replayable(&self) -> usize {
+        self.replay.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Takes a record produced at `at`: each subscriber that wants it gets it, and an init keeps
+    /// it for replay (`platform.initStart` begins an init, `platform.initReport` ends it).
+    /// `max_memory_mb` is what a report carries.
+    pub fn record(&mut self, ctx: &Context, at: Micros, record: Record, max_memory_mb: u64) {
+        if let Record::Platform(PlatformEvent::InitStart { .. }) = record {
+            self.replay = Some(Vec::new());
+        }
+        for i in 0..self.subscribers.len() {
+            self.deliver(ctx, i, at, &record, max_memory_mb);
+        }
+        let init_ended = matches!(record, Record::Platform(PlatformEvent::InitDone { .. }));
+        if init_ended {
+            self.replay = None;
+        } else if let Some(replay) = &mut self.replay {
+            if replay.len() == MAX_REPLAY {
+                replay.remove(0);
+            }
+            replay.push((at, record));
+        }
+    }
+
+    /// Adds a subscriber at `now` as extension `name`: it gets the replay of the init in
+    /// progress, then everyone gets its `platform.telemetrySubscription`.
+    pub fn subscribe(
+        &mut self,
+        ctx: &Context,
+        now: Micros,
+        name: &str,
+        subscription: Subscription,
+    ) -> SubscriberId {
+        let framing = match subscription.destination {
+            Destination::Http { .. } => Framing::JsonArray,
+            Destination::Tcp { .. } => Framing::Ndjson,
+        };
+        let types = subscription.types;
+        self.subscribers.push(Subscriber {
+            batcher: Batcher::new(subscription.buffering, framing),
+            subscription,
+        });
+        let id = self.subscribers.len() - 1;
+        if let Some(replay) = self.replay.take() {
+            // An init's records hold no report, so no memory figure is needed.
+            for (at, record) in &replay {
+                self.deliver(ctx, id, *at, record, 0);
+            }
+            self.replay = Some(replay);
+        }
+        let subscribed = Record::Subscribed {
+            name: name.to_string(),
+            types,
+        };
+        self.record(ctx, now, subscribed, 0);
+        SubscriberId(id)
+    }
+
+    /// Where subscriber `id`'s batches go.
+    pub fn destination(&self, id: SubscriberId) -> Option<&Destination> {
+        self.subscribers
+            .get(id.0)
+            .map(|s| &s.subscription.destination)
+    }
+
+    /// The next batch to send, and whose, if one is due. A subscriber that lost records
+    /// (and takes platform events) finds a `platform.logsDropped` at the head of its batch.
+    pub fn poll_batch(&mut self, ctx: &Context, now: Micros) -> Option<(SubscriberId, Batch)> {
+        self.subscribers.iter_mut().enumerate().find_map(|(i, s)| {
+            let platform = s.subscription.types.platform;
+            let mut report = |dropped: Dropped, out: &mut Vec<u8>| {
+                if platform {
+                    write_logs_dropped(out, ctx, now, dropped.records, dropped.bytes);
+                }
+            };
+            s.batcher
+                .poll_batch(now, &mut report)
+                .map(|b| (SubscriberId(i), b))
+        })
+    }
+
+    /// Subscriber `id`'s batch in flight was answered (`accepted` for a 2xx) or failed.
+    pub fn handle_sent(&mut self, now: Micros, id: SubscriberId, accepted: bool) {
+        if let Some(s) = self.subscribers.get_mut(id.0) {
+            s.batcher.handle_sent(now, accepted);
+        }
+    }
+
+    /// When [`Hub::handle_timeout`] or [`Hub::poll_batch`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Micros> {
+        self.subscribers
+            .iter()
+            .filter_map(|s| s.batcher.poll_timeout())
+            .min()
+    }
+
+    /// Fires what is due; returns the subscribers whose batch in flight went unanswered (the
+    /// caller closes their connections).
+    pub fn handle_timeout(&mut self, now: Micros) -> Vec<SubscriberId> {
+        let mut stalled = Vec::new();
+        for (i, s) in self.subscribers.iter_mut().enumerate() {
+            if s.batcher.handle_timeout(now) {
+                stalled.push(SubscriberId(i));
+            }
+        }
+        stalled
+    }
+
+    /// Sends everything buffered without waiting (shutdown, a stream that closed).
+    pub fn flush(&mut self) {
+        for s in &mut self.subscribers {
+            s.batcher.flush();
+        }
+    }
+
+    /// Renders `record` for subscriber `i` and buffers it, if it is wanted.
+    fn deliver(&mut self, ctx: &Context, i: usize, at: Micros, record: &Record, memory_mb: u64) {
+        let Some(s) = self.subscribers.get_mut(i) else {
+            return;
+        };
+        if !record.wanted(s.subscription.types) {
+            return;
+        }
+        let mut rendered = Vec::new();
+        let out = &mut rendered;
+        let written = match record {
+            Record::Platform(event) => write_event(out, ctx, event, at, memory_mb),
+            Record::Function(line) => {
+                write_line(out, ctx, at, false, line);
+                true
+            }
+            Record::Extension(line) => {
+                write_line(out, ctx, at, true, line);
+                true
+            }
+            Record::Subscribed { name, types } => {
+                write_subscription(out, ctx, at, name, *types);
+                true
+            }
+        };
+        if !written {
+            return;
+        }
+        s.batcher.push(at, rendered);
+    }
+}
+
+#[cfg(test)]
+mod tests;
