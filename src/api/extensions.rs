@@ -145,6 +145,9 @@ pub fn rejection(rejection: Rejection) -> Rendered<'static> {
         Rejection::InvalidRequestId
         | Rejection::InvalidStateTransition { .. }
         | Rejection::TooManyRequests => return super::runtime::rejection(rejection),
+        Rejection::SubscriptionClosed(_) | Rejection::SubscribedElsewhere(_) => {
+            return super::telemetry::rejection(rejection);
+        }
     };
     runtime_error(403, error_type, &rejection.to_string())
 }

@@ -102,6 +102,9 @@ pub fn rejection(rejection: Rejection) -> Rendered<'static> {
         | Rejection::ShutdownForInternal
         | Rejection::UnknownExtension(_)
         | Rejection::ExtensionState { .. } => super::extensions::rejection(rejection),
+        Rejection::SubscriptionClosed(_) | Rejection::SubscribedElsewhere(_) => {
+            super::telemetry::rejection(rejection)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use super::{Context, JSON, Rendered, runtime_error};
-use crate::lifecycle::{PlatformEvent, Status};
+use crate::lifecycle::{PlatformEvent, Rejection, Status};
 use crate::time::{Civil, Micros};
 
 pub use crate::lifecycle::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
@@ -23,13 +23,7 @@ pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 pub const LOGS_PATH: &str = "/2020-08-15/logs";
 
 /// Which of the two subscription APIs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Api {
-    /// `PUT /2022-07-01/telemetry`.
-    Telemetry,
-    /// `PUT /2020-08-15/logs` (deprecated, still live).
-    Logs,
-}
+pub use crate::lifecycle::TelemetryApi as Api;
 
 impl Api {
     /// The `errorType` of a refused subscription body.
@@ -300,6 +294,29 @@ pub fn not_supported(api: Api) -> Rendered<'static> {
 /// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
 pub fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
+}
+
+/// The answer to a subscription the lifecycle refused.
+pub fn rejection(rejection: Rejection) -> Rendered<'static> {
+    match rejection {
+        Rejection::SubscriptionClosed(api) => subscription_closed(api),
+        Rejection::SubscribedElsewhere(held) => {
+            let asked = match held {
+                Api::Telemetry => Api::Logs,
+                Api::Logs => Api::Telemetry,
+            };
+            runtime_error(400, asked.validation_error(), &rejection.to_string())
+        }
+        Rejection::InvalidRequestId
+        | Rejection::InvalidStateTransition { .. }
+        | Rejection::TooManyRequests
+        | Rejection::RegistrationClosed
+        | Rejection::ExtensionNameTaken
+        | Rejection::TooManyExtensions
+        | Rejection::ShutdownForInternal
+        | Rejection::UnknownExtension(_)
+        | Rejection::ExtensionState { .. } => super::extensions::rejection(rejection),
+    }
 }
 
 /// 403 after the init: subscriptions are taken only while the environment initialises.

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::types::{Action, Events, ExtensionEvent, ExtensionInfo, WaiterId};
+use super::types::{Action, Events, ExtensionEvent, ExtensionInfo, TelemetryApi, WaiterId};
 use crate::id::Uuid;
 
 /// An extension's state, as rapid names it (RIE `core/agent_state_names.go`).
@@ -55,6 +55,8 @@ pub(super) struct Extension {
     pub(super) waiter: Option<WaiterId>,
     /// An event it has not been given yet: released when it next calls `event/next`.
     pub(super) pending: Option<ExtensionEvent>,
+    /// The API it subscribed through for the platform's records, if any.
+    pub(super) subscribed: Option<TelemetryApi>,
 }
 
 impl Extension {

@@ -80,7 +80,7 @@ pub use types::{
     Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
     MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, ResponseTimes, Role,
-    RuntimeResult, ShutdownReason, Signal, Status, Timings, WaiterId,
+    RuntimeResult, ShutdownReason, Signal, Status, TelemetryApi, Timings, WaiterId,
 };
 
 /// The largest response a runtime may post: `6 * 1024 * 1024 + 100` bytes
@@ -742,9 +742,45 @@ impl Lifecycle {
             state: ExtState::Registered,
             waiter: None,
             pending: None,
+            subscribed: None,
         });
         self.progress(now);
         Ok(id)
+    }
+
+    /// Extension `id` subscribes through `api` for the platform's records. Taken while the
+    /// environment initialises (AWS-TEL, AWS-LOGS); a repeat through the same API is taken
+    /// again (idempotent: the caller must not deliver twice) and says so with `Ok(false)`;
+    /// through the other API it is refused. Returns whether the subscription is new.
+    pub fn handle_subscribe(&mut self, id: Uuid, api: TelemetryApi) -> Result<bool, Rejection> {
+        let in_init = matches!(self.env.phase, Phase::Init(_));
+        let slot = self
+            .env
+            .slot_of(id)
+            .ok_or(Rejection::UnknownExtension(id))?;
+        let ext = &mut self.env.extensions[slot];
+        if ext.state.failed() {
+            return Err(Rejection::ExtensionState {
+                from: ext.state.as_str(),
+                to: "Subscribed",
+            });
+        }
+        match ext.subscribed {
+            Some(held) if held != api => Err(Rejection::SubscribedElsewhere(held)),
+            _ if !in_init => Err(Rejection::SubscriptionClosed(api)),
+            Some(_) => Ok(false),
+            None => {
+                ext.subscribed = Some(api);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The name of extension `id`, if it is registered.
+    pub fn extension_name(&self, id: Uuid) -> Option<&str> {
+        self.env
+            .slot_of(id)
+            .map(|slot| &*self.env.extensions[slot].name)
     }
 
     /// Extension `id` called `GET /extension/event/next` on `waiter`: it is done with what it

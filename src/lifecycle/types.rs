@@ -96,6 +96,15 @@ pub enum ExtensionErrorKind {
     Exit,
 }
 
+/// The two APIs an extension may subscribe through for the platform's records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TelemetryApi {
+    /// `PUT /2022-07-01/telemetry`.
+    Telemetry,
+    /// `PUT /2020-08-15/logs` (deprecated, still live).
+    Logs,
+}
+
 /// The most extensions an environment takes (AWS-EXT; rapid `core/registrations.go`).
 pub const MAX_EXTENSIONS: usize = 10;
 
@@ -724,6 +733,11 @@ pub enum Rejection {
         /// The state the request asked for.
         to: &'static str,
     },
+    /// A subscription after the init (403 `Telemetry.SubscriptionClosed`).
+    SubscriptionClosed(TelemetryApi),
+    /// A subscription through one API by an extension subscribed through the other (AWS-TEL:
+    /// "the second returns an error"); carries the API it already holds.
+    SubscribedElsewhere(TelemetryApi),
 }
 
 impl fmt::Display for Rejection {
@@ -750,6 +764,18 @@ impl fmt::Display for Rejection {
                 f,
                 "State transition from {from} to {to} failed for extension. Error: State transition is not allowed"
             ),
+            Rejection::SubscriptionClosed(TelemetryApi::Telemetry) => {
+                f.write_str("Telemetry API subscription is closed")
+            }
+            Rejection::SubscriptionClosed(TelemetryApi::Logs) => {
+                f.write_str("Logs API subscription is closed")
+            }
+            Rejection::SubscribedElsewhere(TelemetryApi::Telemetry) => {
+                f.write_str("The extension is subscribed through the Telemetry API already")
+            }
+            Rejection::SubscribedElsewhere(TelemetryApi::Logs) => {
+                f.write_str("The extension is subscribed through the Logs API already")
+            }
         }
     }
 }

@@ -420,3 +420,28 @@ fn extension_events_and_undocumented_ones() {
         assert_eq!(rendered(&event), None);
     }
 }
+
+#[test]
+fn lifecycle_refusals_of_subscriptions() {
+    assert_eq!(
+        error_of(&rejection(Rejection::SubscriptionClosed(Api::Logs))),
+        (
+            403,
+            "Logs.SubscriptionClosed".into(),
+            "Logs API subscription is closed".into()
+        )
+    );
+    assert_eq!(
+        error_of(&rejection(Rejection::SubscribedElsewhere(Api::Logs))),
+        (
+            400,
+            "ValidationError".into(),
+            "The extension is subscribed through the Logs API already".into()
+        )
+    );
+    let id = Rng::from_seed(3).uuid_v4();
+    assert_eq!(
+        error_of(&rejection(Rejection::UnknownExtension(id))).1,
+        "Extension.UnknownExtensionIdentifier"
+    );
+}

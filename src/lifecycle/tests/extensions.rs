@@ -787,3 +787,49 @@ fn a_failed_init_reports_the_runtimes_part_once() {
         })
     ));
 }
+
+// ----- telemetry subscriptions -----
+
+#[test]
+fn subscriptions_are_taken_during_init_once_per_extension() {
+    let (mut h, _, ext) = registered();
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        Ok(true)
+    );
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        Ok(false),
+        "idempotent: taken, not delivered twice"
+    );
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Logs),
+        Err(Rejection::SubscribedElsewhere(TelemetryApi::Telemetry))
+    );
+    assert_eq!(h.lc.extension_name(ext), Some("logger"));
+    let stranger = Rng::from_seed(5).uuid_v4();
+    assert_eq!(
+        h.lc.handle_subscribe(stranger, TelemetryApi::Logs),
+        Err(Rejection::UnknownExtension(stranger))
+    );
+    // Still during the init after the runtime's /next: the extension has not asked for its
+    // first event yet.
+    h.next(RUNTIME).unwrap();
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        Ok(false)
+    );
+}
+
+#[test]
+fn subscriptions_close_with_the_init() {
+    let (mut h, _, ext) = ext_running();
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        Err(Rejection::SubscriptionClosed(TelemetryApi::Telemetry))
+    );
+    assert_eq!(
+        h.lc.handle_subscribe(ext, TelemetryApi::Logs),
+        Err(Rejection::SubscriptionClosed(TelemetryApi::Logs))
+    );
+}
