@@ -513,6 +513,13 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(parsed.log_level.as_deref());
+    // The release build aborts on panic, so no `Drop` kills the children then: the hook does.
+    process::abort_guard::guard_on_abort();
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        process::abort_guard::kill_on_abort();
+        report(info);
+    }));
     match parsed.mode {
         Mode::Help => {
             let _ = write!(std::io::stdout(), "{HELP}");

@@ -8,8 +8,7 @@
 //! that arrives during the init gets them first, so it sees `platform.initStart` and the early
 //! lines as Lambda's subscribers do. Then `platform.telemetrySubscription` announces it.
 //!
-//! Telemetry API schemas only for now; the Logs API's records come with its wiring. Not used
-//! yet: the reactor wires it with the subscriptions.
+//! Telemetry API schemas only for now; the Logs API's records come with its wiring.
 
 use crate::api::Context;
 use crate::api::telemetry::{
@@ -42,12 +41,44 @@ pub enum Record {
 }
 
 impl Record {
-    /// Whether a subscriber to `types` receives it.
-    fn wanted(&self, types: Types) -> bool {
+    fn item(&self) -> Item<'_> {
         match self {
-            Record::Platform(_) | Record::Subscribed { .. } => types.platform,
-            Record::Function(_) => types.function,
-            Record::Extension(_) => types.extension,
+            Record::Platform(event) => Item::Platform(event),
+            Record::Function(line) => Item::Function(line),
+            Record::Extension(line) => Item::Extension(line),
+            Record::Subscribed { name, types } => Item::Subscribed(name, *types),
+        }
+    }
+}
+
+/// A record, borrowed: what is rendered for each subscriber.
+#[derive(Clone, Copy, Debug)]
+enum Item<'a> {
+    Platform(&'a PlatformEvent),
+    Function(&'a str),
+    Extension(&'a str),
+    Subscribed(&'a str, Types),
+}
+
+impl Item<'_> {
+    /// Whether a subscriber to `types` receives it.
+    fn wanted(self, types: Types) -> bool {
+        match self {
+            Item::Platform(_) | Item::Subscribed(..) => types.platform,
+            Item::Function(_) => types.function,
+            Item::Extension(_) => types.extension,
+        }
+    }
+
+    fn to_record(self) -> Record {
+        match self {
+            Item::Platform(event) => Record::Platform(event.clone()),
+            Item::Function(line) => Record::Function(line.to_string()),
+            Item::Extension(line) => Record::Extension(line.to_string()),
+            Item::Subscribed(name, types) => Record::Subscribed {
+                name: name.to_string(),
+                types,
+            },
         }
     }
 }
@@ -86,6 +117,26 @@ impl Hub {
         self.subscribers.is_empty()
     }
 
+    /// Whether `event` should be recorded: someone subscribed, or an init is (or begins to be)
+    /// kept for replay. Saves a clone per event when nobody listens.
+    pub fn wants(&self, event: &PlatformEvent) -> bool {
+        !self.subscribers.is_empty()
+            || self.replay.is_some()
+            || matches!(event, PlatformEvent::InitStart { .. })
+    }
+
+    /// Whether lines of output should be recorded (see [`Hub::wants`]).
+    pub fn wants_lines(&self) -> bool {
+        !self.subscribers.is_empty() || self.replay.is_some()
+    }
+
+    /// Whether every buffer is empty and nothing is in flight.
+    pub fn is_drained(&self) -> bool {
+        self.subscribers
+            .iter()
+            .all(|s| s.batcher.is_empty() && !s.batcher.in_flight())
+    }
+
     /// Records kept for replay (zero outside an init).
     pub fn replayable(&self) -> usize {
         self.replay.as_ref().map_or(0, Vec::len)
@@ -95,20 +146,31 @@ impl Hub {
     /// it for replay (`platform.initStart` begins an init, `platform.initReport` ends it).
     /// `max_memory_mb` is what a report carries.
     pub fn record(&mut self, ctx: &Context, at: Micros, record: Record, max_memory_mb: u64) {
-        if let Record::Platform(PlatformEvent::InitStart { .. }) = record {
+        self.take(ctx, at, record.item(), max_memory_mb);
+    }
+
+    /// [`Hub::record`] for a lifecycle event the caller keeps: it is copied only for a replay.
+    pub fn record_event(&mut self, ctx: &Context, at: Micros, event: &PlatformEvent, memory: u64) {
+        self.take(ctx, at, Item::Platform(event), memory);
+    }
+
+    /// Delivers `item` to each subscriber and keeps it for a replay during an init. One copy
+    /// in the binary: its callers sit on the reactor's hot path, and it is off it.
+    #[inline(never)]
+    fn take(&mut self, ctx: &Context, at: Micros, item: Item<'_>, max_memory_mb: u64) {
+        if let Item::Platform(PlatformEvent::InitStart { .. }) = item {
             self.replay = Some(Vec::new());
         }
         for i in 0..self.subscribers.len() {
-            self.deliver(ctx, i, at, &record, max_memory_mb);
+            self.deliver(ctx, i, at, item, max_memory_mb);
         }
-        let init_ended = matches!(record, Record::Platform(PlatformEvent::InitDone { .. }));
-        if init_ended {
+        if let Item::Platform(PlatformEvent::InitDone { .. }) = item {
             self.replay = None;
         } else if let Some(replay) = &mut self.replay {
             if replay.len() == MAX_REPLAY {
                 replay.remove(0);
             }
-            replay.push((at, record));
+            replay.push((at, item.to_record()));
         }
     }
 
@@ -134,7 +196,7 @@ impl Hub {
         if let Some(replay) = self.replay.take() {
             // An init's records hold no report, so no memory figure is needed.
             for (at, record) in &replay {
-                self.deliver(ctx, id, *at, record, 0);
+                self.deliver(ctx, id, *at, record.item(), 0);
             }
             self.replay = Some(replay);
         }
@@ -204,27 +266,27 @@ impl Hub {
     }
 
     /// Renders `record` for subscriber `i` and buffers it, if it is wanted.
-    fn deliver(&mut self, ctx: &Context, i: usize, at: Micros, record: &Record, memory_mb: u64) {
+    fn deliver(&mut self, ctx: &Context, i: usize, at: Micros, item: Item<'_>, memory_mb: u64) {
         let Some(s) = self.subscribers.get_mut(i) else {
             return;
         };
-        if !record.wanted(s.subscription.types) {
+        if !item.wanted(s.subscription.types) {
             return;
         }
         let mut rendered = Vec::new();
         let out = &mut rendered;
-        let written = match record {
-            Record::Platform(event) => write_event(out, ctx, event, at, memory_mb),
-            Record::Function(line) => {
+        let written = match item {
+            Item::Platform(event) => write_event(out, ctx, event, at, memory_mb),
+            Item::Function(line) => {
                 write_line(out, ctx, at, false, line);
                 true
             }
-            Record::Extension(line) => {
+            Item::Extension(line) => {
                 write_line(out, ctx, at, true, line);
                 true
             }
-            Record::Subscribed { name, types } => {
-                write_subscription(out, ctx, at, name, *types);
+            Item::Subscribed(name, types) => {
+                write_subscription(out, ctx, at, name, types);
                 true
             }
         };

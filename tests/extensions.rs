@@ -415,20 +415,28 @@ fn the_extensions_api_refuses_as_rapid_does() {
         b"",
     );
     assert_eq!(error_type(&r), "Extension.MissingHeader");
-    // Telemetry is not simulated yet: AWS's local-testing answer, a 2xx that says so.
+    // The Telemetry API takes the subscription during the init (tests/telemetry.rs delivers);
+    // the Logs API gets AWS's local-testing answer, a 2xx that says it is not supported.
     let r = ext.request(
         "PUT",
         "/2022-07-01/telemetry",
         &[("Lambda-Extension-Identifier", &id)],
         br#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9"}}"#,
     );
+    assert_eq!((r.status, r.text()), (200, r#""OK""#.to_string()));
+    let r = ext.request(
+        "PUT",
+        "/2020-08-15/logs",
+        &[("Lambda-Extension-Identifier", &id)],
+        br#"{"types":["platform"],"destination":{"protocol":"TCP","port":9}}"#,
+    );
     assert_eq!(
         (r.status, error_type(&r)),
-        (202, "Telemetry.NotSupported".into())
+        (202, "Logs.NotSupported".into())
     );
     wait_line(
         &sim,
-        "the Telemetry or Logs API, which is not simulated yet",
+        "the Logs API, which is not simulated yet",
         Duration::from_secs(10),
     );
 

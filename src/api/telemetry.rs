@@ -2,11 +2,10 @@
 //! sections 6.1 and 7: reading a subscription, checking every field against AWS's limits, and
 //! the answers.
 //!
-//! Subscriptions are not taken yet: delivery (the reactor's outbound client, batching, replay)
-//! comes first, and a subscription accepted and never delivered is what cargo-lambda does and
-//! lambda-sim must not. Until then both paths answer what AWS documents for a local testing
-//! environment and its emulator sends ([`not_supported`]): extensions that subscribe run on,
-//! without telemetry, and are told so.
+//! The Telemetry API is served (delivery: `crate::telemetry` and the reactor). The Logs API's
+//! records are not rendered yet, so `/2020-08-15/logs` answers what AWS documents for a local
+//! testing environment and its emulator sends ([`not_supported`]): extensions that subscribe
+//! there run on, without logs, and are told so.
 
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -341,6 +340,8 @@ pub fn subscription_closed(api: Api) -> Rendered<'static> {
 /// 6.3, 6.4) generated at `at`; `max_memory_mb` is the peak memory a report carries. Returns
 /// `false`, writing nothing, for an event the Telemetry API has no type for: strict consumers
 /// reject a whole batch over one unknown type, so only documented types are written.
+// One copy in the binary, not one per caller.
+#[inline(never)]
 pub fn write_event(
     out: &mut Vec<u8>,
     ctx: &Context,

@@ -1,4 +1,4 @@
-//! The outbound side of HTTP/1.1, for telemetry delivery: a `POST` writer and an incremental
+//! The outbound side of HTTP/1.1, for telemetry delivery (the reactor's `outbound`): a `POST` writer and an incremental
 //! reader of the response to it. Like the request decoder it works on byte slices and never
 //! touches a socket; the reactor owns those.
 //!

@@ -10,7 +10,7 @@
 //!   bytes; the next batch opens with a record saying so (`platform.logsDropped`), which is
 //!   counted again if that batch fails, so the news is never lost.
 //!
-//! Not used yet: delivery is wired with the subscriptions (the Telemetry issue).
+//! `crate::telemetry` holds one per subscriber; the reactor sends what it hands out.
 
 use std::collections::VecDeque;
 

@@ -67,6 +67,7 @@ pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     let mut child = sys::spawn_tied_to_parent(&mut cmd)?;
     let pid = i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
+    abort_guard::add(pid);
     let pipes = (child.stdout.take(), child.stderr.take());
     let (Some(stdout), Some(stderr)) = pipes else {
         return Err(io::Error::other("child pipes missing"));
@@ -106,7 +107,11 @@ pub struct Exit {
 
 /// Reaps `pid` if it has exited. Only ever this pid: never `waitpid(-1)`.
 pub fn reap(pid: i32) -> io::Result<Option<Exit>> {
-    Ok(sys::reap(pid)?.map(|r| Exit {
+    let reaped = sys::reap(pid)?;
+    if reaped.is_some() {
+        abort_guard::remove(pid);
+    }
+    Ok(reaped.map(|r| Exit {
         status: if r.exited {
             crate::lifecycle::ExitStatus::Code(r.code)
         } else {
@@ -114,6 +119,47 @@ pub fn reap(pid: i32) -> io::Result<Option<Exit>> {
         },
         max_rss_kib: r.max_rss_kib,
     }))
+}
+
+/// The process groups of live children, for a process that aborts on panic (the release CLI):
+/// no `Drop` runs then, so its panic hook kills them through [`kill_on_abort`]. Inert unless
+/// [`guard_on_abort`] was called: the library, embedded, keeps no process-wide state.
+pub mod abort_guard {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+    /// From now on, children's process groups are remembered until reaped.
+    pub fn guard_on_abort() {
+        ON.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn add(pgid: i32) {
+        if ON.load(Ordering::Relaxed) {
+            if let Ok(mut groups) = GROUPS.lock() {
+                groups.push(pgid);
+            }
+        }
+    }
+
+    pub(super) fn remove(pgid: i32) {
+        if ON.load(Ordering::Relaxed) {
+            if let Ok(mut groups) = GROUPS.lock() {
+                groups.retain(|g| *g != pgid);
+            }
+        }
+    }
+
+    /// SIGKILL to every remembered group (from a panic hook: it never blocks on the lock).
+    pub fn kill_on_abort() {
+        if let Ok(groups) = GROUPS.try_lock() {
+            for pgid in groups.iter() {
+                let _ = super::kill_group(*pgid);
+            }
+        }
+    }
 }
 
 /// SIGKILL to the process group `pgid`.

@@ -9,6 +9,7 @@
 //! timerfd, so `epoll_wait` itself never carries a timeout.
 
 mod conn;
+mod outbound;
 mod sink;
 mod slab;
 
@@ -35,6 +36,7 @@ use crate::lifecycle::{
 use crate::process::{self, FunctionEnv, Launch};
 use crate::time::Micros;
 use conn::{Conn, State, Wait};
+use outbound::{Outbound, Step};
 pub(crate) use sink::Sink;
 pub use sink::{CAPTURE_LINES, LogOutput};
 use slab::{Key, Slab};
@@ -314,11 +316,15 @@ enum Source {
         child: ChildId,
         pidfd: OwnedFd,
     },
+    /// A connection to a telemetry subscriber's listener.
+    Telemetry(Outbound),
 }
 
 #[derive(Debug)]
 struct ChildProc {
     id: ChildId,
+    /// An extension (its lines are `extension` records), not the runtime.
+    extension: bool,
     /// `the runtime` or `extension NAME`, for messages.
     what: String,
     pid: i32,
@@ -365,8 +371,12 @@ pub(crate) struct Reactor {
     launch: Launches,
     /// `_HANDLER`, for the answer to an extension's registration.
     handler: String,
-    /// Whether the line saying that telemetry is not simulated has been printed.
+    /// Whether the line saying that the Logs API is not simulated has been printed.
     told_no_telemetry: bool,
+    /// Telemetry subscribers' buffers, and the replay of the init in progress.
+    hub: crate::telemetry::Hub,
+    /// Each subscriber's connection, if one is open (by subscriber id).
+    subscriber_conns: Vec<Option<Key>>,
     /// Embedded callers waiting for a lifecycle state.
     state_waiters: Vec<(Awaited, mpsc::Sender<Reply>)>,
     /// Embedded callers waiting for an invocation's report.
@@ -515,6 +525,8 @@ impl Reactor {
             launch,
             handler: config.effective_handler().unwrap_or_default(),
             told_no_telemetry: false,
+            hub: crate::telemetry::Hub::new(),
+            subscriber_conns: Vec::new(),
             state_waiters: Vec::new(),
             report_waiters: Vec::new(),
             sink,
@@ -572,10 +584,13 @@ impl Reactor {
         let mut events = Events::with_capacity(1024);
         loop {
             if let Some(finished) = self.finished_at {
-                let flushed = self.sources.iter().all(|(_, s)| match s {
-                    Source::Conn(c) => !c.has_output(),
-                    _ => true,
-                });
+                // Telemetry keeps flowing to the end: the last batches go out too.
+                self.hub.flush();
+                let flushed = self.hub.is_drained()
+                    && self.sources.iter().all(|(_, s)| match s {
+                        Source::Conn(c) => !c.has_output(),
+                        _ => true,
+                    });
                 if flushed || now >= finished + FINAL_FLUSH || self.signals > 1 {
                     break;
                 }
@@ -605,6 +620,7 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
+            self.pump_telemetry(now);
             self.answer_state_waiters();
             if self.log_events_due(now) {
                 // These lines have waited already.
@@ -654,6 +670,7 @@ impl Reactor {
             self.sink.deadline(),
             self.events_due,
             self.exit_poll_at,
+            self.hub.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -693,8 +710,12 @@ impl Reactor {
                             self.conn_readable(now, key, closed);
                         }
                     }
-                    Some(Source::Output { .. }) => self.child_output(key),
+                    Some(Source::Output { .. }) => self.child_output(now, key),
                     Some(Source::Exit { .. }) => self.child_exit(now, key),
+                    Some(Source::Telemetry(_)) => {
+                        let closed = event.is_read_closed() || event.is_error();
+                        self.subscriber_ready(now, key, event.is_writable(), closed);
+                    }
                     None => {}
                 }
             }
@@ -993,14 +1014,33 @@ impl Reactor {
         let head = conn.decoder.head();
         let answer: api::Rendered<'static> = match route {
             Some(Route::Ping) => api::pong(),
-            Some(Route::Subscribe(subscribed)) => {
+            Some(Route::Subscribe(api::telemetry::Api::Logs)) => {
                 if !self.told_no_telemetry {
                     self.told_no_telemetry = true;
                     self.sink.line(
-                        "lambda-sim: an extension subscribed to the Telemetry or Logs API, which is not simulated yet: answered 202 NotSupported, as AWS's emulator does",
+                        "lambda-sim: an extension subscribed to the Logs API, which is not simulated yet (the Telemetry API is): answered 202 NotSupported, as AWS's emulator does",
                     );
                 }
-                api::telemetry::not_supported(subscribed)
+                api::telemetry::not_supported(api::telemetry::Api::Logs)
+            }
+            Some(Route::Subscribe(kind)) => {
+                let checked = api::extensions::identifier(&head)
+                    .and_then(|id| Ok((id, api::telemetry::subscription(kind, &body)?)));
+                match checked {
+                    Ok((id, subscription)) => match self.core.handle_subscribe(id, kind) {
+                        Ok(first) => {
+                            let name = self.core.extension_name(id).unwrap_or("").to_string();
+                            if first {
+                                let id = self.hub.subscribe(&self.ctx, now, &name, subscription);
+                                log::debug!("extension {name} subscribed to telemetry as {id:?}");
+                                self.subscriber_conns.push(None);
+                            }
+                            api::telemetry::subscribed()
+                        }
+                        Err(r) => api::telemetry::rejection(r),
+                    },
+                    Err(refused) => *refused,
+                }
             }
             Some(Route::Next) => match self.core.handle_runtime_next(now, waiter) {
                 Ok(()) => {
@@ -1178,6 +1218,7 @@ impl Reactor {
             Source::Conn(conn) => registry.deregister(&mut conn.stream),
             Source::Output { file, .. } => registry.deregister(&mut SourceFd(&file.as_raw_fd())),
             Source::Exit { pidfd, .. } => registry.deregister(&mut SourceFd(&pidfd.as_raw_fd())),
+            Source::Telemetry(out) => registry.deregister(&mut out.stream),
         };
         Some(source)
     }
@@ -1295,6 +1336,15 @@ impl Reactor {
             Action::Event(event) => {
                 if !self.report_waiters.is_empty() {
                     self.send_report(&event);
+                }
+                if self.hub.wants(&event) {
+                    let memory = match &event {
+                        PlatformEvent::Report { runtime, .. } => {
+                            self.max_memory_mb(*runtime).unwrap_or(0)
+                        }
+                        _ => 0,
+                    };
+                    self.hub.record_event(&self.ctx, now, &event, memory);
                 }
                 if !self.quiet && self.sink.is_shown() {
                     self.events.push((now, event));
@@ -1475,6 +1525,148 @@ impl Reactor {
         Some(kib.div_ceil(1024))
     }
 
+    // ----- telemetry delivery -----
+
+    /// Sends every batch that is due, opening connections as needed. One batch is in flight
+    /// per subscriber; a subscriber that is down or slow holds back nobody else.
+    fn pump_telemetry(&mut self, now: Micros) {
+        if self.hub.is_empty() {
+            return;
+        }
+        for id in self.hub.handle_timeout(now) {
+            // Unanswered for too long: the batch failed; a new connection carries the retry.
+            if let Some(key) = self.subscriber_conns.get_mut(id.0).and_then(Option::take) {
+                self.remove_source(key);
+            }
+        }
+        while let Some((id, batch)) = self.hub.poll_batch(&self.ctx, now) {
+            let Some(destination) = self.hub.destination(id).cloned() else {
+                break;
+            };
+            let (addr, request) = match &destination {
+                api::telemetry::Destination::Http { addr, path, host } => {
+                    let mut request = Vec::with_capacity(batch.body.len() + 128);
+                    crate::http::client::write_post(
+                        &mut request,
+                        host,
+                        path,
+                        api::JSON,
+                        batch.body.len(),
+                    );
+                    request.extend_from_slice(&batch.body);
+                    (*addr, request)
+                }
+                api::telemetry::Destination::Tcp { addr } => (*addr, batch.body),
+            };
+            let http = matches!(destination, api::telemetry::Destination::Http { .. });
+            let key = match self.subscriber_conns.get(id.0).copied().flatten() {
+                Some(key) => key,
+                None => match self.connect_subscriber(id, addr, http) {
+                    Some(key) => key,
+                    None => {
+                        self.hub.handle_sent(now, id, false);
+                        continue;
+                    }
+                },
+            };
+            let step = match self.sources.get_mut(key) {
+                Some(Source::Telemetry(out)) => out.send(request),
+                _ => Step::Failed,
+            };
+            self.subscriber_step(now, key, step);
+        }
+    }
+
+    // Cold, and called from two places: one copy in the binary (which stays under 1 MB).
+    #[inline(never)]
+    fn connect_subscriber(
+        &mut self,
+        id: crate::telemetry::SubscriberId,
+        addr: SocketAddr,
+        http: bool,
+    ) -> Option<Key> {
+        let stream = match TcpStream::connect(addr) {
+            Ok(stream) => stream,
+            Err(e) => {
+                log::debug!("telemetry subscriber {id:?} at {addr}: {e}");
+                return None;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let key = self
+            .sources
+            .insert(Source::Telemetry(Outbound::new(id, stream, http)));
+        let token = Token(FIRST_SOURCE + key.index as usize);
+        let Some(Source::Telemetry(out)) = self.sources.get_mut(key) else {
+            return None;
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut out.stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot watch a telemetry connection: {e}");
+            self.sources.remove(key);
+            return None;
+        }
+        if let Some(slot) = self.subscriber_conns.get_mut(id.0) {
+            *slot = Some(key);
+        }
+        Some(key)
+    }
+
+    /// Readiness on a subscriber's connection.
+    fn subscriber_ready(&mut self, now: Micros, key: Key, writable: bool, closed: bool) {
+        let step = match self.sources.get_mut(key) {
+            Some(Source::Telemetry(out)) => {
+                let wrote = if writable { out.flush() } else { Step::Pending };
+                match wrote {
+                    Step::Pending => out.read(&mut self.read_buf, closed),
+                    done => done,
+                }
+            }
+            _ => return,
+        };
+        self.subscriber_step(now, key, step);
+        self.pump_telemetry(now);
+    }
+
+    /// What a step on subscriber connection `key` means for its batch.
+    #[inline(never)]
+    fn subscriber_step(&mut self, now: Micros, key: Key, step: Step) {
+        let Some(Source::Telemetry(out)) = self.sources.get(key) else {
+            return;
+        };
+        let id = out.subscriber;
+        match step {
+            Step::Pending => {}
+            Step::Written => self.hub.handle_sent(now, id, true),
+            Step::Answered(answer) => {
+                if !answer.accepted() {
+                    log::debug!("telemetry subscriber {id:?} answered {}", answer.status);
+                }
+                self.hub.handle_sent(now, id, answer.accepted());
+                if !answer.keep_alive {
+                    self.close_subscriber(key);
+                }
+            }
+            Step::Failed => {
+                self.hub.handle_sent(now, id, false);
+                self.close_subscriber(key);
+            }
+        }
+    }
+
+    fn close_subscriber(&mut self, key: Key) {
+        if let Some(Source::Telemetry(out)) = self.remove_source(key) {
+            if let Some(slot) = self.subscriber_conns.get_mut(out.subscriber.0) {
+                if *slot == Some(key) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
     // ----- children -----
 
     fn spawn_child(
@@ -1562,6 +1754,7 @@ impl Reactor {
         }
         self.children.push(ChildProc {
             id: child,
+            extension: matches!(role, Role::Extension(_)),
             what,
             pid: spawned.pid,
             alive: true,
@@ -1578,18 +1771,31 @@ impl Reactor {
         Ok(())
     }
 
-    /// Reads a child's output and logs it line by line.
-    fn child_output(&mut self, key: Key) {
+    /// Reads a child's output and logs it line by line; telemetry subscribers get each line.
+    fn child_output(&mut self, now: Micros, key: Key) {
+        let extension = match self.sources.get(key) {
+            Some(Source::Output { child, .. }) => {
+                self.children.iter().any(|c| c.id == *child && c.extension)
+            }
+            _ => return,
+        };
         // Lifecycle lines already due come first, as they happened first.
         self.log_events();
+        let to_hub = self.hub.wants_lines();
         loop {
             let Some(Source::Output { file, partial, .. }) = self.sources.get_mut(key) else {
                 return;
             };
+            let mut lines = LineOut {
+                sink: &mut self.sink,
+                hub: to_hub.then_some((&mut self.hub, &self.ctx)),
+                now,
+                extension,
+            };
             match file.read(&mut self.read_buf) {
                 Ok(0) => {
                     if !partial.is_empty() {
-                        emit_line(&mut self.sink, partial);
+                        lines.emit(partial);
                     }
                     self.remove_source(key);
                     return;
@@ -1599,11 +1805,11 @@ impl Reactor {
                     while let Some(at) = rest.iter().position(|b| *b == b'\n') {
                         partial.extend_from_slice(&rest[..at]);
                         rest = &rest[at + 1..];
-                        emit_line(&mut self.sink, partial);
+                        lines.emit(partial);
                     }
                     partial.extend_from_slice(rest);
                     if partial.len() > MAX_LINE_BYTES {
-                        emit_line(&mut self.sink, partial);
+                        lines.emit(partial);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1669,8 +1875,10 @@ impl Reactor {
             .map(|(k, _)| k)
             .collect();
         for output in outputs {
-            self.child_output(output);
+            self.child_output(now, output);
         }
+        // A stream closed: what its subscribers have buffered goes now (AWS-TEL).
+        self.hub.flush();
         self.core.handle_child_exit(now, child, exit.status);
     }
 
@@ -1735,11 +1943,31 @@ fn try_reap(pid: i32) -> Option<process::Exit> {
     }
 }
 
-/// Logs one line of a child's output (lossy UTF-8, without a trailing CR) and empties `line`.
-fn emit_line(sink: &mut Sink, line: &mut Vec<u8>) {
-    let text = String::from_utf8_lossy(line);
-    sink.line(text.trim_end_matches('\r'));
-    line.clear();
+/// Where a child's lines go: the log sink, and telemetry subscribers when there are any.
+struct LineOut<'a> {
+    sink: &'a mut Sink,
+    hub: Option<(&'a mut crate::telemetry::Hub, &'a api::Context)>,
+    now: Micros,
+    /// The child is an extension: its lines are `extension` records, not `function`.
+    extension: bool,
+}
+
+impl LineOut<'_> {
+    /// Logs one line (lossy UTF-8, without a trailing CR) and empties `line`.
+    fn emit(&mut self, line: &mut Vec<u8>) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        self.sink.line(text);
+        if let Some((hub, ctx)) = &mut self.hub {
+            let record = if self.extension {
+                crate::telemetry::Record::Extension(text.to_string())
+            } else {
+                crate::telemetry::Record::Function(text.to_string())
+            };
+            hub.record(ctx, self.now, record, 0);
+        }
+        line.clear();
+    }
 }
 
 /// The answer to a runtime's post.

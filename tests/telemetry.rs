@@ -1,0 +1,338 @@
+//! The Telemetry API over real sockets and processes: an extension (tests/fixtures/extension.py)
+//! subscribes during its init, and a listener in this test receives the batches. A cold start's
+//! events in order and their schemas; a listener that answers 500, one that is slow, one that
+//! is down (PROTOCOL.md 6).
+// Tests wait on real time; the no-clock rule of clippy.toml binds the library.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lambda_sim::{Handle, LogOutput, Simulator};
+
+/// How the test's listener answers each batch, in turn (the last one repeats).
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Ok,
+    Status500,
+    /// Holds the answer until the test sends on the release channel.
+    Hold,
+}
+
+struct Listener {
+    port: u16,
+    /// Every batch received, parsed, in order.
+    batches: mpsc::Receiver<Vec<serde_json::Value>>,
+    release: mpsc::Sender<()>,
+}
+
+fn listener(answers: Vec<Answer>) -> Listener {
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let (tx, batches) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let mut n = 0;
+        for stream in socket.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            // Keep-alive: several batches per connection.
+            loop {
+                let mut length = 0;
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                assert!(line.starts_with("POST /telemetry HTTP/1.1"), "{line}");
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let events: Vec<serde_json::Value> = serde_json::from_slice(&body)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+                let answer = answers[n.min(answers.len() - 1)];
+                n += 1;
+                if tx.send(events).is_err() {
+                    return;
+                }
+                let status = match answer {
+                    Answer::Ok => "200 OK",
+                    Answer::Status500 => "500 Internal Server Error",
+                    Answer::Hold => {
+                        let _ = released.recv();
+                        "200 OK"
+                    }
+                };
+                let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                if reader.get_mut().write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Listener {
+        port,
+        batches,
+        release,
+    }
+}
+
+fn extension_command(mode: &[&str]) -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
+    let mut command = vec![
+        "python3".to_string(),
+        script.display().to_string(),
+        "tel".to_string(),
+    ];
+    command.extend(mode.iter().map(|m| m.to_string()));
+    command
+}
+
+fn sim(port: u16) -> Handle {
+    Simulator::builder()
+        .command(python_runtime("echo"))
+        .extension("tel", extension_command(&["telemetry", &port.to_string()]))
+        .log_output(LogOutput::Capture)
+        .seed(11)
+        .start()
+        .unwrap()
+}
+
+/// Collects events until one of type `kind` for `request_id` has come (or panics).
+fn until(listener: &Listener, kind: &str, request_id: &str) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let Ok(batch) = listener.batches.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let done = batch
+            .iter()
+            .any(|e| e["type"] == kind && e["record"]["requestId"] == request_id);
+        seen.extend(batch);
+        if done {
+            return seen;
+        }
+    }
+    panic!("no {kind} for {request_id}; saw {seen:#?}");
+}
+
+fn types(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_cold_start_reaches_the_subscriber_in_lambdas_order() {
+    let listener = listener(vec![Answer::Ok]);
+    let sim = sim(listener.port);
+    let r = sim
+        .invoke(r#"{"action":"print","lines":["hello from the function"]}"#)
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let events = until(&listener, "platform.report", &r.request_id);
+    let platform: Vec<String> = types(&events)
+        .into_iter()
+        .filter(|t| t.starts_with("platform."))
+        .collect();
+    assert_eq!(
+        platform,
+        [
+            "platform.initStart",
+            "platform.telemetrySubscription",
+            "platform.initRuntimeDone",
+            "platform.extension",
+            "platform.initReport",
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.report",
+        ],
+        "{events:#?}"
+    );
+    // The init is replayed: the extension's own early lines are there, before it subscribed.
+    let first_line = events
+        .iter()
+        .position(|e| e["type"] == "extension")
+        .expect("extension lines");
+    let subscribed = events
+        .iter()
+        .position(|e| e["type"] == "platform.telemetrySubscription")
+        .unwrap();
+    assert!(first_line < subscribed, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "function" && e["record"] == "hello from the function"),
+        "{events:#?}"
+    );
+    let find = |kind: &str| events.iter().find(|e| e["type"] == kind).unwrap();
+    assert_eq!(
+        find("platform.telemetrySubscription")["record"],
+        serde_json::json!({"name": "tel", "state": "Subscribed", "types": ["platform", "function", "extension"]})
+    );
+    let start = &find("platform.start")["record"];
+    assert_eq!(start["requestId"], r.request_id);
+    assert_eq!(start["tracing"]["type"], "X-Amzn-Trace-Id");
+    let done = &find("platform.runtimeDone")["record"];
+    assert_eq!(done["status"], "success");
+    assert!(done["metrics"]["durationMs"].as_f64().unwrap() > 0.0);
+    assert_eq!(done["spans"][0]["name"], "responseLatency");
+    assert_eq!(done["spans"][1]["name"], "responseDuration");
+    let report = &find("platform.report")["record"];
+    assert_eq!(report["status"], "success");
+    assert_eq!(report["metrics"]["memorySizeMB"], 128);
+    assert!(report["metrics"]["maxMemoryUsedMB"].as_u64().unwrap() > 0);
+    assert!(report["metrics"]["initDurationMs"].as_f64().is_some());
+    assert_eq!(report["spans"][0]["name"], "extensionOverhead");
+    assert!(
+        events.iter().all(|e| e["time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 24)),
+        "ISO-8601 with milliseconds"
+    );
+
+    // A warm invocation: start, runtimeDone, report, and no init.
+    let warm = sim.invoke("{}").unwrap();
+    let events = until(&listener, "platform.report", &warm.request_id);
+    let platform: Vec<String> = types(&events)
+        .into_iter()
+        .filter(|t| t.starts_with("platform."))
+        .collect();
+    assert_eq!(
+        platform,
+        ["platform.start", "platform.runtimeDone", "platform.report"]
+    );
+}
+
+#[test]
+fn a_listener_that_answers_500_gets_the_batch_again() {
+    let listener = listener(vec![Answer::Status500, Answer::Status500, Answer::Ok]);
+    let sim = sim(listener.port);
+    let r = sim.invoke("{}").unwrap();
+    assert_eq!(r.status, 200);
+    let first = listener
+        .batches
+        .recv_timeout(Duration::from_secs(15))
+        .unwrap();
+    let second = listener
+        .batches
+        .recv_timeout(Duration::from_secs(15))
+        .unwrap();
+    // The retry starts where the refused batch did.
+    assert_eq!(first[0], second[0]);
+    assert_eq!(first[0]["type"], "platform.initStart");
+    until(&listener, "platform.report", &r.request_id);
+}
+
+#[test]
+fn a_slow_listener_delays_nobody() {
+    let listener = listener(vec![Answer::Hold, Answer::Ok]);
+    let sim = sim(listener.port);
+    // The first batch is held, unanswered, while invocations go on.
+    let r = sim.invoke("{}").unwrap();
+    assert_eq!(r.status, 200);
+    let held = listener
+        .batches
+        .recv_timeout(Duration::from_secs(15))
+        .unwrap();
+    assert_eq!(held[0]["type"], "platform.initStart");
+    for _ in 0..5 {
+        let r = sim.invoke("{}").unwrap();
+        assert_eq!(r.status, 200);
+    }
+    assert!(
+        listener.batches.try_recv().is_err(),
+        "one batch in flight per subscriber"
+    );
+    listener.release.send(()).unwrap();
+    let last = sim.invoke("{}").unwrap();
+    until(&listener, "platform.report", &last.request_id);
+}
+
+#[test]
+fn a_listener_that_is_down_changes_nothing_for_the_function() {
+    // A port with nothing behind it.
+    let port = {
+        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let sim = sim(port);
+    for _ in 0..3 {
+        let r = sim.invoke(r#"{"n":1}"#).unwrap();
+        assert_eq!((r.status, r.body_str()), (200, r#"{"n":1}"#.to_string()));
+    }
+    let lines = wait_line(&sim, "subscribe 200", Duration::from_secs(5));
+    assert!(
+        lines.iter().any(|l| l.contains(r#"subscribe 200 "OK""#)),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn subscriptions_close_with_the_init_and_refusals_are_awss() {
+    let sim = external(Duration::from_secs(3));
+    let addr = sim.runtime_api_addr();
+    let mut ext = Client::connect(addr);
+    let r = ext.request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "late")],
+        br#"{"events":[]}"#,
+    );
+    let id = r.header("Lambda-Extension-Identifier").unwrap().to_string();
+    let body = br#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9"}}"#;
+    let r = ext.request("PUT", "/2022-07-01/telemetry", &[], body);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.json()["errorType"],
+        "Extension.MissingExtensionIdentifier"
+    );
+    let r = ext.request(
+        "PUT",
+        "/2022-07-01/telemetry",
+        &[("Lambda-Extension-Identifier", &id)],
+        br#"{"schemaVersion":"2022-07-01","types":[]}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["errorType"].as_str()),
+        (400, Some("ValidationError"))
+    );
+    // The init ends when the runtime and the extension are on next.
+    let mut runtime = Client::connect(addr);
+    runtime.send(&request_bytes("GET", NEXT, &[], b""));
+    ext.send(&request_bytes(
+        "GET",
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", &id)],
+        b"",
+    ));
+    sim.wait_for(lambda_sim::Awaited::Initialized, Duration::from_secs(10))
+        .unwrap()
+        .expect("initialised");
+    let mut again = Client::connect(addr);
+    let r = again.request(
+        "PUT",
+        "/2022-07-01/telemetry",
+        &[("Lambda-Extension-Identifier", &id)],
+        body,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["errorType"], "Telemetry.SubscriptionClosed");
+}
