@@ -122,8 +122,9 @@ pub fn reap(pid: i32) -> io::Result<Option<Exit>> {
 }
 
 /// The process groups of live children, for a process that aborts on panic (the release CLI):
-/// no `Drop` runs then, so its panic hook kills them through [`kill_on_abort`]. Inert unless
-/// [`guard_on_abort`] was called: the library, embedded, keeps no process-wide state.
+/// no `Drop` runs then, so its panic hook kills them through [`abort_guard::kill_on_abort`]. Inert
+/// unless [`abort_guard::guard_on_abort`] was called: the library, embedded, keeps no
+/// process-wide state.
 pub mod abort_guard {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
