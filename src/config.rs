@@ -89,6 +89,9 @@ pub struct Config {
     pub task_root: Option<PathBuf>,
     /// Leave out the lifecycle lines (START, END, REPORT, ...); the function's output stays.
     pub quiet: bool,
+    /// Keep the last this many Telemetry API events of every type for the embedding API
+    /// (`Handle::telemetry`, `Handle::wait_for_event`); `None` keeps none.
+    pub capture_telemetry: Option<usize>,
     /// Where log lines go.
     pub log_output: LogOutput,
     /// Watch children's exits by polling, as where pidfds are missing (for tests).
@@ -130,6 +133,7 @@ impl Default for Config {
             eager_init: false,
             task_root: None,
             quiet: false,
+            capture_telemetry: None,
             poll_exits: false,
             log_output: LogOutput::Discard,
         }

@@ -50,5 +50,7 @@ pub mod time;
 
 pub use config::{Bootstrap, Config, ExtensionCommand};
 pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
-pub use reactor::{Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput};
+pub use reactor::{
+    Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput, TelemetryCapture,
+};
 pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Ticket};

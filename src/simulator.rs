@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::lifecycle::InvokeRequest;
 use crate::reactor::{
-    Awaited, Command, Control, EnvState, InvocationReport, InvokeResponse, LogOutput, Reactor,
-    Reply,
+    Awaited, Command, Control, EnvState, EventTest, InvocationReport, InvokeResponse, LogOutput,
+    Reactor, Reply, TelemetryCapture,
 };
 
 /// Entry point of the embedding API.
@@ -216,6 +216,14 @@ impl Builder {
         self
     }
 
+    /// Keeps the last `max` Telemetry API events of every type in memory, as a subscriber to
+    /// all types would receive them: read them with [`Handle::telemetry`], wait for one with
+    /// [`Handle::wait_for_event`]. Off by default (rendering every event has a cost).
+    pub fn capture_telemetry(mut self, max: usize) -> Builder {
+        self.config.capture_telemetry = Some(max);
+        self
+    }
+
     /// Leave out the lifecycle lines.
     pub fn quiet(mut self, quiet: bool) -> Builder {
         self.config.quiet = quiet;
@@ -396,6 +404,53 @@ impl Handle {
             Ok(reply) => reply.into_state().map(Some),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
+        }
+    }
+
+    /// The Telemetry API events captured so far (with [`Builder::capture_telemetry`]; empty
+    /// without), oldest first, and how many older ones were let go.
+    pub fn telemetry(&self) -> Result<TelemetryCapture, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self.control.send(Command::Telemetry(reply)) {
+            return Err(Stopped);
+        }
+        match rx.recv() {
+            Ok(Reply::Telemetry(capture)) => Ok(capture),
+            _ => Err(Stopped),
+        }
+    }
+
+    /// Waits, at most `timeout`, for a captured Telemetry API event that passes `test` (with
+    /// [`Builder::capture_telemetry`]), and returns it; `Ok(None)` if none came in time.
+    /// Race-free: events captured before the call count too, so one emitted just before is not
+    /// missed.
+    ///
+    /// ```no_run
+    /// # let sim = lambda_sim::Simulator::builder().capture_telemetry(1000).start()?;
+    /// # let id = String::new();
+    /// use std::time::Duration;
+    /// let report = sim.wait_for_event(
+    ///     move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
+    ///     Duration::from_secs(5),
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for_event(
+        &self,
+        test: impl FnMut(&serde_json::Value) -> bool + Send + 'static,
+        timeout: Duration,
+    ) -> Result<Option<serde_json::Value>, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self
+            .control
+            .send(Command::WaitEvent(EventTest(Box::new(test)), reply))
+        {
+            return Err(Stopped);
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(Reply::Event(event)) => Ok(Some(event)),
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
         }
     }
 

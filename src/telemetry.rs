@@ -99,6 +99,31 @@ pub struct Hub {
     /// Records of the init in progress, for subscribers still to come; `None` outside an init.
     replay: Option<Vec<(Micros, Record)>>,
     subscribers: Vec<Subscriber>,
+    /// Every event, as a subscriber to all types sees it, for the embedding API.
+    capture: Option<Capture>,
+}
+
+/// The last events of every type, rendered, for the embedding API; bounded, counting what it
+/// let go.
+#[derive(Debug)]
+pub struct Capture {
+    events: std::collections::VecDeque<Vec<u8>>,
+    max: usize,
+    /// Events let go to stay within `max`.
+    pub dropped: u64,
+    /// Events captured since the start: the sequence number of the next one.
+    pub total: u64,
+}
+
+impl Capture {
+    /// The kept events with their sequence numbers, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let first = self.total - self.events.len() as u64;
+        self.events
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (first + i as u64, &e[..]))
+    }
 }
 
 impl Hub {
@@ -117,17 +142,30 @@ impl Hub {
         self.subscribers.is_empty()
     }
 
-    /// Whether `event` should be recorded: someone subscribed, or an init is (or begins to be)
-    /// kept for replay. Saves a clone per event when nobody listens.
+    /// Whether `event` should be recorded: someone subscribed or captures, or an init is (or
+    /// begins to be) kept for replay. Saves a clone per event when nobody listens.
     pub fn wants(&self, event: &PlatformEvent) -> bool {
-        !self.subscribers.is_empty()
-            || self.replay.is_some()
-            || matches!(event, PlatformEvent::InitStart { .. })
+        self.wants_lines() || matches!(event, PlatformEvent::InitStart { .. })
     }
 
     /// Whether lines of output should be recorded (see [`Hub::wants`]).
     pub fn wants_lines(&self) -> bool {
-        !self.subscribers.is_empty() || self.replay.is_some()
+        !self.subscribers.is_empty() || self.replay.is_some() || self.capture.is_some()
+    }
+
+    /// Keeps the last `max` events of every type from now on (see [`Hub::captured`]).
+    pub fn capture(&mut self, max: usize) {
+        self.capture = Some(Capture {
+            events: std::collections::VecDeque::new(),
+            max: max.max(1),
+            dropped: 0,
+            total: 0,
+        });
+    }
+
+    /// The captured events, if capturing.
+    pub fn captured(&self) -> Option<&Capture> {
+        self.capture.as_ref()
     }
 
     /// Whether every buffer is empty and nothing is in flight.
@@ -163,6 +201,16 @@ impl Hub {
         }
         for i in 0..self.subscribers.len() {
             self.deliver(ctx, i, at, item, max_memory_mb);
+        }
+        if let Some(capture) = &mut self.capture {
+            if let Some(rendered) = render(ctx, at, item, max_memory_mb) {
+                if capture.events.len() == capture.max {
+                    capture.events.pop_front();
+                    capture.dropped += 1;
+                }
+                capture.events.push_back(rendered);
+                capture.total += 1;
+            }
         }
         if let Item::Platform(PlatformEvent::InitDone { .. }) = item {
             self.replay = None;
@@ -273,28 +321,26 @@ impl Hub {
         if !item.wanted(s.subscription.types) {
             return;
         }
-        let mut rendered = Vec::new();
-        let out = &mut rendered;
-        let written = match item {
-            Item::Platform(event) => write_event(out, ctx, event, at, memory_mb),
-            Item::Function(line) => {
-                write_line(out, ctx, at, false, line);
-                true
-            }
-            Item::Extension(line) => {
-                write_line(out, ctx, at, true, line);
-                true
-            }
-            Item::Subscribed(name, types) => {
-                write_subscription(out, ctx, at, name, types);
-                true
-            }
-        };
-        if !written {
-            return;
+        if let Some(rendered) = render(ctx, at, item, memory_mb) {
+            s.batcher.push(at, rendered);
         }
-        s.batcher.push(at, rendered);
     }
+}
+
+/// `item` as a Telemetry API event, or `None` for one the API has no type for.
+fn render(ctx: &Context, at: Micros, item: Item<'_>, memory_mb: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match item {
+        Item::Platform(event) => {
+            if !write_event(&mut out, ctx, event, at, memory_mb) {
+                return None;
+            }
+        }
+        Item::Function(line) => write_line(&mut out, ctx, at, false, line),
+        Item::Extension(line) => write_line(&mut out, ctx, at, true, line),
+        Item::Subscribed(name, types) => write_subscription(&mut out, ctx, at, name, types),
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -498,3 +498,19 @@ fn the_extensions_api_refuses_as_rapid_does() {
         .unwrap();
     assert!(idle.is_some_and(|s| s.idle));
 }
+
+#[test]
+fn max_memory_used_counts_the_extensions_too() {
+    let sim = with_extension("hog", &["hog", "96"]);
+    let r = sim.invoke("{}").unwrap();
+    let lines = wait_report(&sim, &r.request_id);
+    let report = lines.last().unwrap();
+    let used: u64 = report
+        .split("Max Memory Used: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    // The runtime alone is a small Python process; the extension holds 96 MB.
+    assert!(used > 96, "{report}");
+}

@@ -336,3 +336,79 @@ fn subscriptions_close_with_the_init_and_refusals_are_awss() {
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["errorType"], "Telemetry.SubscriptionClosed");
 }
+
+#[test]
+fn the_embedding_api_captures_every_event_and_waits_for_one() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .capture_telemetry(1_000)
+        .seed(12)
+        .start()
+        .unwrap();
+    let r = sim
+        .invoke(r#"{"action":"print","lines":["captured line"]}"#)
+        .unwrap();
+    let id = r.request_id.clone();
+    let report = sim
+        .wait_for_event(
+            move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .expect("the report");
+    assert_eq!(report["record"]["status"], "success");
+    // Race-free: an event emitted long before the call is found too.
+    let start = sim
+        .wait_for_event(
+            |e| e["type"] == "platform.initStart",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+    assert!(start.is_some());
+    assert_eq!(
+        sim.wait_for_event(|e| e["type"] == "platform.never", Duration::from_millis(50))
+            .unwrap(),
+        None
+    );
+    let captured = sim.telemetry().unwrap();
+    assert_eq!(captured.dropped, 0);
+    let kinds = types(&captured.events);
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("platform.initStart")
+    );
+    assert!(kinds.iter().any(|k| k == "function"), "{kinds:?}");
+    assert!(
+        captured
+            .events
+            .iter()
+            .any(|e| e["type"] == "function" && e["record"] == "captured line")
+    );
+}
+
+#[test]
+fn the_capture_is_bounded_and_counts_what_it_let_go() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .capture_telemetry(3)
+        .start()
+        .unwrap();
+    let r = sim.invoke("{}").unwrap();
+    let id = r.request_id.clone();
+    sim.wait_for_event(
+        move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
+        Duration::from_secs(10),
+    )
+    .unwrap()
+    .expect("the report");
+    let captured = sim.telemetry().unwrap();
+    assert_eq!(captured.events.len(), 3);
+    assert!(captured.dropped > 0);
+    assert_eq!(captured.events[2]["type"], "platform.report");
+    // Without capture, nothing is kept.
+    let plain = Simulator::builder().start().unwrap();
+    assert_eq!(
+        plain.telemetry().unwrap(),
+        lambda_sim::TelemetryCapture::default()
+    );
+}

@@ -258,6 +258,24 @@ impl Awaited {
     }
 }
 
+/// The Telemetry API events a simulator captured (`Builder::capture_telemetry`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TelemetryCapture {
+    /// The kept events, oldest first, as a subscriber to every type receives them.
+    pub events: Vec<serde_json::Value>,
+    /// Older events let go to stay within the bound.
+    pub dropped: u64,
+}
+
+/// A test on a captured event, for `Handle::wait_for_event`.
+pub(crate) struct EventTest(pub(crate) Box<dyn FnMut(&serde_json::Value) -> bool + Send>);
+
+impl std::fmt::Debug for EventTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventTest")
+    }
+}
+
 /// What the reactor sends back to the embedding handle. One type for every answer: each
 /// channel type instantiates the whole of `std::sync::mpsc`, which the 1 MB binary notices.
 #[derive(Debug)]
@@ -266,6 +284,8 @@ pub(crate) enum Reply {
     State(EnvState),
     /// `None` for an invocation that never reached the runtime.
     Report(Option<InvocationReport>),
+    Telemetry(TelemetryCapture),
+    Event(serde_json::Value),
 }
 
 /// What the embedding handle asks of the reactor.
@@ -280,6 +300,10 @@ pub(crate) enum Command {
     State(mpsc::Sender<Reply>),
     /// Answer with the state once it reaches `Awaited`.
     WaitFor(Awaited, mpsc::Sender<Reply>),
+    /// The captured telemetry.
+    Telemetry(mpsc::Sender<Reply>),
+    /// Answer with the first captured event, past or future, that passes the test.
+    WaitEvent(EventTest, mpsc::Sender<Reply>),
     Shutdown,
 }
 
@@ -379,6 +403,9 @@ pub(crate) struct Reactor {
     subscriber_conns: Vec<Option<Key>>,
     /// Embedded callers waiting for a lifecycle state.
     state_waiters: Vec<(Awaited, mpsc::Sender<Reply>)>,
+    /// Embedded callers waiting for a captured event, and the sequence number each has
+    /// checked up to.
+    event_waiters: Vec<(EventTest, mpsc::Sender<Reply>, u64)>,
     /// Embedded callers waiting for an invocation's report.
     report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Reply>)>,
     sink: Sink,
@@ -525,7 +552,14 @@ impl Reactor {
             launch,
             handler: config.effective_handler().unwrap_or_default(),
             told_no_telemetry: false,
-            hub: crate::telemetry::Hub::new(),
+            hub: {
+                let mut hub = crate::telemetry::Hub::new();
+                if let Some(max) = config.capture_telemetry {
+                    hub.capture(max);
+                }
+                hub
+            },
+            event_waiters: Vec::new(),
             subscriber_conns: Vec::new(),
             state_waiters: Vec::new(),
             report_waiters: Vec::new(),
@@ -622,6 +656,7 @@ impl Reactor {
             self.expire_lingering(now);
             self.pump_telemetry(now);
             self.answer_state_waiters();
+            self.answer_event_waiters();
             if self.log_events_due(now) {
                 // These lines have waited already.
                 self.sink.flush();
@@ -630,6 +665,7 @@ impl Reactor {
             }
         }
         self.answer_state_waiters();
+        self.answer_event_waiters();
         self.log_events();
         self.sink.finish();
         Ok(())
@@ -840,6 +876,23 @@ impl Reactor {
                     self.state_waiters.push((awaited, reply));
                     self.answer_state_waiters();
                 }
+                Ok(Command::Telemetry(reply)) => {
+                    let capture = match self.hub.captured() {
+                        Some(c) => TelemetryCapture {
+                            events: c
+                                .events()
+                                .filter_map(|(_, e)| serde_json::from_slice(e).ok())
+                                .collect(),
+                            dropped: c.dropped,
+                        },
+                        None => TelemetryCapture::default(),
+                    };
+                    let _ = reply.send(Reply::Telemetry(capture));
+                }
+                Ok(Command::WaitEvent(test, reply)) => {
+                    self.event_waiters.push((test, reply, 0));
+                    self.answer_event_waiters();
+                }
                 // Later commands still count: a caller may wait for the shutdown's end.
                 Ok(Command::Shutdown) => self.begin_shutdown(now),
                 Err(mpsc::TryRecvError::Disconnected) => {
@@ -899,6 +952,33 @@ impl Reactor {
             } else {
                 true
             }
+        });
+    }
+
+    /// Answers the embedded callers whose event has been captured: each looks at every event
+    /// it has not seen, past ones included, so none is missed.
+    fn answer_event_waiters(&mut self) {
+        if self.event_waiters.is_empty() {
+            return;
+        }
+        let Some(capture) = self.hub.captured() else {
+            return;
+        };
+        self.event_waiters.retain_mut(|(test, reply, checked)| {
+            for (seq, event) in capture.events() {
+                if seq < *checked {
+                    continue;
+                }
+                *checked = seq + 1;
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(event) else {
+                    continue;
+                };
+                if (test.0)(&value) {
+                    let _ = reply.send(Reply::Event(value));
+                    return false;
+                }
+            }
+            true
         });
     }
 
@@ -1514,15 +1594,25 @@ impl Reactor {
         self.events = events;
     }
 
+    /// The environment's peak memory for a report: the runtime `child`'s, plus each live
+    /// extension's, as Lambda counts the whole sandbox (a sum of peaks: an upper bound).
     fn max_memory_mb(&self, child: Option<ChildId>) -> Option<u64> {
-        let proc = self.children.iter().find(|c| Some(c.id) == child)?;
-        let live = proc
-            .rss
-            .as_ref()
-            .filter(|_| proc.alive)
-            .and_then(|r| r.read());
-        let kib = live.unwrap_or(proc.max_rss_kib);
-        Some(kib.div_ceil(1024))
+        let peak = |proc: &ChildProc| {
+            let live = proc
+                .rss
+                .as_ref()
+                .filter(|_| proc.alive)
+                .and_then(|r| r.read());
+            live.unwrap_or(proc.max_rss_kib)
+        };
+        let runtime = self.children.iter().find(|c| Some(c.id) == child)?;
+        let extensions: u64 = self
+            .children
+            .iter()
+            .filter(|c| c.extension && c.alive)
+            .map(peak)
+            .sum();
+        Some((peak(runtime) + extensions).div_ceil(1024))
     }
 
     // ----- telemetry delivery -----
