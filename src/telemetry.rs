@@ -12,8 +12,8 @@
 
 use crate::api::Context;
 use crate::api::telemetry::{
-    Destination, Subscription, Types, write_event, write_line, write_logs_dropped,
-    write_subscription,
+    Api, Destination, Schema, Subscription, Types, write_event, write_line, write_logs_dropped,
+    write_logs_event, write_subscription,
 };
 use crate::lifecycle::PlatformEvent;
 use crate::lifecycle::batch::{Batch, Batcher, Dropped, Framing};
@@ -203,7 +203,8 @@ impl Hub {
             self.deliver(ctx, i, at, item, max_memory_mb);
         }
         if let Some(capture) = &mut self.capture {
-            if let Some(rendered) = render(ctx, at, item, max_memory_mb) {
+            let schema = Schema::Telemetry2025_01_29;
+            for rendered in render(ctx, at, item, max_memory_mb, Api::Telemetry, schema) {
                 if capture.events.len() == capture.max {
                     capture.events.pop_front();
                     capture.dropped += 1;
@@ -321,26 +322,41 @@ impl Hub {
         if !item.wanted(s.subscription.types) {
             return;
         }
-        if let Some(rendered) = render(ctx, at, item, memory_mb) {
+        let (api, schema) = (s.subscription.api, s.subscription.schema);
+        for rendered in render(ctx, at, item, memory_mb, api, schema) {
             s.batcher.push(at, rendered);
         }
     }
 }
 
-/// `item` as a Telemetry API event, or `None` for one the API has no type for.
-fn render(ctx: &Context, at: Micros, item: Item<'_>, memory_mb: u64) -> Option<Vec<u8>> {
+/// `item` as the events of `api` on `schema`: none for one it has no type for, two for a
+/// report on the Logs API (`platform.end`, `platform.report`).
+fn render(
+    ctx: &Context,
+    at: Micros,
+    item: Item<'_>,
+    memory_mb: u64,
+    api: Api,
+    schema: Schema,
+) -> Vec<Vec<u8>> {
+    let mut records = Vec::with_capacity(1);
     let mut out = Vec::new();
     match item {
+        Item::Platform(event) if api == Api::Logs => {
+            write_logs_event(&mut records, ctx, schema, event, at, memory_mb);
+            return records;
+        }
         Item::Platform(event) => {
             if !write_event(&mut out, ctx, event, at, memory_mb) {
-                return None;
+                return records;
             }
         }
         Item::Function(line) => write_line(&mut out, ctx, at, false, line),
         Item::Extension(line) => write_line(&mut out, ctx, at, true, line),
-        Item::Subscribed(name, types) => write_subscription(&mut out, ctx, at, name, types),
+        Item::Subscribed(name, types) => write_subscription(&mut out, ctx, at, api, name, types),
     }
-    Some(out)
+    records.push(out);
+    records
 }
 
 #[cfg(test)]

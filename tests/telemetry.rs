@@ -412,3 +412,41 @@ fn the_capture_is_bounded_and_counts_what_it_let_go() {
         lambda_sim::TelemetryCapture::default()
     );
 }
+
+#[test]
+fn a_logs_api_subscriber_gets_the_older_records() {
+    let listener = listener(vec![Answer::Ok]);
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .extension(
+            "tel",
+            extension_command(&["logs", &listener.port.to_string()]),
+        )
+        .start()
+        .unwrap();
+    let r = sim
+        .invoke(r#"{"action":"print","lines":["for the logs api"]}"#)
+        .unwrap();
+    let events = until(&listener, "platform.report", &r.request_id);
+    let platform: Vec<String> = types(&events)
+        .into_iter()
+        .filter(|t| t.starts_with("platform."))
+        .collect();
+    assert_eq!(
+        platform,
+        [
+            "platform.logsSubscription",
+            "platform.extension",
+            "platform.start",
+            "platform.runtimeDone",
+            "platform.end",
+            "platform.report",
+        ],
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "function" && e["record"] == "for the logs api")
+    );
+}

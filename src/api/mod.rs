@@ -98,8 +98,7 @@ pub enum Route {
     ExtensionNext,
     /// `POST /2020-01-01/extension/init/error` and `.../exit/error`.
     ExtensionError(ExtensionErrorKind),
-    /// `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`: answered as AWS's emulator
-    /// answers them until delivery is simulated (see [`telemetry::not_supported`]).
+    /// `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`.
     Subscribe(Api),
     /// `POST /2015-03-31/functions/{name}/invocations`, with the ARN as invoked when it carried
     /// a qualifier.

@@ -2,10 +2,9 @@
 //! sections 6.1 and 7: reading a subscription, checking every field against AWS's limits, and
 //! the answers.
 //!
-//! The Telemetry API is served (delivery: `crate::telemetry` and the reactor). The Logs API's
-//! records are not rendered yet, so `/2020-08-15/logs` answers what AWS documents for a local
-//! testing environment and its emulator sends ([`not_supported`]): extensions that subscribe
-//! there run on, without logs, and are told so.
+//! Both APIs are served: `crate::telemetry` fans records out, the reactor delivers them. The
+//! Telemetry API's events and the Logs API's records are rendered here, by hand, and only the
+//! documented types are ever written.
 
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -277,19 +276,6 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
     })
 }
 
-/// 202 `Telemetry.NotSupported` (`Logs.NotSupported`): AWS's answer in a local testing
-/// environment (AWS-TEL; RIE `rapi/handler/runtimelogs_stub.go`). A 2xx, so clients carry on.
-pub fn not_supported(api: Api) -> Rendered<'static> {
-    match api {
-        Api::Telemetry => runtime_error(
-            202,
-            "Telemetry.NotSupported",
-            "Telemetry API is not supported",
-        ),
-        Api::Logs => runtime_error(202, "Logs.NotSupported", "Logs API is not supported"),
-    }
-}
-
 /// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
 pub fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
@@ -515,11 +501,22 @@ pub fn write_line(out: &mut Vec<u8>, ctx: &Context, at: Micros, extension: bool,
     out.push(b'}');
 }
 
-/// Appends `platform.telemetrySubscription`: extension `name` subscribed to `types`.
-pub fn write_subscription(out: &mut Vec<u8>, ctx: &Context, at: Micros, name: &str, types: Types) {
+/// Appends `platform.telemetrySubscription` (`platform.logsSubscription` for the Logs API):
+/// extension `name` subscribed to `types`.
+pub fn write_subscription(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    at: Micros,
+    api: Api,
+    name: &str,
+    types: Types,
+) {
     out.extend_from_slice(b"{\"time\":\"");
     out.extend_from_slice(time(ctx, at).as_bytes());
-    out.extend_from_slice(b"\",\"type\":\"platform.telemetrySubscription\",\"record\":{");
+    out.extend_from_slice(match api {
+        Api::Telemetry => b"\",\"type\":\"platform.telemetrySubscription\",\"record\":{".as_slice(),
+        Api::Logs => b"\",\"type\":\"platform.logsSubscription\",\"record\":{".as_slice(),
+    });
     let mut r = Fields { out, first: true };
     r.str("name", name);
     r.str("state", "Subscribed");
@@ -551,6 +548,101 @@ pub fn write_logs_dropped(out: &mut Vec<u8>, ctx: &Context, at: Micros, records:
     r.num("droppedRecords", records);
     r.num("droppedBytes", bytes);
     out.extend_from_slice(b"}}");
+}
+
+/// Appends `event` as the Logs API's records (PROTOCOL.md 7) for a subscriber on `schema`,
+/// each followed by nothing (the caller frames them); returns how many it wrote into
+/// `records`. A report is two records (`platform.end`, then `platform.report`); an event the
+/// Logs API has no type for is none.
+pub fn write_logs_event(
+    records: &mut Vec<Vec<u8>>,
+    ctx: &Context,
+    schema: Schema,
+    event: &PlatformEvent,
+    at: Micros,
+    max_memory_mb: u64,
+) -> usize {
+    let before = records.len();
+    let mut record = |kind: &str, body: &mut dyn FnMut(&mut Fields<'_>)| {
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(b"{\"time\":\"");
+        out.extend_from_slice(time(ctx, at).as_bytes());
+        out.extend_from_slice(b"\",\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"record\":{");
+        body(&mut Fields {
+            out: &mut out,
+            first: true,
+        });
+        out.extend_from_slice(b"}}");
+        records.push(out);
+    };
+    match event {
+        PlatformEvent::Start { request_id, .. } => record("platform.start", &mut |r| {
+            r.str("requestId", request_id.as_str());
+            r.str("version", &ctx.version);
+        }),
+        PlatformEvent::RuntimeDone {
+            request_id, status, ..
+        } if schema == Schema::Logs2021_03_18 => record("platform.runtimeDone", &mut |r| {
+            r.str("requestId", request_id.as_str());
+            r.str("status", status.as_str());
+        }),
+        PlatformEvent::Report {
+            request_id,
+            duration,
+            init_duration,
+            ..
+        } => {
+            record("platform.end", &mut |r| {
+                r.str("requestId", request_id.as_str())
+            });
+            record("platform.report", &mut |r| {
+                r.str("requestId", request_id.as_str());
+                r.open("metrics");
+                r.ms("durationMs", *duration);
+                r.num("billedDurationMs", duration.display_ms2().billed_ms());
+                r.num("memorySizeMB", u64::from(ctx.memory_mb));
+                r.num("maxMemoryUsedMB", max_memory_mb);
+                if let Some(init) = init_duration {
+                    r.ms("initDurationMs", *init);
+                }
+                r.close();
+            });
+        }
+        PlatformEvent::Extension {
+            name,
+            state,
+            events,
+        } => record("platform.extension", &mut |r| {
+            r.str("name", name);
+            r.str("state", state);
+            r.key("events");
+            let listed: &[u8] = match (events.invoke, events.shutdown) {
+                (true, true) => br#"["INVOKE","SHUTDOWN"]"#,
+                (true, false) => br#"["INVOKE"]"#,
+                (false, true) => br#"["SHUTDOWN"]"#,
+                (false, false) => b"[]",
+            };
+            r.out.extend_from_slice(listed);
+        }),
+        PlatformEvent::RuntimeExited {
+            request_id: Some(id),
+            ..
+        } => {
+            // A string record (AWS-LOGS).
+            let mut out = Vec::with_capacity(160);
+            out.extend_from_slice(b"{\"time\":\"");
+            out.extend_from_slice(time(ctx, at).as_bytes());
+            out.extend_from_slice(b"\",\"type\":\"platform.fault\",\"record\":");
+            let text = format!("RequestId: {id} Process exited before completing request");
+            let _ = serde_json::to_writer(&mut out, &text);
+            out.push(b'}');
+            records.push(out);
+        }
+        _ => {}
+    }
+    records.len() - before
 }
 
 /// `{"name":…,"start":…,"durationMs":…}`.

@@ -395,8 +395,6 @@ pub(crate) struct Reactor {
     launch: Launches,
     /// `_HANDLER`, for the answer to an extension's registration.
     handler: String,
-    /// Whether the line saying that the Logs API is not simulated has been printed.
-    told_no_telemetry: bool,
     /// Telemetry subscribers' buffers, and the replay of the init in progress.
     hub: crate::telemetry::Hub,
     /// Each subscriber's connection, if one is open (by subscriber id).
@@ -551,7 +549,6 @@ impl Reactor {
             children: Vec::new(),
             launch,
             handler: config.effective_handler().unwrap_or_default(),
-            told_no_telemetry: false,
             hub: {
                 let mut hub = crate::telemetry::Hub::new();
                 if let Some(max) = config.capture_telemetry {
@@ -1094,15 +1091,6 @@ impl Reactor {
         let head = conn.decoder.head();
         let answer: api::Rendered<'static> = match route {
             Some(Route::Ping) => api::pong(),
-            Some(Route::Subscribe(api::telemetry::Api::Logs)) => {
-                if !self.told_no_telemetry {
-                    self.told_no_telemetry = true;
-                    self.sink.line(
-                        "lambda-sim: an extension subscribed to the Logs API, which is not simulated yet (the Telemetry API is): answered 202 NotSupported, as AWS's emulator does",
-                    );
-                }
-                api::telemetry::not_supported(api::telemetry::Api::Logs)
-            }
             Some(Route::Subscribe(kind)) => {
                 let checked = api::extensions::identifier(&head)
                     .and_then(|id| Ok((id, api::telemetry::subscription(kind, &body)?)));

@@ -235,22 +235,6 @@ fn destinations_keep_their_path_and_resolve_to_loopback() {
 
 #[test]
 fn answers() {
-    assert_eq!(
-        error_of(&not_supported(Api::Telemetry)),
-        (
-            202,
-            "Telemetry.NotSupported".into(),
-            "Telemetry API is not supported".into()
-        )
-    );
-    assert_eq!(
-        error_of(&not_supported(Api::Logs)),
-        (
-            202,
-            "Logs.NotSupported".into(),
-            "Logs API is not supported".into()
-        )
-    );
     let ok = subscribed();
     assert_eq!((ok.status, &ok.body[..]), (200, &b"\"OK\""[..]));
     assert_eq!(
@@ -443,5 +427,93 @@ fn lifecycle_refusals_of_subscriptions() {
     assert_eq!(
         error_of(&rejection(Rejection::UnknownExtension(id))).1,
         "Extension.UnknownExtensionIdentifier"
+    );
+}
+
+#[test]
+fn logs_api_records_are_the_older_schema() {
+    let id = Rng::from_seed(4).uuid_v4();
+    let render = |schema: Schema, event: &PlatformEvent| {
+        let mut records = Vec::new();
+        write_logs_event(&mut records, &ctx(), schema, event, Micros(1_500_000), 33);
+        records
+            .iter()
+            .map(|r| serde_json::from_slice::<serde_json::Value>(r).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let start = render(
+        Schema::Logs2020_08_15,
+        &PlatformEvent::Start {
+            request_id: id,
+            trace_id: TraceId::given("Root=1-2-3"),
+            tenant_id: None,
+        },
+    );
+    assert_eq!(
+        start,
+        [
+            json!({"time": "2023-11-14T22:13:21.500Z", "type": "platform.start", "record": {"requestId": id.as_str(), "version": "$LATEST"}})
+        ]
+    );
+    // A report is two records: platform.end, then platform.report.
+    let report = render(
+        Schema::Logs2020_08_15,
+        &PlatformEvent::Report {
+            request_id: id,
+            status: Status::Success,
+            error_type: None,
+            duration: Micros(12_340),
+            init_duration: None,
+            runtime: None,
+            extensions: Overheads::default(),
+            responded: None,
+        },
+    );
+    assert_eq!(report.len(), 2);
+    assert_eq!(report[0]["type"], "platform.end");
+    assert_eq!(report[0]["record"], json!({"requestId": id.as_str()}));
+    assert_eq!(
+        report[1]["record"],
+        json!({"requestId": id.as_str(), "metrics": {"durationMs": 12.34, "billedDurationMs": 13, "memorySizeMB": 256, "maxMemoryUsedMB": 33}})
+    );
+    // runtimeDone only on 2021-03-18; a runtime that died mid-invoke is a string fault.
+    let done = PlatformEvent::RuntimeDone {
+        request_id: id,
+        status: Status::Failure,
+        error_type: Some("Runtime.ExitError".into()),
+        duration: Micros(1),
+        produced_bytes: 0,
+        response: None,
+    };
+    assert_eq!(
+        render(Schema::Logs2020_08_15, &done),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(
+        render(Schema::Logs2021_03_18, &done)[0]["record"],
+        json!({"requestId": id.as_str(), "status": "failure"})
+    );
+    let fault = render(
+        Schema::Logs2020_08_15,
+        &PlatformEvent::RuntimeExited {
+            request_id: Some(id),
+            status: crate::lifecycle::ExitStatus::Code(1),
+        },
+    );
+    assert_eq!(fault[0]["type"], "platform.fault");
+    assert_eq!(
+        fault[0]["record"],
+        format!("RequestId: {id} Process exited before completing request")
+    );
+    // The Telemetry API's init events have no Logs API type.
+    assert_eq!(
+        render(
+            Schema::Logs2021_03_18,
+            &PlatformEvent::InitStart {
+                phase: InitPhase::Init,
+                kind: InitType::OnDemand
+            }
+        ),
+        Vec::<serde_json::Value>::new()
     );
 }
