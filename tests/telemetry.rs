@@ -450,3 +450,23 @@ fn a_logs_api_subscriber_gets_the_older_records() {
             .any(|e| e["type"] == "function" && e["record"] == "for the logs api")
     );
 }
+
+#[test]
+fn with_the_json_log_format_json_lines_reach_subscribers_as_objects() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .capture_telemetry(100)
+        .start()
+        .unwrap();
+    sim.invoke(r#"{"action":"print","lines":["{\"level\":\"INFO\",\"message\":\"structured\"}"]}"#)
+        .unwrap();
+    let event = sim
+        .wait_for_event(
+            |e| e["type"] == "function" && e["record"]["message"] == "structured",
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .expect("the line as an object");
+    assert_eq!(event["record"]["level"], "INFO");
+}

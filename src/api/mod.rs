@@ -49,6 +49,9 @@ pub struct Context {
     pub memory_mb: u32,
     /// Unix time in microseconds at the simulator's `Micros::ZERO`.
     pub epoch_us: u64,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`: lines that are JSON objects are telemetry records as
+    /// objects, not strings.
+    pub json_logs: bool,
     arn: String,
 }
 
@@ -70,6 +73,7 @@ impl Context {
             account_id: account_id.to_string(),
             memory_mb,
             epoch_us,
+            json_logs: false,
         }
     }
 

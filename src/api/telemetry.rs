@@ -496,8 +496,16 @@ pub fn write_line(out: &mut Vec<u8>, ctx: &Context, at: Micros, extension: bool,
     } else {
         b"\",\"type\":\"function\",\"record\":"
     });
-    // Writing to a Vec cannot fail, and a str always serialises.
-    let _ = serde_json::to_writer(&mut *out, line);
+    // With the JSON log format, a line that is a JSON object is the record itself.
+    let object = ctx.json_logs
+        && line.trim_start().starts_with('{')
+        && crate::json::validate(line.as_bytes()).is_ok();
+    if object {
+        out.extend_from_slice(line.trim().as_bytes());
+    } else {
+        // Writing to a Vec cannot fail, and a str always serialises.
+        let _ = serde_json::to_writer(&mut *out, line);
+    }
     out.push(b'}');
 }
 

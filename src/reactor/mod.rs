@@ -499,7 +499,7 @@ impl Reactor {
             },
             Micros::ZERO,
         );
-        let ctx = api::Context::new(
+        let mut ctx = api::Context::new(
             &config.function_name,
             &config.function_version,
             &config.region,
@@ -507,6 +507,10 @@ impl Reactor {
             config.memory_mb,
             epoch_us,
         );
+        ctx.json_logs = config
+            .env
+            .iter()
+            .any(|(k, v)| k == "AWS_LAMBDA_LOG_FORMAT" && v.eq_ignore_ascii_case("JSON"));
         let task_root = config.effective_task_root();
         let launch = Launches {
             runtime: config

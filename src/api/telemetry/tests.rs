@@ -517,3 +517,20 @@ fn logs_api_records_are_the_older_schema() {
         Vec::<serde_json::Value>::new()
     );
 }
+
+#[test]
+fn with_the_json_log_format_json_lines_are_objects() {
+    let line = |json_logs: bool, text: &str| {
+        let mut ctx = ctx();
+        ctx.json_logs = json_logs;
+        let mut out = Vec::new();
+        write_line(&mut out, &ctx, Micros(0), false, text);
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()["record"].clone()
+    };
+    let json = r#"{"level":"INFO","message":"hi"}"#;
+    assert_eq!(line(true, json), json!({"level": "INFO", "message": "hi"}));
+    assert_eq!(line(false, json), json!(json), "text format: a string");
+    assert_eq!(line(true, "plain text"), json!("plain text"));
+    assert_eq!(line(true, "{not json"), json!("{not json"));
+    assert_eq!(line(true, "[1,2]"), json!("[1,2]"), "only objects");
+}
