@@ -5,7 +5,7 @@
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use lambda_sim::api::Context;
 use lambda_sim::api::telemetry::{
-    Types, write_event, write_line, write_logs_dropped, write_subscription,
+    Api, Types, write_event, write_line, write_logs_dropped, write_subscription,
 };
 use lambda_sim::id::{Rng, TraceId};
 use lambda_sim::lifecycle::{
@@ -110,7 +110,14 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
         function: true,
         extension: false,
     };
-    write_subscription(&mut batch, &ctx, Micros(40_002), "logger", types);
+    write_subscription(
+        &mut batch,
+        &ctx,
+        Micros(40_002),
+        Api::Telemetry,
+        "logger",
+        types,
+    );
     batch.push(b',');
     write_logs_dropped(&mut batch, &ctx, Micros(40_003), 12, 3_456);
     batch.push(b']');
