@@ -347,11 +347,8 @@ pub fn write_event(
         | PlatformEvent::RuntimeExited { .. }
         | PlatformEvent::ExtensionExited { .. } => return false,
     };
-    out.extend_from_slice(b"{\"time\":\"");
-    out.extend_from_slice(time(ctx, at).as_bytes());
-    out.extend_from_slice(b"\",\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\",\"record\":{");
+    envelope(out, ctx, at, kind);
+    out.push(b'{');
     let mut r = Fields { out, first: true };
     match event {
         PlatformEvent::InitStart { phase, kind } => {
@@ -466,18 +463,7 @@ pub fn write_event(
             name,
             state,
             events,
-        } => {
-            r.str("name", name);
-            r.str("state", state);
-            r.key("events");
-            let listed: &[u8] = match (events.invoke, events.shutdown) {
-                (true, true) => br#"["INVOKE","SHUTDOWN"]"#,
-                (true, false) => br#"["INVOKE"]"#,
-                (false, true) => br#"["SHUTDOWN"]"#,
-                (false, false) => b"[]",
-            };
-            r.out.extend_from_slice(listed);
-        }
+        } => r.extension(name, state, *events),
         PlatformEvent::TimedOut { .. }
         | PlatformEvent::RuntimeExited { .. }
         | PlatformEvent::ExtensionExited { .. } => {}
@@ -489,13 +475,12 @@ pub fn write_event(
 /// Appends a `function` or `extension` event: one line of output, as a JSON string
 /// (`extension == false` for the runtime's).
 pub fn write_line(out: &mut Vec<u8>, ctx: &Context, at: Micros, extension: bool, line: &str) {
-    out.extend_from_slice(b"{\"time\":\"");
-    out.extend_from_slice(time(ctx, at).as_bytes());
-    out.extend_from_slice(if extension {
-        b"\",\"type\":\"extension\",\"record\":"
-    } else {
-        b"\",\"type\":\"function\",\"record\":"
-    });
+    envelope(
+        out,
+        ctx,
+        at,
+        if extension { "extension" } else { "function" },
+    );
     // With the JSON log format, a line that is a JSON object is the record itself.
     let object = ctx.json_logs
         && line.trim_start().starts_with('{')
@@ -519,12 +504,12 @@ pub fn write_subscription(
     name: &str,
     types: Types,
 ) {
-    out.extend_from_slice(b"{\"time\":\"");
-    out.extend_from_slice(time(ctx, at).as_bytes());
-    out.extend_from_slice(match api {
-        Api::Telemetry => b"\",\"type\":\"platform.telemetrySubscription\",\"record\":{".as_slice(),
-        Api::Logs => b"\",\"type\":\"platform.logsSubscription\",\"record\":{".as_slice(),
-    });
+    let kind = match api {
+        Api::Telemetry => "platform.telemetrySubscription",
+        Api::Logs => "platform.logsSubscription",
+    };
+    envelope(out, ctx, at, kind);
+    out.push(b'{');
     let mut r = Fields { out, first: true };
     r.str("name", name);
     r.str("state", "Subscribed");
@@ -545,9 +530,8 @@ pub fn write_subscription(
 
 /// Appends `platform.logsDropped`: a subscriber fell behind and lost records.
 pub fn write_logs_dropped(out: &mut Vec<u8>, ctx: &Context, at: Micros, records: u64, bytes: u64) {
-    out.extend_from_slice(b"{\"time\":\"");
-    out.extend_from_slice(time(ctx, at).as_bytes());
-    out.extend_from_slice(b"\",\"type\":\"platform.logsDropped\",\"record\":{");
+    envelope(out, ctx, at, "platform.logsDropped");
+    out.push(b'{');
     let mut r = Fields { out, first: true };
     r.str(
         "reason",
@@ -573,11 +557,8 @@ pub fn write_logs_event(
     let before = records.len();
     let mut record = |kind: &str, body: &mut dyn FnMut(&mut Fields<'_>)| {
         let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(b"{\"time\":\"");
-        out.extend_from_slice(time(ctx, at).as_bytes());
-        out.extend_from_slice(b"\",\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\",\"record\":{");
+        envelope(&mut out, ctx, at, kind);
+        out.push(b'{');
         body(&mut Fields {
             out: &mut out,
             first: true,
@@ -640,9 +621,7 @@ pub fn write_logs_event(
         } => {
             // A string record (AWS-LOGS).
             let mut out = Vec::with_capacity(160);
-            out.extend_from_slice(b"{\"time\":\"");
-            out.extend_from_slice(time(ctx, at).as_bytes());
-            out.extend_from_slice(b"\",\"type\":\"platform.fault\",\"record\":");
+            envelope(&mut out, ctx, at, "platform.fault");
             let text = format!("RequestId: {id} Process exited before completing request");
             let _ = serde_json::to_writer(&mut out, &text);
             out.push(b'}');
@@ -673,6 +652,16 @@ fn phase_str(phase: crate::lifecycle::InitPhase) -> &'static str {
         crate::lifecycle::InitPhase::Init => "init",
         crate::lifecycle::InitPhase::Invoke => "invoke",
     }
+}
+
+/// Opens an event: `{"time":…,"type":"<kind>","record":` (the caller writes the record and the
+/// closing brace).
+fn envelope(out: &mut Vec<u8>, ctx: &Context, at: Micros, kind: &str) {
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(time(ctx, at).as_bytes());
+    out.extend_from_slice(b"\",\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"record\":");
 }
 
 /// The fields of a JSON object being written.
@@ -721,6 +710,20 @@ impl Fields<'_> {
         let keep = text.iter().rposition(|d| *d != b'0').map_or(1, |i| i + 1);
         self.out.push(b'.');
         self.out.extend_from_slice(&text[..keep]);
+    }
+
+    /// `name`, `state`, `events` of `platform.extension`.
+    fn extension(&mut self, name: &str, state: &str, events: crate::lifecycle::Events) {
+        self.str("name", name);
+        self.str("state", state);
+        self.key("events");
+        let listed: &[u8] = match (events.invoke, events.shutdown) {
+            (true, true) => br#"["INVOKE","SHUTDOWN"]"#,
+            (true, false) => br#"["INVOKE"]"#,
+            (false, true) => br#"["SHUTDOWN"]"#,
+            (false, false) => b"[]",
+        };
+        self.out.extend_from_slice(listed);
     }
 
     fn status(&mut self, status: Status, error_type: Option<&str>) {
