@@ -355,6 +355,20 @@ impl Environment {
     fn slot_of(&self, id: Uuid) -> Option<usize> {
         self.extensions.iter().position(|e| e.id == id)
     }
+
+    /// The slot of extension `id`, if it is registered and has not reported an error (after
+    /// which it may not move `to` any state).
+    fn usable_slot(&self, id: Uuid, to: &'static str) -> Result<usize, Rejection> {
+        let slot = self.slot_of(id).ok_or(Rejection::UnknownExtension(id))?;
+        let state = self.extensions[slot].state;
+        if state.failed() {
+            return Err(Rejection::ExtensionState {
+                from: state.as_str(),
+                to,
+            });
+        }
+        Ok(slot)
+    }
 }
 
 /// The lifecycle machine. See the module docs for the calling convention and the transitions.
@@ -754,17 +768,8 @@ impl Lifecycle {
     /// through the other API it is refused. Returns whether the subscription is new.
     pub fn handle_subscribe(&mut self, id: Uuid, api: TelemetryApi) -> Result<bool, Rejection> {
         let in_init = matches!(self.env.phase, Phase::Init(_));
-        let slot = self
-            .env
-            .slot_of(id)
-            .ok_or(Rejection::UnknownExtension(id))?;
+        let slot = self.env.usable_slot(id, "Subscribed")?;
         let ext = &mut self.env.extensions[slot];
-        if ext.state.failed() {
-            return Err(Rejection::ExtensionState {
-                from: ext.state.as_str(),
-                to: "Subscribed",
-            });
-        }
         match ext.subscribed {
             Some(held) if held != api => Err(Rejection::SubscribedElsewhere(held)),
             _ if !in_init => Err(Rejection::SubscriptionClosed(api)),
@@ -792,17 +797,8 @@ impl Lifecycle {
         waiter: WaiterId,
         id: Uuid,
     ) -> Result<(), Rejection> {
-        let slot = self
-            .env
-            .slot_of(id)
-            .ok_or(Rejection::UnknownExtension(id))?;
+        let slot = self.env.usable_slot(id, "Ready")?;
         let ext = &mut self.env.extensions[slot];
-        if ext.state.failed() {
-            return Err(Rejection::ExtensionState {
-                from: ext.state.as_str(),
-                to: "Ready",
-            });
-        }
         if let Some(event) = ext.pending.take() {
             ext.state = ExtState::Running;
             self.actions
