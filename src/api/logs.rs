@@ -105,10 +105,7 @@ pub fn write_event(
                 duration.display_ms2()
             );
             if failed {
-                let phase = match phase {
-                    crate::lifecycle::InitPhase::Init => "init",
-                    crate::lifecycle::InitPhase::Invoke => "invoke",
-                };
+                let phase = phase.as_str();
                 let status = if *status == Status::Timeout {
                     "timeout"
                 } else {

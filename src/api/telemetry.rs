@@ -353,7 +353,7 @@ pub fn write_event(
     match event {
         PlatformEvent::InitStart { phase, kind } => {
             r.str("initializationType", kind.as_str());
-            r.str("phase", phase_str(*phase));
+            r.str("phase", phase.as_str());
             r.str("functionName", &ctx.function_name);
             r.str("functionVersion", &ctx.version);
         }
@@ -364,7 +364,7 @@ pub fn write_event(
             error_type,
         } => {
             r.str("initializationType", kind.as_str());
-            r.str("phase", phase_str(*phase));
+            r.str("phase", phase.as_str());
             r.status(*status, error_type.as_deref());
         }
         PlatformEvent::InitDone {
@@ -375,7 +375,7 @@ pub fn write_event(
             duration,
         } => {
             r.str("initializationType", kind.as_str());
-            r.str("phase", phase_str(*phase));
+            r.str("phase", phase.as_str());
             r.status(*status, error_type.as_deref());
             r.open("metrics");
             r.ms("durationMs", *duration);
@@ -604,16 +604,7 @@ pub fn write_logs_event(
             state,
             events,
         } => record("platform.extension", &mut |r| {
-            r.str("name", name);
-            r.str("state", state);
-            r.key("events");
-            let listed: &[u8] = match (events.invoke, events.shutdown) {
-                (true, true) => br#"["INVOKE","SHUTDOWN"]"#,
-                (true, false) => br#"["INVOKE"]"#,
-                (false, true) => br#"["SHUTDOWN"]"#,
-                (false, false) => b"[]",
-            };
-            r.out.extend_from_slice(listed);
+            r.extension(name, state, *events)
         }),
         PlatformEvent::RuntimeExited {
             request_id: Some(id),
@@ -645,13 +636,6 @@ fn span(out: &mut Vec<u8>, ctx: &Context, name: &str, start: Micros, duration: M
 /// ISO-8601 UTC with milliseconds, as Lambda stamps events.
 fn time(ctx: &Context, at: Micros) -> String {
     Civil::from_epoch_micros(ctx.epoch_us + at.as_micros()).rfc3339_millis()
-}
-
-fn phase_str(phase: crate::lifecycle::InitPhase) -> &'static str {
-    match phase {
-        crate::lifecycle::InitPhase::Init => "init",
-        crate::lifecycle::InitPhase::Invoke => "invoke",
-    }
 }
 
 /// Opens an event: `{"time":…,"type":"<kind>","record":` (the caller writes the record and the

@@ -264,6 +264,16 @@ pub enum InitPhase {
     Invoke,
 }
 
+impl InitPhase {
+    /// The value Lambda uses on the wire and in `INIT_REPORT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitPhase::Init => "init",
+            InitPhase::Invoke => "invoke",
+        }
+    }
+}
+
 /// How the environment came to be initialised (`AWS_LAMBDA_INITIALIZATION_TYPE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitType {
