@@ -33,6 +33,12 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "log_group": ctx.env_config.log_group,
             }))
         }
+        // One line on stdout: a `function` record for telemetry subscribers.
+        Some("log") => {
+            let line = payload.get("line").and_then(Value::as_str).unwrap_or("");
+            println!("{line}");
+            Ok(payload)
+        }
         Some("sleep") => {
             let ms = payload.get("ms").and_then(Value::as_u64).unwrap_or(0);
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
