@@ -128,7 +128,9 @@ OPTIONS:
                                  default /opt/extensions)
     --eager-init                 Initialise at start-up (provisioned-concurrency)
     --external-runtime           Spawn no runtime: wait for one you start yourself
-                                 (extensions still start)
+                                 (extensions still start; nothing is frozen)
+    --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between
+                                 invocations
     --seed <N>                   Seed request ids, for reproducible runs
     --quiet                      No lifecycle lines (START, END, REPORT, ...)
     --log-level <LEVEL>          lambda-sim's own logs: error, warn, info, debug, trace
@@ -281,6 +283,7 @@ pub fn parse(
             "--extension" => config.extensions.push(extension(&value(flag)?)?),
             "--eager-init" => config.eager_init = true,
             "--external-runtime" => external = true,
+            "--no-freeze" => config.freeze = false,
             "--seed" => {
                 let v = value(flag)?;
                 config.seed = Some(

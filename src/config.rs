@@ -84,6 +84,9 @@ pub struct Config {
     pub max_queue: usize,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
+    /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
+    /// (PROTOCOL.md 5.3). Never with an external runtime.
+    pub freeze: bool,
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory: `/var/task` if it exists, else
     /// the current directory, when `None`.
     pub task_root: Option<PathBuf>,
@@ -131,6 +134,7 @@ impl Default for Config {
             seed: None,
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
             eager_init: false,
+            freeze: true,
             task_root: None,
             quiet: false,
             capture_telemetry: None,

@@ -210,6 +210,15 @@ impl Builder {
         self
     }
 
+    /// Whether to freeze the runtime and extensions with SIGSTOP between invocations, and
+    /// thaw them with SIGCONT for the next one or for shutdown, as Lambda does (default on;
+    /// always off without a bootstrap). [`Handle::wait_for`]`(`[`Awaited::Frozen`]`, ..)`
+    /// waits for a freeze.
+    pub fn freeze(mut self, freeze: bool) -> Builder {
+        self.config.freeze = freeze;
+        self
+    }
+
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory.
     pub fn task_root(mut self, dir: impl Into<PathBuf>) -> Builder {
         self.config.task_root = Some(dir.into());

@@ -101,6 +101,8 @@ pub struct Hub {
     subscribers: Vec<Subscriber>,
     /// Every event, as a subscriber to all types sees it, for the embedding API.
     capture: Option<Capture>,
+    /// The environment is frozen: no batch goes, and no timer runs, until it thaws.
+    frozen: bool,
 }
 
 /// The last events of every type, rendered, for the embedding API; bounded, counting what it
@@ -173,6 +175,21 @@ impl Hub {
         self.subscribers
             .iter()
             .all(|s| s.batcher.is_empty() && !s.batcher.in_flight())
+    }
+
+    /// Batches sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.subscribers
+            .iter()
+            .filter(|s| s.batcher.in_flight())
+            .count()
+    }
+
+    /// Holds every batch while the environment is frozen, and lets them go when it thaws: a
+    /// subscriber in a frozen process cannot receive (issue 6). Nothing is retried, dropped
+    /// or counted as lost meanwhile; what came due goes at the thaw.
+    pub fn set_frozen(&mut self, frozen: bool) {
+        self.frozen = frozen;
     }
 
     /// Records kept for replay (zero outside an init).
@@ -267,6 +284,9 @@ impl Hub {
     /// The next batch to send, and whose, if one is due. A subscriber that lost records
     /// (and takes platform events) finds a `platform.logsDropped` at the head of its batch.
     pub fn poll_batch(&mut self, ctx: &Context, now: Micros) -> Option<(SubscriberId, Batch)> {
+        if self.frozen {
+            return None;
+        }
         self.subscribers.iter_mut().enumerate().find_map(|(i, s)| {
             let platform = s.subscription.types.platform;
             let mut report = |dropped: Dropped, out: &mut Vec<u8>| {
@@ -289,6 +309,11 @@ impl Hub {
 
     /// When [`Hub::handle_timeout`] or [`Hub::poll_batch`] should next be called.
     pub fn poll_timeout(&self) -> Option<Micros> {
+        if self.frozen {
+            // No batch is in flight (the environment froze after the last one was answered),
+            // and none is due until the thaw.
+            return None;
+        }
         self.subscribers
             .iter()
             .filter_map(|s| s.batcher.poll_timeout())

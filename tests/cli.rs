@@ -375,3 +375,60 @@ fn the_demo_runs_and_exits_0() {
     // The runtime's peak memory is read before the timeout kills it.
     assert!(!stdout.contains("Max Memory Used: 0 MB"), "{stdout}");
 }
+
+/// The state letter of process `pid` in /proc (`S` sleeping, `T` stopped, ...), if it exists.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/extension.py")
+        .display()
+        .to_string();
+    let named = format!("ext=python3 {script} ext well-behaved");
+    let mut cmd = vec!["--extension", named.as_str(), "--"];
+    let py = python_runtime("echo");
+    cmd.extend(py.iter().map(String::as_str));
+    let mut sim = start(&cmd, &[]);
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], br#"{"action":"pid"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let runtime = r.json()["pid"].as_i64().unwrap() as i32;
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let lines = sim.wait_line(&format!("REPORT RequestId: {id}"));
+    let ext: i32 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("ext ext: started pid="))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no extension pid in {lines:#?}"));
+    let frozen = wait_until(Duration::from_secs(5), || {
+        [runtime, ext]
+            .iter()
+            .all(|pid| proc_state(*pid) == Some('T'))
+    });
+    assert!(
+        frozen,
+        "runtime {:?}, extension {:?}",
+        proc_state(runtime),
+        proc_state(ext)
+    );
+
+    sim.signal(15);
+    // Thawed first: the extension receives SHUTDOWN and exits as asked.
+    let lines = sim.wait_line("ext ext: exiting");
+    let shutdown = lines
+        .iter()
+        .find(|l| l.starts_with("ext ext: event ") && l.contains(r#""eventType": "SHUTDOWN""#))
+        .unwrap_or_else(|| panic!("no SHUTDOWN in {lines:#?}"));
+    assert!(
+        shutdown.contains(r#""shutdownReason": "spindown""#),
+        "{shutdown}"
+    );
+    let status = sim.wait_exit();
+    assert!(status.success(), "{status}");
+    assert!(!alive(runtime), "the runtime outlived the simulator");
+    assert!(!alive(ext), "the extension outlived the simulator");
+}

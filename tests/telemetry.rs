@@ -2,95 +2,22 @@
 //! subscribes during its init, and a listener in this test receives the batches. A cold start's
 //! events in order and their schemas; a listener that answers 500, one that is slow, one that
 //! is down (PROTOCOL.md 6).
+//!
+//! These simulators do not freeze, so that each invocation's records can arrive before the next
+//! one; what freezing does to delivery (the last report held until the thaw) is pinned in
+//! tests/freeze.rs.
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
+use common::listener::{Answer, Listener, listener};
 use common::*;
 use lambda_sim::{Handle, LogOutput, Simulator};
-
-/// How the test's listener answers each batch, in turn (the last one repeats).
-#[derive(Clone, Copy, Debug)]
-enum Answer {
-    Ok,
-    Status500,
-    /// Holds the answer until the test sends on the release channel.
-    Hold,
-}
-
-struct Listener {
-    port: u16,
-    /// Every batch received, parsed, in order.
-    batches: mpsc::Receiver<Vec<serde_json::Value>>,
-    release: mpsc::Sender<()>,
-}
-
-fn listener(answers: Vec<Answer>) -> Listener {
-    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let (tx, batches) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    thread::spawn(move || {
-        let mut n = 0;
-        for stream in socket.incoming() {
-            let Ok(stream) = stream else { return };
-            let mut reader = BufReader::new(stream);
-            // Keep-alive: several batches per connection.
-            loop {
-                let mut length = 0;
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                assert!(line.starts_with("POST /telemetry HTTP/1.1"), "{line}");
-                loop {
-                    line.clear();
-                    reader.read_line(&mut line).unwrap();
-                    if line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                let events: Vec<serde_json::Value> = serde_json::from_slice(&body)
-                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
-                let answer = answers[n.min(answers.len() - 1)];
-                n += 1;
-                if tx.send(events).is_err() {
-                    return;
-                }
-                let status = match answer {
-                    Answer::Ok => "200 OK",
-                    Answer::Status500 => "500 Internal Server Error",
-                    Answer::Hold => {
-                        let _ = released.recv();
-                        "200 OK"
-                    }
-                };
-                let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
-                if reader.get_mut().write_all(reply.as_bytes()).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    Listener {
-        port,
-        batches,
-        release,
-    }
-}
 
 fn extension_command(mode: &[&str]) -> Vec<String> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
@@ -105,6 +32,7 @@ fn extension_command(mode: &[&str]) -> Vec<String> {
 
 fn sim(port: u16) -> Handle {
     Simulator::builder()
+        .freeze(false)
         .command(python_runtime("echo"))
         .extension("tel", extension_command(&["telemetry", &port.to_string()]))
         .log_output(LogOutput::Capture)
@@ -340,6 +268,7 @@ fn subscriptions_close_with_the_init_and_refusals_are_awss() {
 #[test]
 fn the_embedding_api_captures_every_event_and_waits_for_one() {
     let sim = Simulator::builder()
+        .freeze(false)
         .command(python_runtime("echo"))
         .capture_telemetry(1_000)
         .seed(12)
@@ -389,6 +318,7 @@ fn the_embedding_api_captures_every_event_and_waits_for_one() {
 #[test]
 fn the_capture_is_bounded_and_counts_what_it_let_go() {
     let sim = Simulator::builder()
+        .freeze(false)
         .command(python_runtime("echo"))
         .capture_telemetry(3)
         .start()
@@ -417,6 +347,7 @@ fn the_capture_is_bounded_and_counts_what_it_let_go() {
 fn a_logs_api_subscriber_gets_the_older_records() {
     let listener = listener(vec![Answer::Ok]);
     let sim = Simulator::builder()
+        .freeze(false)
         .command(python_runtime("echo"))
         .extension(
             "tel",
@@ -454,6 +385,7 @@ fn a_logs_api_subscriber_gets_the_older_records() {
 #[test]
 fn with_the_json_log_format_json_lines_reach_subscribers_as_objects() {
     let sim = Simulator::builder()
+        .freeze(false)
         .command(python_runtime("echo"))
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .capture_telemetry(100)

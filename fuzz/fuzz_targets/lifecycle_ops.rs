@@ -8,7 +8,7 @@ use arbitrary::Arbitrary;
 use lambda_sim::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
     Action, ChildId, Config, Events, ExitStatus, ExtensionErrorKind, FunctionError, InitMode,
-    InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId,
+    InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId, Wire,
 };
 use lambda_sim::time::Micros;
 use libfuzzer_sys::fuzz_target;
@@ -49,6 +49,12 @@ enum Op {
     },
     /// One of the live children (runtime or extension) exits.
     AnyChildExit(u8),
+    /// The reactor reports what it has on the wire (it does so while `may_freeze` holds; the
+    /// fuzzer does so at any time).
+    Wire {
+        replies: bool,
+        batches: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -58,6 +64,7 @@ struct Setup {
     max_queue: u8,
     timeout_ms: u16,
     externals: u8,
+    freeze: bool,
     ops: Vec<Op>,
 }
 
@@ -79,6 +86,7 @@ fuzz_target!(|setup: Setup| {
                 InitMode::OnDemand
             },
             extensions: (0..setup.externals % 4).map(name).collect(),
+            freeze: setup.freeze,
             seed: 1,
             epoch_us: 0,
         },
@@ -206,6 +214,24 @@ fuzz_target!(|setup: Setup| {
                 };
                 let _ = lc.handle_extension_error(now, state.extension(which), kind, "E".into());
             }
+            Op::Wire { replies, batches } => {
+                let may = lc.may_freeze();
+                let wire = Wire {
+                    unwritten_replies: usize::from(replies),
+                    batches_in_flight: usize::from(batches),
+                };
+                lc.handle_wire(now, wire);
+                let froze = lc.poll_action();
+                match &froze {
+                    Some(Action::Freeze) => {
+                        assert!(may && wire.is_quiet(), "a freeze it should not have made");
+                        assert!(lc.is_idle(), "frozen while not idle");
+                        state.frozen = true;
+                    }
+                    None => assert!(!(may && wire.is_quiet()), "no freeze on a quiet wire"),
+                    Some(other) => panic!("{other:?} in answer to the wire"),
+                }
+            }
             Op::AnyChildExit(n) => {
                 if !state.alive.is_empty() {
                     let child = state.alive.remove(usize::from(n) % state.alive.len());
@@ -226,6 +252,7 @@ fuzz_target!(|setup: Setup| {
     lc.handle_timeout(now);
     state.drain(&mut lc);
     assert!(lc.is_finished(), "shutdown never finished");
+    assert!(!state.frozen, "finished frozen");
     assert!(
         state.pending_invokers.is_empty(),
         "unanswered after shutdown: {:?}",
@@ -244,6 +271,8 @@ struct Invariants {
     /// Identifiers handed out at registration.
     extensions: Vec<Uuid>,
     finished: bool,
+    /// Between a Freeze and a Thaw.
+    frozen: bool,
 }
 
 fn name(n: u8) -> String {
@@ -274,7 +303,27 @@ impl Invariants {
                 !self.finished || matches!(action, Action::Reply { .. }),
                 "an action after Finished: {action:?}"
             );
+            // A stopped process can be released to, signalled or spawned beside, in no way.
+            if self.frozen {
+                assert!(
+                    !matches!(
+                        action,
+                        Action::Release { .. }
+                            | Action::ReleaseExtension { .. }
+                            | Action::Signal { .. }
+                            | Action::Spawn { .. }
+                            | Action::Finished
+                            | Action::Freeze
+                    ),
+                    "{action:?} while frozen"
+                );
+            }
             match action {
+                Action::Freeze => panic!("a freeze not asked for by the wire"),
+                Action::Thaw => {
+                    assert!(self.frozen, "a thaw while not frozen");
+                    self.frozen = false;
+                }
                 Action::Reply { invoker, reply } => {
                     assert!(
                         self.pending_invokers.remove(&invoker),
@@ -301,6 +350,7 @@ impl Invariants {
                 Action::Signal { .. } | Action::Event(_) => {}
             }
         }
+        assert_eq!(lc.is_frozen(), self.frozen);
         assert!(lc.parked() <= 16);
         if let Some(at) = lc.poll_timeout() {
             assert!(at < Micros::MAX);

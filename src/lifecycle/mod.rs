@@ -80,7 +80,7 @@ pub use types::{
     Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
     MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, ResponseTimes, Role,
-    RuntimeResult, ShutdownReason, Signal, Status, TelemetryApi, Timings, WaiterId,
+    RuntimeResult, ShutdownReason, Signal, Status, TelemetryApi, Timings, WaiterId, Wire,
 };
 
 /// The largest response a runtime may post: `6 * 1024 * 1024 + 100` bytes
@@ -149,6 +149,9 @@ pub struct Config {
     /// ([`Role::Extension`] is an index here), and a registration under one of these names is
     /// external. At most [`MAX_EXTENSIONS`].
     pub extensions: Vec<String>,
+    /// Whether to freeze the environment between invocations (PROTOCOL.md 5.3). Only ever
+    /// with [`RuntimeMode::Process`]: an external runtime is not ours to stop.
+    pub freeze: bool,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -164,6 +167,7 @@ impl Default for Config {
             runtime: RuntimeMode::Process,
             init: InitMode::OnDemand,
             extensions: Vec::new(),
+            freeze: true,
             seed: 0,
             epoch_us: 0,
         }
@@ -344,6 +348,8 @@ struct Environment {
     external: Vec<Option<ChildId>>,
     /// How many inits have been started: the first is phase `init`, later ones `invoke`.
     inits: u32,
+    /// The runtime and extensions are stopped (SIGSTOP) until the next thaw.
+    frozen: bool,
     /// The duration of the last on-demand init, for the next REPORT.
     pending_init: Option<Micros>,
     /// The start of a suppressed init and the invocation it counts against.
@@ -400,6 +406,7 @@ impl Lifecycle {
                 names: None,
                 external: vec![None; external_names.len()],
                 inits: 0,
+                frozen: false,
                 pending_init: None,
                 budget: None,
                 timers: TimerTable::default(),
@@ -447,6 +454,24 @@ impl Lifecycle {
     /// last one complete (its extensions back too), none queued.
     pub fn is_idle(&self) -> bool {
         matches!(self.env.phase, Phase::Ready) && self.queue.is_empty()
+    }
+
+    /// Whether the environment is frozen: between an [`Action::Freeze`] and an
+    /// [`Action::Thaw`].
+    pub fn is_frozen(&self) -> bool {
+        self.env.frozen
+    }
+
+    /// Whether the environment would freeze now if nothing were on the wire (PROTOCOL.md 5.3):
+    /// freezing is on, the runtime is a process of ours, and the environment is idle (the init
+    /// or the last invocation complete, extensions included, none queued) and not frozen yet.
+    /// The reactor then reports what it has on the wire with [`Lifecycle::handle_wire`].
+    pub fn may_freeze(&self) -> bool {
+        self.config.freeze
+            && self.config.runtime == RuntimeMode::Process
+            && !self.env.frozen
+            && self.env.runtime.is_some()
+            && self.is_idle()
     }
 
     /// Invocations waiting for the environment.
@@ -882,6 +907,16 @@ impl Lifecycle {
         }
     }
 
+    /// What the reactor has on the wire, reported while [`Lifecycle::may_freeze`] holds. The
+    /// environment freezes ([`Action::Freeze`]) only when the wire is quiet: every reply for
+    /// the last invocation fully written, no telemetry batch in flight (issue 6).
+    pub fn handle_wire(&mut self, _now: Micros, wire: Wire) {
+        if wire.is_quiet() && self.may_freeze() {
+            self.env.frozen = true;
+            self.actions.push_back(Action::Freeze);
+        }
+    }
+
     /// Child `child` exited with `status`.
     pub fn handle_child_exit(&mut self, now: Micros, child: ChildId, status: ExitStatus) {
         if self.env.runtime == Some(child) {
@@ -1225,6 +1260,7 @@ impl Lifecycle {
         };
         let deadline = budget_start + self.config.timeout;
         self.env.timers.set(Timer::Invoke, deadline);
+        self.thaw();
         self.event(PlatformEvent::Start {
             request_id: id,
             trace_id: q.invocation.trace_id.clone(),
@@ -1376,6 +1412,8 @@ impl Lifecycle {
     /// Stops the environment: a reset (`finish == false`, then `Down`) or the shutdown
     /// (`Finished`). See "Stopping" in the module docs.
     fn stop(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
+        // Before any SIGTERM, SIGKILL or SHUTDOWN: a stopped process can take none of them.
+        self.thaw();
         self.env.timers.stop(Timer::Init);
         self.env.timers.stop(Timer::Invoke);
         let budget = if self.env.external.iter().any(Option::is_some) {
@@ -1463,6 +1501,13 @@ impl Lifecycle {
             self.finish();
         } else {
             self.reset();
+        }
+    }
+
+    /// Continues a frozen environment (PROTOCOL.md 5.3).
+    fn thaw(&mut self) {
+        if std::mem::take(&mut self.env.frozen) {
+            self.actions.push_back(Action::Thaw);
         }
     }
 

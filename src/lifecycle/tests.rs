@@ -1241,3 +1241,4 @@ fn request_ids_are_reproducible_from_the_seed() {
 }
 
 mod extensions;
+mod freeze;

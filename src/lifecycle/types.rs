@@ -660,6 +660,25 @@ pub struct ResponseTimes {
     pub completed: Micros,
 }
 
+/// What the reactor still has on the wire for the environment, reported with
+/// [`Lifecycle::handle_wire`](super::Lifecycle::handle_wire): the environment is not frozen
+/// while either is non-zero (PROTOCOL.md 5.3; issue 6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wire {
+    /// Replies (to an invoker, to the runtime's result) not yet fully written to their
+    /// sockets.
+    pub unwritten_replies: usize,
+    /// Telemetry batches sent to a subscriber and not yet answered.
+    pub batches_in_flight: usize,
+}
+
+impl Wire {
+    /// Nothing on the wire.
+    pub fn is_quiet(&self) -> bool {
+        self.unwritten_replies == 0 && self.batches_in_flight == 0
+    }
+}
+
 /// A side effect the core asks for. See [`Lifecycle::poll_action`](super::Lifecycle::poll_action)
 /// for the order in which they must be carried out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -706,6 +725,12 @@ pub enum Action {
         /// The signal.
         signal: Signal,
     },
+    /// Freeze the environment (PROTOCOL.md 5.3): SIGSTOP the process groups of the runtime and
+    /// of every extension, and hold telemetry batches until the [`Action::Thaw`].
+    Freeze,
+    /// Thaw it: SIGCONT those process groups and let telemetry flow again. Comes before any
+    /// release or signal that a frozen environment would otherwise get.
+    Thaw,
     /// A lifecycle event to log (and, later, to deliver as telemetry).
     Event(PlatformEvent),
     /// Shutdown is complete: every invoker has its answer and the children are gone.

@@ -177,6 +177,11 @@ pub fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::Result<(
     sys::kill_group(pgid, signal)
 }
 
+/// Freezes (SIGSTOP) or thaws (SIGCONT) the process group `pgid`.
+pub fn freeze_group(pgid: i32, freeze: bool) -> io::Result<()> {
+    sys::kill_group(pgid, if freeze { libc::SIGSTOP } else { libc::SIGCONT })
+}
+
 /// `/proc/<pid>/status`, opened once and re-read with `pread` for each REPORT: one syscall per
 /// read instead of open, stat, several reads and close.
 #[derive(Debug)]

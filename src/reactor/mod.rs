@@ -232,6 +232,8 @@ pub struct EnvState {
     /// Whether it is initialised with nothing to do: the last invocation complete, extensions
     /// included, and none queued.
     pub idle: bool,
+    /// Whether the runtime and extensions are frozen (SIGSTOP) between invocations.
+    pub frozen: bool,
     /// Whether shutdown has completed.
     pub shut_down: bool,
 }
@@ -244,6 +246,9 @@ pub enum Awaited {
     /// Initialised, the last invocation complete (its extensions back on `event/next` too),
     /// nothing queued.
     Idle,
+    /// The environment is frozen: idle, every reply written, no telemetry batch in flight,
+    /// the runtime and extensions stopped.
+    Frozen,
     /// Shutdown has completed.
     ShutDown,
 }
@@ -253,6 +258,7 @@ impl Awaited {
         match self {
             Awaited::Initialized => state.initialized,
             Awaited::Idle => state.idle,
+            Awaited::Frozen => state.frozen,
             Awaited::ShutDown => state.shut_down,
         }
     }
@@ -424,6 +430,9 @@ pub(crate) struct Reactor {
     /// When the waiting events are rendered.
     events_due: Option<Micros>,
     deferred: VecDeque<Deferred>,
+    /// Connections that were left with part of an invocation's reply to write (the invoker's
+    /// answer, the runtime's 202): no freeze until they are written (`offer_freeze`).
+    unwritten: Vec<Key>,
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
     finished_at: Option<Micros>,
@@ -494,6 +503,7 @@ impl Reactor {
                     lifecycle::InitMode::OnDemand
                 },
                 extensions: extensions.iter().map(|e| e.name.clone()).collect(),
+                freeze: config.freeze,
                 seed,
                 epoch_us,
             },
@@ -577,6 +587,7 @@ impl Reactor {
             events: Vec::new(),
             events_due: None,
             deferred: VecDeque::new(),
+            unwritten: Vec::new(),
             to_process: Vec::new(),
             lingering: Vec::new(),
             finished_at: None,
@@ -656,6 +667,9 @@ impl Reactor {
             }
             self.expire_lingering(now);
             self.pump_telemetry(now);
+            if self.core.may_freeze() {
+                self.offer_freeze(now);
+            }
             self.answer_state_waiters();
             self.answer_event_waiters();
             if self.log_events_due(now) {
@@ -935,6 +949,7 @@ impl Reactor {
             extensions: self.core.extensions(),
             initialized: self.core.is_initialized(),
             idle: self.core.is_idle(),
+            frozen: self.core.is_frozen(),
             shut_down: self.core.is_finished(),
         }
     }
@@ -1212,6 +1227,9 @@ impl Reactor {
                 return;
             };
             conn.answer(|out, close| answer.write(out, close));
+            if conn.has_output() {
+                self.unwritten.push(key);
+            }
             return;
         }
         conn.answer(|out, close| answer.write(out, close));
@@ -1422,10 +1440,37 @@ impl Reactor {
                     self.events.push((now, event));
                 }
             }
+            Action::Freeze | Action::Thaw => {
+                let freeze = action == Action::Freeze;
+                for proc in self.children.iter().filter(|c| c.alive) {
+                    if let Err(e) = process::freeze_group(proc.pid, freeze) {
+                        log::warn!(
+                            "cannot freeze or thaw {} (pid {}): {e}",
+                            proc.what,
+                            proc.pid
+                        );
+                    }
+                }
+                self.hub.set_frozen(freeze);
+                log::debug!("environment {}", if freeze { "frozen" } else { "thawed" });
+            }
             Action::Finished => {
                 self.finished_at.get_or_insert(now);
             }
         }
+    }
+
+    /// The environment may freeze: tells the core what is still on the wire.
+    fn offer_freeze(&mut self, now: Micros) {
+        let sources = &self.sources;
+        self.unwritten
+            .retain(|key| matches!(sources.get(*key), Some(Source::Conn(c)) if c.has_output()));
+        let wire = lifecycle::Wire {
+            unwritten_replies: self.unwritten.len(),
+            batches_in_flight: self.hub.in_flight(),
+        };
+        self.core.handle_wire(now, wire);
+        self.drain(now);
     }
 
     /// Answers an extension's parked `event/next` with its event.
@@ -1515,6 +1560,9 @@ impl Reactor {
             return;
         }
         conn.answer(|out, close| api::invoke::render(ctx, &reply).write(out, close));
+        if conn.has_output() {
+            self.unwritten.push(Key::from_u64(invoker.0));
+        }
         self.to_process.push(Key::from_u64(invoker.0));
     }
 

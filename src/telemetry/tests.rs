@@ -246,3 +246,37 @@ fn a_flush_sends_at_once() {
     hub.flush();
     assert!(hub.poll_batch(&ctx, Micros(MS)).is_some());
 }
+
+#[test]
+fn a_frozen_environment_holds_every_batch_and_lets_them_go_at_the_thaw() {
+    let ctx = ctx();
+    let mut hub = Hub::new();
+    let id = hub.subscribe(&ctx, Micros(0), "ext", subscription(ALL, 4243));
+    // The subscription record went; it fails, and a retry is due 50 ms later.
+    let (_, first) = hub.poll_batch(&ctx, Micros(25 * MS)).unwrap();
+    assert_eq!(types_in(&first), ["platform.telemetrySubscription"]);
+    hub.handle_sent(Micros(26 * MS), id, false);
+    hub.record(
+        &ctx,
+        Micros(27 * MS),
+        Record::Function("last line".into()),
+        0,
+    );
+    assert_eq!(hub.in_flight(), 0);
+    hub.set_frozen(true);
+    // Long past the retry and the batching timeout: nothing goes, no timer runs.
+    assert_eq!(hub.poll_timeout(), None);
+    assert!(hub.poll_batch(&ctx, Micros(10_000 * MS)).is_none());
+    assert!(hub.handle_timeout(Micros(10_000 * MS)).is_empty());
+    hub.set_frozen(false);
+    // At the thaw, the held batch goes at once, whole, with no drop reported.
+    assert_eq!(hub.poll_timeout(), Some(Micros(76 * MS)));
+    let (_, held) = hub.poll_batch(&ctx, Micros(10_001 * MS)).unwrap();
+    assert_eq!(
+        types_in(&held),
+        ["platform.telemetrySubscription", "function"]
+    );
+    assert_eq!(hub.in_flight(), 1);
+    hub.handle_sent(Micros(10_002 * MS), id, true);
+    assert!(hub.is_drained());
+}

@@ -2,6 +2,8 @@
 //! client, and the scripted Python runtime in tests/fixtures.
 #![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
+pub mod listener;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

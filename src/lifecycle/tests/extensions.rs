@@ -3,11 +3,16 @@
 
 use super::*;
 
-const LOGGER: u64 = 2;
+pub(super) const LOGGER: u64 = 2;
 const SECOND: u64 = 3;
 
 impl Harness {
-    fn register(&mut self, name: &str, invoke: bool, shutdown: bool) -> Result<Uuid, Rejection> {
+    pub(super) fn register(
+        &mut self,
+        name: &str,
+        invoke: bool,
+        shutdown: bool,
+    ) -> Result<Uuid, Rejection> {
         let r = self
             .lc
             .handle_extension_register(self.now, name, Events { invoke, shutdown });
@@ -15,7 +20,7 @@ impl Harness {
         r
     }
 
-    fn ext_next(&mut self, waiter: u64, id: Uuid) -> Result<(), Rejection> {
+    pub(super) fn ext_next(&mut self, waiter: u64, id: Uuid) -> Result<(), Rejection> {
         let r = self
             .lc
             .handle_extension_next(self.now, WaiterId(waiter), id);
@@ -36,7 +41,7 @@ impl Harness {
         r
     }
 
-    fn ext_events(&self) -> Vec<(u64, ExtensionEvent)> {
+    pub(super) fn ext_events(&self) -> Vec<(u64, ExtensionEvent)> {
         self.out
             .iter()
             .filter_map(|a| match a {
@@ -60,7 +65,7 @@ impl Harness {
             .collect()
     }
 
-    fn signals(&self) -> Vec<(ChildId, Signal)> {
+    pub(super) fn signals(&self) -> Vec<(ChildId, Signal)> {
         self.out
             .iter()
             .filter_map(|a| match a {
@@ -79,18 +84,18 @@ impl Harness {
     }
 }
 
-fn with_extensions(names: &[&str]) -> Config {
+pub(super) fn with_extensions(names: &[&str]) -> Config {
     Config {
         extensions: names.iter().map(|n| n.to_string()).collect(),
         ..config(RuntimeMode::Process, InitMode::OnDemand)
     }
 }
 
-const EXT_CHILD: ChildId = ChildId(0);
-const RUNTIME_CHILD: ChildId = ChildId(1);
+pub(super) const EXT_CHILD: ChildId = ChildId(0);
+pub(super) const RUNTIME_CHILD: ChildId = ChildId(1);
 
 /// One external extension, `logger`, launched by the first invocation; nothing else yet.
-fn launching() -> (Harness, RequestId) {
+pub(super) fn launching() -> (Harness, RequestId) {
     let mut h = Harness::new(with_extensions(&["logger"]));
     let id = h.invoke(INVOKER, "{}").unwrap();
     assert_eq!(h.ext_spawns(), [(EXT_CHILD, 0)]);
@@ -99,7 +104,7 @@ fn launching() -> (Harness, RequestId) {
 }
 
 /// `logger` registered for INVOKE and SHUTDOWN 1 ms in: the runtime is spawned.
-fn registered() -> (Harness, RequestId, Uuid) {
+pub(super) fn registered() -> (Harness, RequestId, Uuid) {
     let (mut h, id) = launching();
     h.advance(MS);
     let ext = h.register("logger", true, true).unwrap();
@@ -110,7 +115,7 @@ fn registered() -> (Harness, RequestId, Uuid) {
 
 /// The runtime called /next at 4 ms (registration closed), `logger` its event/next at 6 ms:
 /// the init is done and the invocation released to both, with one deadline.
-fn ext_running() -> (Harness, RequestId, Uuid) {
+pub(super) fn ext_running() -> (Harness, RequestId, Uuid) {
     let (mut h, id, ext) = registered();
     h.advance(3 * MS);
     h.next(RUNTIME).unwrap();
@@ -141,7 +146,7 @@ fn ext_running() -> (Harness, RequestId, Uuid) {
 
 /// The runtime responded 2 ms after release and was back on /next 1 ms later; `logger` is
 /// still working.
-fn ext_runtime_done() -> (Harness, RequestId, Uuid) {
+pub(super) fn ext_runtime_done() -> (Harness, RequestId, Uuid) {
     let (mut h, id, ext) = ext_running();
     h.advance(MS + 500);
     h.lc.handle_runtime_response_started(h.now, id);
