@@ -32,6 +32,7 @@ fn main() -> io::Result<()> {
     let extension = support::extension_flag(exe);
     let mut configs = vec![
         ("lambda-sim (lifecycle lines on)", vec![]),
+        ("lambda-sim --no-freeze", vec!["--no-freeze"]),
         (
             "lambda-sim + 1 extension",
             vec!["--extension", extension.as_str()],

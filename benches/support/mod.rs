@@ -266,7 +266,7 @@ impl HttpConn {
         self.filled -= used;
         while self.body.len() < length {
             let want = (length - self.body.len()).min(self.buf.len());
-            let n = self.stream.read(&mut self.buf[..want])?;
+            let n = read_retrying(&mut self.stream, &mut self.buf[..want])?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
@@ -279,12 +279,23 @@ impl HttpConn {
         if self.filled == self.buf.len() {
             return Err(io::Error::other("response head too large"));
         }
-        let n = self.stream.read(&mut self.buf[self.filled..])?;
+        let n = read_retrying(&mut self.stream, &mut self.buf[self.filled..])?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         self.filled += n;
         Ok(())
+    }
+}
+
+/// `read`, again after EINTR: a socket with a receive timeout fails that way when its process
+/// is stopped and continued (signal(7)), which is how lambda-sim freezes a runtime.
+fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 

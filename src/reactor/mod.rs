@@ -247,7 +247,9 @@ pub enum Awaited {
     /// nothing queued.
     Idle,
     /// The environment is frozen: idle, every reply written, no telemetry batch in flight,
-    /// the runtime and extensions stopped.
+    /// SIGSTOP sent to the runtime's and the extensions' process groups (the kernel stops
+    /// each process when it next schedules it: one still running at that moment shows state
+    /// `T` a moment later).
     Frozen,
     /// Shutdown has completed.
     ShutDown,
