@@ -48,6 +48,8 @@
 //! | any | `/response` for another id | 400 `InvalidRequestID` | rapid `AwsRequestIDValidator` |
 //! | any but `Init` | `/init/error`; `register` | 403 | rapid `initerror.go`; 4.1 |
 //! | any | shutdown | queued and unanswered invokers get `Sandbox.Shutdown`; the environment stops (reason `spindown`); `Finished` | 11.3; 5.5 |
+//! | `Ready`, none queued (idle), process runtime, freezing on | the reactor reports a quiet wire (`handle_wire`: every reply written, no telemetry batch in flight) | `Freeze` | 5.3; issue 6 |
+//! | frozen | an invocation is released, or a stop (reset, shutdown) begins | `Thaw` before the release, the signals and SHUTDOWN | 5.3; issue 6 |
 //!
 //! **Stopping** (a reset, or shutdown), PROTOCOL.md 5.5: with no extension, the runtime is
 //! SIGKILLed; a reset is then immediate, a shutdown waits for the exit. With extensions, the
