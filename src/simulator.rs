@@ -390,6 +390,55 @@ impl Handle {
         }
     }
 
+    /// Invokes asynchronously, as `X-Amz-Invocation-Type: Event` does: the answer comes at once,
+    /// status 202 with the request id (or the refusal, 429 past `max_queue`); the invocation is
+    /// queued and runs, and its outcome is kept ([`Handle::event_outcome`]).
+    pub fn invoke_event(&self, request: InvokeRequest) -> Result<InvokeResponse, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self.control.send(Command::InvokeEvent { request, reply }) {
+            return Err(Stopped);
+        }
+        match rx.recv() {
+            Ok(Reply::Response(response)) => Ok(response),
+            _ => Err(Stopped),
+        }
+    }
+
+    /// Waits, at most `timeout`, for the outcome of `Event` invocation `request_id` (from
+    /// [`Handle::invoke_event`] or the invoke endpoint): the answer a synchronous invoker would
+    /// have had. Race-free: an outcome that came before the call is found too (the last 1000
+    /// are kept).
+    pub fn event_outcome(
+        &self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<InvokeResponse>, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self
+            .control
+            .send(Command::EventOutcome(request_id.to_string(), reply))
+        {
+            return Err(Stopped);
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(Reply::Response(response)) => Ok(Some(response)),
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => Err(Stopped),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        }
+    }
+
+    /// The outcomes of the last 1000 `Event` invocations, oldest first.
+    pub fn event_outcomes(&self) -> Result<Vec<InvokeResponse>, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        if !self.control.send(Command::EventOutcomes(reply)) {
+            return Err(Stopped);
+        }
+        match rx.recv() {
+            Ok(Reply::Outcomes(outcomes)) => Ok(outcomes),
+            _ => Err(Stopped),
+        }
+    }
+
     /// A snapshot of the environment: the runtime's state, queued invocations, parked `/next`
     /// calls. Handy to wait for a runtime to be ready before measuring.
     pub fn state(&self) -> Result<EnvState, Stopped> {

@@ -281,3 +281,229 @@ fn shutdown_answers_every_queued_invoker() {
         assert_eq!(r.json()["errorType"], "Sandbox.Shutdown");
     }
 }
+
+// ----- Invoke API options: DryRun, Event, Tail (PROTOCOL.md 10, 11.5) -----
+
+fn python_sim() -> lambda_sim::Handle {
+    Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .seed(21)
+        .start()
+        .unwrap()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|c| *c != b'=').map(value).collect();
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let mut n = 0u32;
+        for (i, d) in chunk.iter().enumerate() {
+            n |= u32::from(*d) << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+#[test]
+fn a_dry_run_is_validated_answered_204_and_runs_nothing() {
+    let sim = python_sim();
+    let c = || Client::connect(sim.invoke_addr());
+    let r = c().request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "DryRun")],
+        b"{}",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    let r = c().request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "DryRun")],
+        b"not json",
+    );
+    assert_eq!(r.status, 400);
+    let state = sim.state().unwrap();
+    assert_eq!(state.runtime_state, "NotStarted", "nothing ran: {state:?}");
+    assert!(!sim.lines().iter().any(|l| l.starts_with("START")));
+}
+
+#[test]
+fn an_event_invocation_is_answered_202_at_once_runs_and_keeps_its_outcome() {
+    let sim = python_sim();
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"action":"sleep","seconds":0.3}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.body.is_empty());
+    let id = r
+        .header("X-Amzn-RequestId")
+        .expect("a request id")
+        .to_string();
+    // Answered before the function has run (it sleeps 0.3 s): no outcome yet.
+    assert!(sim.event_outcomes().unwrap().is_empty());
+    let outcome = sim
+        .event_outcome(&id, Duration::from_secs(10))
+        .unwrap()
+        .expect("an outcome");
+    assert_eq!(outcome.status, 200);
+    assert_eq!(outcome.body, br#"{"action":"sleep","seconds":0.3}"#);
+    assert_eq!(outcome.function_error(), None);
+    wait_line(
+        &sim,
+        &format!("Event invocation {id} ended: success"),
+        TIMEOUT,
+    );
+
+    // A failing one: the outcome says so, and so does the log.
+    let failing = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"action":"error"}"#,
+    );
+    assert_eq!(failing.status, 202);
+    let id = failing.header("X-Amzn-RequestId").unwrap().to_string();
+    let outcome = sim
+        .event_outcome(&id, Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.function_error(), Some("Unhandled"));
+    wait_line(
+        &sim,
+        &format!("Event invocation {id} ended: function error (Boom)"),
+        TIMEOUT,
+    );
+    // Both are kept, oldest first; an outcome asked for after it came is still found.
+    let kept = sim.event_outcomes().unwrap();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[1].request_id, id);
+    assert!(sim.event_outcome(&id, TIMEOUT).unwrap().is_some());
+}
+
+#[test]
+fn event_payloads_over_1_mb_are_413_and_under_it_accepted() {
+    let sim = python_sim();
+    let big = |n: usize| format!(r#"{{"pad":"{}"}}"#, "x".repeat(n - 10));
+    let event = [("X-Amz-Invocation-Type", "Event")];
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &event,
+        big(1_048_577).as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("RequestEntityTooLargeException")
+    );
+    // 300 KB: over the old 256 KB limit, under today's 1 MB.
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &event,
+        big(300 * 1024).as_bytes(),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    // The same 1.1 MB synchronously is fine (6 MB).
+    let r =
+        Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], big(1_100_000).as_bytes());
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn log_tail_carries_start_the_lines_end_and_report_and_the_last_4_kb() {
+    let sim = python_sim();
+    let tail = [("X-Amz-Log-Type", "Tail")];
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &tail,
+        br#"{"action":"print","lines":["hello from the function"]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let log = String::from_utf8(base64_decode(
+        r.header("X-Amz-Log-Result").expect("a log tail"),
+    ))
+    .unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("START RequestId: {id} Version: $LATEST"),
+        "{log}"
+    );
+    assert!(lines.contains(&"hello from the function"), "{log}");
+    assert!(lines.contains(&"to stderr"), "{log}");
+    let end = lines.len() - 2;
+    assert_eq!(lines[end], format!("END RequestId: {id}"), "{log}");
+    assert!(lines[end + 1].starts_with(&format!("REPORT RequestId: {id}\tDuration: ")));
+    assert!(lines[end + 1].contains("Init Duration: "), "{log}");
+
+    // Without the header: no log.
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], b"{}");
+    assert_eq!(r.header("X-Amz-Log-Result"), None);
+
+    // A long log: the last 4 KB, ending with the REPORT.
+    let many: Vec<String> = (0..200)
+        .map(|i| format!("line {i:03} {}", "-".repeat(40)))
+        .collect();
+    let payload = serde_json::json!({"action": "print", "lines": many}).to_string();
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &tail, payload.as_bytes());
+    let log = base64_decode(r.header("X-Amz-Log-Result").unwrap());
+    assert_eq!(log.len(), 4096);
+    let log = String::from_utf8_lossy(&log);
+    assert!(log.contains("line 199"), "{log}");
+    assert!(!log.contains("line 000"));
+    assert!(
+        log.trim_end()
+            .rsplit('\n')
+            .next()
+            .unwrap()
+            .starts_with("REPORT RequestId: ")
+    );
+}
+
+#[test]
+fn the_embedding_api_takes_event_invocations_and_the_log_tail() {
+    let sim = python_sim();
+    let accepted = sim
+        .invoke_event(lambda_sim::InvokeRequest {
+            payload: br#"{"n":7}"#.to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(accepted.status, 202);
+    let outcome = sim
+        .event_outcome(&accepted.request_id, Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.body, br#"{"n":7}"#);
+
+    let r = sim
+        .invoke_with(lambda_sim::InvokeRequest {
+            payload: br#"{"action":"print","lines":["tail me"]}"#.to_vec(),
+            log_tail: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let log = String::from_utf8(base64_decode(r.header("X-Amz-Log-Result").unwrap())).unwrap();
+    assert!(log.contains("\ntail me\n"), "{log}");
+    assert!(
+        log.contains(&format!("REPORT RequestId: {}", r.request_id)),
+        "{log}"
+    );
+}

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::{Context, JSON, Refusal, Rendered, invoke_error};
 use crate::http::Head;
-use crate::lifecycle::{InvokeReply, InvokeRequest, MAX_REQUEST_BYTES, Outcome, Rejection};
+use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome, Rejection};
 
 /// The Invoke API path prefix.
 pub const PREFIX: &str = "/2015-03-31/functions/";
@@ -93,32 +93,58 @@ pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<St
     Ok(qualifier.map(|_| asked(&ctx.function_name)))
 }
 
-/// Reads an invoke request's headers and body into what the core takes, or the Invoke API's
-/// refusal.
+/// `X-Amz-Invocation-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvocationType {
+    /// Synchronous: the answer is the function's (the default).
+    RequestResponse,
+    /// Asynchronous: 202 at once; the invocation is queued and runs.
+    Event,
+    /// Validation only: 204, nothing runs.
+    DryRun,
+}
+
+/// The invocation type a head asks for, or the Invoke API's 400 for an unknown one.
+pub fn invocation_type(head: &Head<'_>) -> Result<InvocationType, Box<Rendered<'static>>> {
+    match head.header_str("X-Amz-Invocation-Type") {
+        None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") => Ok(InvocationType::Event),
+        Some("DryRun") => Ok(InvocationType::DryRun),
+        Some(other) => Err(Box::new(invalid_value(
+            other,
+            "invocationType",
+            "[Event, RequestResponse, DryRun]",
+        ))),
+    }
+}
+
+/// The Invoke API's 400 for a header whose value is not one of its enum's.
+fn invalid_value(value: &str, field: &str, set: &str) -> Rendered<'static> {
+    invoke_error(
+        400,
+        "InvalidParameterValueException",
+        &format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: {set}"
+        ),
+    )
+}
+
+/// Reads an invoke request's headers and body into what the core takes, and its invocation
+/// type, or the Invoke API's refusal.
 pub fn request(
     head: &Head<'_>,
     payload: Vec<u8>,
     invoked_arn: Option<String>,
-) -> Result<InvokeRequest, Box<Rendered<'static>>> {
+) -> Result<(InvokeRequest, InvocationType), Box<Rendered<'static>>> {
     let bad =
         |message: &str| Box::new(invoke_error(400, "InvalidRequestContentException", message));
-    match head.header_str("X-Amz-Invocation-Type") {
-        None | Some("RequestResponse") => {}
-        Some(t @ ("Event" | "DryRun")) => {
-            return Err(bad(&format!(
-                "InvocationType {t} is not supported by lambda-sim yet; use RequestResponse"
-            )));
-        }
-        Some(other) => {
-            return Err(Box::new(invoke_error(
-                400,
-                "InvalidParameterValueException",
-                &format!(
-                    "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-                ),
-            )));
-        }
-    }
+    let kind = invocation_type(head)?;
+    let log_tail = match head.header_str("X-Amz-Log-Type") {
+        None | Some("None") => false,
+        // Only a synchronous invocation returns a log (Invoke API, `LogType`).
+        Some("Tail") => kind == InvocationType::RequestResponse,
+        Some(other) => return Err(Box::new(invalid_value(other, "logType", "[None, Tail]"))),
+    };
     let client_context = match head.header("X-Amz-Client-Context").map(trim) {
         None | Some(b"") => None,
         Some(encoded) if encoded.len() > MAX_CLIENT_CONTEXT_BYTES => {
@@ -153,7 +179,7 @@ pub fn request(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
-    Ok(InvokeRequest {
+    let request = InvokeRequest {
         payload,
         content_type: None,
         client_context,
@@ -161,7 +187,9 @@ pub fn request(
         trace_id: header("X-Amzn-Trace-Id"),
         tenant_id: header("X-Amz-Tenant-Id"),
         invoked_arn,
-    })
+        log_tail,
+    };
+    Ok((request, kind))
 }
 
 fn cognito(raw: &[u8]) -> Option<String> {
@@ -230,15 +258,27 @@ pub fn rejection(rejection: Rejection) -> Rendered<'static> {
     }
 }
 
-/// 413 for a payload over the synchronous limit.
-pub fn too_large() -> Rendered<'static> {
+/// The largest asynchronous (`Event`) invoke payload: 1 MB (the Invoke API's current limit;
+/// it was 256 KB until 2025).
+pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
+
+/// 413 for a payload over the limit of its invocation type.
+pub fn too_large(limit: u64) -> Rendered<'static> {
     invoke_error(
         413,
         "RequestEntityTooLargeException",
-        &format!(
-            "Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
-        ),
+        &format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
     )
+}
+
+/// 202 for an `Event` invocation, queued as `request_id`.
+pub fn accepted(request_id: &str) -> Rendered<'_> {
+    Rendered::new(202, Cow::Borrowed(b"")).header("X-Amzn-RequestId", request_id.as_bytes())
+}
+
+/// 204 for a `DryRun`: the request is valid, nothing runs.
+pub fn dry_run() -> Rendered<'static> {
+    Rendered::new(204, Cow::Borrowed(b""))
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {

@@ -109,6 +109,8 @@ pub enum Route {
     Invoke {
         /// `Some` for a qualified invocation.
         invoked_arn: Option<String>,
+        /// `X-Amz-Invocation-Type: Event`, whose payload limit is lower.
+        event: bool,
     },
     /// Refused from the head.
     Refuse(Refusal),
@@ -121,7 +123,8 @@ impl Route {
             Route::Response(_) | Route::Error(_) | Route::InitError | Route::ExtensionError(_) => {
                 MAX_RESPONSE_BYTES
             }
-            Route::Invoke { .. } => MAX_REQUEST_BYTES,
+            Route::Invoke { event: false, .. } => MAX_REQUEST_BYTES,
+            Route::Invoke { event: true, .. } => invoke::MAX_EVENT_BYTES,
             Route::Ping
             | Route::Next
             | Route::ExtensionRegister
@@ -213,7 +216,10 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
             }
         }
         Listener::Invoke => match invoke::route(path, head.query(), ctx) {
-            Ok(invoked_arn) => post_only(Route::Invoke { invoked_arn }),
+            Ok(invoked_arn) => {
+                let event = head.header_str("X-Amz-Invocation-Type") == Some("Event");
+                post_only(Route::Invoke { invoked_arn, event })
+            }
             Err(refusal) => Route::Refuse(refusal),
         },
     }
@@ -314,7 +320,7 @@ pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
             runtime_error(status, error_type, &message)
         }
         Listener::Invoke => match error {
-            ParseError::BodyTooLarge { .. } => invoke::too_large(),
+            ParseError::BodyTooLarge { limit } => invoke::too_large(limit),
             _ => invoke_error(status, "InvalidRequestContentException", &message),
         },
     }

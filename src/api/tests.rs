@@ -6,6 +6,7 @@ use crate::lifecycle::{
 };
 use crate::time::Micros;
 
+use super::invoke::InvocationType;
 use super::test_support::{ctx, with_request};
 
 fn route_of(listener: Listener, method: &str, target: &str) -> Route {
@@ -149,9 +150,13 @@ fn subscription_routes_take_put() {
 #[test]
 fn invoke_routes_resolve_names_arns_and_qualifiers() {
     let inv = Listener::Invoke;
-    let unqualified = Route::Invoke { invoked_arn: None };
+    let unqualified = Route::Invoke {
+        invoked_arn: None,
+        event: false,
+    };
     let latest = Route::Invoke {
         invoked_arn: Some("arn:aws:lambda:eu-west-1:123456789012:function:my-fn:$LATEST".into()),
+        event: false,
     };
     for path in [
         "/2015-03-31/functions/function/invocations",
@@ -291,6 +296,7 @@ fn next_carries_every_header_of_the_invocation() {
             trace_id: None,
             tenant_id: Some("tenant-7".into()),
             invoked_arn: None,
+            log_tail: false,
         },
     };
     let mut out = Vec::new();
@@ -395,12 +401,19 @@ fn posted_errors_are_normalised_and_stripped_of_their_cause() {
     assert_eq!(e.content_type.as_deref(), Some("application/json"));
 }
 
-fn invoke_req(headers: &str, body: &str) -> Result<InvokeRequest, Box<Rendered<'static>>> {
+fn invoke_req_typed(
+    headers: &str,
+    body: &str,
+) -> Result<(InvokeRequest, InvocationType), Box<Rendered<'static>>> {
     let raw = format!(
         "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     with_request(&raw, |h, b| invoke::request(h, b, None))
+}
+
+fn invoke_req(headers: &str, body: &str) -> Result<InvokeRequest, Box<Rendered<'static>>> {
+    invoke_req_typed(headers, body).map(|(r, _)| r)
 }
 
 #[test]
@@ -468,10 +481,58 @@ fn invoke_requests_are_validated_as_the_invoke_api_does() {
     assert_eq!(msg, "Client context must be smaller than 3583 bytes");
     let (code, _) = refused("X-Amz-Invocation-Type: Sometimes\r\n", "{}");
     assert_eq!(code, "InvalidParameterValueException");
-    let (_, msg) = refused("X-Amz-Invocation-Type: Event\r\n", "{}");
-    assert!(msg.contains("not supported by lambda-sim yet"), "{msg}");
+    let (code, msg) = refused("X-Amz-Log-Type: All\r\n", "{}");
+    assert_eq!(code, "InvalidParameterValueException");
+    assert!(
+        msg.contains("'logType'") && msg.contains("[None, Tail]"),
+        "{msg}"
+    );
     let (_, _) = refused("X-Amz-Cognito-Identity: [1]\r\n", "{}");
     assert!(invoke_req("X-Amz-Invocation-Type: RequestResponse\r\n", "{}").is_ok());
+}
+
+#[test]
+fn invocation_types_and_the_log_tail_are_read_from_the_headers() {
+    let typed = |headers: &str| {
+        let (request, kind) = invoke_req_typed(headers, "{}").unwrap();
+        (kind, request.log_tail)
+    };
+    assert_eq!(typed(""), (InvocationType::RequestResponse, false));
+    assert_eq!(
+        typed("X-Amz-Invocation-Type: RequestResponse\r\nX-Amz-Log-Type: Tail\r\n"),
+        (InvocationType::RequestResponse, true)
+    );
+    assert_eq!(
+        typed("X-Amz-Log-Type: None\r\n"),
+        (InvocationType::RequestResponse, false)
+    );
+    // Only a synchronous invocation returns a log.
+    assert_eq!(
+        typed("X-Amz-Invocation-Type: Event\r\nX-Amz-Log-Type: Tail\r\n"),
+        (InvocationType::Event, false)
+    );
+    assert_eq!(
+        typed("X-Amz-Invocation-Type: DryRun\r\n"),
+        (InvocationType::DryRun, false)
+    );
+    // A DryRun is validated like any invocation.
+    assert_eq!(
+        invoke_req_typed("X-Amz-Invocation-Type: DryRun\r\n", "not json")
+            .unwrap_err()
+            .status,
+        400
+    );
+    // Event payloads have their own, lower limit.
+    let head = |kind: &str| {
+        format!(
+            "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nX-Amz-Invocation-Type: {kind}\r\n\r\n"
+        )
+    };
+    let limit =
+        |raw: String| with_request(&raw, |h, _| route(Listener::Invoke, h, &ctx()).body_limit());
+    assert_eq!(limit(head("Event")), invoke::MAX_EVENT_BYTES);
+    assert_eq!(limit(head("RequestResponse")), MAX_REQUEST_BYTES);
+    assert_eq!(invoke::MAX_EVENT_BYTES, 1_048_576);
 }
 
 fn reply(outcome: Outcome) -> InvokeReply {

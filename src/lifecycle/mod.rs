@@ -276,6 +276,9 @@ struct Running {
     runtime: Option<ChildId>,
     /// When the head of the runtime's `/response` or `/error` arrived.
     response_started: Option<Micros>,
+    /// The runtime's result, kept for an invoker who asked for the log tail: answered when the
+    /// invocation is complete, after its report.
+    held: Option<Outcome>,
     /// Set when the runtime has posted its result.
     response: Option<Responded>,
     /// When the runtime was back on `/next` after its result (`platform.runtimeDone`).
@@ -723,7 +726,9 @@ impl Lifecycle {
             error_type: outcome.error_type().map(str::to_string),
             produced_bytes,
         });
-        if let Some(invoker) = r.invoker.take() {
+        if r.invocation.request.log_tail {
+            r.held = Some(outcome);
+        } else if let Some(invoker) = r.invoker.take() {
             let timings = r.timings(now);
             let id = r.invocation.request_id;
             self.answer(invoker, id, timings, outcome);
@@ -1296,6 +1301,7 @@ impl Lifecycle {
             init_duration,
             runtime: self.env.runtime,
             response_started: None,
+            held: None,
             response: None,
             runtime_done: None,
             awaiting,
@@ -1331,7 +1337,7 @@ impl Lifecycle {
     /// The runtime and every INVOKE-subscribed extension are back: the invocation is complete
     /// (5.2 step 5).
     fn complete_invocation(&mut self, now: Micros) {
-        let Phase::Invoke(r) = self.set_phase(Phase::Ready) else {
+        let Phase::Invoke(mut r) = self.set_phase(Phase::Ready) else {
             return;
         };
         self.env.timers.stop(Timer::Invoke);
@@ -1340,6 +1346,24 @@ impl Lifecycle {
             None => (Status::Success, None),
         };
         self.report(&r, status, error_type, now);
+        self.answer_held(&mut r, now, None);
+    }
+
+    /// Answers a log-tail invoker after the report: with the runtime's result if it posted
+    /// one, else with `failure`.
+    fn answer_held(&mut self, r: &mut Running, now: Micros, failure: Option<Failure>) {
+        let Some(invoker) = r.invoker.take() else {
+            return;
+        };
+        let outcome = match (r.held.take(), failure) {
+            (Some(outcome), _) => outcome,
+            (None, Some(failure)) => Outcome::Failure(failure),
+            // Complete without a result: cannot happen (completion needs runtimeDone, which
+            // needs the result); answered all the same, never left waiting.
+            (None, None) => Outcome::Failure(Failure::TruncatedResponse),
+        };
+        let timings = r.timings(now);
+        self.answer(invoker, r.invocation.request_id, timings, outcome);
     }
 
     fn timeout_invocation(&mut self, now: Micros) {
@@ -1368,9 +1392,13 @@ impl Lifecycle {
         self.env.timers.stop(Timer::Invoke);
         let id = r.invocation.request_id;
         let error_type = Some(failure.error_type().to_string());
-        if let Some(invoker) = r.invoker.take() {
-            let timings = r.timings(now);
-            self.answer(invoker, id, timings, Outcome::Failure(failure));
+        let tail = r.invocation.request.log_tail;
+        let mut failure = Some(failure);
+        if !tail {
+            if let (Some(invoker), Some(failure)) = (r.invoker.take(), failure.take()) {
+                let timings = r.timings(now);
+                self.answer(invoker, id, timings, Outcome::Failure(failure));
+            }
         }
         if r.runtime_done.is_none() {
             let produced_bytes = r.response.as_ref().map_or(0, |resp| resp.produced_bytes);
@@ -1384,6 +1412,8 @@ impl Lifecycle {
             });
         }
         self.report(&r, status, error_type, ended);
+        // A log-tail invoker is answered after the report its log ends with.
+        self.answer_held(&mut r, now, failure);
     }
 
     /// Emits the report of invocation `r`, whose duration ends at `ended`.

@@ -1242,3 +1242,70 @@ fn request_ids_are_reproducible_from_the_seed() {
 
 mod extensions;
 mod freeze;
+
+// ----- X-Amz-Log-Type: Tail (11.5) -----
+
+/// An invocation whose invoker asked for the log tail, released at 5 ms.
+fn running_with_tail() -> (Harness, RequestId) {
+    let mut h = down();
+    let request = InvokeRequest {
+        payload: b"{}".to_vec(),
+        log_tail: true,
+        ..InvokeRequest::default()
+    };
+    let id = h.lc.invoke(h.now, WaiterId(INVOKER), request).unwrap();
+    h.drain();
+    h.advance(5 * MS);
+    h.next(RUNTIME).unwrap();
+    assert_eq!(h.one_release(RUNTIME).0, id);
+    (h, id)
+}
+
+#[test]
+fn a_log_tail_invoker_is_answered_after_the_report_not_at_the_response() {
+    let (mut h, id) = running_with_tail();
+    h.advance(2 * MS);
+    h.respond(id, "ok").unwrap();
+    assert_eq!(h.replies(), [], "held until the invocation is complete");
+    h.advance(MS);
+    h.next(RUNTIME).unwrap();
+    let report = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })))
+        .expect("a report");
+    let reply = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::Reply { .. }))
+        .expect("a reply");
+    assert!(report < reply, "{:#?}", h.out);
+    let answer = h.one_reply(INVOKER);
+    assert_eq!(
+        answer.outcome,
+        Outcome::Response {
+            body: b"ok".to_vec(),
+            content_type: Some("text/plain".into()),
+        }
+    );
+    assert_eq!(answer.timings.responded, Micros(8 * MS));
+}
+
+#[test]
+fn a_log_tail_invoker_of_a_timed_out_invocation_gets_the_timeout_after_the_report() {
+    let (mut h, _) = running_with_tail();
+    h.advance(3 * S);
+    let report = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })))
+        .expect("a report");
+    let reply = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::Reply { .. }))
+        .expect("a reply");
+    assert!(report < reply, "{:#?}", h.out);
+    let answer = h.one_reply(INVOKER);
+    assert!(matches!(failure(&answer), Failure::Timeout { .. }));
+}

@@ -239,6 +239,9 @@ pub struct InvokeRequest {
     pub tenant_id: Option<String>,
     /// The ARN as invoked (with a qualifier); `None` means the function's unqualified ARN.
     pub invoked_arn: Option<String>,
+    /// `X-Amz-Log-Type: Tail`: the answer waits until the invocation is complete, so that the
+    /// log it carries ends with the REPORT (PROTOCOL.md 11.5).
+    pub log_tail: bool,
 }
 
 /// An invocation as the runtime receives it: immutable once created. The core keeps it (queued,

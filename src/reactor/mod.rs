@@ -14,6 +14,7 @@ mod sink;
 mod slab;
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::api::invoke::InvocationType;
 use crate::api::{self, Listener, Route};
 use crate::config::Config;
 use crate::config::ExtensionCommand;
@@ -52,6 +54,12 @@ const FIRST_SOURCE: usize = 16;
 
 /// Waiter ids with this bit set are embedded tickets; without it, connections.
 const TICKET_BIT: u64 = 1 << 63;
+/// Marks the invoker of an `Event` invocation: nobody waits; the outcome is kept.
+const EVENT_BIT: u64 = 1 << 62;
+/// How many `Event` outcomes are kept for the embedding API.
+const MAX_OUTCOMES: usize = 1000;
+/// The most of an invocation's log that `X-Amz-Log-Result` carries (the Invoke API's 4 KB).
+const LOG_TAIL_BYTES: usize = 4096;
 
 /// How long a closing connection waits for the peer's EOF after our last response.
 const LINGER: Micros = Micros::from_secs(2);
@@ -294,6 +302,7 @@ pub(crate) enum Reply {
     Report(Option<InvocationReport>),
     Telemetry(TelemetryCapture),
     Event(serde_json::Value),
+    Outcomes(Vec<InvokeResponse>),
 }
 
 /// What the embedding handle asks of the reactor.
@@ -305,6 +314,15 @@ pub(crate) enum Command {
         /// never reached the runtime.
         report: Option<mpsc::Sender<Reply>>,
     },
+    /// An `Event` invocation: answered at once (202, or the refusal); its outcome is kept.
+    InvokeEvent {
+        request: InvokeRequest,
+        reply: mpsc::Sender<Reply>,
+    },
+    /// Answer with the outcome of `Event` invocation `.0`, kept or to come.
+    EventOutcome(String, mpsc::Sender<Reply>),
+    /// The kept outcomes of `Event` invocations.
+    EventOutcomes(mpsc::Sender<Reply>),
     State(mpsc::Sender<Reply>),
     /// Answer with the state once it reaches `Awaited`.
     WaitFor(Awaited, mpsc::Sender<Reply>),
@@ -414,6 +432,15 @@ pub(crate) struct Reactor {
     event_waiters: Vec<(EventTest, mpsc::Sender<Reply>, u64)>,
     /// Embedded callers waiting for an invocation's report.
     report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Reply>)>,
+    /// The log of the running invocation, if its invoker asked for the tail
+    /// (`X-Amz-Log-Type: Tail`): START, the lines, END, REPORT.
+    tail: Option<(crate::id::RequestId, Vec<u8>)>,
+    /// `Event` invocations handed out, for their invokers' ids.
+    events_invoked: u64,
+    /// The last outcomes of `Event` invocations, oldest first.
+    outcomes: VecDeque<InvokeResponse>,
+    /// Embedded callers waiting for an `Event` invocation's outcome, by request id.
+    outcome_waiters: Vec<(String, mpsc::Sender<Reply>)>,
     sink: Sink,
     quiet: bool,
     poll_exits: bool,
@@ -590,6 +617,10 @@ impl Reactor {
             events_due: None,
             deferred: VecDeque::new(),
             unwritten: Vec::new(),
+            tail: None,
+            events_invoked: 0,
+            outcomes: VecDeque::new(),
+            outcome_waiters: Vec::new(),
             to_process: Vec::new(),
             lingering: Vec::new(),
             finished_at: None,
@@ -885,6 +916,39 @@ impl Reactor {
                         }
                     }
                     self.drain(now);
+                }
+                Ok(Command::InvokeEvent { request, reply }) => {
+                    self.events_invoked += 1;
+                    let nobody = WaiterId(EVENT_BIT | self.events_invoked);
+                    let timings = lifecycle::Timings {
+                        received: now,
+                        responded: now,
+                        ..Default::default()
+                    };
+                    let response = match self.core.invoke(now, nobody, request) {
+                        Ok(request_id) => {
+                            let id = request_id.to_string();
+                            let answer = api::invoke::accepted(&id);
+                            InvokeResponse::from_rendered(&answer, id.clone(), timings)
+                        }
+                        Err(rejection) => {
+                            let answer = api::invoke::rejection(rejection);
+                            InvokeResponse::from_rendered(&answer, String::new(), timings)
+                        }
+                    };
+                    let _ = reply.send(Reply::Response(response));
+                    self.drain(now);
+                }
+                Ok(Command::EventOutcome(id, reply)) => {
+                    match self.outcomes.iter().find(|o| o.request_id == id) {
+                        Some(outcome) => {
+                            let _ = reply.send(Reply::Response(outcome.clone()));
+                        }
+                        None => self.outcome_waiters.push((id, reply)),
+                    }
+                }
+                Ok(Command::EventOutcomes(reply)) => {
+                    let _ = reply.send(Reply::Outcomes(self.outcomes.iter().cloned().collect()));
                 }
                 Ok(Command::State(reply)) => {
                     let _ = reply.send(Reply::State(self.env_state()));
@@ -1201,16 +1265,33 @@ impl Reactor {
                     Err(refused) => *refused,
                 }
             }
-            Some(Route::Invoke { invoked_arn }) => {
+            Some(Route::Invoke { invoked_arn, .. }) => {
                 match api::invoke::request(&head, body, invoked_arn) {
-                    Ok(request) => match self.core.invoke(now, waiter, request) {
-                        Ok(id) => {
-                            log::debug!("invocation {id} queued");
-                            conn.state = State::Waiting(Wait::Invoke);
-                            return;
+                    Ok((request, InvocationType::RequestResponse)) => {
+                        match self.core.invoke(now, waiter, request) {
+                            Ok(id) => {
+                                log::debug!("invocation {id} queued");
+                                conn.state = State::Waiting(Wait::Invoke);
+                                return;
+                            }
+                            Err(r) => api::invoke::rejection(r),
                         }
-                        Err(r) => api::invoke::rejection(r),
-                    },
+                    }
+                    Ok((request, InvocationType::Event)) => {
+                        self.events_invoked += 1;
+                        let nobody = WaiterId(EVENT_BIT | self.events_invoked);
+                        match self.core.invoke(now, nobody, request) {
+                            Ok(id) => {
+                                log::debug!("Event invocation {id} queued");
+                                let id = id.to_string();
+                                let answer = api::invoke::accepted(&id);
+                                conn.answer(|out, close| answer.write(out, close));
+                                return;
+                            }
+                            Err(r) => api::invoke::rejection(r),
+                        }
+                    }
+                    Ok((_, InvocationType::DryRun)) => api::invoke::dry_run(),
                     Err(refused) => *refused,
                 }
             }
@@ -1429,6 +1510,16 @@ impl Reactor {
                 if !self.report_waiters.is_empty() {
                     self.send_report(&event);
                 }
+                if let PlatformEvent::Start { request_id, .. } = &event {
+                    let tail = self
+                        .core
+                        .invocation(*request_id)
+                        .is_some_and(|i| i.request.log_tail);
+                    self.tail = tail.then(|| (*request_id, Vec::new()));
+                }
+                if self.tail.is_some() {
+                    self.tail_event(now, &event);
+                }
                 if self.hub.wants(&event) {
                     let memory = match &event {
                         PlatformEvent::Report { runtime, .. } => {
@@ -1538,6 +1629,19 @@ impl Reactor {
     }
 
     fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
+        let log_result = match self.tail.take() {
+            Some((id, log)) if id == reply.request_id => Some(base64_encode(
+                &log[log.len().saturating_sub(LOG_TAIL_BYTES)..],
+            )),
+            other => {
+                self.tail = other;
+                None
+            }
+        };
+        if invoker.0 & EVENT_BIT != 0 {
+            self.event_outcome(reply);
+            return;
+        }
         if reply.timings.released.is_none() && !self.report_waiters.is_empty() {
             // Never released to the runtime: there will be no report.
             let id = reply.request_id;
@@ -1548,9 +1652,11 @@ impl Reactor {
         }
         if invoker.0 & TICKET_BIT != 0 {
             if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
-                let _ = tx.send(Reply::Response(InvokeResponse::from_reply(
-                    &self.ctx, reply,
-                )));
+                let mut response = InvokeResponse::from_reply(&self.ctx, reply);
+                if let Some(log) = log_result {
+                    response.headers.push(("X-Amz-Log-Result", log));
+                }
+                let _ = tx.send(Reply::Response(response));
             }
             return;
         }
@@ -1561,11 +1667,74 @@ impl Reactor {
         if conn.state != State::Waiting(Wait::Invoke) {
             return;
         }
-        conn.answer(|out, close| api::invoke::render(ctx, &reply).write(out, close));
+        conn.answer(|out, close| {
+            let rendered = api::invoke::render(ctx, &reply);
+            match &log_result {
+                Some(log) => rendered.header("X-Amz-Log-Result", log.as_bytes()),
+                None => rendered,
+            }
+            .write(out, close)
+        });
         if conn.has_output() {
             self.unwritten.push(Key::from_u64(invoker.0));
         }
         self.to_process.push(Key::from_u64(invoker.0));
+    }
+
+    /// Appends `event`'s log lines to the tail of the invocation that asked for it.
+    #[inline(never)]
+    fn tail_event(&mut self, now: Micros, event: &PlatformEvent) {
+        let memory = match event {
+            PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
+            _ => None,
+        };
+        self.lines.clear();
+        api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
+        if let Some((_, log)) = &mut self.tail {
+            push_tail(log, self.lines.as_bytes());
+        }
+    }
+
+    /// An `Event` invocation ended: its outcome is logged and kept for the embedding API.
+    #[inline(never)]
+    fn event_outcome(&mut self, reply: InvokeReply) {
+        let response = InvokeResponse::from_reply(&self.ctx, reply);
+        if !self.quiet {
+            self.lines.clear();
+            let _ = write!(
+                self.lines,
+                "lambda-sim: Event invocation {} ended: {}",
+                response.request_id,
+                response
+                    .function_error()
+                    .map_or("success", |_| "function error")
+            );
+            if let Some(kind) = response
+                .function_error()
+                .and_then(|_| serde_json::from_slice::<serde_json::Value>(&response.body).ok())
+                .and_then(|v| {
+                    v.get("errorType")
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string)
+                })
+            {
+                let _ = write!(self.lines, " ({kind})");
+            }
+            self.sink.line(&self.lines);
+        }
+        let id = response.request_id.clone();
+        self.outcome_waiters.retain(|(waited, tx)| {
+            if *waited == id {
+                let _ = tx.send(Reply::Response(response.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        if self.outcomes.len() == MAX_OUTCOMES {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back(response);
     }
 
     /// A connection whose wait ended: answer written, so decode what it pipelined meanwhile.
@@ -1920,6 +2089,7 @@ impl Reactor {
             };
             let mut lines = LineOut {
                 sink: &mut self.sink,
+                tail: self.tail.as_mut().map(|(_, log)| log),
                 hub: to_hub.then_some((&mut self.hub, &self.ctx)),
                 now,
                 extension,
@@ -2078,6 +2248,8 @@ fn try_reap(pid: i32) -> Option<process::Exit> {
 /// Where a child's lines go: the log sink, and telemetry subscribers when there are any.
 struct LineOut<'a> {
     sink: &'a mut Sink,
+    /// The running invocation's log, when its invoker asked for the tail.
+    tail: Option<&'a mut Vec<u8>>,
     hub: Option<(&'a mut crate::telemetry::Hub, &'a api::Context)>,
     now: Micros,
     /// The child is an extension: its lines are `extension` records, not `function`.
@@ -2090,6 +2262,10 @@ impl LineOut<'_> {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
         self.sink.line(text);
+        if let Some(log) = &mut self.tail {
+            push_tail(log, text.as_bytes());
+            push_tail(log, b"\n");
+        }
         if let Some((hub, ctx)) = &mut self.hub {
             let record = if self.extension {
                 crate::telemetry::Record::Extension(text.to_string())
@@ -2100,6 +2276,36 @@ impl LineOut<'_> {
         }
         line.clear();
     }
+}
+
+/// Appends `bytes` to an invocation's log, keeping no more than twice what the tail shows.
+fn push_tail(log: &mut Vec<u8>, bytes: &[u8]) {
+    log.extend_from_slice(bytes);
+    if log.len() > 2 * LOG_TAIL_BYTES {
+        log.drain(..log.len() - LOG_TAIL_BYTES);
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for `X-Amz-Log-Result`.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// The answer to a runtime's post.
@@ -2206,6 +2412,42 @@ mod tests {
             absolute_program("/opt/bootstrap".as_ref()),
             std::path::PathBuf::from("/opt/bootstrap")
         );
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648s_test_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in vectors {
+            assert_eq!(base64_encode(plain.as_bytes()), encoded);
+            assert_eq!(
+                api::invoke::base64_decode(encoded.as_bytes()).as_deref(),
+                Some(plain.as_bytes())
+            );
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(
+            api::invoke::base64_decode(base64_encode(&all).as_bytes()),
+            Some(all)
+        );
+    }
+
+    #[test]
+    fn a_tail_keeps_at_least_the_last_4_kb() {
+        let mut log = Vec::new();
+        for i in 0..1000u32 {
+            push_tail(&mut log, format!("{i:05}\n").as_bytes());
+            assert!(log.len() <= 2 * LOG_TAIL_BYTES);
+        }
+        assert!(log.len() >= LOG_TAIL_BYTES);
+        assert!(log.ends_with(b"00999\n"));
     }
 
     #[test]

@@ -9,16 +9,16 @@ pub(crate) struct Key {
 }
 
 impl Key {
-    /// Packs the key into 63 bits (the top bit is left to the caller).
+    /// Packs the key into 62 bits (the top two are left to the caller).
     pub(crate) fn to_u64(self) -> u64 {
-        (u64::from(self.generation & 0x7fff_ffff) << 32) | u64::from(self.index)
+        (u64::from(self.generation & 0x3fff_ffff) << 32) | u64::from(self.index)
     }
 
-    /// The inverse of `to_u64`, ignoring the top bit.
+    /// The inverse of `to_u64`, ignoring the top two bits.
     pub(crate) fn from_u64(v: u64) -> Key {
         Key {
             index: v as u32,
-            generation: ((v >> 32) as u32) & 0x7fff_ffff,
+            generation: ((v >> 32) as u32) & 0x3fff_ffff,
         }
     }
 }
@@ -49,7 +49,7 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             let generation = match slot {
-                Slot::Empty { generation } => (*generation + 1) & 0x7fff_ffff,
+                Slot::Empty { generation } => (*generation + 1) & 0x3fff_ffff,
                 Slot::Full { generation, .. } => *generation, // unreachable: free slots are empty
             };
             *slot = Slot::Full { generation, value };
