@@ -109,6 +109,8 @@ fuzz_target!(|setup: Setup| {
                 }
                 let request = InvokeRequest {
                     payload: vec![n],
+                    // Odd invokers ask for the log tail: answered after the report.
+                    log_tail: n % 2 == 1,
                     ..InvokeRequest::default()
                 };
                 if lc.invoke(now, invoker, request).is_ok() {
