@@ -39,6 +39,13 @@ pub enum Mode {
         /// Why the demo runs instead of a bootstrap.
         notice: Option<String>,
     },
+    /// `lambda-sim invoke`: invoke once (or `--count` times) and exit.
+    Invoke {
+        /// The simulator's options (unused with `--endpoint`).
+        config: Box<Config>,
+        /// What to invoke with, and where.
+        options: InvokeOptions,
+    },
     /// Be the demo's echo runtime (started by the demo itself).
     DemoRuntime,
     /// Be the demo's extension (started by the demo itself).
@@ -94,6 +101,8 @@ lambda-sim: a local simulator of the AWS Lambda execution environment
 USAGE:
     lambda-sim [OPTIONS] [--] <bootstrap> [args...]
     lambda-sim demo [OPTIONS]
+    lambda-sim invoke [INVOKE OPTIONS] [OPTIONS] [--] <bootstrap> [args...]
+    lambda-sim invoke --endpoint <URL> [INVOKE OPTIONS]
 
 With no bootstrap, lambda-sim looks where RIE looks (/var/task/bootstrap, /opt/bootstrap,
 /var/runtime/bootstrap); if there is none there either, it runs its built-in demo.
@@ -137,6 +146,16 @@ OPTIONS:
                                  (env: LOG_LEVEL; RUST_LOG takes precedence)
     -h, --help                   Print this help
     -V, --version                Print the version
+
+INVOKE OPTIONS (lambda-sim invoke):
+    --payload <JSON>             The event [default: {}]
+    --payload-file <FILE>        The event, from a file
+    --count <N>                  Invoke N times, one after the other [default: 1]
+    --log-tail                   Print each invocation's log tail (X-Amz-Log-Result) to stderr
+                                 instead of the whole log
+    --endpoint <URL>             Invoke a running lambda-sim at URL (http://127.0.0.1:8080)
+    Each answer is printed to stdout, on its own line. Exit status: 0 success, 1 a function
+    error, 2 a platform error (timeout, crash, ...) or a refused invocation.
 ";
 
 /// Parses `args` (without the program name), reading RIE's variables through `env` and
@@ -187,6 +206,8 @@ pub fn parse(
 
     let mut external = false;
     let mut demo = false;
+    let mut invoke: Option<InvokeOptions> = None;
+    let mut addr_given = false;
     let mut command: Vec<String> = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -197,8 +218,15 @@ pub fn parse(
             break;
         }
         if !arg.starts_with('-') || arg == "-" {
-            if command.is_empty() && !demo && arg == "demo" {
+            if command.is_empty() && !demo && invoke.is_none() && arg == "demo" {
                 demo = true;
+                continue;
+            }
+            if command.is_empty() && !demo && invoke.is_none() && arg == "invoke" {
+                invoke = Some(InvokeOptions {
+                    count: 1,
+                    ..InvokeOptions::default()
+                });
                 continue;
             }
             if command.is_empty() && !demo && arg == "__demo-runtime" {
@@ -251,10 +279,31 @@ pub fn parse(
             "--invoke-addr" | "--runtime-interface-emulator-address" => {
                 config.invoke_addr =
                     address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
+                addr_given = true;
             }
             "--runtime-api-addr" | "--runtime-api-address" => {
                 config.runtime_api_addr =
                     address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
+                addr_given = true;
+            }
+            "--payload" | "--payload-file" | "--count" | "--log-tail" | "--endpoint"
+                if invoke.is_some() =>
+            {
+                let options = invoke.as_mut().ok_or_else(|| usage(flag.to_string()))?;
+                match flag {
+                    "--payload" => options.payload = Payload::Inline(value(flag)?),
+                    "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
+                    "--count" => {
+                        let v = value(flag)?;
+                        options.count = v
+                            .parse()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| usage(format!("{flag}: '{v}' is not a count")))?;
+                    }
+                    "--log-tail" => options.log_tail = true,
+                    _ => options.endpoint = Some(value(flag)?),
+                }
             }
             "--timeout" => {
                 config.timeout =
@@ -302,6 +351,50 @@ pub fn parse(
         }
     }
 
+    if let Some(options) = invoke {
+        if options.endpoint.is_some() {
+            if !command.is_empty() {
+                return Err(usage(format!(
+                    "--endpoint invokes a running simulator, but a bootstrap was given: {}",
+                    command.join(" ")
+                )));
+            }
+        } else if command.is_empty() && !external {
+            match RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
+                Some(found) => command.push(found.to_string()),
+                None => {
+                    return Err(usage(
+                        "invoke needs a bootstrap (or --endpoint URL of a running lambda-sim)"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        if external {
+            return Err(usage(
+                "'invoke' runs its own runtime; drop --external-runtime".into(),
+            ));
+        }
+        if !addr_given {
+            // One shot: any free ports, never a clash with a simulator already running.
+            config.invoke_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        }
+        let mut words = command.into_iter();
+        if let Some(program) = words.next() {
+            config.bootstrap = Some(Bootstrap {
+                program: PathBuf::from(program),
+                args: words.collect(),
+            });
+        }
+        return Ok(Parsed {
+            mode: Mode::Invoke {
+                config: Box::new(config),
+                options,
+            },
+            log_level,
+        });
+    }
     if demo {
         if external {
             return Err(usage(
@@ -560,17 +653,27 @@ pub fn main() -> ExitCode {
             }
         },
         Mode::Run(config) => run(*config),
+        Mode::Invoke {
+            mut config,
+            options,
+        } => {
+            if let Err(code) = check_programs(&mut config) {
+                return code;
+            }
+            invoke::run(*config, options)
+        }
     }
 }
 
-fn run(mut config: Config) -> ExitCode {
+/// Resolves the bootstrap and the extensions' programs, or the exit code that says why not.
+fn check_programs(config: &mut Config) -> Result<(), ExitCode> {
     let path = std::env::var("PATH").ok();
     if let Some(bootstrap) = &mut config.bootstrap {
         match check_bootstrap(&bootstrap.program, path.as_deref()) {
             Ok(program) => bootstrap.program = program,
             Err(e) => {
                 eprintln!("lambda-sim: {e}");
-                return ExitCode::from(e.exit_code());
+                return Err(ExitCode::from(e.exit_code()));
             }
         }
     }
@@ -580,9 +683,16 @@ fn run(mut config: Config) -> ExitCode {
             Ok(program) => ext.program = program,
             Err(e) => {
                 eprintln!("lambda-sim: {e}");
-                return ExitCode::from(e.exit_code());
+                return Err(ExitCode::from(e.exit_code()));
             }
         }
+    }
+    Ok(())
+}
+
+fn run(mut config: Config) -> ExitCode {
+    if let Err(code) = check_programs(&mut config) {
+        return code;
     }
     // Block SIGTERM and SIGINT before anything else starts, and read them from a signalfd in
     // the reactor: only the CLI does this, never the library.
@@ -632,6 +742,10 @@ fn init_logging(level: Option<&str>) {
     builder.target(env_logger::Target::Stderr);
     let _ = builder.try_init();
 }
+
+mod invoke;
+
+pub use invoke::{InvokeOptions, Payload, Verdict, verdict};
 
 #[cfg(test)]
 mod tests;

@@ -31,7 +31,14 @@ fn aws_invoke(sim: &Handle, args: &[&str]) -> (serde_json::Value, Vec<u8>) {
     let endpoint = format!("http://{}", sim.invoke_addr());
     // `python3 -m awscli`: the CLI as pip installs it, wherever its script went.
     let run = Command::new("python3")
-        .args(["-m", "awscli", "lambda", "invoke", "--endpoint-url", &endpoint])
+        .args([
+            "-m",
+            "awscli",
+            "lambda",
+            "invoke",
+            "--endpoint-url",
+            &endpoint,
+        ])
         .args(["--function-name", "function"])
         .args(args)
         .arg(&out)

@@ -432,3 +432,109 @@ fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
     assert!(!alive(runtime), "the runtime outlived the simulator");
     assert!(!alive(ext), "the extension outlived the simulator");
 }
+
+/// `lambda-sim invoke ARGS -- python3 runtime.py echo`: its output and exit code.
+fn invoke_once(args: &[&str]) -> std::process::Output {
+    let py = python_runtime("echo");
+    let mut all: Vec<&str> = vec!["invoke"];
+    all.extend(args);
+    all.push("--");
+    all.extend(py.iter().map(String::as_str));
+    Command::new(BIN)
+        .args(&all)
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .output()
+        .expect("run lambda-sim invoke")
+}
+
+#[test]
+fn invoke_prints_the_answer_and_the_log_and_exits_by_the_outcome() {
+    let out = invoke_once(&["--payload", r#"{"hello":"ci"}"#]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"hello\":\"ci\"}\n");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("START RequestId: "), "{log}");
+    assert!(log.contains("\nREPORT RequestId: "), "{log}");
+
+    // A function error: 1, the error on stdout.
+    let out = invoke_once(&["--payload", r#"{"action":"error"}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["errorType"], "Boom");
+
+    // A platform error (the timeout): 2.
+    let out = invoke_once(&[
+        "--timeout",
+        "1",
+        "--payload",
+        r#"{"action":"sleep","seconds":5}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["errorType"], "Sandbox.Timedout");
+
+    // --count and --payload-file; --log-tail prints each invocation's tail instead.
+    let file = std::env::temp_dir().join(format!("lambda-sim-event-{}.json", std::process::id()));
+    std::fs::write(&file, br#"{"from":"file"}"#).unwrap();
+    let path = file.display().to_string();
+    let out = invoke_once(&["--payload-file", &path, "--count", "3", "--log-tail"]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"from\":\"file\"}\n".repeat(3)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(log.matches("START RequestId: ").count(), 3, "{log}");
+    assert_eq!(log.matches("\nREPORT RequestId: ").count(), 3, "{log}");
+    assert!(!log.contains("fixture runtime:"), "only the tails: {log}");
+}
+
+#[test]
+fn invoke_with_an_endpoint_invokes_a_running_simulator() {
+    let py = python_runtime("echo");
+    let mut cmd = vec!["--"];
+    cmd.extend(py.iter().map(String::as_str));
+    let mut sim = start(&cmd, &[]);
+    let endpoint = format!("http://{}", sim.invoke);
+    let out = Command::new(BIN)
+        .args([
+            "invoke",
+            "--endpoint",
+            &endpoint,
+            "--payload",
+            r#"{"n":1}"#,
+            "--log-tail",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"n\":1}\n");
+    let tail = String::from_utf8_lossy(&out.stderr);
+    assert!(tail.starts_with("START RequestId: "), "{tail}");
+    assert!(tail.contains("\nREPORT RequestId: "), "{tail}");
+    let out = Command::new(BIN)
+        .args([
+            "invoke",
+            "--endpoint",
+            &endpoint,
+            "--payload",
+            r#"{"action":"error"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // Nothing listening: a platform error.
+    let out = Command::new(BIN)
+        .args(["invoke", "--endpoint", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    sim.signal(15);
+    assert!(sim.wait_exit().success());
+}

@@ -296,3 +296,116 @@ fn extensions_by_path_by_name_and_from_the_extensions_dir() {
         assert_eq!(e.exit_code(), 2, "{bad}: {e}");
     }
 }
+
+fn invoke_mode(p: Parsed) -> (Config, InvokeOptions) {
+    match p.mode {
+        Mode::Invoke { config, options } => (*config, options),
+        other => panic!("expected Invoke, got {other:?}"),
+    }
+}
+
+#[test]
+fn invoke_takes_its_own_options_and_any_free_ports() {
+    let (c, o) = invoke_mode(
+        parse_with(
+            &[
+                "invoke",
+                "--payload",
+                r#"{"a":1}"#,
+                "--count=3",
+                "--log-tail",
+                "--timeout",
+                "2",
+                "--",
+                "./bootstrap",
+                "--x",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(o.payload, Payload::Inline(r#"{"a":1}"#.into()));
+    assert_eq!((o.count, o.log_tail, o.endpoint), (3, true, None));
+    assert_eq!(c.timeout, Duration::from_secs(2));
+    assert_eq!(
+        c.invoke_addr.port(),
+        0,
+        "never a clash with a running simulator"
+    );
+    assert_eq!(c.runtime_api_addr.port(), 0);
+    assert_eq!(c.bootstrap.unwrap().args, ["--x"]);
+
+    let (c, o) = invoke_mode(
+        parse_with(
+            &[
+                "invoke",
+                "--payload-file",
+                "event.json",
+                "--runtime-api-addr",
+                "127.0.0.1:9009",
+                "./b",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(o.payload, Payload::File("event.json".into()));
+    assert_eq!(o.count, 1);
+    assert_eq!(c.runtime_api_addr.port(), 9009, "given addresses are kept");
+
+    let (c, o) = invoke_mode(
+        parse_with(&["invoke", "--endpoint", "http://127.0.0.1:8080"], &[], &[]).unwrap(),
+    );
+    assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(c.bootstrap, None);
+    // With no bootstrap given, RIE's paths are looked at as for a run.
+    let (c, _) = invoke_mode(parse_with(&["invoke"], &[], &["/opt/bootstrap"]).unwrap());
+    assert_eq!(
+        c.bootstrap.unwrap().program,
+        PathBuf::from("/opt/bootstrap")
+    );
+}
+
+#[test]
+fn invoke_refuses_what_makes_no_sense() {
+    let usage = |a: &[&str]| match parse_with(a, &[], &[]) {
+        Err(CliError::Usage(m)) => m,
+        other => panic!("{a:?}: {other:?}"),
+    };
+    assert!(usage(&["invoke"]).contains("needs a bootstrap"));
+    assert!(usage(&["invoke", "--endpoint", "http://x:1", "./b"]).contains("bootstrap was given"));
+    assert!(usage(&["invoke", "--external-runtime", "./b"]).contains("--external-runtime"));
+    assert!(usage(&["invoke", "--count", "0", "./b"]).contains("not a count"));
+    // Invoke's options mean nothing to a plain run.
+    assert!(usage(&["--payload", "{}", "./b"]).contains("unknown option '--payload'"));
+}
+
+#[test]
+fn exit_codes_tell_function_errors_from_platform_errors() {
+    assert_eq!(verdict(200, false, b"{}"), Verdict::Success);
+    assert_eq!(
+        verdict(200, true, br#"{"errorType":"Boom","errorMessage":"x"}"#),
+        Verdict::FunctionError
+    );
+    for platform in [
+        "Sandbox.Timedout",
+        "Runtime.ExitError",
+        "Extension.Crash",
+        "Function.ResponseSizeTooLarge",
+        "Runtime.TruncatedResponse",
+    ] {
+        let body = format!(r#"{{"errorType":"{platform}","errorMessage":"x"}}"#);
+        assert_eq!(
+            verdict(200, true, body.as_bytes()),
+            Verdict::PlatformError,
+            "{platform}"
+        );
+    }
+    // A refused invocation (413, 429, 404) is the platform's answer too.
+    assert_eq!(verdict(429, false, b"{}"), Verdict::PlatformError);
+    // The worst of several decides.
+    assert!(Verdict::PlatformError > Verdict::FunctionError);
+    assert!(Verdict::FunctionError > Verdict::Success);
+}

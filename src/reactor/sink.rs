@@ -19,6 +19,8 @@ use crate::time::Micros;
 pub enum LogOutput {
     /// Our stdout, written without ever blocking the reactor (the CLI's choice).
     Stdout,
+    /// Our stderr, likewise (`lambda-sim invoke`, whose stdout is the function's answer).
+    Stderr,
     /// A bounded buffer read with `Handle::lines` (the embedding API's choice for tests).
     Capture,
     /// Nowhere.
@@ -49,9 +51,28 @@ enum Target {
     NonBlocking(File),
     /// A regular file (never blocks for long) or something we could not reopen: written in
     /// blocking mode.
-    Blocking(io::Stdout),
+    Blocking(Std),
     Capture(SyncSender<String>),
     Discard,
+}
+
+/// Our stdout or stderr, written in blocking mode.
+#[derive(Debug)]
+enum Std {
+    Out(io::Stdout),
+    Err(io::Stderr),
+}
+
+impl Std {
+    fn write_all(&self, bytes: &[u8]) {
+        let _ = match self {
+            Std::Out(out) => out
+                .lock()
+                .write_all(bytes)
+                .and_then(|()| out.lock().flush()),
+            Std::Err(err) => err.lock().write_all(bytes),
+        };
+    }
 }
 
 #[derive(Debug)]
@@ -70,7 +91,8 @@ impl Sink {
     /// A sink for `output`, and the receiving end when capturing.
     pub(crate) fn new(output: LogOutput) -> (Sink, Option<Receiver<String>>) {
         let (target, rx) = match output {
-            LogOutput::Stdout => (stdout_target(), None),
+            LogOutput::Stdout => (std_target(1), None),
+            LogOutput::Stderr => (std_target(2), None),
             LogOutput::Capture => {
                 let (tx, rx) = sync_channel(CAPTURE_LINES);
                 (Target::Capture(tx), Some(rx))
@@ -165,9 +187,7 @@ impl Sink {
         let file = match &mut self.target {
             Target::NonBlocking(file) => file,
             Target::Blocking(out) => {
-                let mut out = out.lock();
-                let _ = out.write_all(&self.pending[self.written..]);
-                let _ = out.flush();
+                out.write_all(&self.pending[self.written..]);
                 self.written_out();
                 return false;
             }
@@ -215,25 +235,33 @@ impl Sink {
     }
 }
 
-/// Our stdout, reopened in non-blocking mode when it is a pipe or a terminal. Reopening gives a
-/// private open file description, so the flag never leaks to the shell or other processes
-/// sharing the original one. Regular files are written directly: reopening one would lose
-/// `O_APPEND` and the offset, and writing to it never waits for a reader.
-fn stdout_target() -> Target {
-    let Ok(meta) = std::fs::metadata("/proc/self/fd/1") else {
-        return Target::Blocking(io::stdout());
+/// Our stdout (`fd` 1) or stderr (2), reopened in non-blocking mode when it is a pipe or a
+/// terminal. Reopening gives a private open file description, so the flag never leaks to the
+/// shell or other processes sharing the original one. Regular files are written directly:
+/// reopening one would lose `O_APPEND` and the offset, and writing to it never waits for a
+/// reader.
+fn std_target(fd: u8) -> Target {
+    let blocking = || {
+        Target::Blocking(match fd {
+            2 => Std::Err(io::stderr()),
+            _ => Std::Out(io::stdout()),
+        })
+    };
+    let path = format!("/proc/self/fd/{fd}");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return blocking();
     };
     let kind = meta.file_type();
     if !(kind.is_fifo() || kind.is_char_device()) {
-        return Target::Blocking(io::stdout());
+        return blocking();
     }
     match OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open("/proc/self/fd/1")
+        .open(&path)
     {
         Ok(file) => Target::NonBlocking(file),
-        Err(_) => Target::Blocking(io::stdout()),
+        Err(_) => blocking(),
     }
 }
 

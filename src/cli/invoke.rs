@@ -1,0 +1,234 @@
+//! `lambda-sim invoke`: one-shot invocations for scripts and CI. It starts the environment (or
+//! talks to a running `lambda-sim` with `--endpoint`), invokes, prints each answer on stdout and
+//! the log on stderr, shuts down, and exits 0 (success), 1 (a function error) or 2 (a platform
+//! error or a refused invocation).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::{Builder, InvokeRequest, LogOutput};
+
+/// What `lambda-sim invoke` was asked to do, beyond the simulator's own options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvokeOptions {
+    /// `--payload JSON`, or `--payload-file F` (read when the command runs).
+    pub payload: Payload,
+    /// `--count N`: how many invocations, one after the other.
+    pub count: u32,
+    /// `--log-tail`: ask for each invocation's log tail and print it to stderr.
+    pub log_tail: bool,
+    /// `--endpoint URL`: invoke a running `lambda-sim` (or any Invoke API) instead.
+    pub endpoint: Option<String>,
+}
+
+/// Where the event comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Payload {
+    /// `{}`.
+    #[default]
+    Empty,
+    /// `--payload`.
+    Inline(String),
+    /// `--payload-file`.
+    File(PathBuf),
+}
+
+/// How an invocation ended, as the exit code reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the function returned an error.
+    FunctionError,
+    /// Exit 2: the platform failed the invocation (timeout, crash, init failure of the
+    /// platform's kind, ...) or refused it.
+    PlatformError,
+}
+
+/// The error types the platform reports on the function's behalf (PROTOCOL.md 11.1); any other
+/// `errorType` came from the function.
+const PLATFORM_ERRORS: [&str; 5] = [
+    "Sandbox.",
+    "Extension.",
+    "Runtime.ExitError",
+    "Runtime.InvalidEntrypoint",
+    "Runtime.TruncatedResponse",
+];
+
+/// Classifies an answer from its status, `X-Amz-Function-Error` and body.
+pub fn verdict(status: u16, function_error: bool, body: &[u8]) -> Verdict {
+    if status != 200 {
+        return Verdict::PlatformError;
+    }
+    if !function_error {
+        return Verdict::Success;
+    }
+    let error_type = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errorType")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let platform = error_type == "Function.ResponseSizeTooLarge"
+        || PLATFORM_ERRORS.iter().any(|p| error_type.starts_with(p));
+    if platform {
+        Verdict::PlatformError
+    } else {
+        Verdict::FunctionError
+    }
+}
+
+/// An answer, from either path.
+struct Answer {
+    status: u16,
+    function_error: bool,
+    log_result: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Runs `lambda-sim invoke`.
+pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
+    let payload = match &options.payload {
+        Payload::Empty => b"{}".to_vec(),
+        Payload::Inline(text) => text.clone().into_bytes(),
+        Payload::File(path) => match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("lambda-sim invoke: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let local = match &options.endpoint {
+        Some(_) => None,
+        None => {
+            // The whole log goes to stderr as it happens, unless only the tails are wanted.
+            config.log_output = if options.log_tail {
+                LogOutput::Discard
+            } else {
+                LogOutput::Stderr
+            };
+            match Builder::config(config).start() {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    eprintln!("lambda-sim invoke: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let mut worst = Verdict::Success;
+    let mut stdout = std::io::stdout();
+    for _ in 0..options.count.max(1) {
+        let answer = match (&local, &options.endpoint) {
+            (Some(handle), _) => {
+                let request = InvokeRequest {
+                    payload: payload.clone(),
+                    log_tail: options.log_tail,
+                    ..InvokeRequest::default()
+                };
+                // Waits for the report too, so that the log holds END and REPORT before the
+                // next invocation or the shutdown.
+                let answered = handle
+                    .submit_reported(request)
+                    .and_then(|ticket| ticket.report().and_then(|_| ticket.wait()));
+                match answered {
+                    Ok(r) => Answer {
+                        status: r.status,
+                        function_error: r.function_error().is_some(),
+                        log_result: r.header("X-Amz-Log-Result").map(str::to_string),
+                        body: r.body,
+                    },
+                    Err(e) => {
+                        eprintln!("lambda-sim invoke: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            (None, Some(endpoint)) => match http_invoke(endpoint, &payload, options.log_tail) {
+                Ok(answer) => answer,
+                Err(e) => {
+                    eprintln!("lambda-sim invoke: {endpoint}: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+            (None, None) => return ExitCode::from(2),
+        };
+        if let Some(log) = answer
+            .log_result
+            .as_deref()
+            .and_then(|l| crate::api::invoke::base64_decode(l.as_bytes()))
+        {
+            let _ = std::io::stderr().write_all(&log);
+        }
+        let _ = stdout.write_all(&answer.body);
+        let _ = stdout.write_all(b"\n");
+        let _ = stdout.flush();
+        worst = worst.max(verdict(answer.status, answer.function_error, &answer.body));
+    }
+    if let Some(handle) = local {
+        if let Err(e) = handle.shutdown() {
+            eprintln!("lambda-sim invoke: {e}");
+        }
+    }
+    ExitCode::from(match worst {
+        Verdict::Success => 0,
+        Verdict::FunctionError => 1,
+        Verdict::PlatformError => 2,
+    })
+}
+
+/// `POST` to the Invoke API at `endpoint` (`http://HOST:PORT`), with `Connection: close`.
+fn http_invoke(endpoint: &str, payload: &[u8], log_tail: bool) -> std::io::Result<Answer> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string());
+    let rest = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("only http:// endpoints are supported"))?;
+    let (authority, prefix) = match rest.find('/') {
+        Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let addr = authority
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| bad("no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    let mut request = format!(
+        "POST {prefix}/2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: {authority}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        payload.len()
+    );
+    if log_tail {
+        request.push_str("X-Amz-Log-Type: Tail\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(payload)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(&raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return Err(bad("not an HTTP response")),
+    };
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+    };
+    let mut body = raw[head_len..].to_vec();
+    if let Some(length) = header("Content-Length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        body.truncate(length);
+    }
+    Ok(Answer {
+        status: response.code.unwrap_or(0),
+        function_error: header("X-Amz-Function-Error").is_some(),
+        log_result: header("X-Amz-Log-Result"),
+        body,
+    })
+}
