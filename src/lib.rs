@@ -53,4 +53,4 @@ pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
 pub use reactor::{
     Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput, TelemetryCapture,
 };
-pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Ticket};
+pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Streamed, Ticket};

@@ -365,6 +365,25 @@ impl Handle {
         self.send_invoke(request, false)
     }
 
+    /// Invokes and returns the response as it streams: an iterator over the pieces of a
+    /// streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`) as the runtime
+    /// sends them, then [`Streamed::finish`] for the end (status, error, the bytes not yet
+    /// given out). A buffered response comes whole at the finish.
+    pub fn invoke_streaming(&self, request: InvokeRequest) -> Result<Streamed, Stopped> {
+        let (reply, rx) = mpsc::channel();
+        let command = Command::Invoke {
+            request,
+            reply,
+            report: None,
+            stream: true,
+        };
+        if self.control.send(command) {
+            Ok(Streamed { rx, end: None })
+        } else {
+            Err(Stopped)
+        }
+    }
+
     fn send_invoke(&self, request: InvokeRequest, reported: bool) -> Result<Ticket, Stopped> {
         let (reply, rx) = mpsc::channel();
         let (report, report_rx) = match reported {
@@ -378,6 +397,7 @@ impl Handle {
             request,
             reply,
             report,
+            stream: false,
         };
         if self.control.send(command) {
             Ok(Ticket {
@@ -572,6 +592,46 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.stop();
+    }
+}
+
+/// A streamed invocation ([`Handle::invoke_streaming`]): iterate for the pieces as they come,
+/// then [`Streamed::finish`].
+#[derive(Debug)]
+pub struct Streamed {
+    rx: mpsc::Receiver<Reply>,
+    end: Option<Result<InvokeResponse, Stopped>>,
+}
+
+impl Iterator for Streamed {
+    type Item = Vec<u8>;
+
+    /// The next piece, waiting for it; `None` once the response is complete.
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.end.is_some() {
+            return None;
+        }
+        match self.rx.recv() {
+            Ok(Reply::Chunk(piece)) => Some(piece),
+            Ok(other) => {
+                self.end = Some(other.into_response());
+                None
+            }
+            Err(_) => {
+                self.end = Some(Err(Stopped));
+                None
+            }
+        }
+    }
+}
+
+impl Streamed {
+    /// The end of the response, after the pieces (any not taken are skipped): its status and
+    /// headers, and as body what was not given out as a piece (all of a buffered response; for
+    /// a stream that failed mid-way, the error).
+    pub fn finish(mut self) -> Result<InvokeResponse, Stopped> {
+        while self.next().is_some() {}
+        self.end.take().unwrap_or(Err(Stopped))
     }
 }
 

@@ -10,6 +10,10 @@ use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome, Rejection};
 /// The Invoke API path prefix.
 pub const PREFIX: &str = "/2015-03-31/functions/";
 
+/// The `InvokeWithResponseStream` path prefix; its paths end in
+/// `/response-streaming-invocations`.
+pub const STREAM_PREFIX: &str = "/2021-11-15/functions/";
+
 /// The longest `X-Amz-Client-Context`, in base64 characters (the Invoke API's limit, mirrored
 /// by cargo-lambda's `functions_router.rs`).
 pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
@@ -21,6 +25,10 @@ pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<St
     let name = path
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_suffix("/invocations"))
+        .or_else(|| {
+            path.strip_prefix(STREAM_PREFIX)
+                .and_then(|rest| rest.strip_suffix("/response-streaming-invocations"))
+        })
         .filter(|name| !name.is_empty() && !name.contains('/'))
         .ok_or(Refusal::NotFound)?;
     let name = percent_decode(name).ok_or(Refusal::NotFound)?;
@@ -104,10 +112,22 @@ pub enum InvocationType {
     DryRun,
 }
 
+/// Whether a path is `InvokeWithResponseStream`'s.
+pub fn is_stream_path(path: &str) -> bool {
+    path.starts_with(STREAM_PREFIX)
+}
+
 /// The invocation type a head asks for, or the Invoke API's 400 for an unknown one.
+/// `InvokeWithResponseStream` knows no `Event`.
 pub fn invocation_type(head: &Head<'_>) -> Result<InvocationType, Box<Rendered<'static>>> {
+    let stream = is_stream_path(head.path());
     match head.header_str("X-Amz-Invocation-Type") {
         None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") if stream => Err(Box::new(invalid_value(
+            "Event",
+            "invocationType",
+            "[RequestResponse, DryRun]",
+        ))),
         Some("Event") => Ok(InvocationType::Event),
         Some("DryRun") => Ok(InvocationType::DryRun),
         Some(other) => Err(Box::new(invalid_value(
@@ -274,6 +294,67 @@ pub fn too_large(limit: u64) -> Rendered<'static> {
 /// 202 for an `Event` invocation, queued as `request_id`.
 pub fn accepted(request_id: &str) -> Rendered<'_> {
     Rendered::new(202, Cow::Borrowed(b"")).header("X-Amzn-RequestId", request_id.as_bytes())
+}
+
+/// The head of an `InvokeWithResponseStream` answer, sent before the first event: the events
+/// follow in HTTP chunks.
+pub fn write_stream_head(out: &mut Vec<u8>, ctx: &Context, request_id: &str, error: bool) {
+    out.extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n\
+          Transfer-Encoding: chunked\r\nX-Amzn-RequestId: ",
+    );
+    out.extend_from_slice(request_id.as_bytes());
+    out.extend_from_slice(b"\r\nX-Amz-Executed-Version: ");
+    out.extend_from_slice(ctx.version.as_bytes());
+    if error {
+        out.extend_from_slice(b"\r\nX-Amz-Function-Error: Unhandled");
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// One `PayloadChunk` event in one HTTP chunk.
+pub fn write_stream_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut frame = Vec::with_capacity(bytes.len() + 96);
+    super::eventstream::payload_chunk(&mut frame, bytes);
+    http_chunk(out, &frame);
+}
+
+/// The end of an `InvokeWithResponseStream` answer: the rest of the payload, if any, then
+/// `InvokeComplete` (with the error, if the invocation failed, and the log tail if asked for),
+/// then the last HTTP chunk.
+pub fn write_stream_end(out: &mut Vec<u8>, reply: &InvokeReply, log_result: Option<&str>) {
+    let mut frames = Vec::new();
+    let (code, details) = match &reply.outcome {
+        Outcome::Response { body, .. } => {
+            if !body.is_empty() {
+                super::eventstream::payload_chunk(&mut frames, body);
+            }
+            (None, None)
+        }
+        Outcome::FunctionError(e) => (
+            Some(e.error_type.clone()),
+            Some(String::from_utf8_lossy(&e.body).into_owned()),
+        ),
+        Outcome::Failure(f) => (
+            Some(f.error_type().to_string()),
+            Some(f.message(reply.request_id)),
+        ),
+    };
+    super::eventstream::invoke_complete(
+        &mut frames,
+        code.as_deref(),
+        details.as_deref(),
+        log_result,
+    );
+    http_chunk(out, &frames);
+    out.extend_from_slice(b"0\r\n\r\n");
+}
+
+fn http_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    use std::io::Write as _;
+    let _ = write!(out, "{:x}\r\n", bytes.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// 204 for a `DryRun`: the request is valid, nothing runs.

@@ -6,6 +6,7 @@
 //! - the invoke endpoint answers refused requests in the Lambda Invoke API's REST-JSON form:
 //!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
 
+pub mod eventstream;
 pub mod extensions;
 pub mod invoke;
 pub mod logs;
@@ -111,6 +112,8 @@ pub enum Route {
         invoked_arn: Option<String>,
         /// `X-Amz-Invocation-Type: Event`, whose payload limit is lower.
         event: bool,
+        /// `InvokeWithResponseStream`: the answer is an event stream.
+        stream: bool,
     },
     /// Refused from the head.
     Refuse(Refusal),
@@ -218,7 +221,12 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
         Listener::Invoke => match invoke::route(path, head.query(), ctx) {
             Ok(invoked_arn) => {
                 let event = head.header_str("X-Amz-Invocation-Type") == Some("Event");
-                post_only(Route::Invoke { invoked_arn, event })
+                let stream = invoke::is_stream_path(path);
+                post_only(Route::Invoke {
+                    invoked_arn,
+                    event,
+                    stream,
+                })
             }
             Err(refusal) => Route::Refuse(refusal),
         },

@@ -180,3 +180,112 @@ fn strip_error_cause(body: &[u8]) -> (Vec<u8>, &'static str) {
 fn optional(v: &Option<String>) -> &[u8] {
     v.as_deref().map_or(b"", str::as_bytes)
 }
+
+/// The header that asks for a streamed response (PROTOCOL.md 3.2).
+pub const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
+/// The trailer (or, from some runtimes, the line at the end of the body) naming a mid-stream
+/// error's type.
+pub const STREAM_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
+/// Its companion: the error's body, in base64.
+pub const STREAM_ERROR_BODY: &str = "Lambda-Runtime-Function-Error-Body";
+
+/// The most a streamed response may carry: 200 MiB (AWS-FURL, current docs; it was 20 MB).
+pub const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
+
+/// How much of `piece`, the next bytes of a streamed body, can be forwarded now: all of it,
+/// but for where the error lines some runtimes append to the body start, or could start (a
+/// prefix of them at its very end, completed by the next piece). Matched as the Rust runtime
+/// writes them, case and all, so that only a piece ending in `L`, `La`, ... waits for the next.
+pub fn forwardable(piece: &[u8]) -> usize {
+    let marker = STREAM_ERROR_TYPE.as_bytes();
+    if let Some(at) = piece.windows(marker.len()).position(|w| w == marker) {
+        return at;
+    }
+    let longest = (1..marker.len().min(piece.len() + 1))
+        .rev()
+        .find(|&k| piece[piece.len() - k..] == marker[..k]);
+    piece.len() - longest.unwrap_or(0)
+}
+
+/// How a `/response` is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// One body, forwarded when complete.
+    Buffered,
+    /// `streaming`: chunks forwarded as they come, errors in trailers.
+    Streaming,
+}
+
+/// The response mode a `/response` head asks for; `None` for a value Lambda does not know.
+pub fn response_mode(head: &Head<'_>) -> Option<ResponseMode> {
+    match head.header_str(RESPONSE_MODE_HEADER).map(str::trim) {
+        None => Some(ResponseMode::Buffered),
+        Some(mode) if mode.eq_ignore_ascii_case("streaming") => Some(ResponseMode::Streaming),
+        Some(_) => None,
+    }
+}
+
+/// 400 `InvalidFunctionResponseMode` (rapid `invocationresponse.go`).
+pub fn invalid_response_mode() -> Rendered<'static> {
+    runtime_error(
+        400,
+        "InvalidFunctionResponseMode",
+        "Invalid function response mode",
+    )
+}
+
+/// A streamed response's mid-stream error, if it reported one: from the trailers (`trailer`
+/// looks one up), else from the two lines some runtimes append to the body instead (the Rust
+/// runtime does), which are then cut off `body`. The error body is base64; it is decoded, and
+/// kept as sent if it does not decode.
+pub fn stream_error(
+    trailer: &dyn Fn(&str) -> Option<Vec<u8>>,
+    body: &mut Vec<u8>,
+) -> Option<FunctionError> {
+    let (error_type, encoded) = match trailer(STREAM_ERROR_TYPE) {
+        Some(t) => (t, trailer(STREAM_ERROR_BODY).unwrap_or_default()),
+        None => {
+            let (at, t, b) = in_body_error(body)?;
+            body.truncate(at);
+            (t, b)
+        }
+    };
+    let error_type = normalize_error_type(String::from_utf8_lossy(&error_type).trim());
+    let body = super::invoke::base64_decode(trim_ascii(&encoded)).unwrap_or(encoded);
+    Some(FunctionError {
+        error_type,
+        body,
+        content_type: None,
+    })
+}
+
+/// Finds `Lambda-Runtime-Function-Error-Type: T\r\nLambda-Runtime-Function-Error-Body: B\r\n`
+/// at the end of `body`: where it starts, T and B.
+fn in_body_error(body: &[u8]) -> Option<(usize, Vec<u8>, Vec<u8>)> {
+    let marker = format!("{STREAM_ERROR_TYPE}:");
+    let at = body
+        .windows(marker.len())
+        .rposition(|w| w == marker.as_bytes())?;
+    let text = std::str::from_utf8(&body[at..]).ok()?;
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let error_type = lines.next()?.split_once(':')?.1.trim();
+    let (name, encoded) = lines.next()?.split_once(':')?;
+    if !name.trim().eq_ignore_ascii_case(STREAM_ERROR_BODY) || lines.next().is_some() {
+        return None;
+    }
+    Some((
+        at,
+        error_type.as_bytes().to_vec(),
+        encoded.trim().as_bytes().to_vec(),
+    ))
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
+        s = rest;
+    }
+    s
+}

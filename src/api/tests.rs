@@ -153,10 +153,12 @@ fn invoke_routes_resolve_names_arns_and_qualifiers() {
     let unqualified = Route::Invoke {
         invoked_arn: None,
         event: false,
+        stream: false,
     };
     let latest = Route::Invoke {
         invoked_arn: Some("arn:aws:lambda:eu-west-1:123456789012:function:my-fn:$LATEST".into()),
         event: false,
+        stream: false,
     };
     for path in [
         "/2015-03-31/functions/function/invocations",
@@ -780,4 +782,83 @@ fn base64_and_percent_decoding() {
     assert_eq!(invoke::percent_decode("a%3Ab%24").as_deref(), Some("a:b$"));
     assert!(invoke::percent_decode("%4").is_none());
     assert!(invoke::percent_decode("%ff").is_none());
+}
+
+#[test]
+fn streamed_responses_report_errors_in_trailers_or_in_the_body() {
+    use runtime::{forwardable, stream_error};
+    let none = |_: &str| None;
+    // No error: the body is untouched.
+    let mut body = b"hello".to_vec();
+    assert_eq!(stream_error(&none, &mut body), None);
+    assert_eq!(body, b"hello");
+    // In real trailers, base64 body decoded.
+    let trailers = |name: &str| match name {
+        "Lambda-Runtime-Function-Error-Type" => Some(b"Runtime.StreamError".to_vec()),
+        "Lambda-Runtime-Function-Error-Body" => Some(b"eyJlIjoxfQ==".to_vec()),
+        _ => None,
+    };
+    let mut body = b"partial".to_vec();
+    let e = stream_error(&trailers, &mut body).unwrap();
+    assert_eq!(e.error_type, "Runtime.StreamError");
+    assert_eq!(e.body, br#"{"e":1}"#);
+    assert_eq!(body, b"partial");
+    // As the Rust runtime writes them: lines at the end of the body, cut off it.
+    let mut body = b"partial\
+        Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n\
+        Lambda-Runtime-Function-Error-Body: Ym9vbQ==\r\n"
+        .to_vec();
+    let e = stream_error(&none, &mut body).unwrap();
+    assert_eq!(
+        (e.error_type.as_str(), e.body.as_slice()),
+        ("Runtime.StreamError", &b"boom"[..])
+    );
+    assert_eq!(body, b"partial");
+    // An error body that is not base64 is kept as sent; an odd type is normalised as rapid does.
+    let odd = |name: &str| match name {
+        "Lambda-Runtime-Function-Error-Type" => Some(b"Oops".to_vec()),
+        "Lambda-Runtime-Function-Error-Body" => Some(b"not base64!".to_vec()),
+        _ => None,
+    };
+    let e = stream_error(&odd, &mut Vec::new()).unwrap();
+    assert_eq!(
+        (e.error_type.as_str(), e.body.as_slice()),
+        ("Runtime.Unknown", &b"not base64!"[..])
+    );
+
+    // What may be forwarded at once: not the error lines, nor what could begin them.
+    assert_eq!(forwardable(b"hello"), 5);
+    assert_eq!(
+        forwardable(b"helloLambda-Runtime-Function-Error-Type: x"),
+        5
+    );
+    assert_eq!(forwardable(b"helloLambda-Run"), 5);
+    assert_eq!(forwardable(b"hello L"), 6);
+    assert_eq!(
+        forwardable(b"hello l"),
+        7,
+        "case counts: lowercase goes at once"
+    );
+    assert_eq!(forwardable(b""), 0);
+}
+
+#[test]
+fn the_response_mode_header_is_read_as_rapid_does() {
+    let mode = |header: &str| {
+        let raw = format!("POST /x HTTP/1.1\r\n{header}\r\n");
+        with_request(&raw, |h, _| runtime::response_mode(h))
+    };
+    assert_eq!(mode(""), Some(runtime::ResponseMode::Buffered));
+    assert_eq!(
+        mode("Lambda-Runtime-Function-Response-Mode: streaming\r\n"),
+        Some(runtime::ResponseMode::Streaming)
+    );
+    assert_eq!(
+        mode("Lambda-Runtime-Function-Response-Mode: buffered\r\n"),
+        None
+    );
+    let r = runtime::invalid_response_mode();
+    assert_eq!(r.status, 400);
+    assert_eq!(json(&r)["errorType"], "InvalidFunctionResponseMode");
+    assert_eq!(json(&r)["errorMessage"], "Invalid function response mode");
 }

@@ -201,9 +201,16 @@ impl RequestDecoder {
         self.start_body(false, limit)
     }
 
-    /// The body of a complete request, leaving an empty one behind.
+    /// The body of a complete request, leaving an empty one behind. While the body is still
+    /// being read, the part decoded so far: a streamed body is taken piece by piece, and its
+    /// limit still counts every byte.
     pub fn take_body(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.body)
+    }
+
+    /// How many body bytes are kept and not yet taken.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
     }
 
     /// The raw trailer section of a chunked request (`name: value` lines and the final empty

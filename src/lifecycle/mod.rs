@@ -82,7 +82,8 @@ pub use types::{
     Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
     MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, ResponseTimes, Role,
-    RuntimeResult, ShutdownReason, Signal, Status, TelemetryApi, Timings, WaiterId, Wire,
+    RuntimeResult, ShutdownReason, Signal, Status, StreamEnd, TelemetryApi, Timings, WaiterId,
+    Wire,
 };
 
 /// The largest response a runtime may post: `6 * 1024 * 1024 + 100` bytes
@@ -506,6 +507,15 @@ impl Lifecycle {
         }
     }
 
+    /// Who waits for the answer of invocation `request_id` while it runs: `None` once answered
+    /// or gone. The reactor forwards a streamed response's chunks to it as they come.
+    pub fn invoker(&self, request_id: RequestId) -> Option<WaiterId> {
+        match &self.env.phase {
+            Phase::Invoke(r) if r.invocation.request_id == request_id => r.invoker,
+            _ => None,
+        }
+    }
+
     /// The registered extensions, in registration order.
     pub fn extensions(&self) -> Vec<ExtensionInfo> {
         self.env.extensions.iter().map(Extension::info).collect()
@@ -719,6 +729,28 @@ impl Lifecycle {
                 Status::Failure,
                 0,
             ),
+            RuntimeResult::InvalidResponseMode => (
+                Outcome::Failure(Failure::InvalidResponseMode),
+                Status::Failure,
+                0,
+            ),
+            RuntimeResult::Streamed { forwarded, end } => match end {
+                StreamEnd::Complete { body, content_type } => {
+                    let n = forwarded + body.len() as u64;
+                    (Outcome::Response { body, content_type }, Status::Success, n)
+                }
+                StreamEnd::Error(e) => (Outcome::FunctionError(e), Status::Error, forwarded),
+                StreamEnd::TooLarge { limit } => (
+                    Outcome::Failure(Failure::StreamTooLarge { limit }),
+                    Status::Error,
+                    forwarded,
+                ),
+                StreamEnd::Truncated => (
+                    Outcome::Failure(Failure::TruncatedResponse),
+                    Status::Failure,
+                    forwarded,
+                ),
+            },
         };
         r.response = Some(Responded {
             at: now,

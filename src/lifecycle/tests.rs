@@ -1309,3 +1309,86 @@ fn a_log_tail_invoker_of_a_timed_out_invocation_gets_the_timeout_after_the_repor
     let answer = h.one_reply(INVOKER);
     assert!(matches!(failure(&answer), Failure::Timeout { .. }));
 }
+
+// ----- streamed responses (PROTOCOL.md 3.2) -----
+
+#[test]
+fn running_invoker_is_known_until_answered() {
+    let (mut h, id) = running();
+    assert_eq!(h.lc.invoker(id), Some(WaiterId(INVOKER)));
+    assert_eq!(h.lc.invoker(Rng::from_seed(77).uuid_v4()), None);
+    h.respond(id, "ok").unwrap();
+    assert_eq!(h.lc.invoker(id), None, "answered");
+}
+
+fn streamed(h: &mut Harness, id: RequestId, forwarded: u64, end: StreamEnd) -> InvokeReply {
+    h.lc.handle_runtime_result(h.now, id, RuntimeResult::Streamed { forwarded, end })
+        .unwrap();
+    h.drain();
+    let reply = h.one_reply(INVOKER);
+    h.next(RUNTIME).unwrap();
+    reply
+}
+
+fn produced(h: &Harness) -> u64 {
+    h.events()
+        .iter()
+        .find_map(|e| match e {
+            PlatformEvent::RuntimeDone { produced_bytes, .. } => Some(*produced_bytes),
+            _ => None,
+        })
+        .expect("runtimeDone")
+}
+
+#[test]
+fn running_streamed_response_counts_every_byte_forwarded_or_not() {
+    let (mut h, id) = running();
+    let end = StreamEnd::Complete {
+        body: b"tail".to_vec(),
+        content_type: Some("text/plain".into()),
+    };
+    let reply = streamed(&mut h, id, 1000, end);
+    assert_eq!(
+        reply.outcome,
+        Outcome::Response {
+            body: b"tail".to_vec(),
+            content_type: Some("text/plain".into())
+        }
+    );
+    assert_eq!(produced(&h), 1004);
+}
+
+#[test]
+fn running_stream_errors_are_function_errors_and_overruns_and_cuts_are_failures() {
+    let (mut h, id) = running();
+    let error = FunctionError {
+        error_type: "Runtime.StreamError".into(),
+        body: br#"{"errorMessage":"mid-stream"}"#.to_vec(),
+        content_type: None,
+    };
+    let reply = streamed(&mut h, id, 10, StreamEnd::Error(error.clone()));
+    assert_eq!(reply.outcome, Outcome::FunctionError(error));
+    assert_eq!(produced(&h), 10);
+
+    let id = h.invoke(INVOKER, "{}").unwrap();
+    let reply = streamed(&mut h, id, 99, StreamEnd::TooLarge { limit: 64 });
+    assert_eq!(failure(&reply), &Failure::StreamTooLarge { limit: 64 });
+    assert_eq!(
+        failure(&reply).error_type(),
+        "Function.ResponseSizeTooLarge"
+    );
+
+    let id = h.invoke(INVOKER, "{}").unwrap();
+    let reply = streamed(&mut h, id, 5, StreamEnd::Truncated);
+    assert_eq!(failure(&reply).error_type(), "Runtime.TruncatedResponse");
+
+    let id = h.invoke(INVOKER, "{}").unwrap();
+    h.lc.handle_runtime_result(h.now, id, RuntimeResult::InvalidResponseMode)
+        .unwrap();
+    h.drain();
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(
+        failure(&reply).error_type(),
+        "Runtime.InvalidResponseModeHeader"
+    );
+}

@@ -337,6 +337,39 @@ pub enum RuntimeResult {
     TooLarge,
     /// A `/response` or `/error` whose connection closed before its body was complete.
     Truncated,
+    /// A `/response` with `Lambda-Runtime-Function-Response-Mode` other than `streaming`: the
+    /// runtime got 400 `InvalidFunctionResponseMode`.
+    InvalidResponseMode,
+    /// A streamed `/response` (`Lambda-Runtime-Function-Response-Mode: streaming`) has ended.
+    Streamed {
+        /// The bytes already forwarded to a streaming invoker as they came.
+        forwarded: u64,
+        /// How the stream ended.
+        end: StreamEnd,
+    },
+}
+
+/// How a streamed response ended (PROTOCOL.md 3.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Complete. `body` holds the bytes not forwarded as they came (all of them for a buffered
+    /// invoker).
+    Complete {
+        /// The bytes not yet forwarded.
+        body: Vec<u8>,
+        /// The runtime's `Content-Type`.
+        content_type: Option<String>,
+    },
+    /// The runtime reported an error mid-stream, in the `Lambda-Runtime-Function-Error-Type`
+    /// and `-Body` trailers (or in those lines at the end of the body).
+    Error(FunctionError),
+    /// The stream went past `limit` bytes.
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The runtime's connection closed mid-stream.
+    Truncated,
 }
 
 /// An error a runtime reported, on `/error` or `/init/error`.
@@ -397,6 +430,13 @@ pub enum Failure {
     ResponseTooLarge,
     /// The runtime's response was cut short.
     TruncatedResponse,
+    /// A streamed response went past its limit.
+    StreamTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The runtime posted a response mode Lambda does not know.
+    InvalidResponseMode,
     /// The simulator shut down before the invocation completed.
     Shutdown,
     /// An external extension exited when Lambda did not expect it to.
@@ -433,6 +473,8 @@ impl Failure {
             Failure::InvalidEntrypoint { .. } => "Runtime.InvalidEntrypoint",
             Failure::ResponseTooLarge => "Function.ResponseSizeTooLarge",
             Failure::TruncatedResponse => "Runtime.TruncatedResponse",
+            Failure::StreamTooLarge { .. } => "Function.ResponseSizeTooLarge",
+            Failure::InvalidResponseMode => "Runtime.InvalidResponseModeHeader",
             Failure::Shutdown => "Sandbox.Shutdown",
             Failure::ExtensionCrash { .. } => "Extension.Crash",
             Failure::ExtensionLaunch { .. } => "Extension.LaunchError",
@@ -469,6 +511,12 @@ impl Failure {
             Failure::TruncatedResponse => {
                 format!("RequestId: {id} Error: the runtime's response was truncated")
             }
+            Failure::StreamTooLarge { limit } => format!(
+                "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            ),
+            Failure::InvalidResponseMode => format!(
+                "RequestId: {id} Error: the runtime posted an invalid Lambda-Runtime-Function-Response-Mode"
+            ),
             Failure::Shutdown => {
                 format!(
                     "RequestId: {id} Error: the simulator shut down before the invocation completed"

@@ -41,8 +41,25 @@ pub(crate) enum Wait {
     Next,
     /// An invoker: the function's answer.
     Invoke,
+    /// An `InvokeWithResponseStream` invoker: the answer as an event stream, its chunks as they
+    /// come.
+    InvokeStream,
     /// An extension's `event/next`: an INVOKE or SHUTDOWN event.
     Event,
+}
+
+/// A runtime's streamed response, between its head and its end.
+#[derive(Debug)]
+pub(crate) struct Streaming {
+    pub(crate) request_id: crate::id::RequestId,
+    /// Where the chunks go as they come, once known (`resolved`): a streaming invoker. `None`:
+    /// kept whole for a buffered one.
+    pub(crate) to: Option<crate::lifecycle::WaiterId>,
+    pub(crate) resolved: bool,
+    /// Bytes forwarded so far.
+    pub(crate) forwarded: u64,
+    /// Bytes held back: possibly the start of the error lines some runtimes put in the body.
+    pub(crate) held: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -63,6 +80,10 @@ pub(crate) struct Conn {
     pub(crate) read_paused: bool,
     /// The write side has been shut down; waiting for the peer's EOF.
     pub(crate) lingering: bool,
+    /// A runtime's streamed `/response` in progress (PROTOCOL.md 3.2).
+    pub(crate) streaming: Option<Box<Streaming>>,
+    /// An `InvokeWithResponseStream` invoker whose answer's head is out.
+    pub(crate) stream_started: bool,
     out: Vec<u8>,
     out_at: usize,
 }
@@ -80,6 +101,8 @@ impl Conn {
             close_after: false,
             read_paused: false,
             lingering: false,
+            streaming: None,
+            stream_started: false,
             out: Vec::new(),
             out_at: 0,
         }

@@ -33,11 +33,12 @@ use crate::config::ExtensionCommand;
 use crate::http::{CONTINUE, Event, Framing, ParseError};
 use crate::lifecycle::{
     self, Action, ChildId, ExtensionEvent, ExtensionInfo, InitType, InvokeReply, InvokeRequest,
-    Lifecycle, PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult, WaiterId,
+    Lifecycle, MAX_RESPONSE_BYTES, PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult,
+    StreamEnd, WaiterId,
 };
 use crate::process::{self, FunctionEnv, Launch};
 use crate::time::Micros;
-use conn::{Conn, State, Wait};
+use conn::{Conn, State, Streaming, Wait};
 use outbound::{Outbound, Step};
 pub(crate) use sink::Sink;
 pub use sink::{CAPTURE_LINES, LogOutput};
@@ -303,6 +304,8 @@ pub(crate) enum Reply {
     Telemetry(TelemetryCapture),
     Event(serde_json::Value),
     Outcomes(Vec<InvokeResponse>),
+    /// A piece of a streamed response, before its `Response`.
+    Chunk(Vec<u8>),
 }
 
 /// What the embedding handle asks of the reactor.
@@ -313,6 +316,8 @@ pub(crate) enum Command {
         /// Where its report goes once it is complete; `None` is sent for an invocation that
         /// never reached the runtime.
         report: Option<mpsc::Sender<Reply>>,
+        /// A streamed response's chunks go to `reply` as they come.
+        stream: bool,
     },
     /// An `Event` invocation: answered at once (202, or the refusal); its outcome is kept.
     InvokeEvent {
@@ -397,6 +402,14 @@ struct Launches {
     env: FunctionEnv,
 }
 
+/// Where an embedded caller's answer goes.
+#[derive(Debug)]
+struct TicketTx {
+    tx: mpsc::Sender<Reply>,
+    /// The caller takes a streamed response's chunks as they come ([`Reply::Chunk`]).
+    stream: bool,
+}
+
 /// Events found while carrying out actions, fed to the core once the drain is done.
 #[derive(Debug)]
 enum Deferred {
@@ -415,7 +428,7 @@ pub(crate) struct Reactor {
     invoke_addr: SocketAddr,
     runtime_addr: SocketAddr,
     sources: Slab<Source>,
-    tickets: Slab<mpsc::Sender<Reply>>,
+    tickets: Slab<TicketTx>,
     commands: mpsc::Receiver<Command>,
     children: Vec<ChildProc>,
     launch: Launches,
@@ -886,8 +899,9 @@ impl Reactor {
                     request,
                     reply,
                     report,
+                    stream,
                 }) => {
-                    let key = self.tickets.insert(reply);
+                    let key = self.tickets.insert(TicketTx { tx: reply, stream });
                     let waiter = WaiterId(key.to_u64() | TICKET_BIT);
                     match self.core.invoke(now, waiter, request) {
                         Ok(id) => {
@@ -899,7 +913,7 @@ impl Reactor {
                             if let Some(report) = report {
                                 let _ = report.send(Reply::Report(None));
                             }
-                            if let Some(reply) = self.tickets.remove(key) {
+                            if let Some(TicketTx { tx: reply, .. }) = self.tickets.remove(key) {
                                 let rendered = api::invoke::rejection(rejection);
                                 let timings = lifecycle::Timings {
                                     received: now,
@@ -1081,7 +1095,12 @@ impl Reactor {
                 break;
             }
             match conn.decoder.next_event() {
-                Ok(None) => break,
+                Ok(None) => {
+                    if conn.streaming.is_some() && conn.decoder.is_reading_body() {
+                        self.forward_stream(now, key);
+                    }
+                    break;
+                }
                 Ok(Some(Event::Head)) => self.on_head(now, key),
                 Ok(Some(Event::Complete)) => self.on_complete(now, key),
                 Err(e) => self.on_parse_error(now, key, e),
@@ -1101,13 +1120,45 @@ impl Reactor {
         let has_body = head.framing() != Framing::None;
         let expect_continue = head.expect_continue();
         // Rapid validates runtime posts before reading their bodies.
+        let mode = match &route {
+            Route::Response(_) => api::runtime::response_mode(&head),
+            _ => Some(api::runtime::ResponseMode::Buffered),
+        };
         let early = match &route {
-            Route::Response(id) => self.core.check_runtime_result(*id, false).err(),
-            Route::Error(id) => self.core.check_runtime_result(*id, true).err(),
-            Route::InitError => self.core.check_init_error().err(),
+            Route::Response(id) if mode.is_none() => {
+                match self.core.check_runtime_result(*id, false) {
+                    // The invocation fails with the runtime's 400 (rapid).
+                    Ok(()) => {
+                        let result = RuntimeResult::InvalidResponseMode;
+                        let _ = self.core.handle_runtime_result(now, *id, result);
+                        Some(Err(()))
+                    }
+                    Err(r) => Some(Ok(r)),
+                }
+                .map(|r| {
+                    r.map_or_else(
+                        |()| api::runtime::invalid_response_mode(),
+                        api::runtime::rejection,
+                    )
+                })
+            }
+            Route::Response(id) => self
+                .core
+                .check_runtime_result(*id, false)
+                .err()
+                .map(api::runtime::rejection),
+            Route::Error(id) => self
+                .core
+                .check_runtime_result(*id, true)
+                .err()
+                .map(api::runtime::rejection),
+            Route::InitError => self
+                .core
+                .check_init_error()
+                .err()
+                .map(api::runtime::rejection),
             _ => None,
         }
-        .map(api::runtime::rejection)
         .or_else(|| match &route {
             Route::Refuse(refusal) => Some(api::refusal(conn.listener, refusal, &head)),
             _ => None,
@@ -1134,7 +1185,20 @@ impl Reactor {
             // Taken: the body may take a while, and its start ends the response's latency.
             self.core.handle_runtime_response_started(now, *id);
         }
-        match conn.decoder.read_body(route.body_limit()) {
+        let mut limit = route.body_limit();
+        if let (Route::Response(id), Some(api::runtime::ResponseMode::Streaming)) = (&route, mode) {
+            // Its chunks go to the invoker as they come (`forward_stream`); a buffered invoker
+            // keeps to the buffered limit there.
+            limit = api::runtime::MAX_STREAM_BYTES;
+            conn.streaming = Some(Box::new(Streaming {
+                request_id: *id,
+                to: None,
+                resolved: false,
+                forwarded: 0,
+                held: Vec::new(),
+            }));
+        }
+        match conn.decoder.read_body(limit) {
             Ok(()) => {
                 if expect_continue {
                     conn.send_raw(CONTINUE);
@@ -1144,9 +1208,14 @@ impl Reactor {
             Err(e) => {
                 // A declared length over the limit: refused before any byte of the body.
                 if let Route::Response(id) | Route::Error(id) = &route {
-                    let _ = self
-                        .core
-                        .handle_runtime_result(now, *id, RuntimeResult::TooLarge);
+                    let result = match conn.streaming.take() {
+                        Some(_) => RuntimeResult::Streamed {
+                            forwarded: 0,
+                            end: StreamEnd::TooLarge { limit },
+                        },
+                        None => RuntimeResult::TooLarge,
+                    };
+                    let _ = self.core.handle_runtime_result(now, *id, result);
                 }
                 let listener = conn.listener;
                 conn.close_after = true;
@@ -1174,6 +1243,7 @@ impl Reactor {
             )
         );
         let head = conn.decoder.head();
+        let mut last_piece = None;
         let answer: api::Rendered<'static> = match route {
             Some(Route::Ping) => api::pong(),
             Some(Route::Subscribe(kind)) => {
@@ -1205,7 +1275,41 @@ impl Reactor {
             },
             Some(Route::Response(id)) => {
                 let content_type = head.header_str("Content-Type").map(str::to_string);
-                let result = RuntimeResult::Response { body, content_type };
+                let result = match conn.streaming.take() {
+                    Some(streaming) => {
+                        let mut rest = streaming.held;
+                        rest.extend_from_slice(&body);
+                        let decoder = &conn.decoder;
+                        let trailer = |name: &str| decoder.trailer(name).map(<[u8]>::to_vec);
+                        let error = api::runtime::stream_error(&trailer, &mut rest);
+                        let mut forwarded = streaming.forwarded;
+                        if let (Some(to), Some(_)) = (streaming.to, &error) {
+                            // The payload before the error still reaches a streaming invoker,
+                            // ahead of the end (sent below, before the core's answer is).
+                            if !rest.is_empty() {
+                                forwarded += rest.len() as u64;
+                                let piece = std::mem::take(&mut rest);
+                                last_piece = Some((to, streaming.request_id, piece));
+                            }
+                        }
+                        let end = match error {
+                            Some(error) => StreamEnd::Error(error),
+                            None if streaming.to.is_none()
+                                && rest.len() as u64 > MAX_RESPONSE_BYTES =>
+                            {
+                                StreamEnd::TooLarge {
+                                    limit: MAX_RESPONSE_BYTES,
+                                }
+                            }
+                            None => StreamEnd::Complete {
+                                body: rest,
+                                content_type,
+                            },
+                        };
+                        RuntimeResult::Streamed { forwarded, end }
+                    }
+                    None => RuntimeResult::Response { body, content_type },
+                };
                 runtime_post(self.core.handle_runtime_result(now, id, result))
             }
             Some(Route::Error(id)) => {
@@ -1265,36 +1369,43 @@ impl Reactor {
                     Err(refused) => *refused,
                 }
             }
-            Some(Route::Invoke { invoked_arn, .. }) => {
-                match api::invoke::request(&head, body, invoked_arn) {
-                    Ok((request, InvocationType::RequestResponse)) => {
-                        match self.core.invoke(now, waiter, request) {
-                            Ok(id) => {
-                                log::debug!("invocation {id} queued");
-                                conn.state = State::Waiting(Wait::Invoke);
-                                return;
-                            }
-                            Err(r) => api::invoke::rejection(r),
+            Some(Route::Invoke {
+                invoked_arn,
+                stream,
+                ..
+            }) => match api::invoke::request(&head, body, invoked_arn) {
+                Ok((request, InvocationType::RequestResponse)) => {
+                    match self.core.invoke(now, waiter, request) {
+                        Ok(id) => {
+                            log::debug!("invocation {id} queued");
+                            let wait = if stream {
+                                Wait::InvokeStream
+                            } else {
+                                Wait::Invoke
+                            };
+                            conn.state = State::Waiting(wait);
+                            return;
                         }
+                        Err(r) => api::invoke::rejection(r),
                     }
-                    Ok((request, InvocationType::Event)) => {
-                        self.events_invoked += 1;
-                        let nobody = WaiterId(EVENT_BIT | self.events_invoked);
-                        match self.core.invoke(now, nobody, request) {
-                            Ok(id) => {
-                                log::debug!("Event invocation {id} queued");
-                                let id = id.to_string();
-                                let answer = api::invoke::accepted(&id);
-                                conn.answer(|out, close| answer.write(out, close));
-                                return;
-                            }
-                            Err(r) => api::invoke::rejection(r),
-                        }
-                    }
-                    Ok((_, InvocationType::DryRun)) => api::invoke::dry_run(),
-                    Err(refused) => *refused,
                 }
-            }
+                Ok((request, InvocationType::Event)) => {
+                    self.events_invoked += 1;
+                    let nobody = WaiterId(EVENT_BIT | self.events_invoked);
+                    match self.core.invoke(now, nobody, request) {
+                        Ok(id) => {
+                            log::debug!("Event invocation {id} queued");
+                            let id = id.to_string();
+                            let answer = api::invoke::accepted(&id);
+                            conn.answer(|out, close| answer.write(out, close));
+                            return;
+                        }
+                        Err(r) => api::invoke::rejection(r),
+                    }
+                }
+                Ok((_, InvocationType::DryRun)) => api::invoke::dry_run(),
+                Err(refused) => *refused,
+            },
             Some(Route::Refuse(refusal)) => api::refusal(conn.listener, &refusal, &head),
             None => api::runtime_error(
                 500,
@@ -1303,6 +1414,9 @@ impl Reactor {
             ),
         };
         if from_runtime {
+            if let Some((to, request_id, piece)) = last_piece {
+                self.send_chunk(to, request_id, piece);
+            }
             // The invoker's answer, an action of the core, goes out before the runtime's 202:
             // it is the one on the invocation's latency path.
             self.drain(now);
@@ -1324,12 +1438,17 @@ impl Reactor {
         };
         log::debug!("{:?} request refused: {error}", conn.listener);
         // A runtime's chunked response that outgrew the limit still ends its invocation.
-        if let (ParseError::BodyTooLarge { .. }, Some(Route::Response(id) | Route::Error(id))) =
+        if let (ParseError::BodyTooLarge { limit }, Some(Route::Response(id) | Route::Error(id))) =
             (error, conn.route.take())
         {
-            let _ = self
-                .core
-                .handle_runtime_result(now, id, RuntimeResult::TooLarge);
+            let result = match conn.streaming.take() {
+                Some(streaming) => RuntimeResult::Streamed {
+                    forwarded: streaming.forwarded,
+                    end: StreamEnd::TooLarge { limit },
+                },
+                None => RuntimeResult::TooLarge,
+            };
+            let _ = self.core.handle_runtime_result(now, id, result);
         }
         let listener = conn.listener;
         conn.close_after = true;
@@ -1355,9 +1474,14 @@ impl Reactor {
                 }
                 State::Reading if conn.decoder.is_reading_body() => {
                     if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
-                        let _ = self
-                            .core
-                            .handle_runtime_result(now, id, RuntimeResult::Truncated);
+                        let result = match conn.streaming.take() {
+                            Some(streaming) => RuntimeResult::Streamed {
+                                forwarded: streaming.forwarded,
+                                end: StreamEnd::Truncated,
+                            },
+                            None => RuntimeResult::Truncated,
+                        };
+                        let _ = self.core.handle_runtime_result(now, id, result);
                     }
                 }
                 State::Reading | State::Closing => {}
@@ -1651,7 +1775,7 @@ impl Reactor {
             }
         }
         if invoker.0 & TICKET_BIT != 0 {
-            if let Some(tx) = self.tickets.remove(Key::from_u64(invoker.0)) {
+            if let Some(TicketTx { tx, .. }) = self.tickets.remove(Key::from_u64(invoker.0)) {
                 let mut response = InvokeResponse::from_reply(&self.ctx, reply);
                 if let Some(log) = log_result {
                     response.headers.push(("X-Amz-Log-Result", log));
@@ -1664,6 +1788,22 @@ impl Reactor {
         let Some(Source::Conn(conn)) = self.sources.get_mut(Key::from_u64(invoker.0)) else {
             return; // the invoker left; Lambda finishes the invocation anyway (11.3)
         };
+        if conn.state == State::Waiting(Wait::InvokeStream) {
+            let started = std::mem::take(&mut conn.stream_started);
+            conn.answer(|out, _| {
+                if !started {
+                    let error = !matches!(reply.outcome, lifecycle::Outcome::Response { .. });
+                    let id = reply.request_id.to_string();
+                    api::invoke::write_stream_head(out, ctx, &id, error);
+                }
+                api::invoke::write_stream_end(out, &reply, log_result.as_deref());
+            });
+            if conn.has_output() {
+                self.unwritten.push(Key::from_u64(invoker.0));
+            }
+            self.to_process.push(Key::from_u64(invoker.0));
+            return;
+        }
         if conn.state != State::Waiting(Wait::Invoke) {
             return;
         }
@@ -1679,6 +1819,89 @@ impl Reactor {
             self.unwritten.push(Key::from_u64(invoker.0));
         }
         self.to_process.push(Key::from_u64(invoker.0));
+    }
+
+    /// A runtime's streamed response decoded further: its new bytes go to the invoker now, if
+    /// it streams (PROTOCOL.md 3.2); for a buffered one they stay, up to the buffered limit.
+    fn forward_stream(&mut self, now: Micros, key: Key) {
+        let unresolved = match self.sources.get(key) {
+            Some(Source::Conn(conn)) => match &conn.streaming {
+                Some(streaming) if !streaming.resolved => Some(streaming.request_id),
+                Some(_) => None,
+                None => return,
+            },
+            _ => return,
+        };
+        if let Some(request_id) = unresolved {
+            let to = self.core.invoker(request_id).filter(|w| {
+                if w.0 & EVENT_BIT != 0 {
+                    false
+                } else if w.0 & TICKET_BIT != 0 {
+                    self.tickets
+                        .get(Key::from_u64(w.0))
+                        .is_some_and(|t| t.stream)
+                } else {
+                    matches!(
+                        self.sources.get(Key::from_u64(w.0)),
+                        Some(Source::Conn(c)) if c.state == State::Waiting(Wait::InvokeStream)
+                    )
+                }
+            });
+            if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
+                if let Some(streaming) = conn.streaming.as_mut() {
+                    streaming.resolved = true;
+                    streaming.to = to;
+                }
+            }
+        }
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        let Some(streaming) = conn.streaming.as_mut() else {
+            return;
+        };
+        let Some(to) = streaming.to else {
+            if conn.decoder.body_len() as u64 > MAX_RESPONSE_BYTES {
+                let limit = MAX_RESPONSE_BYTES;
+                self.on_parse_error(now, key, ParseError::BodyTooLarge { limit });
+            }
+            return;
+        };
+        let mut piece = std::mem::take(&mut streaming.held);
+        piece.extend_from_slice(&conn.decoder.take_body());
+        let sendable = api::runtime::forwardable(&piece);
+        streaming.held = piece.split_off(sendable);
+        if piece.is_empty() {
+            return;
+        }
+        streaming.forwarded += piece.len() as u64;
+        let request_id = streaming.request_id;
+        self.send_chunk(to, request_id, piece);
+    }
+
+    /// One piece of a streamed response to its invoker: a `PayloadChunk` event on the wire, or
+    /// a chunk to an embedded caller.
+    fn send_chunk(&mut self, to: WaiterId, request_id: crate::id::RequestId, piece: Vec<u8>) {
+        if to.0 & TICKET_BIT != 0 {
+            if let Some(ticket) = self.tickets.get(Key::from_u64(to.0)) {
+                let _ = ticket.tx.send(Reply::Chunk(piece));
+            }
+            return;
+        }
+        let ctx = &self.ctx;
+        let Some(Source::Conn(conn)) = self.sources.get_mut(Key::from_u64(to.0)) else {
+            return; // the invoker left; the invocation goes on (11.3)
+        };
+        if conn.state != State::Waiting(Wait::InvokeStream) {
+            return;
+        }
+        let mut out = Vec::with_capacity(piece.len() + 256);
+        if !conn.stream_started {
+            conn.stream_started = true;
+            api::invoke::write_stream_head(&mut out, ctx, &request_id.to_string(), false);
+        }
+        api::invoke::write_stream_chunk(&mut out, &piece);
+        conn.send_raw(&out);
     }
 
     /// Appends `event`'s log lines to the tail of the invocation that asked for it.

@@ -439,3 +439,71 @@ fn targets_split_into_path_and_query_once() {
         assert_eq!(h.query(), *query, "{target}");
     }
 }
+
+/// A streamed `/response` as the Rust runtime sends it: chunked, with the error trailers.
+const STREAMED: &[u8] = b"POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\n\
+    Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\
+    Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n\
+    5\r\nhello\r\n1\r\n,\r\n6\r\n world\r\n0\r\n\
+    Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n\
+    Lambda-Runtime-Function-Error-Body: Ym9vbQ==\r\n\r\n";
+
+#[test]
+fn streaming_trailers_survive_every_split() {
+    let seen = split_invariant(STREAMED);
+    assert_eq!(
+        seen[1],
+        Seen::Complete {
+            body: b"hello, world".to_vec(),
+            trailers: b"Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n\
+                Lambda-Runtime-Function-Error-Body: Ym9vbQ==\r\n\r\n"
+                .to_vec(),
+            keep_alive: true,
+        }
+    );
+}
+
+/// Feeds `input` split at `at`, then byte by byte from there, taking the body as it is decoded
+/// (as the reactor does for a streamed response): the pieces, and the trailer at the end.
+fn take_piece_by_piece(input: &[u8], at: usize) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+    let mut dec = RequestDecoder::new();
+    let mut pieces = Vec::new();
+    let mut feeds: Vec<&[u8]> = vec![&input[..at]];
+    feeds.extend(input[at..].chunks(1));
+    for feed in feeds {
+        dec.feed(feed);
+        loop {
+            match dec.next_event() {
+                Ok(Some(Event::Head)) => dec.read_body(1 << 20).unwrap(),
+                Ok(Some(Event::Complete)) => {
+                    pieces.push(dec.take_body());
+                    let trailer = dec
+                        .trailer("Lambda-Runtime-Function-Error-Type")
+                        .map(<[u8]>::to_vec);
+                    return (pieces, trailer);
+                }
+                Ok(None) => {
+                    if dec.is_reading_body() {
+                        pieces.push(dec.take_body());
+                    }
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    panic!("incomplete");
+}
+
+#[test]
+fn a_streamed_body_taken_piece_by_piece_adds_up_at_every_split() {
+    for at in 0..=STREAMED.len() {
+        let (pieces, trailer) = take_piece_by_piece(STREAMED, at);
+        assert_eq!(pieces.concat(), b"hello, world", "split at {at}");
+        assert_eq!(trailer.as_deref(), Some(&b"Runtime.StreamError"[..]));
+    }
+    // Byte by byte from the start, the first piece comes before the last chunk has arrived.
+    let (pieces, _) = take_piece_by_piece(STREAMED, 0);
+    let first = pieces.iter().position(|p| !p.is_empty()).unwrap();
+    assert_eq!(pieces[first], b"h");
+}

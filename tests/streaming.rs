@@ -1,0 +1,326 @@
+//! Response streaming over real sockets and a real runtime (PROTOCOL.md 3.2; issue 7): a
+//! runtime streams a chunked `/response`; an `InvokeWithResponseStream` invoker gets each piece
+//! as a `PayloadChunk` event as it comes, then `InvokeComplete`; a buffered invoker gets the
+//! whole body. Mid-stream errors (trailers or body lines), a runtime that hangs up, a stream
+//! over the buffered limit, an unknown response mode.
+// Tests wait on real time; the no-clock rule of clippy.toml binds the library.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+use lambda_sim::api::eventstream;
+use lambda_sim::{Handle, InvokeRequest, LogOutput, Simulator};
+
+const STREAM_PATH: &str = "/2021-11-15/functions/function/response-streaming-invocations";
+
+fn sim() -> Handle {
+    Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .seed(41)
+        .start()
+        .unwrap()
+}
+
+/// An `InvokeWithResponseStream` call in progress: its head, then its events one by one.
+struct EventStream {
+    reader: BufReader<TcpStream>,
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// Bytes of the event stream not yet decoded.
+    pending: Vec<u8>,
+}
+
+impl EventStream {
+    fn open(addr: SocketAddr, payload: &str) -> EventStream {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "POST {STREAM_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        )
+        .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            let (k, v) = line.trim_end().split_once(": ").unwrap();
+            headers.push((k.to_ascii_lowercase(), v.to_string()));
+        }
+        EventStream {
+            reader,
+            status,
+            headers,
+            pending: Vec::new(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next event: its `:event-type` and payload; `None` after the last HTTP chunk.
+    fn next_event(&mut self) -> Option<(String, Vec<u8>)> {
+        loop {
+            if let Some(message) = eventstream::decode(&self.pending) {
+                self.pending.drain(..message.len);
+                let kind = message.header(":event-type").expect("an event type");
+                return Some((kind.to_string(), message.payload));
+            }
+            // One HTTP chunk more.
+            let mut size = String::new();
+            self.reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut data = vec![0; size + 2];
+            self.reader.read_exact(&mut data).unwrap();
+            assert_eq!(&data[size..], b"\r\n");
+            if size == 0 {
+                assert!(self.pending.is_empty(), "a partial event at the end");
+                return None;
+            }
+            self.pending.extend_from_slice(&data[..size]);
+        }
+    }
+}
+
+fn payload(action: serde_json::Value) -> String {
+    action.to_string()
+}
+
+#[test]
+fn chunks_reach_a_streaming_invoker_before_the_runtime_has_written_the_last() {
+    let sim = sim();
+    let cue = std::env::temp_dir().join(format!("lambda-sim-stream-cue-{}", std::process::id()));
+    let _ = std::fs::remove_file(&cue);
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "chunks": ["one,", "two,", "three"],
+        "pause": 0.05,
+        "wait_for": cue.display().to_string(),
+    }));
+    let mut stream = EventStream::open(sim.invoke_addr(), &event);
+    assert_eq!(stream.status, 200);
+    assert_eq!(
+        stream.header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
+    assert!(stream.header("x-amzn-requestid").is_some());
+    // The runtime writes its last chunk only once the cue exists: seeing the first two first
+    // proves they were forwarded as they came, not buffered.
+    let mut seen = Vec::new();
+    while seen.concat() != b"one,two," {
+        let (kind, piece) = stream.next_event().expect("an event");
+        assert_eq!(kind, "PayloadChunk");
+        seen.push(piece);
+    }
+    std::fs::write(&cue, b"go").unwrap();
+    let (kind, piece) = stream.next_event().unwrap();
+    assert_eq!(
+        (kind.as_str(), piece.as_slice()),
+        ("PayloadChunk", &b"three"[..])
+    );
+    let (kind, complete) = stream.next_event().unwrap();
+    assert_eq!(kind, "InvokeComplete");
+    assert_eq!(complete, b"{}", "no error");
+    assert!(stream.next_event().is_none());
+    let _ = std::fs::remove_file(&cue);
+    wait_line(&sim, "stream: HTTP/1.1 202", Duration::from_secs(10));
+}
+
+#[test]
+fn a_buffered_invoker_gets_the_whole_streamed_body() {
+    let sim = sim();
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "chunks": ["a", "b", "c"],
+        "content_type": "text/csv",
+    }));
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], event.as_bytes());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "abc");
+    assert_eq!(r.header("Content-Type"), Some("text/csv"));
+    assert_eq!(r.header("X-Amz-Function-Error"), None);
+}
+
+#[test]
+fn a_buffered_response_to_a_streaming_invoker_is_one_chunk() {
+    let sim = sim();
+    let mut stream = EventStream::open(sim.invoke_addr(), r#"{"plain":true}"#);
+    assert_eq!(stream.status, 200);
+    assert_eq!(
+        stream.next_event().unwrap(),
+        ("PayloadChunk".to_string(), br#"{"plain":true}"#.to_vec())
+    );
+    assert_eq!(stream.next_event().unwrap().0, "InvokeComplete");
+    assert!(stream.next_event().is_none());
+
+    // A function error before any chunk: InvokeComplete carries it.
+    let mut stream = EventStream::open(sim.invoke_addr(), r#"{"action":"error"}"#);
+    assert_eq!(stream.header("x-amz-function-error"), Some("Unhandled"));
+    let (kind, complete) = stream.next_event().unwrap();
+    assert_eq!(kind, "InvokeComplete");
+    let complete: serde_json::Value = serde_json::from_slice(&complete).unwrap();
+    assert_eq!(complete["ErrorCode"], "Runtime.Unknown");
+    assert!(
+        complete["ErrorDetails"]
+            .as_str()
+            .unwrap()
+            .contains("it broke"),
+        "{complete}"
+    );
+}
+
+#[test]
+fn mid_stream_errors_in_trailers_or_in_the_body_end_the_stream_with_the_error() {
+    let sim = sim();
+    for error in ["trailer", "body"] {
+        let event = payload(serde_json::json!({
+            "action": "stream",
+            "chunks": ["partial"],
+            "error": error,
+        }));
+        let mut stream = EventStream::open(sim.invoke_addr(), &event);
+        let mut pieces = Vec::new();
+        let complete = loop {
+            match stream.next_event().expect("an event") {
+                (kind, piece) if kind == "PayloadChunk" => pieces.push(piece),
+                (_, complete) => break complete,
+            }
+        };
+        // The error lines in the body never reach the invoker as payload.
+        assert_eq!(pieces.concat(), b"partial", "{error}");
+        let complete: serde_json::Value = serde_json::from_slice(&complete).unwrap();
+        assert_eq!(complete["ErrorCode"], "Runtime.StreamError", "{error}");
+        assert_eq!(
+            complete["ErrorDetails"], r#"{"errorMessage":"failed mid-stream"}"#,
+            "{error}"
+        );
+        // A buffered invoker gets the error as a function error.
+        let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], event.as_bytes());
+        assert_eq!(
+            r.header("X-Amz-Function-Error"),
+            Some("Unhandled"),
+            "{error}"
+        );
+        assert_eq!(r.text(), r#"{"errorMessage":"failed mid-stream"}"#);
+    }
+}
+
+#[test]
+fn a_runtime_that_hangs_up_mid_stream_is_a_truncated_response() {
+    let sim = sim();
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "chunks": ["half"],
+        "disconnect": true,
+    }));
+    let mut stream = EventStream::open(sim.invoke_addr(), &event);
+    let mut last = stream.next_event().unwrap();
+    while last.0 == "PayloadChunk" {
+        last = stream.next_event().unwrap();
+    }
+    let complete: serde_json::Value = serde_json::from_slice(&last.1).unwrap();
+    assert_eq!(complete["ErrorCode"], "Runtime.TruncatedResponse");
+    // The environment goes on: the next invocation is answered.
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], b"{}");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_stream_over_the_buffered_limit_fails_a_buffered_invoker_only() {
+    let sim = sim();
+    // 7 MiB in 1 MiB chunks: over the 6 MB a buffered invoker may get.
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "size": 1024 * 1024,
+        "repeat": 7,
+    }));
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], event.as_bytes());
+    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["errorType"], "Function.ResponseSizeTooLarge");
+    wait_line(&sim, "stream: HTTP/1.1 413", Duration::from_secs(10));
+
+    // A streaming invoker gets all 7 MiB.
+    let mut stream = EventStream::open(sim.invoke_addr(), &event);
+    let mut total = 0;
+    loop {
+        match stream.next_event().unwrap() {
+            (kind, piece) if kind == "PayloadChunk" => total += piece.len(),
+            (_, complete) => {
+                assert_eq!(complete, b"{}");
+                break;
+            }
+        }
+    }
+    assert_eq!(total, 7 * 1024 * 1024);
+}
+
+#[test]
+fn an_unknown_response_mode_is_400_and_fails_the_invocation() {
+    let sim = sim();
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "chunks": ["x"],
+        "mode": "sideways",
+    }));
+    let r = Client::connect(sim.invoke_addr()).request("POST", INVOKE, &[], event.as_bytes());
+    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["errorType"], "Runtime.InvalidResponseModeHeader");
+    let lines = wait_line(&sim, "stream: HTTP/1.1 400", Duration::from_secs(10));
+    assert!(
+        lines.last().unwrap().ends_with("400 Bad Request"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_embedding_api_iterates_over_the_pieces() {
+    let sim = sim();
+    let cue = std::env::temp_dir().join(format!("lambda-sim-embed-cue-{}", std::process::id()));
+    let _ = std::fs::remove_file(&cue);
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "chunks": ["first", "second"],
+        "wait_for": cue.display().to_string(),
+    }));
+    let mut streamed = sim
+        .invoke_streaming(InvokeRequest {
+            payload: event.into_bytes(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(streamed.next().unwrap(), b"first");
+    std::fs::write(&cue, b"go").unwrap();
+    assert_eq!(streamed.next().unwrap(), b"second");
+    let end = streamed.finish().unwrap();
+    assert_eq!(end.status, 200);
+    assert!(end.body.is_empty(), "everything was given out as pieces");
+    let _ = std::fs::remove_file(&cue);
+
+    // A buffered response comes whole at the finish.
+    let streamed = sim
+        .invoke_streaming(InvokeRequest {
+            payload: b"{\"k\":1}".to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(streamed.finish().unwrap().body, b"{\"k\":1}");
+}
