@@ -139,6 +139,26 @@ fn boto3_invokes_as_against_lambda() {
     assert_eq!(outcome.body, br#"{"n":1}"#);
 
     assert_eq!(out["dry_run"]["status"], 204);
+
+    // invoke_with_response_stream: the pieces as PayloadChunk events, then InvokeComplete.
+    let stream = &out["stream"];
+    assert_eq!(stream["status"], 200);
+    assert_eq!(stream["version"], "$LATEST");
+    let events = stream["events"].as_array().unwrap();
+    let chunks: String = events.iter().filter_map(|e| e["chunk"].as_str()).collect();
+    assert_eq!(chunks, "one,two,three");
+    assert_eq!(events.last().unwrap()["complete"], serde_json::json!({}));
+    let failed = out["stream_error"]["events"].as_array().unwrap();
+    assert_eq!(failed[0]["chunk"], "partial");
+    let complete = &failed.last().unwrap()["complete"];
+    assert_eq!(complete["ErrorCode"], "Runtime.StreamError");
+    assert_eq!(
+        complete["ErrorDetails"],
+        r#"{"errorMessage":"failed mid-stream"}"#
+    );
+    // A function that does not stream comes as one chunk.
+    let buffered = out["stream_buffered"]["events"].as_array().unwrap();
+    assert_eq!(buffered[0]["chunk"], r#"{"plain": true}"#);
     assert_eq!(
         out["missing"],
         serde_json::json!({"code": "ResourceNotFoundException", "status": 404})

@@ -116,10 +116,8 @@ fn chunks_reach_a_streaming_invoker_before_the_runtime_has_written_the_last() {
     }));
     let mut stream = EventStream::open(sim.invoke_addr(), &event);
     assert_eq!(stream.status, 200);
-    assert_eq!(
-        stream.header("content-type"),
-        Some("application/vnd.amazon.eventstream")
-    );
+    // ResponseStreamContentType: the function's stream's type (the fixture's text/plain).
+    assert_eq!(stream.header("content-type"), Some("text/plain"));
     assert!(stream.header("x-amzn-requestid").is_some());
     // The runtime writes its last chunk only once the cue exists: seeing the first two first
     // proves they were forwarded as they came, not buffered.
@@ -163,6 +161,7 @@ fn a_buffered_response_to_a_streaming_invoker_is_one_chunk() {
     let sim = sim();
     let mut stream = EventStream::open(sim.invoke_addr(), r#"{"plain":true}"#);
     assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("content-type"), Some("application/json"));
     assert_eq!(
         stream.next_event().unwrap(),
         ("PayloadChunk".to_string(), br#"{"plain":true}"#.to_vec())

@@ -297,12 +297,23 @@ pub fn accepted(request_id: &str) -> Rendered<'_> {
 }
 
 /// The head of an `InvokeWithResponseStream` answer, sent before the first event: the events
-/// follow in HTTP chunks.
-pub fn write_stream_head(out: &mut Vec<u8>, ctx: &Context, request_id: &str, error: bool) {
+/// (`application/vnd.amazon.eventstream`) follow in HTTP chunks. As in the Invoke API's model,
+/// `Content-Type` is `ResponseStreamContentType`, the type of the function's own stream.
+pub fn write_stream_head(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    request_id: &str,
+    content_type: Option<&str>,
+    error: bool,
+) {
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: ");
+    let content_type = content_type.filter(|t| !t.bytes().any(|b| b.is_ascii_control()));
     out.extend_from_slice(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n\
-          Transfer-Encoding: chunked\r\nX-Amzn-RequestId: ",
+        content_type
+            .unwrap_or("application/octet-stream")
+            .as_bytes(),
     );
+    out.extend_from_slice(b"\r\nTransfer-Encoding: chunked\r\nX-Amzn-RequestId: ");
     out.extend_from_slice(request_id.as_bytes());
     out.extend_from_slice(b"\r\nX-Amz-Executed-Version: ");
     out.extend_from_slice(ctx.version.as_bytes());

@@ -60,6 +60,8 @@ pub(crate) struct Streaming {
     pub(crate) forwarded: u64,
     /// Bytes held back: possibly the start of the error lines some runtimes put in the body.
     pub(crate) held: Vec<u8>,
+    /// The runtime's `Content-Type`: the stream's, for the invoker.
+    pub(crate) content_type: Option<String>,
 }
 
 #[derive(Debug)]

@@ -1196,6 +1196,7 @@ impl Reactor {
                 resolved: false,
                 forwarded: 0,
                 held: Vec::new(),
+                content_type: head.header_str("Content-Type").map(str::to_string),
             }));
         }
         match conn.decoder.read_body(limit) {
@@ -1289,7 +1290,8 @@ impl Reactor {
                             if !rest.is_empty() {
                                 forwarded += rest.len() as u64;
                                 let piece = std::mem::take(&mut rest);
-                                last_piece = Some((to, streaming.request_id, piece));
+                                let ct = streaming.content_type.clone();
+                                last_piece = Some((to, streaming.request_id, ct, piece));
                             }
                         }
                         let end = match error {
@@ -1414,8 +1416,8 @@ impl Reactor {
             ),
         };
         if from_runtime {
-            if let Some((to, request_id, piece)) = last_piece {
-                self.send_chunk(to, request_id, piece);
+            if let Some((to, request_id, content_type, piece)) = last_piece {
+                self.send_chunk(to, request_id, content_type.as_deref(), piece);
             }
             // The invoker's answer, an action of the core, goes out before the runtime's 202:
             // it is the one on the invocation's latency path.
@@ -1792,9 +1794,15 @@ impl Reactor {
             let started = std::mem::take(&mut conn.stream_started);
             conn.answer(|out, _| {
                 if !started {
-                    let error = !matches!(reply.outcome, lifecycle::Outcome::Response { .. });
+                    let (content_type, error) = match &reply.outcome {
+                        lifecycle::Outcome::Response { content_type, .. } => (
+                            Some(content_type.as_deref().unwrap_or("application/json")),
+                            false,
+                        ),
+                        _ => (None, true),
+                    };
                     let id = reply.request_id.to_string();
-                    api::invoke::write_stream_head(out, ctx, &id, error);
+                    api::invoke::write_stream_head(out, ctx, &id, content_type, error);
                 }
                 api::invoke::write_stream_end(out, &reply, log_result.as_deref());
             });
@@ -1876,12 +1884,19 @@ impl Reactor {
         }
         streaming.forwarded += piece.len() as u64;
         let request_id = streaming.request_id;
-        self.send_chunk(to, request_id, piece);
+        let content_type = streaming.content_type.clone();
+        self.send_chunk(to, request_id, content_type.as_deref(), piece);
     }
 
     /// One piece of a streamed response to its invoker: a `PayloadChunk` event on the wire, or
     /// a chunk to an embedded caller.
-    fn send_chunk(&mut self, to: WaiterId, request_id: crate::id::RequestId, piece: Vec<u8>) {
+    fn send_chunk(
+        &mut self,
+        to: WaiterId,
+        request_id: crate::id::RequestId,
+        content_type: Option<&str>,
+        piece: Vec<u8>,
+    ) {
         if to.0 & TICKET_BIT != 0 {
             if let Some(ticket) = self.tickets.get(Key::from_u64(to.0)) {
                 let _ = ticket.tx.send(Reply::Chunk(piece));
@@ -1898,7 +1913,8 @@ impl Reactor {
         let mut out = Vec::with_capacity(piece.len() + 256);
         if !conn.stream_started {
             conn.stream_started = true;
-            api::invoke::write_stream_head(&mut out, ctx, &request_id.to_string(), false);
+            let id = request_id.to_string();
+            api::invoke::write_stream_head(&mut out, ctx, &id, content_type, false);
         }
         api::invoke::write_stream_chunk(&mut out, &piece);
         conn.send_raw(&out);
