@@ -1855,6 +1855,7 @@ impl Reactor {
                     )
                 }
             });
+            log::debug!("invocation {request_id} streams to {to:?}");
             if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
                 if let Some(streaming) = conn.streaming.as_mut() {
                     streaming.resolved = true;
@@ -1877,6 +1878,7 @@ impl Reactor {
         };
         let mut piece = std::mem::take(&mut streaming.held);
         piece.extend_from_slice(&conn.decoder.take_body());
+        log::trace!("streamed piece of {} bytes", piece.len());
         let sendable = api::runtime::forwardable(&piece);
         streaming.held = piece.split_off(sendable);
         if piece.is_empty() {

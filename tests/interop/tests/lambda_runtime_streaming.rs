@@ -93,7 +93,8 @@ fn the_crates_stream_arrives_as_payload_chunks_then_invoke_complete() {
         "application/octet-stream"
     );
     assert_eq!(data, b"Hello world");
-    assert!(chunks.len() >= 2, "pieces as they came: {chunks:?}");
+    // How the pieces are cut depends on when the crate's client writes them; that each goes
+    // on as it comes is pinned with a runtime that waits for a cue (tests/streaming.rs).
 }
 
 #[test]
