@@ -140,6 +140,9 @@ OPTIONS:
                                  (extensions still start; nothing is frozen)
     --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between
                                  invocations
+    --stream-max-bytes <N>       The most a streamed response may carry [default: 209715200]
+    --stream-burst-bytes <N>     Streamed as fast as the invoker reads [default: 6291456]
+    --stream-rate <N>            Then at most N bytes a second; 0: no shaping [default: 2097152]
     --seed <N>                   Seed request ids, for reproducible runs
     --quiet                      No lifecycle lines (START, END, REPORT, ...)
     --log-level <LEVEL>          lambda-sim's own logs: error, warn, info, debug, trace
@@ -333,6 +336,17 @@ pub fn parse(
             "--eager-init" => config.eager_init = true,
             "--external-runtime" => external = true,
             "--no-freeze" => config.freeze = false,
+            "--stream-max-bytes" | "--stream-burst-bytes" | "--stream-rate" => {
+                let v = value(flag)?;
+                let n: u64 = v
+                    .parse()
+                    .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?;
+                match flag {
+                    "--stream-max-bytes" => config.streaming.max_bytes = n,
+                    "--stream-burst-bytes" => config.streaming.burst_bytes = n,
+                    _ => config.streaming.rate = n,
+                }
+            }
             "--seed" => {
                 let v = value(flag)?;
                 config.seed = Some(

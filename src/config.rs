@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::reactor::LogOutput;
+use crate::time::Micros;
 
 /// The command that starts the function's runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +88,8 @@ pub struct Config {
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
     /// (PROTOCOL.md 5.3). Never with an external runtime.
     pub freeze: bool,
+    /// Streamed responses: their limit, and the shaping after the burst (PROTOCOL.md 3.2).
+    pub streaming: StreamLimits,
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory: `/var/task` if it exists, else
     /// the current directory, when `None`.
     pub task_root: Option<PathBuf>,
@@ -135,6 +138,7 @@ impl Default for Config {
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
             eager_init: false,
             freeze: true,
+            streaming: StreamLimits::default(),
             task_root: None,
             quiet: false,
             capture_telemetry: None,
@@ -231,6 +235,32 @@ fn executables_in(dir: &std::path::Path) -> std::io::Result<Vec<ExtensionCommand
 mod tests {
     use super::*;
 
+    #[test]
+    fn streams_are_shaped_only_past_the_burst() {
+        let limits = StreamLimits {
+            max_bytes: 1 << 30,
+            burst_bytes: 1000,
+            rate: 500,
+        };
+        let start = Micros::from_secs(10);
+        assert_eq!(limits.paused_until(start, 0), None);
+        assert_eq!(limits.paused_until(start, 1000), None);
+        // 500 bytes past the burst at 500 B/s: a second after the start.
+        assert_eq!(
+            limits.paused_until(start, 1500),
+            Some(Micros::from_secs(11))
+        );
+        assert_eq!(
+            limits.paused_until(start, 1250),
+            Some(Micros::from_millis(10_500))
+        );
+        let unshaped = StreamLimits { rate: 0, ..limits };
+        assert_eq!(unshaped.paused_until(start, u64::MAX), None);
+        // No overflow at the extremes.
+        let slow = StreamLimits { rate: 1, ..limits };
+        assert!(slow.paused_until(start, u64::MAX).is_some());
+    }
+
     fn named(name: &str) -> ExtensionCommand {
         ExtensionCommand {
             name: name.into(),
@@ -276,5 +306,41 @@ mod tests {
         config.extensions_dir = Some(dir.join("missing"));
         assert_eq!(config.all_extensions().unwrap().len(), 9);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// How much a streamed response may carry, and how fast past its burst (AWS-FURL; RIE's
+/// defaults: a 6 MiB burst, then 2 MiB/s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// The most a stream may carry; past it, `Function.ResponseSizeTooLarge`.
+    pub max_bytes: u64,
+    /// Sent as fast as the invoker takes it.
+    pub burst_bytes: u64,
+    /// Then at most this many bytes a second; 0 for no shaping.
+    pub rate: u64,
+}
+
+impl Default for StreamLimits {
+    fn default() -> StreamLimits {
+        StreamLimits {
+            max_bytes: crate::api::runtime::MAX_STREAM_BYTES,
+            burst_bytes: 6 * 1024 * 1024,
+            rate: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl StreamLimits {
+    /// When a stream that began at `start` and has sent `sent` bytes may send more, if not at
+    /// once: after the burst, `rate` bytes a second on average since the start.
+    pub fn paused_until(&self, start: Micros, sent: u64) -> Option<Micros> {
+        if self.rate == 0 || sent <= self.burst_bytes {
+            return None;
+        }
+        let over = u128::from(sent - self.burst_bytes);
+        let after = over * 1_000_000 / u128::from(self.rate);
+        let after = u64::try_from(after).unwrap_or(u64::MAX);
+        Some(Micros(start.as_micros().saturating_add(after)))
     }
 }

@@ -219,6 +219,13 @@ impl Builder {
         self
     }
 
+    /// The limit of a streamed response and its shaping past the burst (default: 200 MiB, a
+    /// 6 MiB burst, then 2 MiB/s).
+    pub fn stream_limits(mut self, limits: crate::config::StreamLimits) -> Builder {
+        self.config.streaming = limits;
+        self
+    }
+
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory.
     pub fn task_root(mut self, dir: impl Into<PathBuf>) -> Builder {
         self.config.task_root = Some(dir.into());

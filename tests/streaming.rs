@@ -323,3 +323,71 @@ fn the_embedding_api_iterates_over_the_pieces() {
         .unwrap();
     assert_eq!(streamed.finish().unwrap().body, b"{\"k\":1}");
 }
+
+fn sim_with(limits: lambda_sim::StreamLimits) -> Handle {
+    Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .stream_limits(limits)
+        .seed(42)
+        .start()
+        .unwrap()
+}
+
+/// Reads a stream to its end: the payload bytes and the `InvokeComplete` payload.
+fn read_all(stream: &mut EventStream) -> (usize, serde_json::Value) {
+    let mut total = 0;
+    loop {
+        match stream.next_event().expect("an event") {
+            (kind, piece) if kind == "PayloadChunk" => total += piece.len(),
+            (_, complete) => return (total, serde_json::from_slice(&complete).unwrap()),
+        }
+    }
+}
+
+#[test]
+fn a_stream_past_its_burst_goes_no_faster_than_the_rate() {
+    let sim = sim_with(lambda_sim::StreamLimits {
+        max_bytes: 10 << 20,
+        burst_bytes: 64 << 10,
+        rate: 512 << 10,
+    });
+    // 64 KiB of burst, then 512 KiB at 512 KiB/s: at least about a second, however fast
+    // the machine (a lower bound on time is the shaping, not a speed target).
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "size": 16 << 10,
+        "repeat": 36,
+    }));
+    let started = std::time::Instant::now();
+    let mut stream = EventStream::open(sim.invoke_addr(), &event);
+    let (total, complete) = read_all(&mut stream);
+    let took = started.elapsed();
+    assert_eq!(total, 576 << 10);
+    assert_eq!(complete, serde_json::json!({}));
+    assert!(took >= Duration::from_millis(900), "{took:?}: not shaped");
+}
+
+#[test]
+fn a_stream_over_its_limit_fails_with_response_size_too_large() {
+    let sim = sim_with(lambda_sim::StreamLimits {
+        max_bytes: 100 << 10,
+        ..Default::default()
+    });
+    let event = payload(serde_json::json!({
+        "action": "stream",
+        "size": 16 << 10,
+        "repeat": 12,
+    }));
+    let mut stream = EventStream::open(sim.invoke_addr(), &event);
+    let (total, complete) = read_all(&mut stream);
+    assert!(total <= 100 << 10, "{total}");
+    assert_eq!(complete["ErrorCode"], "Function.ResponseSizeTooLarge");
+    assert!(
+        complete["ErrorDetails"]
+            .as_str()
+            .unwrap()
+            .contains("(102400 bytes)"),
+        "{complete}"
+    );
+}

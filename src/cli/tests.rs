@@ -409,3 +409,38 @@ fn exit_codes_tell_function_errors_from_platform_errors() {
     assert!(Verdict::PlatformError > Verdict::FunctionError);
     assert!(Verdict::FunctionError > Verdict::Success);
 }
+
+#[test]
+fn stream_limits_come_from_flags() {
+    let c = config(
+        parse_with(
+            &[
+                "--stream-max-bytes",
+                "1000",
+                "--stream-burst-bytes=10",
+                "--stream-rate",
+                "0",
+                "./b",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        c.streaming,
+        crate::config::StreamLimits {
+            max_bytes: 1000,
+            burst_bytes: 10,
+            rate: 0
+        }
+    );
+    let d = config(parse_with(&["./b"], &[], &[]).unwrap());
+    assert_eq!(d.streaming.max_bytes, 200 * 1024 * 1024);
+    assert_eq!(d.streaming.burst_bytes, 6 * 1024 * 1024);
+    assert_eq!(d.streaming.rate, 2 * 1024 * 1024);
+    assert!(matches!(
+        parse_with(&["--stream-rate", "fast", "./b"], &[], &[]),
+        Err(CliError::Usage(_))
+    ));
+}

@@ -62,6 +62,10 @@ pub(crate) struct Streaming {
     pub(crate) held: Vec<u8>,
     /// The runtime's `Content-Type`: the stream's, for the invoker.
     pub(crate) content_type: Option<String>,
+    /// When its first bytes went on, for the shaping after the burst.
+    pub(crate) started: Option<crate::time::Micros>,
+    /// Reading stops while the stream is over its rate (`StreamLimits`).
+    pub(crate) throttled: bool,
 }
 
 #[derive(Debug)]
@@ -119,7 +123,7 @@ impl Conn {
     /// tokio does. A readiness event that reports the peer's EOF passes `to_the_end`, so that
     /// data and EOF arriving together are both seen.
     pub(crate) fn read_some(&mut self, scratch: &mut [u8], to_the_end: bool) -> bool {
-        if self.peer_closed {
+        if self.peer_closed || self.streaming.as_ref().is_some_and(|s| s.throttled) {
             return false;
         }
         if self.state != State::Reading

@@ -445,6 +445,10 @@ pub(crate) struct Reactor {
     event_waiters: Vec<(EventTest, mpsc::Sender<Reply>, u64)>,
     /// Embedded callers waiting for an invocation's report.
     report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Reply>)>,
+    /// Streamed responses: limit and shaping.
+    stream_limits: crate::config::StreamLimits,
+    /// Runtime connections whose stream is paused by the shaping, and until when.
+    throttled: Vec<(Micros, Key)>,
     /// The log of the running invocation, if its invoker asked for the tail
     /// (`X-Amz-Log-Type: Tail`): START, the lines, END, REPORT.
     tail: Option<(crate::id::RequestId, Vec<u8>)>,
@@ -630,6 +634,8 @@ impl Reactor {
             events_due: None,
             deferred: VecDeque::new(),
             unwritten: Vec::new(),
+            stream_limits: config.streaming,
+            throttled: Vec::new(),
             tail: None,
             events_invoked: 0,
             outcomes: VecDeque::new(),
@@ -712,6 +718,7 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
+            self.release_throttled(now);
             self.pump_telemetry(now);
             if self.core.may_freeze() {
                 self.offer_freeze(now);
@@ -758,7 +765,12 @@ impl Reactor {
     }
 
     fn next_deadline(&self) -> Option<Micros> {
-        let linger = self.lingering.iter().map(|(at, _)| *at).min();
+        let linger = self
+            .lingering
+            .iter()
+            .chain(&self.throttled)
+            .map(|(at, _)| *at)
+            .min();
         let flush = self.finished_at.map(|at| at + FINAL_FLUSH);
         [
             self.core.poll_timeout(),
@@ -1189,7 +1201,7 @@ impl Reactor {
         if let (Route::Response(id), Some(api::runtime::ResponseMode::Streaming)) = (&route, mode) {
             // Its chunks go to the invoker as they come (`forward_stream`); a buffered invoker
             // keeps to the buffered limit there.
-            limit = api::runtime::MAX_STREAM_BYTES;
+            limit = self.stream_limits.max_bytes;
             conn.streaming = Some(Box::new(Streaming {
                 request_id: *id,
                 to: None,
@@ -1197,6 +1209,8 @@ impl Reactor {
                 forwarded: 0,
                 held: Vec::new(),
                 content_type: head.header_str("Content-Type").map(str::to_string),
+                started: None,
+                throttled: false,
             }));
         }
         match conn.decoder.read_body(limit) {
@@ -1507,6 +1521,7 @@ impl Reactor {
     fn close_conn(&mut self, key: Key) {
         self.remove_source(key);
         self.lingering.retain(|(_, k)| *k != key);
+        self.throttled.retain(|(_, k)| *k != key);
     }
 
     /// Takes a source out of the slab and out of the poll; dropping it closes its descriptor.
@@ -1885,9 +1900,44 @@ impl Reactor {
             return;
         }
         streaming.forwarded += piece.len() as u64;
+        let started = *streaming.started.get_or_insert(now);
+        // Past the burst, the runtime's stream is read no faster than the rate allows: TCP
+        // holds the rest back in the runtime, as Lambda's shaping does.
+        if let Some(until) = self
+            .stream_limits
+            .paused_until(started, streaming.forwarded)
+        {
+            if until > now {
+                streaming.throttled = true;
+                self.throttled.push((until, key));
+            }
+        }
         let request_id = streaming.request_id;
         let content_type = streaming.content_type.clone();
         self.send_chunk(to, request_id, content_type.as_deref(), piece);
+    }
+
+    /// Streams whose pause is over read again, what arrived meanwhile first.
+    fn release_throttled(&mut self, now: Micros) {
+        if self.throttled.iter().all(|(at, _)| *at > now) {
+            return;
+        }
+        let due: Vec<Key> = self
+            .throttled
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, key)| *key)
+            .collect();
+        self.throttled.retain(|(at, _)| *at > now);
+        for key in due {
+            if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
+                if let Some(streaming) = conn.streaming.as_mut() {
+                    streaming.throttled = false;
+                }
+                // No new readiness comes for bytes already waiting: read until it would block.
+                self.conn_readable(now, key, true);
+            }
+        }
     }
 
     /// One piece of a streamed response to its invoker: a `PayloadChunk` event on the wire, or
