@@ -38,11 +38,15 @@ struct EventStream {
 
 impl EventStream {
     fn open(addr: SocketAddr, payload: &str) -> EventStream {
+        EventStream::open_with(addr, payload, "")
+    }
+
+    fn open_with(addr: SocketAddr, payload: &str, headers: &str) -> EventStream {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         write!(
             s,
-            "POST {STREAM_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{payload}",
+            "POST {STREAM_PATH} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\n\r\n{payload}",
             payload.len()
         )
         .unwrap();
@@ -390,4 +394,18 @@ fn a_stream_over_its_limit_fails_with_response_size_too_large() {
             .contains("(102400 bytes)"),
         "{complete}"
     );
+}
+
+#[test]
+fn invoke_complete_carries_the_log_tail_when_asked() {
+    let sim = sim();
+    let event = payload(serde_json::json!({"action": "stream", "chunks": ["x"]}));
+    let mut stream = EventStream::open_with(sim.invoke_addr(), &event, "X-Amz-Log-Type: Tail\r\n");
+    let id = stream.header("x-amzn-requestid").unwrap().to_string();
+    let (_, complete) = read_all(&mut stream);
+    let log = complete["LogResult"].as_str().expect("a LogResult");
+    let log = lambda_sim::api::invoke::base64_decode(log.as_bytes()).unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.starts_with(&format!("START RequestId: {id}")), "{log}");
+    assert!(log.contains(&format!("\nREPORT RequestId: {id}")), "{log}");
 }
