@@ -14,17 +14,6 @@ use lambda_sim::{Awaited, Builder, Handle, LogOutput, Simulator};
 
 const EXT: &str = "/2020-01-01/extension";
 
-fn extension(name: &str, mode: &[&str]) -> Vec<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
-    let mut command = vec![
-        "python3".to_string(),
-        script.display().to_string(),
-        name.to_string(),
-    ];
-    command.extend(mode.iter().map(|m| m.to_string()));
-    command
-}
-
 fn builder() -> Builder {
     Simulator::builder()
         .command(python_runtime("echo"))
@@ -36,7 +25,7 @@ fn builder() -> Builder {
 
 fn with_extension(name: &str, mode: &[&str]) -> Handle {
     builder()
-        .extension(name, extension(name, mode))
+        .extension(name, python_extension(name, mode))
         .start()
         .expect("start")
 }
@@ -206,7 +195,7 @@ fn a_crashing_extension_fails_the_invocation_and_the_next_one_reinitialises() {
 fn an_extension_that_never_registers_times_the_init_out() {
     let sim = builder()
         .init_timeout(Duration::from_secs(1))
-        .extension("mute", extension("mute", &["never-register"]))
+        .extension("mute", python_extension("mute", &["never-register"]))
         .start()
         .unwrap();
     let r = sim.invoke("{}").unwrap();
@@ -277,7 +266,7 @@ fn extensions_get_the_reduced_environment_in_the_task_root() {
     let root = std::env::temp_dir();
     let sim = builder()
         .task_root(&root)
-        .extension("nosy", extension("nosy", &["env"]))
+        .extension("nosy", python_extension("nosy", &["env"]))
         .start()
         .unwrap();
     let r = sim.invoke("{}").unwrap();

@@ -13,17 +13,6 @@ use common::listener::{Answer, listener};
 use common::*;
 use lambda_sim::{Awaited, Builder, Handle, LogOutput, Simulator};
 
-fn extension(name: &str, mode: &[&str]) -> Vec<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
-    let mut command = vec![
-        "python3".to_string(),
-        script.display().to_string(),
-        name.to_string(),
-    ];
-    command.extend(mode.iter().map(|m| m.to_string()));
-    command
-}
-
 fn builder(runtime_mode: &str) -> Builder {
     Simulator::builder()
         .command(python_runtime(runtime_mode))
@@ -70,7 +59,7 @@ fn wait_frozen(sim: &Handle) {
 #[test]
 fn the_runtime_its_children_and_the_extensions_are_stopped_between_invocations() {
     let sim = builder("echo")
-        .extension("ext", extension("ext", &["well-behaved"]))
+        .extension("ext", python_extension("ext", &["well-behaved"]))
         .start()
         .unwrap();
     let r = sim.invoke(r#"{"action":"grandchild"}"#).unwrap();
@@ -175,7 +164,7 @@ fn the_last_invocations_telemetry_arrives_after_the_thaw() {
     let sim = builder("echo")
         .extension(
             "tel",
-            extension("tel", &["telemetry", &listener.port.to_string()]),
+            python_extension("tel", &["telemetry", &listener.port.to_string()]),
         )
         .start()
         .unwrap();

@@ -179,6 +179,14 @@ pub fn python_runtime(mode: &str) -> Vec<String> {
     vec!["python3".into(), script.display().to_string(), mode.into()]
 }
 
+/// The scripted Python extension, run as `python3 extension.py <name> <mode...>`.
+pub fn python_extension(name: &str, mode: &[&str]) -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
+    let mut command = vec!["python3".into(), script.display().to_string(), name.into()];
+    command.extend(mode.iter().map(|m| m.to_string()));
+    command
+}
+
 /// Polls `f` until it is true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
