@@ -220,6 +220,22 @@ impl Conn {
         }
     }
 
+    /// What the core hears of a `/response` that ended before its body did (over the limit,
+    /// cut short): `end` with what was forwarded for a stream, else `buffered`.
+    pub(crate) fn ended_early(
+        &mut self,
+        end: crate::lifecycle::StreamEnd,
+        buffered: crate::lifecycle::RuntimeResult,
+    ) -> crate::lifecycle::RuntimeResult {
+        match self.streaming.take() {
+            Some(streaming) => crate::lifecycle::RuntimeResult::Streamed {
+                forwarded: streaming.forwarded,
+                end,
+            },
+            None => buffered,
+        }
+    }
+
     pub(crate) fn has_output(&self) -> bool {
         self.out_at < self.out.len()
     }

@@ -1223,13 +1223,8 @@ impl Reactor {
             Err(e) => {
                 // A declared length over the limit: refused before any byte of the body.
                 if let Route::Response(id) | Route::Error(id) = &route {
-                    let result = match conn.streaming.take() {
-                        Some(_) => RuntimeResult::Streamed {
-                            forwarded: 0,
-                            end: StreamEnd::TooLarge { limit },
-                        },
-                        None => RuntimeResult::TooLarge,
-                    };
+                    let result =
+                        conn.ended_early(StreamEnd::TooLarge { limit }, RuntimeResult::TooLarge);
                     let _ = self.core.handle_runtime_result(now, *id, result);
                 }
                 let listener = conn.listener;
@@ -1457,13 +1452,7 @@ impl Reactor {
         if let (ParseError::BodyTooLarge { limit }, Some(Route::Response(id) | Route::Error(id))) =
             (error, conn.route.take())
         {
-            let result = match conn.streaming.take() {
-                Some(streaming) => RuntimeResult::Streamed {
-                    forwarded: streaming.forwarded,
-                    end: StreamEnd::TooLarge { limit },
-                },
-                None => RuntimeResult::TooLarge,
-            };
+            let result = conn.ended_early(StreamEnd::TooLarge { limit }, RuntimeResult::TooLarge);
             let _ = self.core.handle_runtime_result(now, id, result);
         }
         let listener = conn.listener;
@@ -1490,13 +1479,8 @@ impl Reactor {
                 }
                 State::Reading if conn.decoder.is_reading_body() => {
                     if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
-                        let result = match conn.streaming.take() {
-                            Some(streaming) => RuntimeResult::Streamed {
-                                forwarded: streaming.forwarded,
-                                end: StreamEnd::Truncated,
-                            },
-                            None => RuntimeResult::Truncated,
-                        };
+                        let result =
+                            conn.ended_early(StreamEnd::Truncated, RuntimeResult::Truncated);
                         let _ = self.core.handle_runtime_result(now, id, result);
                     }
                 }
