@@ -49,16 +49,6 @@ pub enum Verdict {
     PlatformError,
 }
 
-/// The error types the platform reports on the function's behalf (PROTOCOL.md 11.1); any other
-/// `errorType` came from the function.
-const PLATFORM_ERRORS: [&str; 5] = [
-    "Sandbox.",
-    "Extension.",
-    "Runtime.ExitError",
-    "Runtime.InvalidEntrypoint",
-    "Runtime.TruncatedResponse",
-];
-
 /// Classifies an answer from its status, `X-Amz-Function-Error` and body.
 pub fn verdict(status: u16, function_error: bool, body: &[u8]) -> Verdict {
     if status != 200 {
@@ -71,9 +61,7 @@ pub fn verdict(status: u16, function_error: bool, body: &[u8]) -> Verdict {
         .ok()
         .and_then(|v| v.get("errorType")?.as_str().map(str::to_string))
         .unwrap_or_default();
-    let platform = error_type == "Function.ResponseSizeTooLarge"
-        || PLATFORM_ERRORS.iter().any(|p| error_type.starts_with(p));
-    if platform {
+    if crate::lifecycle::Failure::is_platform_error_type(&error_type) {
         Verdict::PlatformError
     } else {
         Verdict::FunctionError

@@ -395,6 +395,7 @@ fn exit_codes_tell_function_errors_from_platform_errors() {
         "Extension.Crash",
         "Function.ResponseSizeTooLarge",
         "Runtime.TruncatedResponse",
+        "Runtime.InvalidResponseModeHeader",
     ] {
         let body = format!(r#"{{"errorType":"{platform}","errorMessage":"x"}}"#);
         assert_eq!(

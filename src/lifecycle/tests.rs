@@ -1392,3 +1392,47 @@ fn running_stream_errors_are_function_errors_and_overruns_and_cuts_are_failures(
         "Runtime.InvalidResponseModeHeader"
     );
 }
+
+#[test]
+fn every_failure_is_recognised_as_the_platforms() {
+    let name: Arc<str> = Arc::from("ext");
+    let failures = [
+        Failure::Timeout { after: Micros(1) },
+        Failure::RuntimeExit(ExitStatus::Code(1)),
+        Failure::InvalidEntrypoint {
+            message: String::new(),
+        },
+        Failure::ResponseTooLarge,
+        Failure::TruncatedResponse,
+        Failure::StreamTooLarge { limit: 1 },
+        Failure::InvalidResponseMode,
+        Failure::Shutdown,
+        Failure::ExtensionCrash {
+            name: name.clone(),
+            status: ExitStatus::Code(1),
+        },
+        Failure::ExtensionLaunch {
+            name: name.clone(),
+            message: String::new(),
+        },
+        Failure::ExtensionError {
+            name,
+            kind: ExtensionErrorKind::Exit,
+            error_type: String::new(),
+        },
+    ];
+    for failure in &failures {
+        assert!(
+            Failure::is_platform_error_type(failure.error_type()),
+            "{failure:?}"
+        );
+    }
+    for function in [
+        "Boom",
+        "Runtime.Unknown",
+        "Function.Unknown",
+        "Runtime.StreamError",
+    ] {
+        assert!(!Failure::is_platform_error_type(function), "{function}");
+    }
+}

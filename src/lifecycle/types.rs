@@ -465,6 +465,21 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Whether `error_type` is one [`Failure::error_type`] gives: the platform's, reported on
+    /// the function's behalf, not the function's own.
+    pub fn is_platform_error_type(error_type: &str) -> bool {
+        error_type.starts_with("Sandbox.")
+            || error_type.starts_with("Extension.")
+            || matches!(
+                error_type,
+                "Runtime.ExitError"
+                    | "Runtime.InvalidEntrypoint"
+                    | "Runtime.TruncatedResponse"
+                    | "Runtime.InvalidResponseModeHeader"
+                    | "Function.ResponseSizeTooLarge"
+            )
+    }
+
     /// The Lambda error type.
     pub fn error_type(&self) -> &'static str {
         match self {
