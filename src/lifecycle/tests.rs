@@ -197,6 +197,15 @@ impl Harness {
             .collect()
     }
 
+    /// The index of the first action that matches `test`.
+    #[track_caller]
+    fn position(&self, test: impl Fn(&Action) -> bool) -> usize {
+        self.out
+            .iter()
+            .position(test)
+            .unwrap_or_else(|| panic!("not found in {:#?}", self.out))
+    }
+
     fn report(&self) -> Option<PlatformEvent> {
         self.events()
             .into_iter()
@@ -1269,16 +1278,8 @@ fn a_log_tail_invoker_is_answered_after_the_report_not_at_the_response() {
     assert_eq!(h.replies(), [], "held until the invocation is complete");
     h.advance(MS);
     h.next(RUNTIME).unwrap();
-    let report = h
-        .out
-        .iter()
-        .position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })))
-        .expect("a report");
-    let reply = h
-        .out
-        .iter()
-        .position(|a| matches!(a, Action::Reply { .. }))
-        .expect("a reply");
+    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let reply = h.position(|a| matches!(a, Action::Reply { .. }));
     assert!(report < reply, "{:#?}", h.out);
     let answer = h.one_reply(INVOKER);
     assert_eq!(
@@ -1295,16 +1296,8 @@ fn a_log_tail_invoker_is_answered_after_the_report_not_at_the_response() {
 fn a_log_tail_invoker_of_a_timed_out_invocation_gets_the_timeout_after_the_report() {
     let (mut h, _) = running_with_tail();
     h.advance(3 * S);
-    let report = h
-        .out
-        .iter()
-        .position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })))
-        .expect("a report");
-    let reply = h
-        .out
-        .iter()
-        .position(|a| matches!(a, Action::Reply { .. }))
-        .expect("a reply");
+    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let reply = h.position(|a| matches!(a, Action::Reply { .. }));
     assert!(report < reply, "{:#?}", h.out);
     let answer = h.one_reply(INVOKER);
     assert!(matches!(failure(&answer), Failure::Timeout { .. }));

@@ -19,15 +19,6 @@ impl Harness {
         self.lc.handle_wire(self.now, wire);
         self.drain()
     }
-
-    /// The index of the first action that matches `test`.
-    #[track_caller]
-    fn position(&self, test: impl Fn(&Action) -> bool) -> usize {
-        self.out
-            .iter()
-            .position(test)
-            .unwrap_or_else(|| panic!("not found in {:#?}", self.out))
-    }
 }
 
 /// `ready()`, then frozen on a quiet wire.
