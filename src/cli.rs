@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::reactor::LogOutput;
 use crate::{Server, demo, process};
+use bench::{Baseline, BenchOptions};
 
 /// Where RIE looks for a bootstrap when none is given, in its order.
 pub const RIE_BOOTSTRAPS: [&str; 3] = [
@@ -45,6 +46,15 @@ pub enum Mode {
         config: Box<Config>,
         /// What to invoke with, and where.
         options: InvokeOptions,
+    },
+    /// `lambda-sim bench`: measure the function and its extensions.
+    Bench {
+        /// The simulator's options.
+        config: Box<Config>,
+        /// What to measure, and where the results go.
+        options: BenchOptions,
+        /// Set when the built-in demo is measured because no bootstrap was given: why.
+        notice: Option<String>,
     },
     /// Be the demo's echo runtime (started by the demo itself).
     DemoRuntime,
@@ -103,6 +113,7 @@ USAGE:
     lambda-sim demo [OPTIONS]
     lambda-sim invoke [INVOKE OPTIONS] [OPTIONS] [--] <bootstrap> [args...]
     lambda-sim invoke --endpoint <URL> [INVOKE OPTIONS]
+    lambda-sim bench [BENCH OPTIONS] [OPTIONS] [--] <bootstrap> [args...]
 
 With no bootstrap, lambda-sim looks where RIE looks (/var/task/bootstrap, /opt/bootstrap,
 /var/runtime/bootstrap); if there is none there either, it runs its built-in demo.
@@ -159,6 +170,20 @@ INVOKE OPTIONS (lambda-sim invoke):
     --endpoint <URL>             Invoke a running lambda-sim at URL (http://127.0.0.1:8080)
     Each answer is printed to stdout, on its own line. Exit status: 0 success, 1 a function
     error, 2 a platform error (timeout, crash, ...) or a refused invocation.
+
+BENCH OPTIONS (lambda-sim bench; with no bootstrap, the built-in demo is measured):
+    -n <N>                       Measured invocations, one after the other [default: 1000]
+    --warmup <N>                 Invocations run and left out first [default: 20]
+    --cold-starts <K>            Fresh environments whose init is measured [default: 5]
+    --payload <JSON>, --payload-file <FILE>   The event [default: {}]
+    --baseline                   Also run the function without its extensions, alternating,
+                                 and report each phase's difference with a 95% confidence
+                                 interval
+    --compare <COMMAND>          ... or another bootstrap (split on spaces), without extensions
+    --json <FILE>                Write every sample and the summary as JSON
+    --svg <FILE>                 Draw the histograms and a per-invocation timeline
+    Percentiles and histograms go to stdout, progress to stderr. Exit status: 0, 1 if any
+    invocation failed (each is listed), 2 if the bench could not run.
 ";
 
 /// Parses `args` (without the program name), reading RIE's variables through `env` and
@@ -210,6 +235,7 @@ pub fn parse(
     let mut external = false;
     let mut demo = false;
     let mut invoke: Option<InvokeOptions> = None;
+    let mut bench: Option<BenchOptions> = None;
     let mut addr_given = false;
     let mut command: Vec<String> = Vec::new();
     let mut i = 0;
@@ -221,15 +247,20 @@ pub fn parse(
             break;
         }
         if !arg.starts_with('-') || arg == "-" {
-            if command.is_empty() && !demo && invoke.is_none() && arg == "demo" {
+            let first = command.is_empty() && !demo && invoke.is_none() && bench.is_none();
+            if first && arg == "demo" {
                 demo = true;
                 continue;
             }
-            if command.is_empty() && !demo && invoke.is_none() && arg == "invoke" {
+            if first && arg == "invoke" {
                 invoke = Some(InvokeOptions {
                     count: 1,
                     ..InvokeOptions::default()
                 });
+                continue;
+            }
+            if first && arg == "bench" {
+                bench = Some(BenchOptions::default());
                 continue;
             }
             if command.is_empty() && !demo && arg == "__demo-runtime" {
@@ -308,6 +339,47 @@ pub fn parse(
                     _ => options.endpoint = Some(value(flag)?),
                 }
             }
+            "-n" | "--warmup" | "--cold-starts" | "--payload" | "--payload-file" | "--json"
+            | "--svg" | "--baseline" | "--compare"
+                if bench.is_some() =>
+            {
+                let options = bench.as_mut().ok_or_else(|| usage(flag.to_string()))?;
+                match flag {
+                    "-n" | "--warmup" | "--cold-starts" => {
+                        let v = value(flag)?;
+                        let n: u32 = v
+                            .parse()
+                            .map_err(|_| usage(format!("{flag}: '{v}' is not a count")))?;
+                        match flag {
+                            "-n" if n > 0 => options.invocations = n,
+                            "--warmup" => options.warmup = n,
+                            "--cold-starts" if n > 0 => options.cold_starts = n,
+                            _ => return Err(usage(format!("{flag}: must be at least 1"))),
+                        }
+                    }
+                    "--payload" => options.payload = Payload::Inline(value(flag)?),
+                    "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
+                    "--json" => options.json = Some(value(flag)?.into()),
+                    "--svg" => options.svg = Some(value(flag)?.into()),
+                    "--baseline" | "--compare" if options.baseline.is_some() => {
+                        return Err(usage(
+                            "--baseline and --compare: give one of them, once".into(),
+                        ));
+                    }
+                    "--baseline" => options.baseline = Some(Baseline::WithoutExtensions),
+                    _ => {
+                        let v = value(flag)?;
+                        let mut words = v.split_ascii_whitespace().map(str::to_string);
+                        let program = words
+                            .next()
+                            .ok_or_else(|| usage(format!("{flag}: no command")))?;
+                        options.baseline = Some(Baseline::Command(Bootstrap {
+                            program: PathBuf::from(program),
+                            args: words.collect(),
+                        }));
+                    }
+                }
+            }
             "--timeout" => {
                 config.timeout =
                     timeout(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?
@@ -365,6 +437,51 @@ pub fn parse(
         }
     }
 
+    if let Some(options) = bench {
+        if external {
+            return Err(usage(
+                "'bench' runs its own runtime; drop --external-runtime".into(),
+            ));
+        }
+        if config.eager_init {
+            return Err(usage(
+                "'bench' measures the init of each cold start itself; drop --eager-init".into(),
+            ));
+        }
+        if !addr_given {
+            config.invoke_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        }
+        if command.is_empty() {
+            if let Some(found) = RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
+                command.push(found.to_string());
+            }
+        }
+        let notice = match command.is_empty() {
+            true => Some(format!(
+                "lambda-sim bench: no bootstrap given and none at {}: measuring the built-in demo \
+                 (an echo runtime, and an extension that works {} ms after each invocation)",
+                RIE_BOOTSTRAPS.join(", "),
+                demo::DEMO_EXTENSION_WORK.as_millis()
+            )),
+            false => None,
+        };
+        let mut words = command.into_iter();
+        if let Some(program) = words.next() {
+            config.bootstrap = Some(Bootstrap {
+                program: PathBuf::from(program),
+                args: words.collect(),
+            });
+        }
+        return Ok(Parsed {
+            mode: Mode::Bench {
+                config: Box::new(config),
+                options,
+                notice,
+            },
+            log_level,
+        });
+    }
     if let Some(options) = invoke {
         if options.endpoint.is_some() {
             if !command.is_empty() {
@@ -676,6 +793,33 @@ pub fn main() -> ExitCode {
             }
             invoke::run(*config, options)
         }
+        Mode::Bench {
+            mut config,
+            mut options,
+            notice,
+        } => {
+            if let Some(notice) = notice {
+                eprintln!("{notice}");
+                if let Err(e) = demo::install(&mut config) {
+                    eprintln!("lambda-sim bench: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            if let Err(code) = check_programs(&mut config) {
+                return code;
+            }
+            if let Some(Baseline::Command(bootstrap)) = &mut options.baseline {
+                let path = std::env::var("PATH").ok();
+                match check_bootstrap(&bootstrap.program, path.as_deref()) {
+                    Ok(program) => bootstrap.program = program,
+                    Err(e) => {
+                        eprintln!("lambda-sim: --compare: {e}");
+                        return ExitCode::from(e.exit_code());
+                    }
+                }
+            }
+            bench::run(*config, options)
+        }
     }
 }
 
@@ -757,6 +901,7 @@ fn init_logging(level: Option<&str>) {
     let _ = builder.try_init();
 }
 
+pub mod bench;
 mod invoke;
 
 pub use invoke::{InvokeOptions, Payload, Verdict, verdict};

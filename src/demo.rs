@@ -16,16 +16,12 @@ pub const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
 /// The demo extension's name, and the work it does after each INVOKE (as an extension that
 /// flushes telemetry would).
 pub const DEMO_EXTENSION: &str = "demo-extension";
-const DEMO_EXTENSION_WORK: Duration = Duration::from_millis(3);
+/// How long the demo extension works after each invocation.
+pub const DEMO_EXTENSION_WORK: Duration = Duration::from_millis(3);
 
-/// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
-/// the demo runs when nobody asked for it by name.
-pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    if let Some(notice) = notice {
-        writeln!(out, "{notice}")?;
-    }
-    let mut config = config;
+/// Makes `config` run the demo's runtime and extension: this executable, run as
+/// `__demo-runtime` and `__demo-extension`.
+pub fn install(config: &mut Config) -> io::Result<()> {
     let this = std::env::current_exe()?;
     config.bootstrap = Some(Bootstrap {
         program: this.clone(),
@@ -36,6 +32,18 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
         program: this,
         args: vec!["__demo-extension".into()],
     });
+    Ok(())
+}
+
+/// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
+/// the demo runs when nobody asked for it by name.
+pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if let Some(notice) = notice {
+        writeln!(out, "{notice}")?;
+    }
+    let mut config = config;
+    install(&mut config)?;
     config.timeout = config.timeout.min(DEMO_TIMEOUT);
     // Self-contained: free ports, so it runs even where 8080 is taken.
     config.invoke_addr.set_port(0);

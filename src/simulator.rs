@@ -567,6 +567,15 @@ impl Handle {
         self.lines.as_ref()?.lock().ok()?.recv_timeout(timeout).ok()
     }
 
+    /// The CPU time the simulator's thread has used so far, user and system, to the
+    /// nanosecond: all of lambda-sim's own work, as the reactor is its only thread. `None` once
+    /// the thread has ended.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        use std::os::unix::thread::JoinHandleExt;
+        let thread = self.thread.as_ref().filter(|t| !t.is_finished())?;
+        crate::process::sys::thread_cpu_time(thread.as_pthread_t()).ok()
+    }
+
     /// Shuts down as Lambda does (PROTOCOL.md 5.5): queued and unanswered invocations get
     /// `Sandbox.Shutdown`; without extensions the runtime is killed; with extensions it gets
     /// SIGTERM, then the extensions get SHUTDOWN and up to 2 s to exit. Returns once the
@@ -677,7 +686,9 @@ impl Reply {
 
 impl Ticket {
     /// Waits for the answer: polls for it for a moment (see [`DEFAULT_SPIN`]), then sleeps.
-    pub fn wait(self) -> Result<InvokeResponse, Stopped> {
+    /// The answer comes once: a second call returns `Err(Stopped)`. The ticket stays for
+    /// [`Ticket::report`].
+    pub fn wait(&self) -> Result<InvokeResponse, Stopped> {
         if !self.spin.is_zero() {
             // The embedding side may read the clock: only the core may not.
             #[allow(clippy::disallowed_methods)]

@@ -37,6 +37,18 @@ pub enum Payload {
     File(PathBuf),
 }
 
+impl Payload {
+    /// The event's bytes.
+    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Payload::Empty => Ok(b"{}".to_vec()),
+            Payload::Inline(text) => Ok(text.clone().into_bytes()),
+            Payload::File(path) => std::fs::read(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
 /// How an invocation ended, as the exit code reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -78,16 +90,12 @@ struct Answer {
 
 /// Runs `lambda-sim invoke`.
 pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
-    let payload = match &options.payload {
-        Payload::Empty => b"{}".to_vec(),
-        Payload::Inline(text) => text.clone().into_bytes(),
-        Payload::File(path) => match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                eprintln!("lambda-sim invoke: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        },
+    let payload = match options.payload.read() {
+        Ok(payload) => payload,
+        Err(e) => {
+            eprintln!("lambda-sim invoke: {e}");
+            return ExitCode::from(2);
+        }
     };
     let local = match &options.endpoint {
         Some(_) => None,

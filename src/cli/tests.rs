@@ -445,3 +445,112 @@ fn stream_limits_come_from_flags() {
         Err(CliError::Usage(_))
     ));
 }
+
+fn bench_mode(p: Parsed) -> (Config, BenchOptions, Option<String>) {
+    match p.mode {
+        Mode::Bench {
+            config,
+            options,
+            notice,
+        } => (*config, options, notice),
+        other => panic!("expected Bench, got {other:?}"),
+    }
+}
+
+#[test]
+fn bench_takes_its_own_options_and_the_simulators() {
+    let (c, o, notice) = bench_mode(
+        parse_with(
+            &[
+                "bench",
+                "-n",
+                "500",
+                "--warmup=3",
+                "--cold-starts",
+                "7",
+                "--payload",
+                r#"{"a":1}"#,
+                "--json",
+                "out.json",
+                "--svg",
+                "out.svg",
+                "--compare",
+                "./plain --fast",
+                "--extension",
+                "./ext",
+                "--memory",
+                "256",
+                "--",
+                "./bootstrap",
+                "-n",
+                "1",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(notice, None);
+    assert_eq!(
+        o,
+        BenchOptions {
+            invocations: 500,
+            warmup: 3,
+            cold_starts: 7,
+            payload: Payload::Inline(r#"{"a":1}"#.into()),
+            json: Some("out.json".into()),
+            svg: Some("out.svg".into()),
+            baseline: Some(Baseline::Command(Bootstrap {
+                program: "./plain".into(),
+                args: vec!["--fast".into()],
+            })),
+        }
+    );
+    // The bootstrap's own flags stay its own.
+    assert_eq!(c.bootstrap.unwrap().args, ["-n", "1"]);
+    assert_eq!(c.extensions[0].name, "ext");
+    assert_eq!(c.memory_mb, 256);
+    // Free ports, as for invoke: a bench never clashes with a simulator already running.
+    assert_eq!((c.invoke_addr.port(), c.runtime_api_addr.port()), (0, 0));
+
+    let (_, o, _) = bench_mode(parse_with(&["bench", "--baseline", "./b"], &[], &[]).unwrap());
+    assert_eq!(o.baseline, Some(Baseline::WithoutExtensions));
+    assert_eq!(
+        (o.invocations, o.warmup, o.cold_starts),
+        (1000, 20, 5),
+        "the defaults"
+    );
+}
+
+#[test]
+fn bench_without_a_bootstrap_measures_the_demo_unless_rie_finds_one() {
+    let (c, _, notice) = bench_mode(parse_with(&["bench"], &[], &[]).unwrap());
+    assert_eq!(c.bootstrap, None);
+    assert!(notice.unwrap().contains("measuring the built-in demo"));
+    let (c, _, notice) =
+        bench_mode(parse_with(&["bench"], &[], &["/var/runtime/bootstrap"]).unwrap());
+    assert_eq!(notice, None);
+    assert_eq!(
+        c.bootstrap.unwrap().program,
+        PathBuf::from("/var/runtime/bootstrap")
+    );
+}
+
+#[test]
+fn bench_refuses_what_makes_no_sense() {
+    let usage = |a: &[&str]| match parse_with(a, &[], &[]) {
+        Err(CliError::Usage(m)) => m,
+        other => panic!("{a:?}: {other:?}"),
+    };
+    assert!(usage(&["bench", "-n", "0", "./b"]).contains("at least 1"));
+    assert!(usage(&["bench", "--cold-starts", "0", "./b"]).contains("at least 1"));
+    assert!(usage(&["bench", "-n", "many", "./b"]).contains("not a count"));
+    assert!(usage(&["bench", "--baseline", "--baseline", "./b"]).contains("once"));
+    assert!(usage(&["bench", "--baseline", "--compare", "./c", "./b"]).contains("once"));
+    assert!(usage(&["bench", "--compare", " ", "./b"]).contains("no command"));
+    assert!(usage(&["bench", "--eager-init", "./b"]).contains("--eager-init"));
+    assert!(usage(&["bench", "--external-runtime"]).contains("--external-runtime"));
+    // Bench's flags belong to bench only.
+    assert!(usage(&["--baseline", "./b"]).contains("unknown option"));
+    assert!(usage(&["invoke", "--svg", "x", "./b"]).contains("unknown option"));
+}

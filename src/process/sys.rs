@@ -46,6 +46,27 @@ pub(crate) fn spawn_tied_to_parent(cmd: &mut Command) -> io::Result<Child> {
     cmd.spawn()
 }
 
+/// The CPU time thread `thread` of this process has used, user and system
+/// (`pthread_getcpuclockid(3)`, then `clock_gettime(2)`: nanoseconds, current to the call).
+pub(crate) fn thread_cpu_time(thread: libc::pthread_t) -> io::Result<std::time::Duration> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `thread` comes from a JoinHandle the caller still holds, so the thread has not
+    // been joined and its id is valid; `clock` is a valid place for the result.
+    let rc = unsafe { libc::pthread_getcpuclockid(thread, &mut clock) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock` is the clock id just given; `ts` is a valid place for the result.
+    check(unsafe { libc::clock_gettime(clock, &mut ts) })?;
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u32::try_from(ts.tv_nsec).unwrap_or(0);
+    Ok(std::time::Duration::new(secs, nanos))
+}
+
 /// A file descriptor that becomes readable when process `pid` exits (`pidfd_open(2)`).
 pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no pointers.

@@ -1,0 +1,261 @@
+//! `lambda-sim bench` end to end: the binary, a scripted runtime and a slow extension as real
+//! processes. Times are checked only as bounds the sleep given to the extension forces (a lower
+//! bound) and a generous upper one, never as tight wall-clock limits.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{python_extension, python_runtime};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
+
+/// How long the extension sleeps after each INVOKE.
+const SLEEP_US: u64 = 20_000;
+
+fn bench(args: &[&str], command: &[String]) -> Output {
+    Command::new(BIN)
+        .arg("bench")
+        .args(args)
+        .arg("--")
+        .args(command)
+        // No extensions from this machine's /opt/extensions.
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .output()
+        .expect("run lambda-sim bench")
+}
+
+fn slow_extension() -> String {
+    let words = python_extension("slow", &["slow", &(SLEEP_US / 1000).to_string()]);
+    format!("slow={}", words.join(" "))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lambda-sim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn read_json(path: &PathBuf) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("--json does not parse: {e}\n{text}"))
+}
+
+fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("not a whole number: {v}"))
+}
+
+#[test]
+fn the_extensions_overhead_brackets_its_sleep() {
+    let (json, svg) = (temp("slow.json"), temp("slow.svg"));
+    let ext = slow_extension();
+    let out = bench(
+        &[
+            "-n",
+            "30",
+            "--warmup",
+            "2",
+            "--cold-starts",
+            "2",
+            "--extension",
+            &ext,
+            "--json",
+            json.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+        &python_runtime("echo"),
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    let doc = read_json(&json);
+    let arm = &doc["arms"][0];
+    assert_eq!(arm["extensions"], serde_json::json!(["slow"]));
+    let samples = arm["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 30);
+    for s in samples {
+        assert_eq!(s["failure"], serde_json::Value::Null, "{s}");
+        // The extension got its INVOKE when the runtime did and slept before its next call:
+        // from the release to the extension's return is at least the sleep.
+        let (runtime, overhead) = (u(&s["runtime_us"]), u(&s["overhead_us"]["slow"]));
+        assert!(runtime + overhead >= SLEEP_US, "{s}");
+        assert!(u(&s["duration_us"]) >= SLEEP_US, "{s}");
+        assert!(u(&s["cycle_us"]) >= u(&s["round_trip_us"]), "{s}");
+    }
+    let summary = &arm["summary_us"]["overhead: slow"];
+    assert_eq!(u(&summary["n"]), 30);
+    let p50 = u(&summary["p50"]);
+    // The runtime answers echo in well under the sleep; a second is a generous ceiling.
+    assert!(
+        (SLEEP_US / 2..SLEEP_US + 1_000_000).contains(&p50),
+        "{summary}"
+    );
+    assert!(u(&summary["p50"]) <= u(&summary["p99"]));
+    assert_eq!(arm["init_us"].as_array().unwrap().len(), 2);
+    assert!(u(&arm["summary_us"]["lambda-sim CPU"]["p50"]) > 0);
+
+    // The text report: a table row for the extension and a histogram of it.
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("overhead: slow ") && l.contains("ms"))
+        .unwrap_or_else(|| panic!("no overhead row:\n{stdout}"));
+    assert!(row.split_whitespace().nth(2) == Some("30"), "{row}");
+    assert!(
+        stdout.contains("overhead: slow (function), n=30\n"),
+        "{stdout}"
+    );
+    // Progress on stderr, as lines when it is not a terminal.
+    assert!(
+        stderr.contains("lambda-sim bench: invocations 30/30"),
+        "{stderr}"
+    );
+
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&picture).unwrap();
+    let extension_columns = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("ext"))
+        .count();
+    // A column segment per invocation, and the legend's key.
+    assert_eq!(extension_columns, 30 + 1);
+}
+
+#[test]
+fn a_baseline_shows_the_extension_as_a_real_difference() {
+    let json = temp("baseline.json");
+    let ext = slow_extension();
+    let out = bench(
+        &[
+            "-n",
+            "20",
+            "--warmup",
+            "1",
+            "--cold-starts",
+            "2",
+            "--extension",
+            &ext,
+            "--baseline",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &python_runtime("echo"),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let doc = read_json(&json);
+    let arms = doc["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    assert_eq!(arms[1]["label"], "baseline");
+    assert_eq!(arms[1]["extensions"], serde_json::json!([]));
+    assert_eq!(arms[1]["samples"].as_array().unwrap().len(), 20);
+    let duration = doc["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["phase"] == "duration (REPORT)")
+        .unwrap();
+    // With the extension, each invocation lasts its sleep longer, give or take the runtime.
+    let median = &duration["median_us"];
+    assert!(median["lo"].as_i64().unwrap() > 0, "{duration}");
+    let estimate = median["estimate"].as_i64().unwrap();
+    let bounds = (SLEEP_US / 2) as i64..(SLEEP_US + 1_000_000) as i64;
+    assert!(bounds.contains(&estimate), "{duration}");
+    assert_eq!(duration["significant"], true);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("duration (REPORT)") && l.contains("median"))
+        .unwrap_or_else(|| panic!("no difference line:\n{stdout}"));
+    assert!(line.ends_with("a real difference"), "{line}");
+}
+
+#[test]
+fn failed_invocations_are_listed_and_exit_1() {
+    let out = bench(
+        &[
+            "-n",
+            "3",
+            "--warmup",
+            "0",
+            "--cold-starts",
+            "1",
+            "--payload",
+            r#"{"action":"error"}"#,
+        ],
+        &python_runtime("echo"),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // The cold start's invocation failed too: four in all, each with its error type.
+    let failed: Vec<&str> = stdout
+        .split("FAILED: 4 invocations\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .lines()
+        .collect();
+    assert_eq!(failed.len(), 4, "{stdout}");
+    assert!(
+        failed[0].starts_with("  function: cold start 1 ("),
+        "{stdout}"
+    );
+    for (i, line) in failed[1..].iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("  function: invocation {} (", i + 1)),
+            "{line}"
+        );
+        // The error type the runtime posted in its body.
+        assert!(line.ends_with("): Boom"), "{line}");
+    }
+}
+
+#[test]
+fn without_a_bootstrap_it_measures_the_demo() {
+    let out = Command::new(BIN)
+        .args(["bench", "-n", "5", "--warmup", "0", "--cold-starts", "1"])
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("measuring the built-in demo"), "{stderr}");
+    // The demo's extension works 3 ms after each invocation.
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("overhead: demo-extension"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let p50 = row.split_whitespace().nth(3).unwrap();
+    let unit = row.split_whitespace().nth(4).unwrap();
+    assert_eq!(unit, "ms", "{row}");
+    assert!(p50.parse::<f64>().unwrap() >= 2.0, "{row}");
+}
+
+#[test]
+fn bad_bench_flags_exit_2() {
+    for args in [
+        &["bench", "-n", "0"][..],
+        &["bench", "--baseline", "--compare", "./x"],
+        &["bench", "--eager-init", "--", "true"],
+        &["bench", "--cold-starts", "zero"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["bench", "--compare", "/nonexistent/bootstrap", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--compare"));
+}
