@@ -192,11 +192,19 @@ fn a_buffered_response_to_a_streaming_invoker_is_one_chunk() {
 #[test]
 fn mid_stream_errors_in_trailers_or_in_the_body_end_the_stream_with_the_error() {
     let sim = sim();
-    for error in ["trailer", "body"] {
+    // Written piece by piece, or whole in one write: then the request is complete at its first
+    // read, before the stream was ever forwarded, and its payload must not be lost for that.
+    for (error, whole) in [
+        ("trailer", false),
+        ("body", false),
+        ("trailer", true),
+        ("body", true),
+    ] {
         let event = payload(serde_json::json!({
             "action": "stream",
             "chunks": ["partial"],
             "error": error,
+            "whole": whole,
         }));
         let mut stream = EventStream::open(sim.invoke_addr(), &event);
         let mut pieces = Vec::new();
@@ -207,7 +215,7 @@ fn mid_stream_errors_in_trailers_or_in_the_body_end_the_stream_with_the_error() 
             }
         };
         // The error lines in the body never reach the invoker as payload.
-        assert_eq!(pieces.concat(), b"partial", "{error}");
+        assert_eq!(pieces.concat(), b"partial", "{error}, whole: {whole}");
         let complete: serde_json::Value = serde_json::from_slice(&complete).unwrap();
         assert_eq!(complete["ErrorCode"], "Runtime.StreamError", "{error}");
         assert_eq!(

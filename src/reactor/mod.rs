@@ -1114,7 +1114,14 @@ impl Reactor {
                     break;
                 }
                 Ok(Some(Event::Head)) => self.on_head(now, key),
-                Ok(Some(Event::Complete)) => self.on_complete(now, key),
+                Ok(Some(Event::Complete)) => {
+                    if conn.streaming.is_some() {
+                        // A stream that came whole in one read: its payload goes out as any
+                        // stream's does, ahead of its end (it was lost before an error end).
+                        self.forward_stream(now, key);
+                    }
+                    self.on_complete(now, key)
+                }
                 Err(e) => self.on_parse_error(now, key, e),
             }
         }
