@@ -4,12 +4,13 @@
 
 pub mod sys;
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use crate::lifecycle::InitType;
 
@@ -51,29 +52,34 @@ pub struct Spawned {
 /// Starts `launch` in a new process group, stdin from /dev/null, stdout and stderr piped.
 /// The child is killed if the spawning thread dies (`PR_SET_PDEATHSIG`).
 pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
-    let mut cmd = Command::new(&launch.program);
-    cmd.args(&launch.args)
-        .current_dir(&launch.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    if launch.clean_env {
-        cmd.env_clear();
-    }
-    for name in &launch.remove {
-        cmd.env_remove(name);
-    }
-    cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
-    let mut child = sys::spawn_tied_to_parent(&mut cmd)?;
-    let pid = i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
-    abort_guard::add(pid);
-    let pipes = (child.stdout.take(), child.stderr.take());
-    let (Some(stdout), Some(stderr)) = pipes else {
-        return Err(io::Error::other("child pipes missing"));
+    let mut env: Vec<(OsString, OsString)> = match launch.clean_env {
+        true => Vec::new(),
+        false => std::env::vars_os().collect(),
     };
-    let stdout = File::from(OwnedFd::from(stdout));
-    let stderr = File::from(OwnedFd::from(stderr));
+    env.retain(|(k, _)| !launch.remove.iter().any(|r| k == *r));
+    for (key, value) in &launch.env {
+        match env.iter_mut().find(|(k, _)| k == key.as_str()) {
+            Some(slot) => slot.1 = value.into(),
+            None => env.push((key.into(), value.into())),
+        }
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
+    let program = resolve(&launch.program, path.or_else(|| std::env::var_os("PATH")))?;
+    let pairs: Vec<Vec<u8>> = env
+        .iter()
+        .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+        .collect();
+    let mut args: Vec<&std::ffi::OsStr> = vec![launch.program.as_os_str()];
+    args.extend(launch.args.iter().map(std::ffi::OsStr::new));
+    let exec = sys::Exec::new(program.as_os_str(), &args, &pairs, launch.cwd.as_os_str())?;
+    let started = sys::spawn_tied_to_parent(&exec)?;
+    let pid = started.pid;
+    abort_guard::add(pid);
+    let stdout = File::from(started.stdout);
+    let stderr = File::from(started.stderr);
     sys::set_nonblocking(&stdout)?;
     sys::set_nonblocking(&stderr)?;
     // A child that already exited is a zombie until reaped, so its pid is still ours here.
@@ -94,6 +100,29 @@ pub fn spawn(launch: &Launch) -> io::Result<Spawned> {
         stdout,
         stderr,
     })
+}
+
+/// The file to execute for `program`: itself if it names a path (it has a `/`), else the first
+/// executable file of that name in `path`'s directories, as `execvp(3)` would find it.
+fn resolve(program: &Path, path: Option<OsString>) -> io::Result<PathBuf> {
+    if program.as_os_str().as_bytes().contains(&b'/') {
+        return Ok(program.to_path_buf());
+    }
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let path = path.unwrap_or_default();
+    path.as_bytes()
+        .split(|&b| b == b':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(std::ffi::OsStr::from_bytes(dir)).join(program))
+        .find(|p| executable(p))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is not an executable on PATH", program.display()),
+            )
+        })
 }
 
 /// How a reaped child ended, and its peak memory.
@@ -504,5 +533,91 @@ mod tests {
             spawn(&missing).unwrap_err().kind(),
             std::io::ErrorKind::NotFound
         );
+    }
+
+    /// Reads a child's stdout to its end.
+    fn output(child: &Spawned) -> String {
+        sys::set_blocking(&child.stdout).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut &child.stdout, &mut out).unwrap();
+        while reap(child.pid).unwrap().is_none() {
+            std::thread::yield_now();
+        }
+        out
+    }
+
+    #[test]
+    fn a_child_starts_with_no_blocked_signals_sigpipe_at_default_and_no_stdin() {
+        // Block a signal here, as the CLI blocks SIGTERM and SIGINT for its signalfd; Rust
+        // itself ignores SIGPIPE. The child must inherit neither.
+        let _fd = sys::signalfd(&[libc::SIGUSR1]).unwrap();
+        let script = "grep -E '^Sig(Blk|Ign)' /proc/self/status; cat; echo \"stdin ended\"";
+        let child = spawn(&Launch {
+            // A bare name, found on PATH.
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: std::env::temp_dir(),
+            env: Vec::new(),
+            remove: Vec::new(),
+            clean_env: false,
+            poll_exit: false,
+        })
+        .unwrap();
+        let out = output(&child);
+        let mask = |name: &str| {
+            let line = out.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+        };
+        // `sh` runs `grep` with what it was given: nothing blocked.
+        assert_eq!(mask("SigBlk:"), 0, "{out}");
+        let sigpipe = 1 << (libc::SIGPIPE - 1);
+        assert_eq!(mask("SigIgn:") & sigpipe, 0, "{out}");
+        assert!(out.ends_with("stdin ended\n"), "{out}");
+    }
+
+    #[test]
+    fn the_environment_is_inherited_less_what_is_removed_plus_what_is_set() {
+        let child = spawn(&Launch {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo \"$0|${HOME-unset}|$PATH|$LS_SET|$(pwd)\"".into(),
+            ],
+            cwd: "/".into(),
+            env: vec![
+                ("LS_SET".into(), "a=b c".into()),
+                ("PATH".into(), "/usr/bin:/bin".into()),
+            ],
+            remove: vec!["HOME"],
+            clean_env: false,
+            poll_exit: false,
+        })
+        .unwrap();
+        // argv[0] is the program as given; a variable set over an inherited one replaces it.
+        assert_eq!(output(&child), "/bin/sh|unset|/usr/bin:/bin|a=b c|/\n");
+        // A bare name that is on no directory of PATH is not found, before any fork.
+        let err = spawn(&Launch {
+            program: "lambda-sim-no-such-program".into(),
+            args: Vec::new(),
+            cwd: "/".into(),
+            env: Vec::new(),
+            remove: Vec::new(),
+            clean_env: false,
+            poll_exit: false,
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        // A working directory that is not there fails the spawn, saying where.
+        let err = spawn(&Launch {
+            program: "/bin/sh".into(),
+            args: Vec::new(),
+            cwd: "/nonexistent/lambda-sim".into(),
+            env: Vec::new(),
+            remove: Vec::new(),
+            clean_env: true,
+            poll_exit: false,
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("chdir: "), "{err}");
     }
 }

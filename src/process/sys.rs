@@ -3,10 +3,10 @@
 //! Linux only: `PR_SET_PDEATHSIG`, signalfd, timerfd; pidfd (5.3+) where the kernel has it.
 #![allow(unsafe_code)]
 
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::os::unix::ffi::OsStrExt;
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -16,34 +16,206 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// Spawns `cmd` so that the child dies with the thread that spawned it
-/// (`PR_SET_PDEATHSIG`, SIGKILL): a simulator killed outright leaves no runtime behind.
-pub(crate) fn spawn_tied_to_parent(cmd: &mut Command) -> io::Result<Child> {
+/// A program to run, with everything `execve(2)` needs made ready before the fork: the child
+/// then allocates nothing and calls only async-signal-safe functions, as it must when the
+/// parent has other threads.
+pub(crate) struct Exec {
+    program: CString,
+    cwd: CString,
+    /// Keeps the strings `argv` and `envp` point into alive.
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl Exec {
+    /// `program` (a path) with `args` (`argv[0]` first) and `env` (`KEY=VALUE` each), in `cwd`.
+    /// Fails on a NUL byte in any of them.
+    pub(crate) fn new(
+        program: &OsStr,
+        args: &[&OsStr],
+        env: &[Vec<u8>],
+        cwd: &OsStr,
+    ) -> io::Result<Exec> {
+        let c = |bytes: &[u8]| {
+            CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
+        };
+        let argv: Vec<CString> = args
+            .iter()
+            .map(|a| c(a.as_bytes()))
+            .collect::<io::Result<_>>()?;
+        let envp: Vec<CString> = env.iter().map(|e| c(e)).collect::<io::Result<_>>()?;
+        // Each pointer's CString moves into `_strings` below; moving a CString does not move
+        // the bytes it owns, so the pointers stay valid.
+        let pointers = |strings: &[CString]| {
+            let mut ptrs: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+            ptrs.push(std::ptr::null());
+            ptrs
+        };
+        let (argv_ptrs, envp_ptrs) = (pointers(&argv), pointers(&envp));
+        let mut strings = argv;
+        strings.extend(envp);
+        Ok(Exec {
+            program: c(program.as_bytes())?,
+            cwd: c(cwd.as_bytes())?,
+            _strings: strings,
+            argv: argv_ptrs,
+            envp: envp_ptrs,
+        })
+    }
+}
+
+/// A child just started: its pid, and the read ends of its stdout and stderr.
+pub(crate) struct Started {
+    pub(crate) pid: i32,
+    pub(crate) stdout: OwnedFd,
+    pub(crate) stderr: OwnedFd,
+}
+
+/// What failed in the child before `execve` replaced it, as it reports it.
+const STEP_NAMES: [&str; 5] = [
+    "dup2",
+    "setpgid",
+    "prctl(PR_SET_PDEATHSIG)",
+    "chdir",
+    "execve",
+];
+
+/// Starts `exec` in a new process group, stdin from /dev/null, stdout and stderr piped, with
+/// an empty signal mask and SIGPIPE at its default (as `std::process::Command` leaves them),
+/// and tied to the calling thread: `PR_SET_PDEATHSIG` kills the child with SIGKILL when that
+/// thread ends, so a simulator killed outright leaves no runtime behind. An `execve` that
+/// fails (a missing program, an interpreter that is not there, ...) is this call's error.
+pub(crate) fn spawn_tied_to_parent(exec: &Exec) -> io::Result<Started> {
+    let devnull = c"/dev/null";
+    // SAFETY: a NUL-terminated path and integer flags.
+    let null = check(unsafe { libc::open(devnull.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    let null = unsafe { OwnedFd::from_raw_fd(null) };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    // The child writes here why it could not exec; a successful exec closes it (CLOEXEC).
+    let (report_r, report_w) = pipe()?;
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
-    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // calls are allowed: prctl and getppid are plain system calls, and the closure neither
-    // allocates nor takes locks.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died before prctl took effect: then nobody would kill us.
-            if libc::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        })
+    // SAFETY: fork has no memory preconditions. The child runs only `exec_child`, which calls
+    // async-signal-safe functions on memory prepared before the fork, then execs or exits.
+    let pid = check(unsafe { libc::fork() })?;
+    if pid == 0 {
+        let fds = [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        exec_child(exec, fds, report_w.as_raw_fd(), parent);
+    }
+    drop((null, out_w, err_w, report_w));
+    let mut report = [0u8; 8];
+    let mut got = 0;
+    while got < report.len() {
+        // SAFETY: the buffer's remaining bytes are writable for the length given.
+        let n = unsafe {
+            libc::read(
+                report_r.as_raw_fd(),
+                report[got..].as_mut_ptr().cast(),
+                report.len() - got,
+            )
+        };
+        match n {
+            0 => break,
+            n if n > 0 => got += n as usize,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => return Err(io::Error::last_os_error()),
+        }
+    }
+    if got == 0 {
+        return Ok(Started {
+            pid,
+            stdout: out_r,
+            stderr: err_r,
+        });
+    }
+    // The child failed before exec and has exited (or is about to): reap it now.
+    let mut status = 0;
+    // SAFETY: a pointer to a live local.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    let errno = i32::from_ne_bytes([report[0], report[1], report[2], report[3]]);
+    let cause = io::Error::from_raw_os_error(errno);
+    match STEP_NAMES.get(usize::from(report[4])) {
+        // As execve reports it: Lambda's message for it reads "fork/exec PATH: <error>".
+        Some(&"execve") | None => Err(cause),
+        Some(step) => Err(io::Error::new(cause.kind(), format!("{step}: {cause}"))),
+    }
+}
+
+/// The child's side of [`spawn_tied_to_parent`]: never returns. Only async-signal-safe calls,
+/// no allocation, no locks (the parent's other threads may have held any at the fork).
+fn exec_child(exec: &Exec, fds: [RawFd; 3], report: RawFd, parent: libc::pid_t) -> ! {
+    let fail = |step: u8| -> ! {
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let e = errno.to_ne_bytes();
+        let message = [e[0], e[1], e[2], e[3], step, 0, 0, 0];
+        // SAFETY: write and _exit are async-signal-safe; the buffer is a live local.
+        unsafe {
+            libc::write(report, message.as_ptr().cast(), message.len());
+            libc::_exit(127)
+        }
     };
-    cmd.spawn()
+    // SAFETY: every call below is async-signal-safe, on descriptors and NUL-terminated strings
+    // prepared before the fork, and pointer arrays ending in NULL (`Exec::new`).
+    unsafe {
+        for (target, fd) in fds.into_iter().enumerate() {
+            let target = target as RawFd;
+            // dup2 clears close-on-exec on the copy; a descriptor already in place keeps it.
+            let ok = if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(fd, target) == target
+            };
+            if !ok {
+                fail(0);
+            }
+        }
+        if libc::setpgid(0, 0) != 0 {
+            fail(1);
+        }
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            fail(2);
+        }
+        // The parent may have died before prctl took effect: then nobody would kill us.
+        if libc::getppid() != parent {
+            libc::_exit(127);
+        }
+        if libc::chdir(exec.cwd.as_ptr()) != 0 {
+            fail(3);
+        }
+        // The CLI blocks SIGTERM and SIGINT to read them from a signalfd, and Rust ignores
+        // SIGPIPE: the function gets neither.
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::execve(
+            exec.program.as_ptr(),
+            exec.argv.as_ptr(),
+            exec.envp.as_ptr(),
+        );
+        fail(4)
+    }
+}
+
+/// A pipe, both ends close-on-exec.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned both descriptors; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The CPU time thread `thread` of this process has used, user and system
