@@ -71,7 +71,7 @@ pub enum Mode {
 pub struct Parsed {
     /// What to do.
     pub mode: Mode,
-    /// `--log-level` or `LOG_LEVEL`, for env_logger when `RUST_LOG` is unset.
+    /// `--log-level` or `LOG_LEVEL`: lambda-sim's own modules' level (`RUST_LOG` goes over it).
     pub log_level: Option<String>,
 }
 
@@ -739,7 +739,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    init_logging(parsed.log_level.as_deref());
+    logger::init(parsed.log_level.as_deref());
     // The release build aborts on panic, so no `Drop` kills the children then: the hook does.
     process::abort_guard::guard_on_abort();
     let report = std::panic::take_hook();
@@ -887,22 +887,9 @@ fn run(mut config: Config) -> ExitCode {
     }
 }
 
-/// `RUST_LOG` if set, else `--log-level`/`LOG_LEVEL` for lambda-sim's own modules, else warnings.
-fn init_logging(level: Option<&str>) {
-    let mut builder = env_logger::Builder::new();
-    builder.filter_level(log::LevelFilter::Warn);
-    if let Some(level) = level {
-        builder.parse_filters(&format!("lambda_sim={level}"));
-    }
-    if let Ok(filters) = std::env::var("RUST_LOG") {
-        builder.parse_filters(&filters);
-    }
-    builder.target(env_logger::Target::Stderr);
-    let _ = builder.try_init();
-}
-
 pub mod bench;
 mod invoke;
+pub mod logger;
 
 pub use invoke::{InvokeOptions, Payload, Verdict, verdict};
 

@@ -554,3 +554,42 @@ fn bench_refuses_what_makes_no_sense() {
     assert!(usage(&["--baseline", "./b"]).contains("unknown option"));
     assert!(usage(&["invoke", "--svg", "x", "./b"]).contains("unknown option"));
 }
+
+#[test]
+fn the_log_filter_reads_rust_log_as_env_logger_does() {
+    use log::LevelFilter::*;
+    let filter = |spec: &str| {
+        let mut f = logger::Filter::new();
+        f.parse(spec);
+        f
+    };
+    // Warnings by default.
+    let f = logger::Filter::new();
+    assert_eq!(f.level("lambda_sim::reactor"), Warn);
+    assert_eq!(f.max(), Warn);
+    let f = filter("info");
+    assert_eq!(f.level("mio::poll"), Info);
+    // The longest matching target wins, whatever the order; a module matches its children but
+    // not a name that merely starts the same.
+    let f = filter("lambda_sim::reactor=trace, lambda_sim=debug ,error");
+    assert_eq!(f.level("lambda_sim::reactor"), Trace);
+    assert_eq!(f.level("lambda_sim::reactor::conn"), Trace);
+    assert_eq!(f.level("lambda_sim::lifecycle"), Debug);
+    assert_eq!(f.level("lambda_sim"), Debug);
+    assert_eq!(f.level("lambda_simulator"), Error);
+    assert_eq!(f.level("httparse"), Error);
+    assert_eq!(f.max(), Trace);
+    // A bare target turns everything on for it; off turns it off; a later directive for the
+    // same target replaces the earlier; bad ones and a regex suffix are ignored.
+    let f = filter("lambda_sim,mio=off,mio=info,serde_json=loud,=,/reactor");
+    assert_eq!(f.level("lambda_sim::api"), Trace);
+    assert_eq!(f.level("mio::net"), Info);
+    assert_eq!(f.level("serde_json"), Warn);
+    let f = filter("off");
+    assert_eq!(f.level("lambda_sim"), Off);
+    // `--log-level debug` is lambda-sim's own modules at debug.
+    let mut f = logger::Filter::new();
+    f.parse("lambda_sim=DEBUG");
+    assert_eq!(f.level("lambda_sim::reactor"), Debug);
+    assert_eq!(f.level("mio"), Warn);
+}
