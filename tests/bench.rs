@@ -259,3 +259,95 @@ fn bad_bench_flags_exit_2() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--compare"));
 }
+
+/// Chromium, wherever it is installed.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// `--svg` renders in a real browser: headless Chromium lays the picture out inside a page,
+/// and a script there counts the shapes that came out with an area and the labels that came
+/// out with a width. `.ci/run` installs Chromium and sets LAMBDA_SIM_REQUIRE_CHROMIUM, so
+/// there this test cannot skip.
+#[test]
+fn the_svg_renders_in_chromium() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("LAMBDA_SIM_REQUIRE_CHROMIUM").is_none(),
+            "Chromium is required here and is not on PATH"
+        );
+        eprintln!("skipped: no Chromium on PATH");
+        return;
+    };
+    let svg = temp("render.svg");
+    let out = Command::new(BIN)
+        .args(["bench", "-n", "20", "--warmup", "0", "--cold-starts", "2"])
+        .args(["--baseline", "--svg", svg.to_str().unwrap()])
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let inline = picture
+        .split_once("?>")
+        .map_or(picture.as_str(), |(_, svg)| svg);
+    let page = format!(
+        "<!doctype html><html><head><title>not rendered</title></head><body>{inline}<script>\n\
+         const svg = document.querySelector('svg');\n\
+         const box = svg.getBoundingClientRect();\n\
+         const rects = [...svg.querySelectorAll('rect')];\n\
+         const drawn = rects.filter(r => {{ const b = r.getBoundingClientRect(); \
+             return b.width > 0 && b.height > 0; }}).length;\n\
+         const texts = [...svg.querySelectorAll('text')];\n\
+         const laid = texts.filter(t => t.getComputedTextLength() > 0).length;\n\
+         document.title = ['rendered', Math.round(box.width), Math.round(box.height), \
+             drawn, rects.length, laid, texts.length].join(' ');\n\
+         </script></body></html>"
+    );
+    let html = temp("render.html");
+    std::fs::write(&html, page).unwrap();
+    let profile = temp("chromium-profile");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    let dom = text(&out.stdout);
+    let title = dom
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or_else(|| panic!("no title in Chromium's DOM: {}", text(&out.stderr)));
+    let numbers: Vec<u64> = match title.strip_prefix("rendered ") {
+        Some(rest) => rest.split(' ').map(|n| n.parse().unwrap()).collect(),
+        None => panic!("the page's script did not run: {title}"),
+    };
+    let [width, height, drawn, rects, laid, texts] = numbers[..] else {
+        panic!("{title}");
+    };
+    // Laid out at its own size: 960 wide, taller than one screen with two timelines.
+    eprintln!("{title}");
+    assert_eq!(width, 960, "{title}");
+    assert!(height > 800, "{title}");
+    // Every shape has an area (the background, bars, 40 columns' segments, keys) ...
+    assert!(rects > 100, "{title}");
+    assert_eq!(drawn, rects, "{title}");
+    // ... and every label was set in a font.
+    assert!(texts > 20, "{title}");
+    assert_eq!(laid, texts, "{title}");
+}
