@@ -238,3 +238,22 @@ fn answers_arrive_whether_the_caller_polls_or_sleeps() {
         assert!(slow.timings.duration().to_duration() >= Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_ticket_answers_once_then_gives_its_report() {
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .start()
+        .unwrap();
+    let ticket = sim.submit_reported(InvokeRequest::default()).unwrap();
+    let answer = ticket.wait().unwrap();
+    assert_eq!(answer.status, 200);
+    // The answer came once: a second wait says so at once rather than blocking.
+    assert_eq!(ticket.wait().unwrap_err(), lambda_sim::Stopped);
+    let report = ticket.report().unwrap().expect("it reached the runtime");
+    assert_eq!(report.request_id, answer.request_id);
+    // The simulator's thread has done work, and its clock reads while it runs.
+    let cpu = sim.cpu_time().expect("running");
+    assert!(cpu > Duration::ZERO);
+    sim.shutdown().unwrap();
+}
