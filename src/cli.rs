@@ -162,7 +162,7 @@ OPTIONS:
     -V, --version                Print the version
 
 INVOKE OPTIONS (lambda-sim invoke):
-    --payload <JSON>             The event [default: {}]
+    --payload <JSON|FILE>        The event, or a file that holds it [default: {}]
     --payload-file <FILE>        The event, from a file
     --count <N>                  Invoke N times, one after the other [default: 1]
     --log-tail                   Print each invocation's log tail (X-Amz-Log-Result) to stderr
@@ -175,7 +175,7 @@ BENCH OPTIONS (lambda-sim bench; with no bootstrap, the built-in demo is measure
     -n <N>                       Measured invocations, one after the other [default: 1000]
     --warmup <N>                 Invocations run and left out first [default: 20]
     --cold-starts <K>            Fresh environments whose init is measured [default: 5]
-    --payload <JSON>, --payload-file <FILE>   The event [default: {}]
+    --payload <JSON|FILE>, --payload-file <FILE>   The event [default: {}]
     --baseline                   Also run the function without its extensions, alternating,
                                  and report each phase's difference with a 95% confidence
                                  interval
@@ -325,7 +325,7 @@ pub fn parse(
             {
                 let options = invoke.as_mut().ok_or_else(|| usage(flag.to_string()))?;
                 match flag {
-                    "--payload" => options.payload = Payload::Inline(value(flag)?),
+                    "--payload" => options.payload = payload(value(flag)?, is_file),
                     "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
                     "--count" => {
                         let v = value(flag)?;
@@ -357,7 +357,7 @@ pub fn parse(
                             _ => return Err(usage(format!("{flag}: must be at least 1"))),
                         }
                     }
-                    "--payload" => options.payload = Payload::Inline(value(flag)?),
+                    "--payload" => options.payload = payload(value(flag)?, is_file),
                     "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
                     "--json" => options.json = Some(value(flag)?.into()),
                     "--svg" => options.svg = Some(value(flag)?.into()),
@@ -625,6 +625,19 @@ pub fn check_executable(
             program.display()
         ))
     })
+}
+
+/// `--payload`'s value: the event itself when it is JSON; else a file's path (`file://PATH`, as
+/// the AWS CLI takes it, or an existing file); else the text as it is, for the Invoke API to
+/// refuse as it would.
+fn payload(v: String, is_file: &dyn Fn(&Path) -> bool) -> Payload {
+    if let Some(path) = v.strip_prefix("file://") {
+        return Payload::File(path.into());
+    }
+    if crate::json::validate(v.as_bytes()).is_err() && is_file(Path::new(&v)) {
+        return Payload::File(v.into());
+    }
+    Payload::Inline(v)
 }
 
 fn non_empty(flag: &str, v: String) -> Result<String, CliError> {

@@ -176,7 +176,7 @@ impl Arm {
             });
             phases.push(phase(&format!("overhead: {name}"), values.collect()));
         }
-        if names.len() > 1 {
+        if !names.is_empty() {
             let total = ok.iter().map(|s| s.overhead()).collect();
             phases.push(phase(PHASE_OVERHEAD, total));
         }

@@ -523,6 +523,29 @@ fn bench_takes_its_own_options_and_the_simulators() {
 }
 
 #[test]
+fn a_payload_is_json_or_a_file() {
+    let payload = |v: &str| match parse_with(&["invoke", "--payload", v, "./b"], &[], &["ev.json"])
+        .unwrap()
+        .mode
+    {
+        Mode::Invoke { options, .. } => options.payload,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(payload(r#"{"a":1}"#), Payload::Inline(r#"{"a":1}"#.into()));
+    assert_eq!(payload("ev.json"), Payload::File("ev.json".into()));
+    assert_eq!(
+        payload("file://x/ev.json"),
+        Payload::File("x/ev.json".into())
+    );
+    // Neither JSON nor a file: sent as it is, for the Invoke API to refuse.
+    assert_eq!(payload("not json"), Payload::Inline("not json".into()));
+    // A file whose name is also JSON is taken as JSON.
+    let (_, o, _) =
+        bench_mode(parse_with(&["bench", "--payload", "1", "./b"], &[], &["1"]).unwrap());
+    assert_eq!(o.payload, Payload::Inline("1".into()));
+}
+
+#[test]
 fn bench_without_a_bootstrap_measures_the_demo_unless_rie_finds_one() {
     let (c, _, notice) = bench_mode(parse_with(&["bench"], &[], &[]).unwrap());
     assert_eq!(c.bootstrap, None);
