@@ -515,6 +515,14 @@ impl Reactor {
         let mut runtime_listener = bind(config.runtime_api_addr, "Runtime API")?;
         let invoke_addr = invoke_listener.local_addr()?;
         let runtime_addr = runtime_listener.local_addr()?;
+        for (addr, what) in [
+            (invoke_addr, "invoke endpoint"),
+            (runtime_addr, "Runtime API"),
+        ] {
+            if let Some(warning) = exposure_warning(addr, what) {
+                log::warn!("{warning}");
+            }
+        }
 
         let poll = Poll::new()?;
         let registry = poll.registry();
@@ -2630,6 +2638,19 @@ fn log_stream_name(epoch_us: u64, seed: u64) -> String {
     crate::id::Rng::from_seed(seed ^ 0x6c6f_6773_7472_6561).hex_into(&mut hex);
     name.extend(hex.iter().map(|b| char::from(*b)));
     name
+}
+
+/// The warning for a listener bound where other hosts can reach it: the defaults are loopback,
+/// and an address such as `0.0.0.0` (inside a container, as RIE is run) is only ever bound
+/// because it was given explicitly. Neither API authenticates anyone.
+pub fn exposure_warning(addr: SocketAddr, what: &str) -> Option<String> {
+    if addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "the {what} listens on {addr}, which other hosts can reach: anyone who can connect \
+         can invoke the function or act as its runtime. Bind 127.0.0.1 unless you mean it."
+    ))
 }
 
 #[cfg(test)]

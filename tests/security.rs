@@ -1,0 +1,335 @@
+//! What the simulator exposes, and what a request can make it do: its listeners are loopback
+//! unless an address says otherwise (and then it warns); subscribers are reached on loopback
+//! only; hostile requests start no program, open no file and leave no descriptor behind; and
+//! once shut down, neither API answers.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lambda_sim::reactor::exposure_warning;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
+
+#[test]
+fn listeners_are_loopback_unless_an_address_says_otherwise_which_is_warned_about() {
+    let sim = external(Duration::from_secs(3));
+    assert!(sim.invoke_addr().ip().is_loopback());
+    assert!(sim.runtime_api_addr().ip().is_loopback());
+    for loopback in ["127.0.0.1:8080", "127.0.0.2:1", "[::1]:9001"] {
+        assert_eq!(exposure_warning(loopback.parse().unwrap(), "x"), None);
+    }
+    for wide in ["0.0.0.0:8080", "[::]:8080", "192.168.1.7:9001"] {
+        let warning = exposure_warning(wide.parse().unwrap(), "invoke endpoint").unwrap();
+        assert!(warning.contains(wide), "{warning}");
+    }
+
+    // The binary, told to listen on 0.0.0.0, in a network namespace of its own, where loopback
+    // is the only interface and no other host can reach it (the tests bind loopback only).
+    let mut child = Command::new("unshare")
+        .args(["--map-root-user", "--net", "--", "sh", "-c"])
+        .arg(r#"ip link set lo up && exec "$@""#)
+        .arg("sh")
+        .arg(BIN)
+        .args([
+            "--invoke-addr",
+            "0.0.0.0:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--external-runtime")
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux) and ip (iproute2)");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert!(
+        ready.starts_with("lambda-sim ready invoke=0.0.0.0:"),
+        "{ready}"
+    );
+    // `exec` all the way: the pid is the simulator's.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("the invoke endpoint listens on 0.0.0.0:")
+            && warnings[0].contains("other hosts can reach"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn subscribers_are_reached_on_loopback_only() {
+    let sim = external(Duration::from_secs(3));
+    let mut ext = Client::connect(sim.runtime_api_addr());
+    let r = ext.request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "probe")],
+        br#"{"events":[]}"#,
+    );
+    let id = r.header("Lambda-Extension-Identifier").unwrap().to_string();
+    let hostile = [
+        "http://10.0.0.1:9/",
+        "http://169.254.169.254:80/latest/meta-data/",
+        "http://example.com:80/",
+        "http://localhost.example.com:80/",
+        "http://0.0.0.0:80/",
+        "http://[::ffff:10.0.0.1]:80/",
+        "http://sandbox.localdomain:80@example.com:80/",
+        "https://sandbox.localdomain:443/",
+        "file:///etc/passwd",
+        "http://sandbox.localdomain:9/a b",
+    ];
+    for (path, schema, error) in [
+        ("/2022-07-01/telemetry", "2022-07-01", "ValidationError"),
+        ("/2020-08-15/logs", "2020-08-15", "Logs.ValidationError"),
+    ] {
+        for uri in hostile {
+            let body = serde_json::json!({
+                "schemaVersion": schema,
+                "types": ["platform"],
+                "destination": {"protocol": "HTTP", "URI": uri},
+            })
+            .to_string();
+            let r = ext.request(
+                "PUT",
+                path,
+                &[("Lambda-Extension-Identifier", &id)],
+                body.as_bytes(),
+            );
+            assert_eq!(
+                (r.status, r.json()["errorType"].as_str()),
+                (400, Some(error)),
+                "{path} {uri}: {}",
+                r.text()
+            );
+        }
+    }
+    // The same request with the sandbox's own name is taken.
+    let body = br#"{"schemaVersion":"2022-07-01","types":["platform"],"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9/"}}"#;
+    let r = ext.request(
+        "PUT",
+        "/2022-07-01/telemetry",
+        &[("Lambda-Extension-Identifier", &id)],
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The simulator's children's pids, from `/proc`.
+fn children(pid: u32) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("children");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        all.extend(text.split_whitespace().map(str::to_string));
+    }
+    all
+}
+
+/// What each of the simulator's descriptors is.
+fn descriptors(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+struct Sim {
+    child: Child,
+    invoke: SocketAddr,
+    runtime_api: SocketAddr,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_binary() -> Sim {
+    let mut child = Command::new(BIN)
+        .args([
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--quiet")
+        .arg("--")
+        .args(python_runtime("echo"))
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    let addr = |key: &str| -> SocketAddr {
+        let at = ready.find(key).unwrap() + key.len();
+        ready[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (invoke, runtime_api) = (addr("invoke="), addr("runtime-api="));
+    // Keep draining stdout, so the function's lines never block it.
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    Sim {
+        child,
+        invoke,
+        runtime_api,
+    }
+}
+
+/// Sends `raw` on a connection of its own and reads what comes back until the server closes
+/// or goes quiet for a moment.
+fn barrage(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let _ = s.write_all(raw);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn hostile_requests_start_no_program_open_no_file_and_leave_no_descriptor() {
+    let sim = start_binary();
+    let pid = sim.child.id();
+    // Warm: the runtime is up, every listener and pipe in place.
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], b"{}");
+    assert_eq!(r.status, 200);
+    let kids = children(pid);
+    assert_eq!(kids.len(), 1, "the runtime only: {kids:?}");
+    let before = descriptors(pid).len();
+
+    let marker = std::env::temp_dir().join(format!("lambda-sim-pwned-{pid}"));
+    let touch = format!("$(touch {})", marker.display());
+    let targets = [
+        "/../../../../etc/passwd".to_string(),
+        "/2015-03-31/functions/../../../../etc/passwd/invocations".into(),
+        "/2015-03-31/functions/%2e%2e%2f%2e%2e%2fetc%2fpasswd/invocations".into(),
+        format!(
+            "/2018-06-01/runtime/invocation/{}/response",
+            touch.replace(' ', "%20")
+        ),
+        "/2018-06-01/runtime/invocation/..%2f..%2f..%2fetc%2fshadow/error".into(),
+        "/2020-01-01/extension/register?file=/etc/passwd".into(),
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "file:///etc/passwd".into(),
+        "/proc/self/environ".into(),
+        "*".into(),
+    ];
+    for addr in [sim.invoke, sim.runtime_api] {
+        for target in &targets {
+            for method in ["GET", "POST", "PUT", "DELETE", "CONNECT"] {
+                let raw = format!(
+                    "{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\
+                     Lambda-Extension-Name: {touch}\r\nLambda-Runtime-Function-Error-Type: ;{touch}\r\n\
+                     X-Amz-Client-Context: {touch}\r\n\r\n{{}}"
+                );
+                let answer = barrage(addr, raw.as_bytes());
+                let status: u16 = answer
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                assert!(
+                    (400..500).contains(&status),
+                    "{method} {target} on {addr}: {answer}"
+                );
+            }
+        }
+    }
+    // A file named in a register request's body, and a subscription's destination on disk.
+    let mut ext = Client::connect(sim.runtime_api);
+    let r = ext.request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "/etc/passwd")],
+        br#"{"events":["INVOKE"],"path":"/etc/passwd"}"#,
+    );
+    // The registration closed with the runtime's first /next.
+    assert_eq!(r.status, 403, "{}", r.text());
+    drop(ext);
+
+    assert!(!marker.exists(), "a request ran a command");
+    assert_eq!(children(pid), kids, "a request started a program");
+    // Every connection above is closed: the descriptors come back to what they were, and none
+    // is a file other than /dev/null and the runtime's /proc status (read for its peak RSS).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let fds = loop {
+        let fds = descriptors(pid);
+        if fds.len() <= before || Instant::now() > deadline {
+            break fds;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(fds.len(), before, "{fds:#?}");
+    for fd in &fds {
+        let allowed = fd.starts_with("socket:")
+            || fd.starts_with("pipe:")
+            || fd.starts_with("anon_inode:")
+            || fd == "/dev/null"
+            || fd.starts_with("/dev/pts/")
+            || (fd.starts_with("/proc/") && fd.ends_with("/status"));
+        assert!(allowed, "an open file: {fd}");
+    }
+    // And it still serves.
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], br#"{"n":2}"#);
+    assert_eq!((r.status, r.text()), (200, r#"{"n":2}"#.to_string()));
+}
+
+#[test]
+fn once_shut_down_neither_api_answers() {
+    let sim = lambda_sim::Simulator::builder()
+        .command(python_runtime("echo"))
+        .start()
+        .unwrap();
+    assert_eq!(sim.invoke("{}").unwrap().status, 200);
+    let (invoke, runtime_api) = (sim.invoke_addr(), sim.runtime_api_addr());
+    sim.shutdown().unwrap();
+    for addr in [invoke, runtime_api] {
+        let err = TcpStream::connect(addr).expect_err("the listener is closed");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{addr}");
+    }
+}
