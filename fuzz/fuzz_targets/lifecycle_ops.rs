@@ -8,7 +8,7 @@ use arbitrary::Arbitrary;
 use lambda_sim::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
     Action, ChildId, Config, Events, ExitStatus, ExtensionErrorKind, FunctionError, InitMode,
-    InvokeRequest, Lifecycle, RuntimeMode, RuntimeResult, WaiterId, Wire,
+    InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode, RuntimeResult, WaiterId, Wire,
 };
 use lambda_sim::time::Micros;
 use libfuzzer_sys::fuzz_target;
@@ -275,6 +275,8 @@ struct Invariants {
     finished: bool,
     /// Between a Freeze and a Thaw.
     frozen: bool,
+    /// The invocation released and not yet reported: at most one at a time.
+    open: Option<RequestId>,
 }
 
 fn name(n: u8) -> String {
@@ -333,9 +335,25 @@ impl Invariants {
                     );
                     self.answered.insert(invoker, reply.request_id);
                 }
-                Action::Release { waiter, .. } => {
+                Action::Release {
+                    waiter, request_id, ..
+                } => {
                     // Parked waiters are answered once; a Running re-render answers a fresh /next.
                     self.parked.remove(&waiter);
+                    // One invocation in flight: a release is the open one again, or a new one
+                    // once the last was reported.
+                    match self.open {
+                        Some(open) => assert_eq!(open, request_id, "two invocations in flight"),
+                        None => self.open = Some(request_id),
+                    }
+                }
+                Action::Event(PlatformEvent::Report { request_id, .. }) => {
+                    assert_eq!(
+                        self.open,
+                        Some(request_id),
+                        "a report for no open invocation"
+                    );
+                    self.open = None;
                 }
                 Action::Close(waiter) => {
                     self.parked.remove(&waiter);
