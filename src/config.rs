@@ -90,6 +90,8 @@ pub struct Config {
     pub freeze: bool,
     /// Streamed responses: their limit, and the shaping after the burst (PROTOCOL.md 3.2).
     pub streaming: StreamLimits,
+    /// How long a request may take to arrive, and a connection may sit idle between requests.
+    pub timeouts: ConnectionTimeouts,
     /// `LAMBDA_TASK_ROOT` and the runtime's working directory: `/var/task` if it exists, else
     /// the current directory, when `None`.
     pub task_root: Option<PathBuf>,
@@ -139,6 +141,7 @@ impl Default for Config {
             eager_init: false,
             freeze: true,
             streaming: StreamLimits::default(),
+            timeouts: ConnectionTimeouts::default(),
             task_root: None,
             quiet: false,
             capture_telemetry: None,
@@ -306,6 +309,29 @@ mod tests {
         config.extensions_dir = Some(dir.join("missing"));
         assert_eq!(config.all_extensions().unwrap().len(), 9);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// When a connection that waits on its peer is closed. Nothing that waits on the function is
+/// timed out: a parked long poll (`/next`, `event/next`), an invoker waiting for its answer, a
+/// runtime's connection while its function works, the body of a runtime's response (the
+/// invocation's deadline bounds it), a reader still taking an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// A request must arrive whole within this time of its first byte (a slow head, a stalled
+    /// body); past it, 408 and the connection closes.
+    pub request: Duration,
+    /// A keep-alive connection to the invoke endpoint with no request in it is closed after
+    /// this long.
+    pub idle: Duration,
+}
+
+impl Default for ConnectionTimeouts {
+    fn default() -> ConnectionTimeouts {
+        ConnectionTimeouts {
+            request: Duration::from_secs(30),
+            idle: Duration::from_secs(300),
+        }
     }
 }
 

@@ -48,7 +48,7 @@ mod simulator;
 pub mod telemetry;
 pub mod time;
 
-pub use config::{Bootstrap, Config, ExtensionCommand, StreamLimits};
+pub use config::{Bootstrap, Config, ConnectionTimeouts, ExtensionCommand, StreamLimits};
 pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
 pub use reactor::{
     Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput, TelemetryCapture,

@@ -219,6 +219,14 @@ impl Builder {
         self
     }
 
+    /// When connections that wait on their peer are closed (default: a request must arrive
+    /// within 30 s of its first byte, a keep-alive connection may idle for 5 minutes; parked
+    /// long polls are never timed out).
+    pub fn connection_timeouts(mut self, timeouts: crate::config::ConnectionTimeouts) -> Builder {
+        self.config.timeouts = timeouts;
+        self
+    }
+
     /// The limit of a streamed response and its shaping past the burst (default: 200 MiB, a
     /// 6 MiB burst, then 2 MiB/s).
     pub fn stream_limits(mut self, limits: crate::config::StreamLimits) -> Builder {

@@ -334,6 +334,19 @@ pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
     }
 }
 
+/// The answer to a request that did not arrive whole within `limit` of its first byte (a slow
+/// head, a stalled body): 408, in the listener's dialect, before the connection closes.
+pub fn request_timeout(listener: Listener, limit: crate::time::Micros) -> Rendered<'static> {
+    let message = format!(
+        "the request did not arrive whole within {} ms of its first byte",
+        limit.as_millis()
+    );
+    match listener {
+        Listener::Runtime => runtime_error(408, "RequestTimeout", &message),
+        Listener::Invoke => invoke_error(408, "RequestTimeoutException", &message),
+    }
+}
+
 /// The answer to a request refused on its head.
 pub fn refusal(listener: Listener, refusal: &Refusal, head: &Head<'_>) -> Rendered<'static> {
     match (listener, refusal) {

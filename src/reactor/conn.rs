@@ -8,6 +8,7 @@ use mio::net::TcpStream;
 
 use crate::api::{Listener, Rendered, Route};
 use crate::http::RequestDecoder;
+use crate::time::Micros;
 
 /// While a connection waits for an answer, the client may pipeline more requests; past this many
 /// buffered bytes we stop reading from it until the answer is out.
@@ -90,11 +91,52 @@ pub(crate) struct Conn {
     pub(crate) streaming: Option<Box<Streaming>>,
     /// An `InvokeWithResponseStream` invoker whose answer's head is out.
     pub(crate) stream_started: bool,
+    /// Requests completed on this connection (wrapping): tells the sweep that one ended.
+    pub(crate) requests: u32,
+    /// What the last sweep saw it waiting on its peer for, with how many requests it had
+    /// completed then, and since when (`Reactor::sweep`).
+    pub(crate) watched: Option<(Exposed, u32, Micros)>,
     out: Vec<u8>,
     out_at: usize,
 }
 
+/// What a connection waits on its peer for, as far as its timeouts go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exposed {
+    /// The rest of a request it has begun.
+    Request,
+    /// A next request, with nothing in flight.
+    Idle,
+}
+
 impl Conn {
+    /// What this connection waits on its peer for, if a timeout applies to it. None applies to
+    /// a parked long poll or a waiting invoker (the function keeps them), to an answer still
+    /// being written, or to a connection already closing; nor, on the Runtime API, to an idle
+    /// connection (a runtime's, idle for as long as its function works, up to 15 minutes on
+    /// Lambda) or to the body of a runtime's response (the invocation's deadline bounds it,
+    /// streamed or not).
+    pub(crate) fn exposed(&self) -> Option<Exposed> {
+        if self.state != State::Reading
+            || self.streaming.is_some()
+            || self.has_output()
+            || self.lingering
+            || self.read_paused
+        {
+            return None;
+        }
+        let runtime = self.listener == Listener::Runtime;
+        if self.decoder.is_idle() {
+            return (!runtime).then_some(Exposed::Idle);
+        }
+        let response_body = self.decoder.is_reading_body()
+            && matches!(
+                self.route,
+                Some(Route::Response(_) | Route::Error(_) | Route::InitError)
+            );
+        (!(runtime && response_body)).then_some(Exposed::Request)
+    }
+
     pub(crate) fn new(stream: TcpStream, listener: Listener) -> Conn {
         Conn {
             stream,
@@ -109,6 +151,8 @@ impl Conn {
             lingering: false,
             streaming: None,
             stream_started: false,
+            requests: 0,
+            watched: None,
             out: Vec::new(),
             out_at: 0,
         }

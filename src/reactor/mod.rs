@@ -38,7 +38,7 @@ use crate::lifecycle::{
 };
 use crate::process::{self, FunctionEnv, Launch};
 use crate::time::Micros;
-use conn::{Conn, State, Streaming, Wait};
+use conn::{Conn, Exposed, State, Streaming, Wait};
 use outbound::{Outbound, Step};
 pub(crate) use sink::Sink;
 pub use sink::{CAPTURE_LINES, LogOutput};
@@ -447,6 +447,10 @@ pub(crate) struct Reactor {
     report_waiters: Vec<(crate::id::RequestId, mpsc::Sender<Reply>)>,
     /// Streamed responses: limit and shaping.
     stream_limits: crate::config::StreamLimits,
+    /// How long a request may take to arrive, and a connection may idle.
+    timeouts: (Micros, Micros),
+    /// When the connections are next checked against their timeouts.
+    sweep_at: Option<Micros>,
     /// Runtime connections whose stream is paused by the shaping, and until when.
     throttled: Vec<(Micros, Key)>,
     /// The log of the running invocation, if its invoker asked for the tail
@@ -643,6 +647,11 @@ impl Reactor {
             deferred: VecDeque::new(),
             unwritten: Vec::new(),
             stream_limits: config.streaming,
+            timeouts: (
+                Micros::from_duration(config.timeouts.request),
+                Micros::from_duration(config.timeouts.idle),
+            ),
+            sweep_at: None,
             throttled: Vec::new(),
             tail: None,
             events_invoked: 0,
@@ -726,6 +735,9 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
+            if self.sweep_at.is_some_and(|at| at <= now) {
+                self.sweep(now);
+            }
             self.release_throttled(now);
             self.pump_telemetry(now);
             if self.core.may_freeze() {
@@ -788,6 +800,7 @@ impl Reactor {
             self.events_due,
             self.exit_poll_at,
             self.hub.poll_timeout(),
+            self.sweep_at,
         ]
         .into_iter()
         .flatten()
@@ -849,6 +862,7 @@ impl Reactor {
                 Ok((stream, peer)) => {
                     log::debug!("{listener:?}: connection from {peer}");
                     if let Some(key) = self.add_conn(stream, listener) {
+                        self.sweep_at.get_or_insert(now + self.sweep_period());
                         // Bytes may already be waiting; readiness for them was reported before
                         // we registered.
                         self.conn_readable(now, key, true);
@@ -1259,6 +1273,7 @@ impl Reactor {
             return;
         }
         let waiter = WaiterId(key.to_u64());
+        conn.requests = conn.requests.wrapping_add(1);
         let body = conn.decoder.take_body();
         let route = conn.route.take();
         let from_runtime = matches!(
@@ -1534,6 +1549,77 @@ impl Reactor {
             Source::Telemetry(out) => registry.deregister(&mut out.stream),
         };
         Some(source)
+    }
+
+    /// How often connections are checked against their timeouts: a quarter of the shorter,
+    /// between 5 ms and a second. A connection is closed within two periods of its deadline.
+    fn sweep_period(&self) -> Micros {
+        let shorter = self.timeouts.0.min(self.timeouts.1).as_micros();
+        Micros((shorter / 4).clamp(5_000, 1_000_000))
+    }
+
+    /// Closes the connections that have waited on their peer too long: a request begun and not
+    /// finished in time gets 408 first; an idle keep-alive connection is just closed. Nothing
+    /// is timed out that waits on the function (see [`Conn::exposed`]). A connection's clock
+    /// starts when a sweep first sees it waiting, so it runs late by one period at most; it
+    /// restarts whenever what it waits for changes or a request completes.
+    fn sweep(&mut self, now: Micros) {
+        let (request_limit, idle_limit) = self.timeouts;
+        let mut expired = Vec::new();
+        for (key, source) in self.sources.iter_mut() {
+            let Source::Conn(conn) = source else {
+                continue;
+            };
+            let Some(exposed) = conn.exposed() else {
+                conn.watched = None;
+                continue;
+            };
+            let limit = match exposed {
+                Exposed::Request => request_limit,
+                Exposed::Idle => idle_limit,
+            };
+            match conn.watched {
+                Some((seen, requests, since)) if seen == exposed && requests == conn.requests => {
+                    if now.since(since) >= limit {
+                        expired.push((key, exposed));
+                    }
+                }
+                _ => conn.watched = Some((exposed, conn.requests, now)),
+            }
+        }
+        for (key, exposed) in expired {
+            self.time_out(now, key, exposed);
+        }
+        let any = self
+            .sources
+            .iter()
+            .any(|(_, s)| matches!(s, Source::Conn(_)));
+        self.sweep_at = any.then(|| now + self.sweep_period());
+    }
+
+    fn time_out(&mut self, now: Micros, key: Key, exposed: Exposed) {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        log::debug!(
+            "{:?} connection timed out waiting for {exposed:?}",
+            conn.listener
+        );
+        match exposed {
+            Exposed::Idle => self.close_conn(key),
+            Exposed::Request => {
+                // A runtime's response cut short by its own slowness ends its invocation.
+                if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
+                    let result = conn.ended_early(StreamEnd::Truncated, RuntimeResult::Truncated);
+                    let _ = self.core.handle_runtime_result(now, id, result);
+                }
+                let answer = api::request_timeout(conn.listener, self.timeouts.0);
+                conn.close_after = true;
+                conn.answer(|out, close| answer.write(out, close));
+                self.settle_conn(now, key);
+                self.drain(now);
+            }
+        }
     }
 
     fn expire_lingering(&mut self, now: Micros) {

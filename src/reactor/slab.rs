@@ -120,6 +120,22 @@ impl<T> Slab<T> {
             Slot::Empty { .. } => None,
         })
     }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Key, &mut T)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Full { generation, value } => Some((
+                    Key {
+                        index: i as u32,
+                        generation: *generation,
+                    },
+                    value,
+                )),
+                Slot::Empty { .. } => None,
+            })
+    }
 }
 
 #[cfg(test)]
