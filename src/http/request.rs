@@ -448,6 +448,13 @@ impl RequestDecoder {
             },
             &mut |raw| trailers.extend_from_slice(raw),
         )?;
+        // A chunk whose declared size takes the body past the limit is refused at once, as a
+        // Content-Length over it is, rather than after its bytes have come.
+        if let BodyDecoder::Chunked(Chunk::Data { remaining }) = framing {
+            if seen.saturating_add(remaining) > limit {
+                return Err(ParseError::BodyTooLarge { limit });
+            }
+        }
         self.buf
             .drain(self.head_len..self.head_len + progress.consumed);
         if progress.done {

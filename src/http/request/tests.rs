@@ -339,6 +339,22 @@ fn limits_map_to_431_and_413() {
         Some(&Seen::Error(ParseError::BodyTooLarge { limit: LIMIT }))
     );
     assert_eq!(ParseError::BodyTooLarge { limit: 1 }.status(), 413);
+    // A chunk that declares more than the limit leaves is refused on its size line, before
+    // its data (which may never come); one that fills the limit exactly is read.
+    let seen = split_invariant(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n");
+    assert_eq!(
+        seen.last(),
+        Some(&Seen::Error(ParseError::BodyTooLarge { limit: LIMIT }))
+    );
+    let mut filled =
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n38\r\n".to_vec();
+    filled.resize(filled.len() + 56, b'x');
+    filled.extend_from_slice(b"\r\n0\r\n\r\n");
+    let seen = split_invariant(&filled);
+    assert!(
+        matches!(seen.last(), Some(Seen::Complete { .. })),
+        "{seen:?}"
+    );
     // Exactly the limit is fine.
     let mut exact = b"POST / HTTP/1.1\r\nContent-Length: 64\r\n\r\n".to_vec();
     exact.resize(exact.len() + 64, b'x');
