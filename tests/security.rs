@@ -240,7 +240,16 @@ fn hostile_requests_start_no_program_open_no_file_and_leave_no_descriptor() {
     assert_eq!(r.status, 200);
     let kids = children(pid);
     assert_eq!(kids.len(), 1, "the runtime only: {kids:?}");
-    let before = descriptors(pid).len();
+    // The warm-up's connection closes when the simulator reads its EOF: count once it has.
+    let mut before = descriptors(pid).len();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = descriptors(pid).len();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
 
     let marker = std::env::temp_dir().join(format!("lambda-sim-pwned-{pid}"));
     let touch = format!("$(touch {})", marker.display());
