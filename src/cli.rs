@@ -4,7 +4,6 @@
 use std::fmt;
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -595,9 +594,6 @@ pub fn check_executable(
     program: &Path,
     path_var: Option<&str>,
 ) -> Result<PathBuf, CliError> {
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
     if program.components().count() > 1 || program.is_absolute() {
         if !program.exists() {
             return Err(CliError::Bootstrap(format!(
@@ -605,7 +601,7 @@ pub fn check_executable(
                 program.display()
             )));
         }
-        if !executable(program) {
+        if !process::is_executable(program) {
             return Err(CliError::Bootstrap(format!(
                 "{what} {} is not an executable file (chmod +x?)",
                 program.display()
@@ -613,12 +609,7 @@ pub fn check_executable(
         }
         return Ok(program.to_path_buf());
     }
-    let found = path_var
-        .unwrap_or("")
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(program))
-        .find(|p| executable(p));
+    let found = process::find_on_path(program, std::ffi::OsStr::new(path_var.unwrap_or("")));
     found.ok_or_else(|| {
         CliError::Bootstrap(format!(
             "{what} '{}' is not an executable on PATH",

@@ -395,7 +395,7 @@ fn measure(
         let handle = start(config)?;
         cold_start(&handle, arm, payload)?;
         for i in 0..options.warmup {
-            let sample = invoke(&handle, payload)?;
+            let (sample, _) = invoke(&handle, payload)?;
             if let Some(f) = sample.failure {
                 arm.failures
                     .push(format!("warm-up {} ({}): {f}", i + 1, sample.request_id));
@@ -409,7 +409,7 @@ fn measure(
             let k = if i % 2 == 0 { k } else { handles.len() - 1 - k };
             let cpu = cpu_micros(&handles[k]);
             charge_cpu(&mut arms[k].samples, cpu);
-            let mut sample = invoke(&handles[k], payload)?;
+            let (mut sample, _) = invoke(&handles[k], payload)?;
             sample.cpu = cpu;
             arms[k].samples.push(sample);
             progress.invoked();
@@ -458,20 +458,16 @@ fn charge_cpu(samples: &mut [Sample], now: Option<u64>) {
 
 /// The first invocation of a fresh environment: keeps its init duration.
 fn cold_start(handle: &Handle, arm: &mut Arm, payload: &[u8]) -> std::io::Result<()> {
-    let ticket = handle
-        .submit_reported(request(payload))
-        .map_err(std::io::Error::other)?;
-    let response = ticket.wait().map_err(std::io::Error::other)?;
-    let report = ticket.report().map_err(std::io::Error::other)?;
+    let (sample, init) = invoke(handle, payload)?;
     let n = arm.inits.len() + arm.failures.len() + 1;
-    match (failure(&response), report.and_then(|r| r.init_duration)) {
-        (None, Some(init)) => arm.inits.push(init.as_micros()),
+    match (sample.failure, init) {
+        (None, Some(init)) => arm.inits.push(init),
         (Some(f), _) => arm
             .failures
-            .push(format!("cold start {n} ({}): {f}", response.request_id)),
+            .push(format!("cold start {n} ({}): {f}", sample.request_id)),
         (None, None) => arm.failures.push(format!(
             "cold start {n} ({}): no init duration",
-            response.request_id
+            sample.request_id
         )),
     }
     Ok(())
@@ -484,8 +480,8 @@ fn request(payload: &[u8]) -> InvokeRequest {
     }
 }
 
-/// One invocation, waited for until complete.
-fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<Sample> {
+/// One invocation, waited for until complete; with the init duration it waited for, if any.
+fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<(Sample, Option<u64>)> {
     let request = request(payload);
     // The invoker's clock: the embedding side may read it, only the core may not.
     #[allow(clippy::disallowed_methods)]
@@ -498,7 +494,11 @@ fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<Sample> {
     let report = ticket.report().map_err(std::io::Error::other)?;
     let cycle = start.elapsed();
     let timings = response.timings;
-    Ok(Sample {
+    let init = report
+        .as_ref()
+        .and_then(|r| r.init_duration)
+        .map(|us| us.as_micros());
+    let sample = Sample {
         request_id: response.request_id.clone(),
         round_trip: micros(round_trip),
         cycle: micros(cycle),
@@ -515,7 +515,8 @@ fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<Sample> {
             })
             .unwrap_or_default(),
         failure: failure(&response),
-    })
+    };
+    Ok((sample, init))
 }
 
 fn micros(d: Duration) -> u64 {

@@ -108,21 +108,26 @@ fn resolve(program: &Path, path: Option<OsString>) -> io::Result<PathBuf> {
     if program.as_os_str().as_bytes().contains(&b'/') {
         return Ok(program.to_path_buf());
     }
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let path = path.unwrap_or_default();
+    find_on_path(program, &path.unwrap_or_default()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} is not an executable on PATH", program.display()),
+        )
+    })
+}
+
+/// The first executable file named `program` in the directories of `path` (`PATH`'s form).
+pub fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
     path.as_bytes()
         .split(|&b| b == b':')
         .filter(|dir| !dir.is_empty())
         .map(|dir| Path::new(std::ffi::OsStr::from_bytes(dir)).join(program))
-        .find(|p| executable(p))
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} is not an executable on PATH", program.display()),
-            )
-        })
+        .find(|p| is_executable(p))
+}
+
+/// A regular file that someone may execute.
+pub fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// How a reaped child ended, and its peak memory.
