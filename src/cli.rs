@@ -368,14 +368,10 @@ pub fn parse(
                     "--baseline" => options.baseline = Some(Baseline::WithoutExtensions),
                     _ => {
                         let v = value(flag)?;
-                        let mut words = v.split_ascii_whitespace().map(str::to_string);
-                        let program = words
-                            .next()
-                            .ok_or_else(|| usage(format!("{flag}: no command")))?;
-                        options.baseline = Some(Baseline::Command(Bootstrap {
-                            program: PathBuf::from(program),
-                            args: words.collect(),
-                        }));
+                        let words = v.split_ascii_whitespace().map(str::to_string).collect();
+                        let command =
+                            bootstrap(words).ok_or_else(|| usage(format!("{flag}: no command")))?;
+                        options.baseline = Some(Baseline::Command(command));
                     }
                 }
             }
@@ -448,8 +444,7 @@ pub fn parse(
             ));
         }
         if !addr_given {
-            config.invoke_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            free_ports(&mut config);
         }
         if command.is_empty() {
             if let Some(found) = RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
@@ -465,13 +460,7 @@ pub fn parse(
             )),
             false => None,
         };
-        let mut words = command.into_iter();
-        if let Some(program) = words.next() {
-            config.bootstrap = Some(Bootstrap {
-                program: PathBuf::from(program),
-                args: words.collect(),
-            });
-        }
+        config.bootstrap = bootstrap(command);
         return Ok(Parsed {
             mode: Mode::Bench {
                 config: Box::new(config),
@@ -506,17 +495,9 @@ pub fn parse(
             ));
         }
         if !addr_given {
-            // One shot: any free ports, never a clash with a simulator already running.
-            config.invoke_addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            free_ports(&mut config);
         }
-        let mut words = command.into_iter();
-        if let Some(program) = words.next() {
-            config.bootstrap = Some(Bootstrap {
-                program: PathBuf::from(program),
-                args: words.collect(),
-            });
-        }
+        config.bootstrap = bootstrap(command);
         return Ok(Parsed {
             mode: Mode::Invoke {
                 config: Box::new(config),
@@ -580,6 +561,23 @@ pub fn parse(
         mode: Mode::Run(Box::new(config)),
         log_level,
     })
+}
+
+/// A command line as a bootstrap: its first word the program, the rest its arguments.
+fn bootstrap(command: Vec<String>) -> Option<Bootstrap> {
+    let mut words = command.into_iter();
+    let program = PathBuf::from(words.next()?);
+    Some(Bootstrap {
+        program,
+        args: words.collect(),
+    })
+}
+
+/// One-shot modes (`invoke`, `bench`) listen on any free ports: they never clash with a
+/// simulator already running.
+fn free_ports(config: &mut Config) {
+    config.invoke_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
 }
 
 /// Checks that the bootstrap can be executed: a path must be an executable file; a bare name
