@@ -1,6 +1,7 @@
 //! The request decoder alone, on bytes already in memory: a runtime's `/next`, a 6 MB
-//! `/response` with `Content-Length`, and the same body chunked (64 KiB chunks). Each sample
-//! decodes one whole request; throughput is in bytes per second.
+//! `/response` with `Content-Length`, the same body chunked (64 KiB chunks), and a head with a
+//! 64 KiB field that trickles in 16 bytes a read (a slow client's cost to the reactor). Each
+//! sample decodes one whole request; throughput is in bytes per second.
 //!
 //! `cargo bench --bench parser`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
@@ -18,9 +19,9 @@ const LIMIT: u64 = 6 * 1024 * 1024 + 100;
 /// How the reactor feeds the decoder: one socket read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
-fn decode(decoder: &mut RequestDecoder, request: &[u8]) -> usize {
+fn decode(decoder: &mut RequestDecoder, request: &[u8], read: usize) -> usize {
     let mut body_len = 0;
-    for piece in request.chunks(READ_CHUNK) {
+    for piece in request.chunks(read) {
         decoder.feed(piece);
         loop {
             match decoder.next_event() {
@@ -40,16 +41,16 @@ fn decode(decoder: &mut RequestDecoder, request: &[u8]) -> usize {
     body_len
 }
 
-fn bench(name: &str, request: &[u8], iterations: usize) {
+fn bench(name: &str, request: &[u8], read: usize, iterations: usize) {
     let mut decoder = RequestDecoder::new();
     let mut samples = Samples::with_capacity(iterations);
     for _ in 0..iterations.min(1000) {
-        decode(&mut decoder, request);
+        decode(&mut decoder, request, read);
     }
     let start = Instant::now();
     for _ in 0..iterations {
         let t = Instant::now();
-        black_box(decode(&mut decoder, black_box(request)));
+        black_box(decode(&mut decoder, black_box(request), read));
         samples.push(t.elapsed());
     }
     samples.add_busy(start.elapsed());
@@ -87,16 +88,29 @@ fn main() {
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
 
+    let mut trickle = Vec::new();
+    trickle.extend_from_slice(b"POST /2018-06-01/runtime/invocation/8476a536-e9f4-11e8-9739-2dfe598c3fcd/error HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nLambda-Runtime-Function-Error-Type: Runtime.Crash\r\nLambda-Runtime-Function-XRay-Error-Cause: ");
+    trickle.extend(std::iter::repeat_n(b'c', 64 * 1024));
+    trickle.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+
     support::header();
-    bench("GET /next", &next, support::scaled(1_000_000));
+    bench("GET /next", &next, READ_CHUNK, support::scaled(1_000_000));
     bench(
         "6 MB response, Content-Length",
         &large,
+        READ_CHUNK,
         support::scaled(300),
     );
     bench(
         "6 MB response, chunked (64 KiB)",
         &chunked,
+        READ_CHUNK,
         support::scaled(300),
+    );
+    bench(
+        "64 KiB head, 16 bytes a read",
+        &trickle,
+        16,
+        support::scaled(3000),
     );
 }

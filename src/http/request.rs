@@ -105,6 +105,10 @@ pub struct RequestDecoder {
     /// Unconsumed input. While a request is in progress its head is `buf[..head_len]`.
     buf: Vec<u8>,
     head_len: usize,
+    /// How much of `buf` the last incomplete parse of a head saw. The head is parsed again only
+    /// once a line has ended since, so a head that arrives a byte at a time costs a parse per
+    /// line, not per byte.
+    scanned: usize,
     index: HeadIndex,
     state: State,
     body: Vec<u8>,
@@ -127,6 +131,7 @@ impl RequestDecoder {
         RequestDecoder {
             buf: Vec::new(),
             head_len: 0,
+            scanned: 0,
             index: HeadIndex {
                 method: Method::Other,
                 version: Version::Http11,
@@ -293,17 +298,26 @@ impl RequestDecoder {
     }
 
     fn parse_head(&mut self) -> Result<Option<Event>, ParseError> {
-        if self.buf.is_empty() {
+        // Only whole lines are parsed, so that the outcome does not depend on how the bytes
+        // were split into reads.
+        let from = self.scanned.min(self.buf.len());
+        let Some(last_line_end) = self.buf[from..].iter().rposition(|&b| b == b'\n') else {
+            if self.buf.len() > MAX_HEAD_BYTES {
+                return Err(ParseError::HeadTooLarge);
+            }
+            self.scanned = self.buf.len();
             return Ok(None);
-        }
+        };
+        let lines = &self.buf[..from + last_line_end + 1];
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut fields);
-        let n = match req.parse(&self.buf) {
+        let n = match req.parse(lines) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if self.buf.len() > MAX_HEAD_BYTES {
                     return Err(ParseError::HeadTooLarge);
                 }
+                self.scanned = self.buf.len();
                 return Ok(None);
             }
             Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
@@ -418,6 +432,7 @@ impl RequestDecoder {
         // RFC 9110 §10.1.1: a server ignores 100-continue from an HTTP/1.0 client.
         index.expect_continue = expect_continue && index.version == Version::Http11;
         self.head_len = n;
+        self.scanned = 0;
         self.state = State::Routing;
         Ok(Some(Event::Head))
     }

@@ -381,6 +381,42 @@ fn errors_are_sticky() {
 }
 
 #[test]
+fn a_partial_head_is_parsed_again_only_once_a_line_ends() {
+    // A slow client's bytes are not parsed one read at a time: an error in an unfinished line
+    // shows when the line ends, and a head that never ends a line fails at the size limit.
+    let mut dec = RequestDecoder::new();
+    dec.feed(b"GE\x00T / HTTP/1.1");
+    assert_eq!(dec.next_event(), Ok(None));
+    dec.feed(b"\r");
+    assert_eq!(dec.next_event(), Ok(None));
+    dec.feed(b"\n");
+    assert!(matches!(dec.next_event(), Err(ParseError::Malformed(_))));
+
+    let mut dec = RequestDecoder::new();
+    let mut line = b"GET /".to_vec();
+    line.resize(MAX_HEAD_BYTES, b'a');
+    dec.feed(&line);
+    assert_eq!(dec.next_event(), Ok(None));
+    dec.feed(b"a");
+    assert_eq!(dec.next_event(), Err(ParseError::HeadTooLarge));
+
+    // What follows the last line end waits for its own: `\n:` is no error yet, whole or split.
+    assert!(split_invariant(b"\n:").is_empty());
+
+    // A pipelined request behind a complete one is parsed from its own first byte.
+    let mut dec = RequestDecoder::new();
+    dec.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HT");
+    assert_eq!(dec.next_event(), Ok(Some(Event::Head)));
+    dec.discard_body(LIMIT).expect("no body");
+    assert_eq!(dec.next_event(), Ok(Some(Event::Complete)));
+    dec.finish();
+    assert_eq!(dec.next_event(), Ok(None));
+    dec.feed(b"TP/1.1\r\n\r\n");
+    assert_eq!(dec.next_event(), Ok(Some(Event::Head)));
+    assert_eq!(dec.head().target(), "/b");
+}
+
+#[test]
 fn discarded_bodies_keep_the_connection_in_step() {
     let mut dec = RequestDecoder::new();
     dec.feed(b"POST /r HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /n HTTP/1.1\r\n\r\n");
