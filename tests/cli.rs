@@ -5,116 +5,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use common::binary::*;
 use common::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
 
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .output()
         .expect("run lambda-sim")
-}
-
-/// A running `lambda-sim` and its stdout, line by line.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    invoke: SocketAddr,
-    runtime_api: SocketAddr,
-}
-
-fn start(args: &[&str], envs: &[(&str, &str)]) -> Running {
-    let mut child = Command::new(BIN)
-        .args([
-            "--invoke-addr",
-            "127.0.0.1:0",
-            "--runtime-api-addr",
-            "127.0.0.1:0",
-        ])
-        .args(args)
-        // No extensions from this machine's /opt/extensions unless a test asks for some.
-        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn lambda-sim");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let ready = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("a ready line");
-    // lambda-sim ready invoke=ADDR runtime-api=ADDR
-    let words: Vec<&str> = ready.split(' ').collect();
-    assert_eq!(&words[..2], ["lambda-sim", "ready"], "{ready}");
-    let invoke = words[2].strip_prefix("invoke=").unwrap().parse().unwrap();
-    let runtime_api = words[3]
-        .strip_prefix("runtime-api=")
-        .unwrap()
-        .parse()
-        .unwrap();
-    Running {
-        child,
-        lines: rx,
-        invoke,
-        runtime_api,
-    }
-}
-
-impl Running {
-    fn wait_line(&self, needle: &str) -> Vec<String> {
-        let mut seen = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            let done = line.contains(needle);
-            seen.push(line);
-            if done {
-                return seen;
-            }
-        }
-        panic!("no line containing {needle:?}; saw {seen:?}");
-    }
-
-    fn signal(&self, signal: i32) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        for _ in 0..1000 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        panic!("lambda-sim did not exit");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -202,7 +104,7 @@ fn serves_a_real_runtime_and_stops_cleanly_on_sigterm() {
     let mut cmd = vec!["--timeout", "2", "--function-name", "cli-fn", "--"];
     let py = python_runtime("echo");
     cmd.extend(py.iter().map(String::as_str));
-    let mut sim = start(&cmd, &[]);
+    let mut sim = Binary::start(&cmd, &[]);
     let mut c = Client::connect(sim.invoke);
     let r = c.request(
         "POST",
@@ -228,7 +130,7 @@ fn serves_a_real_runtime_and_stops_cleanly_on_sigterm() {
             .text(),
         "pong"
     );
-    sim.signal(15);
+    sim.signal("TERM");
     let status = sim.wait_exit();
     assert!(status.success(), "{status}");
     assert!(!alive(pid), "the runtime outlived the simulator");
@@ -255,7 +157,7 @@ fn extensions_from_flags_and_the_extensions_dir_run_and_get_shutdown_on_sigterm(
     let py = python_runtime("echo");
     cmd.extend(py.iter().map(String::as_str));
     let dir_str = dir.display().to_string();
-    let mut sim = start(&cmd, &[("LAMBDA_EXTENSIONS_DIR", dir_str.as_str())]);
+    let mut sim = Binary::start(&cmd, &[("LAMBDA_EXTENSIONS_DIR", dir_str.as_str())]);
     let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], b"{}");
     assert_eq!(r.status, 200, "{}", r.text());
     let id = r.header("X-Amzn-RequestId").unwrap().to_string();
@@ -271,15 +173,12 @@ fn extensions_from_flags_and_the_extensions_dir_run_and_get_shutdown_on_sigterm(
             && report.contains("from-flag: "),
         "{report}"
     );
-    sim.signal(15);
+    sim.signal("TERM");
     let lines = sim.wait_line("lambda-sim: signal");
     assert!(!lines.is_empty());
     let mut exits = 0;
     while exits < 2 {
-        let line = sim
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("exits");
+        let line = sim.next_line(Duration::from_secs(10)).expect("exits");
         if line.ends_with(": exiting") {
             exits += 1;
         }
@@ -290,14 +189,14 @@ fn extensions_from_flags_and_the_extensions_dir_run_and_get_shutdown_on_sigterm(
 
 #[test]
 fn sigint_also_shuts_down_and_answers_the_waiting_invoker() {
-    let mut sim = start(&["--external-runtime"], &[]);
+    let mut sim = Binary::start(&["--external-runtime"], &[]);
     let invoke = sim.invoke;
     let invoker =
         thread::spawn(move || Client::connect(invoke).request("POST", INVOKE, &[], b"{}"));
     // The invocation is in flight once the runtime has it.
     let mut rt = Client::connect(sim.runtime_api);
     next(&mut rt);
-    sim.signal(2);
+    sim.signal("INT");
     let r = invoker.join().unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["errorType"], "Sandbox.Shutdown");
@@ -308,11 +207,11 @@ fn sigint_also_shuts_down_and_answers_the_waiting_invoker() {
 fn a_killed_simulator_takes_its_runtime_with_it() {
     let py = python_runtime("echo");
     let args: Vec<&str> = py.iter().map(String::as_str).collect();
-    let mut sim = start(&args, &[]);
+    let mut sim = Binary::start(&args, &[]);
     let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], br#"{"action":"pid"}"#);
     let pid = r.json()["pid"].as_i64().unwrap() as i32;
     assert!(alive(pid));
-    sim.signal(9);
+    sim.signal("KILL");
     sim.wait_exit();
     // PR_SET_PDEATHSIG: the kernel kills the direct child when the simulator dies.
     assert!(
@@ -325,7 +224,7 @@ fn a_killed_simulator_takes_its_runtime_with_it() {
 fn rie_environment_variables_configure_the_function() {
     let py = python_runtime("echo");
     let args: Vec<&str> = py.iter().map(String::as_str).collect();
-    let sim = start(
+    let sim = Binary::start(
         &args,
         &[
             ("AWS_LAMBDA_FUNCTION_NAME", "from-env"),
@@ -376,12 +275,6 @@ fn the_demo_runs_and_exits_0() {
     assert!(!stdout.contains("Max Memory Used: 0 MB"), "{stdout}");
 }
 
-/// The state letter of process `pid` in /proc (`S` sleeping, `T` stopped, ...), if it exists.
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 #[test]
 fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
     let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -392,13 +285,13 @@ fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
     let mut cmd = vec!["--extension", named.as_str(), "--"];
     let py = python_runtime("echo");
     cmd.extend(py.iter().map(String::as_str));
-    let mut sim = start(&cmd, &[]);
+    let mut sim = Binary::start(&cmd, &[]);
     let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], br#"{"action":"pid"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
-    let runtime = r.json()["pid"].as_i64().unwrap() as i32;
+    let runtime = r.json()["pid"].as_u64().unwrap() as u32;
     let id = r.header("X-Amzn-RequestId").unwrap().to_string();
     let lines = sim.wait_line(&format!("REPORT RequestId: {id}"));
-    let ext: i32 = lines
+    let ext: u32 = lines
         .iter()
         .find_map(|l| l.strip_prefix("ext ext: started pid="))
         .and_then(|rest| rest.split(' ').next())
@@ -416,7 +309,7 @@ fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
         proc_state(ext)
     );
 
-    sim.signal(15);
+    sim.signal("TERM");
     // Thawed first: the extension receives SHUTDOWN and exits as asked.
     let lines = sim.wait_line("ext ext: exiting");
     let shutdown = lines
@@ -429,8 +322,8 @@ fn sigterm_while_frozen_still_delivers_shutdown_and_ends_every_process() {
     );
     let status = sim.wait_exit();
     assert!(status.success(), "{status}");
-    assert!(!alive(runtime), "the runtime outlived the simulator");
-    assert!(!alive(ext), "the extension outlived the simulator");
+    assert!(!alive(runtime as i32), "the runtime outlived the simulator");
+    assert!(!alive(ext as i32), "the extension outlived the simulator");
 }
 
 /// `lambda-sim invoke ARGS -- python3 runtime.py echo`: its output and exit code.
@@ -495,7 +388,7 @@ fn invoke_with_an_endpoint_invokes_a_running_simulator() {
     let py = python_runtime("echo");
     let mut cmd = vec!["--"];
     cmd.extend(py.iter().map(String::as_str));
-    let mut sim = start(&cmd, &[]);
+    let mut sim = Binary::start(&cmd, &[]);
     let endpoint = format!("http://{}", sim.invoke);
     let out = Command::new(BIN)
         .args([
@@ -535,6 +428,6 @@ fn invoke_with_an_endpoint_invokes_a_running_simulator() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    sim.signal(15);
+    sim.signal("TERM");
     assert!(sim.wait_exit().success());
 }

@@ -10,9 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::binary::*;
 use common::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
 
 #[test]
 fn a_hundred_invokers_queued_at_once_are_answered_once_each_in_arrival_order() {
@@ -49,12 +48,6 @@ fn a_hundred_invokers_queued_at_once_are_answered_once_each_in_arrival_order() {
     }
 }
 
-fn descriptors(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ok() {
@@ -80,37 +73,13 @@ print("closed", flush=True)
 #[test]
 fn ten_thousand_connections_from_another_process_cost_no_service_and_leak_nothing() {
     const N: usize = 10_000;
-    let mut sim = Command::new(BIN)
-        .args([
-            "--invoke-addr",
-            "127.0.0.1:0",
-            "--runtime-api-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--quiet")
-        .arg("--")
-        .args(python_runtime("echo"))
-        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
-    let ready = lines.next().unwrap().unwrap();
-    let invoke: std::net::SocketAddr = ready
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("invoke="))
-        .unwrap()
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    let pid = sim.id();
-    let sim = KillOnDrop(sim);
+    let sim = Binary::python("echo", &[]);
+    let invoke = sim.invoke;
     // Warm: the runtime is up. The connection stays open to the end, so that the count below
     // does not move when the simulator sees it close.
     let mut warm = Client::connect(invoke);
     assert_eq!(warm.request("POST", INVOKE, &[], b"{}").status, 200);
-    let before = descriptors(pid);
+    let before = sim.fds();
 
     let mut holder = Command::new("python3")
         .args(["-c", HOLDER, &invoke.port().to_string(), &N.to_string()])
@@ -121,7 +90,7 @@ fn ten_thousand_connections_from_another_process_cost_no_service_and_leak_nothin
     let mut said = BufReader::new(holder.stdout.take().unwrap()).lines();
     assert_eq!(said.next().unwrap().unwrap(), format!("held {N}"));
     wait_for("every connection accepted", Duration::from_secs(30), || {
-        descriptors(pid) >= before + N
+        sim.fds() >= before + N
     });
     // Still serving, beside them.
     let r = Client::connect(invoke).request("POST", INVOKE, &[], br#"{"n":1}"#);
@@ -138,19 +107,9 @@ fn ten_thousand_connections_from_another_process_cost_no_service_and_leak_nothin
     wait_for(
         "every descriptor given back",
         Duration::from_secs(30),
-        || descriptors(pid) <= before,
+        || sim.fds() <= before,
     );
-    assert_eq!(descriptors(pid), before);
+    assert_eq!(sim.fds(), before);
     assert_eq!(warm.request("POST", INVOKE, &[], b"{}").status, 200);
-    drop(sim);
-}
-
-/// Ends the simulator however the test ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    sim.stop();
 }

@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::binary::*;
 use common::*;
 use lambda_sim::reactor::exposure_warning;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
 
 #[test]
 fn listeners_are_loopback_unless_an_address_says_otherwise_which_is_warned_about() {
@@ -142,77 +140,6 @@ fn subscribers_are_reached_on_loopback_only() {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
-/// The simulator's children's pids, from `/proc`.
-fn children(pid: u32) -> BTreeSet<String> {
-    let mut all = BTreeSet::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let path = task.unwrap().path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        all.extend(text.split_whitespace().map(str::to_string));
-    }
-    all
-}
-
-/// What each of the simulator's descriptors is.
-fn descriptors(pid: u32) -> Vec<String> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|target| target.display().to_string())
-        .collect()
-}
-
-struct Sim {
-    child: Child,
-    invoke: SocketAddr,
-    runtime_api: SocketAddr,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_binary() -> Sim {
-    let mut child = Command::new(BIN)
-        .args([
-            "--invoke-addr",
-            "127.0.0.1:0",
-            "--runtime-api-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--quiet")
-        .arg("--")
-        .args(python_runtime("echo"))
-        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut ready = String::new();
-    stdout.read_line(&mut ready).unwrap();
-    let addr = |key: &str| -> SocketAddr {
-        let at = ready.find(key).unwrap() + key.len();
-        ready[at..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let (invoke, runtime_api) = (addr("invoke="), addr("runtime-api="));
-    // Keep draining stdout, so the function's lines never block it.
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    Sim {
-        child,
-        invoke,
-        runtime_api,
-    }
-}
-
 /// Sends `raw` on a connection of its own and reads what comes back until the server closes
 /// or goes quiet for a moment.
 fn barrage(addr: SocketAddr, raw: &[u8]) -> String {
@@ -233,23 +160,14 @@ fn barrage(addr: SocketAddr, raw: &[u8]) -> String {
 
 #[test]
 fn hostile_requests_start_no_program_open_no_file_and_leave_no_descriptor() {
-    let sim = start_binary();
-    let pid = sim.child.id();
+    let sim = Binary::python("echo", &[]);
+    let pid = sim.pid();
     // Warm: the runtime is up, every listener and pipe in place.
     let r = Client::connect(sim.invoke).request("POST", INVOKE, &[], b"{}");
     assert_eq!(r.status, 200);
-    let kids = children(pid);
+    let kids = sim.children();
     assert_eq!(kids.len(), 1, "the runtime only: {kids:?}");
-    // The warm-up's connection closes when the simulator reads its EOF: count once it has.
-    let mut before = descriptors(pid).len();
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = descriptors(pid).len();
-        if now == before {
-            break;
-        }
-        before = now;
-    }
+    let before = sim.settled_fds();
 
     let marker = std::env::temp_dir().join(format!("lambda-sim-pwned-{pid}"));
     let touch = format!("$(touch {})", marker.display());
@@ -302,18 +220,11 @@ fn hostile_requests_start_no_program_open_no_file_and_leave_no_descriptor() {
     drop(ext);
 
     assert!(!marker.exists(), "a request ran a command");
-    assert_eq!(children(pid), kids, "a request started a program");
+    assert_eq!(sim.children(), kids, "a request started a program");
     // Every connection above is closed: the descriptors come back to what they were, and none
     // is a file other than /dev/null and the runtime's /proc status (read for its peak RSS).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let fds = loop {
-        let fds = descriptors(pid);
-        if fds.len() <= before || Instant::now() > deadline {
-            break fds;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(fds.len(), before, "{fds:#?}");
+    sim.fds_back_to(before);
+    let fds = sim.fd_targets();
     for fd in &fds {
         let allowed = fd.starts_with("socket:")
             || fd.starts_with("pipe:")

@@ -2,6 +2,7 @@
 //! client, and the scripted Python runtime in tests/fixtures.
 #![allow(dead_code, unreachable_pub, clippy::disallowed_methods)]
 
+pub mod binary;
 pub mod listener;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -118,6 +119,33 @@ impl Client {
             headers,
             body,
         })
+    }
+
+    /// Fails if anything arrives within `wait`, other than the server closing the connection:
+    /// what was answered is answered once.
+    #[track_caller]
+    pub fn expect_nothing_more(&mut self, wait: Duration) {
+        self.stream().set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0u8; 256];
+        match self.reader.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "more after the answer: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionReset
+                ),
+                "{e}"
+            ),
+        }
+        self.stream()
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
     }
 
     /// True if the server closed the connection (EOF, with nothing else sent).
