@@ -12,6 +12,8 @@ pub enum Answer {
     Status500,
     /// Holds the answer until the test sends on the release channel.
     Hold,
+    /// Writes part of a response head, then closes the connection.
+    HalfHead,
 }
 
 pub struct Listener {
@@ -59,6 +61,10 @@ pub fn listener(answers: Vec<Answer>) -> Listener {
                     return;
                 }
                 let status = match answer {
+                    Answer::HalfHead => {
+                        let _ = reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Le");
+                        break;
+                    }
                     Answer::Ok => "200 OK",
                     Answer::Status500 => "500 Internal Server Error",
                     Answer::Hold => {
