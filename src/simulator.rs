@@ -295,7 +295,7 @@ impl Builder {
         let thread = std::thread::Builder::new()
             .name("lambda-sim".into())
             .spawn(move || reactor.run())?;
-        let several_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let several_cpus = crate::process::sys::usable_cpus() > 1;
         Ok(Handle {
             control,
             invoke_addr,

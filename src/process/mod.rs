@@ -372,6 +372,21 @@ pub const EXTENSIONS_DO_NOT_GET: &[&str] = &[
 #[cfg(test)]
 mod tests {
     #[test]
+    fn usable_cpus_counts_the_affinity_mask() {
+        // std's count also applies cgroup quotas, so it can only be lower; neither can pass
+        // the CPUs the system has.
+        let std_count = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+        let online = cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count();
+        let ours = super::sys::usable_cpus();
+        assert!(ours >= std_count, "{ours} < {std_count}");
+        assert!(ours <= online, "{ours} > {online}");
+    }
+
+    #[test]
     fn peak_rss_is_read_from_vm_hwm() {
         let status = b"Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(1234));

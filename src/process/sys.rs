@@ -239,6 +239,20 @@ pub(crate) fn thread_cpu_time(thread: libc::pthread_t) -> io::Result<std::time::
     Ok(std::time::Duration::new(secs, nanos))
 }
 
+/// How many CPUs this process may run on (`sched_getaffinity(2)`); 1 if the call fails.
+pub(crate) fn usable_cpus() -> usize {
+    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is this thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return 1;
+    }
+    // SAFETY: `set` was filled in by the kernel just above.
+    (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
+}
+
 /// A file descriptor that becomes readable when process `pid` exits (`pidfd_open(2)`).
 pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no pointers.
