@@ -42,6 +42,7 @@ pub mod http;
 pub mod id;
 pub mod json;
 pub mod lifecycle;
+mod mailbox;
 pub mod process;
 pub mod reactor;
 mod simulator;

@@ -4,12 +4,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::lifecycle::InvokeRequest;
+use crate::mailbox as mpsc;
 use crate::reactor::{
     Awaited, Command, Control, EnvState, EventTest, InvocationReport, InvokeResponse, LogOutput,
     Reactor, Reply, TelemetryCapture,

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream};
@@ -36,6 +36,7 @@ use crate::lifecycle::{
     Lifecycle, MAX_RESPONSE_BYTES, PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult,
     StreamEnd, WaiterId,
 };
+use crate::mailbox as mpsc;
 use crate::process::{self, FunctionEnv, Launch};
 use crate::time::Micros;
 use conn::{Conn, Exposed, State, Streaming, Wait};
@@ -294,7 +295,7 @@ impl std::fmt::Debug for EventTest {
 }
 
 /// What the reactor sends back to the embedding handle. One type for every answer: each
-/// channel type instantiates the whole of `std::sync::mpsc`, which the 1 MB binary notices.
+/// channel type is another instance of the mailbox, which the 1 MB binary notices.
 #[derive(Debug)]
 pub(crate) enum Reply {
     Response(InvokeResponse),

@@ -7,10 +7,10 @@
 //! short for a person to notice; in a closed loop, 2 ms batches cost 2-3 µs at p50 against
 //! `--quiet` and 20 ms batches nothing measurable (`cargo bench --bench e2e`).
 
+use crate::mailbox::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use crate::time::Micros;
 
