@@ -341,6 +341,22 @@ fn invoke_once(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn its_log_may_go_to_dev_null() {
+    // epoll refuses /dev/null: the log is then written to it in blocking mode.
+    let py = python_runtime("echo");
+    let mut args = vec!["invoke", "--payload", r#"{"quiet":1}"#, "--"];
+    args.extend(py.iter().map(String::as_str));
+    let out = Command::new(BIN)
+        .args(&args)
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stderr(std::fs::File::create("/dev/null").unwrap())
+        .output()
+        .expect("run lambda-sim invoke");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"quiet\":1}\n");
+}
+
+#[test]
 fn invoke_prints_the_answer_and_the_log_and_exits_by_the_outcome() {
     let out = invoke_once(&["--payload", r#"{"hello":"ci"}"#]);
     assert_eq!(out.status.code(), Some(0));

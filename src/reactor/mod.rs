@@ -539,9 +539,13 @@ impl Reactor {
         let timer = process::sys::timerfd()?;
         registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
 
-        let (sink, lines_rx) = Sink::new(config.log_output);
+        let (mut sink, lines_rx) = Sink::new(config.log_output);
         if let Some(fd) = sink.nonblocking_fd() {
-            registry.register(&mut SourceFd(&fd.as_raw_fd()), SINK, Interest::WRITABLE)?;
+            let watched =
+                registry.register(&mut SourceFd(&fd.as_raw_fd()), SINK, Interest::WRITABLE);
+            if watched.is_err() {
+                sink.unwatchable();
+            }
         }
 
         let seed = config.seed.unwrap_or_else(process::sys::os_random_u64);

@@ -48,7 +48,7 @@ const KEEP_PENDING_CAPACITY: usize = 2 * FLUSH_BYTES;
 enum Target {
     /// A pipe or terminal, reopened privately in non-blocking mode: registered with the reactor,
     /// written as it accepts bytes.
-    NonBlocking(File),
+    NonBlocking(File, u8),
     /// A regular file (never blocks for long) or something we could not reopen: written in
     /// blocking mode.
     Blocking(Std),
@@ -113,8 +113,16 @@ impl Sink {
     /// The descriptor to register for write readiness, if the sink needs one.
     pub(crate) fn nonblocking_fd(&self) -> Option<&File> {
         match &self.target {
-            Target::NonBlocking(f) => Some(f),
+            Target::NonBlocking(f, _) => Some(f),
             _ => None,
+        }
+    }
+
+    /// The reactor could not watch the descriptor (epoll refuses `/dev/null`, for one): write
+    /// to it in blocking mode instead.
+    pub(crate) fn unwatchable(&mut self) {
+        if let Target::NonBlocking(_, fd) = self.target {
+            self.target = blocking(fd);
         }
     }
 
@@ -131,7 +139,7 @@ impl Sink {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => self.dropped += 1,
             },
-            Target::Blocking(_) | Target::NonBlocking(_) => {
+            Target::Blocking(_) | Target::NonBlocking(..) => {
                 if self.pending.len() - self.written + line.len() > MAX_PENDING_BYTES {
                     self.dropped += 1;
                     return;
@@ -185,7 +193,7 @@ impl Sink {
             return false;
         }
         let file = match &mut self.target {
-            Target::NonBlocking(file) => file,
+            Target::NonBlocking(file, _) => file,
             Target::Blocking(out) => {
                 out.write_all(&self.pending[self.written..]);
                 self.written_out();
@@ -225,7 +233,7 @@ impl Sink {
     /// At exit: writes everything still pending, waiting for the reader if need be.
     pub(crate) fn finish(&mut self) {
         if self.flush() {
-            if let Target::NonBlocking(file) = &mut self.target {
+            if let Target::NonBlocking(file, _) = &mut self.target {
                 let _ = crate::process::sys::set_blocking(file);
                 let _ = file.write_all(&self.pending[self.written..]);
             }
@@ -240,13 +248,16 @@ impl Sink {
 /// shell or other processes sharing the original one. Regular files are written directly:
 /// reopening one would lose `O_APPEND` and the offset, and writing to it never waits for a
 /// reader.
+/// Our stdout (1) or stderr (2) in blocking mode.
+fn blocking(fd: u8) -> Target {
+    Target::Blocking(match fd {
+        2 => Std::Err(io::stderr()),
+        _ => Std::Out(io::stdout()),
+    })
+}
+
 fn std_target(fd: u8) -> Target {
-    let blocking = || {
-        Target::Blocking(match fd {
-            2 => Std::Err(io::stderr()),
-            _ => Std::Out(io::stdout()),
-        })
-    };
+    let blocking = || blocking(fd);
     let path = format!("/proc/self/fd/{fd}");
     let Ok(meta) = std::fs::metadata(&path) else {
         return blocking();
@@ -260,7 +271,7 @@ fn std_target(fd: u8) -> Target {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&path)
     {
-        Ok(file) => Target::NonBlocking(file),
+        Ok(file) => Target::NonBlocking(file, fd),
         Err(_) => blocking(),
     }
 }
@@ -281,7 +292,7 @@ mod tests {
         theirs.set_nonblocking(true).unwrap();
         let file = File::from(OwnedFd::from(ours));
         let sink = Sink {
-            target: Target::NonBlocking(file),
+            target: Target::NonBlocking(file, 1),
             pending: Vec::new(),
             written: 0,
             dropped: 0,
