@@ -484,6 +484,11 @@ pub(crate) struct Reactor {
     /// Connections that were left with part of an invocation's reply to write (the invoker's
     /// answer, the runtime's 202): no freeze until they are written (`offer_freeze`).
     unwritten: Vec<Key>,
+    /// The core has thawed the environment; SIGCONT goes once the actions that came with the
+    /// thaw are carried out (`drain`'s end), so that the bytes they write wait in the stopped
+    /// processes' sockets. A runtime woken by SIGCONT before its `/next` answer would sleep
+    /// again, then wake for the answer: two wake-ups instead of one.
+    thaw_due: bool,
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
     finished_at: Option<Micros>,
@@ -651,6 +656,7 @@ impl Reactor {
             events_due: None,
             deferred: VecDeque::new(),
             unwritten: Vec::new(),
+            thaw_due: false,
             stream_limits: config.streaming,
             timeouts: (
                 Micros::from_duration(config.timeouts.request),
@@ -1663,6 +1669,27 @@ impl Reactor {
             }
             break;
         }
+        self.thaw_now();
+    }
+
+    /// Sends the SIGCONT of a thaw, if one is due.
+    fn thaw_now(&mut self) {
+        if std::mem::take(&mut self.thaw_due) {
+            self.signal_frozen(false);
+        }
+    }
+
+    /// SIGSTOP or SIGCONT to every live child's process group.
+    fn signal_frozen(&self, freeze: bool) {
+        for proc in self.children.iter().filter(|c| c.alive) {
+            if let Err(e) = process::freeze_group(proc.pid, freeze) {
+                log::warn!(
+                    "cannot freeze or thaw {} (pid {}): {e}",
+                    proc.what,
+                    proc.pid
+                );
+            }
+        }
     }
 
     fn execute(&mut self, now: Micros, action: Action) {
@@ -1764,19 +1791,16 @@ impl Reactor {
                     self.events.push((now, event));
                 }
             }
-            Action::Freeze | Action::Thaw => {
-                let freeze = action == Action::Freeze;
-                for proc in self.children.iter().filter(|c| c.alive) {
-                    if let Err(e) = process::freeze_group(proc.pid, freeze) {
-                        log::warn!(
-                            "cannot freeze or thaw {} (pid {}): {e}",
-                            proc.what,
-                            proc.pid
-                        );
-                    }
-                }
-                self.hub.set_frozen(freeze);
-                log::debug!("environment {}", if freeze { "frozen" } else { "thawed" });
+            Action::Freeze => {
+                self.thaw_now();
+                self.signal_frozen(true);
+                self.hub.set_frozen(true);
+                log::debug!("environment frozen");
+            }
+            Action::Thaw => {
+                self.thaw_due = true;
+                self.hub.set_frozen(false);
+                log::debug!("environment thawed");
             }
             Action::Finished => {
                 self.finished_at.get_or_insert(now);
