@@ -23,8 +23,8 @@ enum To {
 }
 
 /// One exchange: the status, the error type (the Runtime API's `errorType` in the body, the
-/// Invoke API's `x-amzn-ErrorType` header), and the body.
-fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, String) {
+/// Invoke API's `x-amzn-ErrorType` header), the body, and the head.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // A peer that stops reading a huge head may see its write cut short; the answer counts.
@@ -73,7 +73,7 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, String) {
             .and_then(|v| v["errorType"].as_str().map(str::to_string))
             .unwrap_or_default(),
     };
-    (status, error_type, body)
+    (status, error_type, body, head)
 }
 
 const INVOKE_HEAD: &str = "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n";
@@ -121,6 +121,8 @@ fn malformed_and_hostile_requests_get_clear_errors_and_disturb_no_one() {
         ("unknown method", To::Runtime, b"BREW /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 405, "MethodNotAllowed"),
         ("unknown path (Runtime API)", To::Runtime, b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 404, "NotFound"),
         ("unknown path (invoke)", To::Invoke, b"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), 404, "UnknownOperationException"),
+        ("a CRLF in the function name", To::Invoke, b"POST /2015-03-31/functions/function%0d%0aX-Evil:%201/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_vec(), 404, "ResourceNotFoundException"),
+        ("a CRLF in the qualifier", To::Invoke, b"POST /2015-03-31/functions/function/invocations?Qualifier=%0d%0aX-Evil:%201 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_vec(), 404, "ResourceNotFoundException"),
         ("another function", To::Invoke, b"POST /2015-03-31/functions/other/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_vec(), 404, "ResourceNotFoundException"),
         // Header fields.
         ("a bare CR smuggling a header", To::Invoke, invoke("X-A: a\rX-Amz-Invocation-Type: Event\r\nContent-Length: 2\r\n", "{}"), 400, "InvalidRequestContentException"),
@@ -152,11 +154,16 @@ fn malformed_and_hostile_requests_get_clear_errors_and_disturb_no_one() {
             To::Runtime => sim.runtime_api_addr(),
             To::Invoke => sim.invoke_addr(),
         };
-        let (got_status, got_type, body) = exchange(addr, raw);
+        let (got_status, got_type, body, head) = exchange(addr, raw);
         assert_eq!(
             (got_status, got_type.as_str()),
             (*status, *error_type),
             "{what}: {body}"
+        );
+        // Nothing a request says becomes a header of its answer.
+        assert!(
+            !head.to_ascii_lowercase().contains("x-evil"),
+            "{what}: {head}"
         );
         let json: serde_json::Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("{what}: the body is not JSON ({e}): {body}"));
@@ -177,7 +184,7 @@ fn malformed_and_hostile_requests_get_clear_errors_and_disturb_no_one() {
         ("an absolute-form target", b"POST http://x/2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_vec()),
         ("bare LF line ends", b"POST /2015-03-31/functions/function/invocations HTTP/1.1\nHost: x\nContent-Length: 2\n\n{}".to_vec()),
     ] {
-        let (status, _, body) = exchange(sim.invoke_addr(), &raw);
+        let (status, _, body, _) = exchange(sim.invoke_addr(), &raw);
         assert_eq!((status, body.as_str()), (200, "{}"), "{what}");
     }
 

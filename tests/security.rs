@@ -253,3 +253,25 @@ fn once_shut_down_neither_api_answers() {
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{addr}");
     }
 }
+
+#[test]
+fn nothing_an_invoker_sends_splits_the_runtimes_next_answer() {
+    let sim = Binary::python("echo", &[]);
+    // JSON may hold CR LF between its tokens: base64 of `{"a":1,\r\n"X-Evil: 1":2}`.
+    let context = "eyJhIjoxLA0KIlgtRXZpbDogMSI6Mn0=";
+    let r = Client::connect(sim.invoke).request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Client-Context", context)],
+        br#"{"action":"headers"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // What the runtime's /next answer carried, as its HTTP client parsed it.
+    let headers = r.json();
+    let headers = headers.as_object().unwrap();
+    assert!(!headers.contains_key("x-evil"), "{headers:?}");
+    let carried = headers["lambda-runtime-client-context"].as_str().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(carried).unwrap();
+    assert_eq!(parsed, serde_json::json!({"a": 1, "X-Evil: 1": 2}));
+    sim.stop();
+}
