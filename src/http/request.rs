@@ -297,36 +297,48 @@ impl RequestDecoder {
         Ok(())
     }
 
-    fn parse_head(&mut self) -> Result<Option<Event>, ParseError> {
-        // Only whole lines are parsed, so that the outcome does not depend on how the bytes
-        // were split into reads.
-        let from = self.scanned.min(self.buf.len());
-        let Some(last_line_end) = self.buf[from..].iter().rposition(|&b| b == b'\n') else {
-            if self.buf.len() > MAX_HEAD_BYTES {
-                return Err(ParseError::HeadTooLarge);
-            }
-            self.scanned = self.buf.len();
-            return Ok(None);
+    /// The head did not parse. Only whole lines decide an error, so that the outcome does not
+    /// depend on how the bytes were split into reads: one in an unfinished last line waits for
+    /// the rest of it. (Out of line: the hot path keeps its one, inlined, parse.)
+    #[cold]
+    #[inline(never)]
+    fn head_error(&mut self) -> Result<Option<Event>, ParseError> {
+        let lines = match self.buf.iter().rposition(|&b| b == b'\n') {
+            Some(end) => &self.buf[..=end],
+            None => &[][..],
         };
-        let lines = &self.buf[..from + last_line_end + 1];
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match httparse::Request::new(&mut fields).parse(lines) {
+            Ok(_) => self.partial_head(),
+            Err(httparse::Error::TooManyHeaders) => Err(ParseError::TooManyHeaders),
+            Err(httparse::Error::Version) => Err(ParseError::VersionNotSupported),
+            Err(_) => Err(ParseError::Malformed(
+                "invalid request line or header field",
+            )),
+        }
+    }
+
+    /// A head not yet whole: waits for more, within the limit.
+    fn partial_head(&mut self) -> Result<Option<Event>, ParseError> {
+        if self.buf.len() > MAX_HEAD_BYTES {
+            return Err(ParseError::HeadTooLarge);
+        }
+        self.scanned = self.buf.len();
+        Ok(None)
+    }
+
+    fn parse_head(&mut self) -> Result<Option<Event>, ParseError> {
+        // Nothing new until a line ends.
+        let from = self.scanned.min(self.buf.len());
+        if !self.buf[from..].contains(&b'\n') {
+            return self.partial_head();
+        }
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut fields);
-        let n = match req.parse(lines) {
+        let n = match req.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if self.buf.len() > MAX_HEAD_BYTES {
-                    return Err(ParseError::HeadTooLarge);
-                }
-                self.scanned = self.buf.len();
-                return Ok(None);
-            }
-            Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
-            Err(httparse::Error::Version) => return Err(ParseError::VersionNotSupported),
-            Err(_) => {
-                return Err(ParseError::Malformed(
-                    "invalid request line or header field",
-                ));
-            }
+            Ok(httparse::Status::Partial) => return self.partial_head(),
+            Err(_) => return self.head_error(),
         };
         if n > MAX_HEAD_BYTES {
             return Err(ParseError::HeadTooLarge);
