@@ -128,11 +128,16 @@ impl Binary {
             .unwrap_or(0)
     }
 
-    /// What each descriptor is (`socket:[..]`, `pipe:[..]`, a path).
+    /// What each descriptor other than stdin, stdout and stderr (which the test gave it) is:
+    /// `socket:[..]`, `pipe:[..]`, a path.
     pub fn fd_targets(&self) -> Vec<String> {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .expect("the simulator's /proc/PID/fd")
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let fd: u32 = e.file_name().to_str()?.parse().ok()?;
+                (fd > 2).then(|| std::fs::read_link(e.path()).ok())?
+            })
             .map(|target| target.display().to_string())
             .collect()
     }
