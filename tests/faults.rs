@@ -38,11 +38,12 @@ use common::binary::*;
 use common::listener::{Answer, listener};
 use common::*;
 
-fn error_type(r: &Response) -> String {
-    r.json()["errorType"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+/// A failed invocation's answer: 200, `X-Amz-Function-Error: Unhandled`, and its error type.
+#[track_caller]
+fn assert_unhandled(r: &Response, error_type: &str) {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(r.json()["errorType"], error_type, "{}", r.text());
 }
 
 /// One invocation answered, then the descriptor count once it holds still.
@@ -88,9 +89,7 @@ fn runtime_crashes_at_init() {
     args.extend(runtime.iter().map(String::as_str));
     let sim = Binary::start(&args, &[]);
     let r = sim.invoke_once("{}");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
-    assert_eq!(error_type(&r), "Runtime.ExitError", "{}", r.text());
+    assert_unhandled(&r, "Runtime.ExitError");
     // The next invocation starts a new init, which succeeds.
     let before = warm(&sim);
     serves_the_next(&sim, before);
@@ -103,7 +102,7 @@ fn runtime_crashes_mid_invoke() {
     let sim = Binary::python("echo", &[]);
     let before = warm(&sim);
     let r = sim.invoke_once(r#"{"action":"crash"}"#);
-    assert_eq!(error_type(&r), "Runtime.ExitError", "{}", r.text());
+    assert_unhandled(&r, "Runtime.ExitError");
     serves_the_next(&sim, before);
     sim.stop();
 }
@@ -151,8 +150,7 @@ fn runtime_hangs_past_the_timeout() {
     let before = warm(&sim);
     let runtime = sim.wait_children(1)[0];
     let r = sim.invoke_once(r#"{"action":"sleep","seconds":30}"#);
-    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
-    assert_eq!(error_type(&r), "Sandbox.Timedout", "{}", r.text());
+    assert_unhandled(&r, "Sandbox.Timedout");
     gone(&[runtime]);
     serves_the_next(&sim, before);
     sim.stop();
@@ -189,7 +187,7 @@ fn a_response_after_the_timeout() {
     let invoker = sim.invoke_async(r#"{"n":1}"#);
     let (id, _) = next(&mut runtime);
     let r = invoker.join().unwrap();
-    assert_eq!(error_type(&r), "Sandbox.Timedout", "{}", r.text());
+    assert_unhandled(&r, "Sandbox.Timedout");
     let late = runtime.request("POST", &response_path(&id), &[], b"late");
     assert_eq!(late.status, 400, "{}", late.text());
     assert_eq!(late.json()["errorType"], "InvalidRequestID");
@@ -244,8 +242,7 @@ fn extension_crashes() {
     let ext = extension_flag("crashy", &["crash-once", &mark.display().to_string()]);
     let sim = Binary::python("echo", &["--extension", &ext]);
     let r = sim.invoke_once(r#"{"action":"sleep","seconds":0.5}"#);
-    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
-    assert_eq!(error_type(&r), "Extension.Crash", "{}", r.text());
+    assert_unhandled(&r, "Extension.Crash");
     // The environment resets: a new runtime and extension, and they serve.
     let before = warm(&sim);
     serves_the_next(&sim, before);
@@ -279,7 +276,7 @@ fn sigterm_while_an_extension_works_after_the_response() {
     thread::sleep(Duration::from_millis(200));
     sim.stop();
     let r = queued.join().unwrap();
-    assert_eq!(error_type(&r), "Sandbox.Shutdown", "{}", r.text());
+    assert_unhandled(&r, "Sandbox.Shutdown");
 }
 
 #[test]
@@ -485,9 +482,7 @@ fn sigterm_during_an_init() {
     thread::sleep(Duration::from_millis(200));
     sim.stop();
     let r = invoker.join().unwrap();
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
-    assert_eq!(error_type(&r), "Sandbox.Shutdown", "{}", r.text());
+    assert_unhandled(&r, "Sandbox.Shutdown");
 }
 
 #[test]
@@ -504,8 +499,7 @@ fn sigterm_mid_invoke_answers_the_invoker_and_the_queue() {
     sim.stop();
     for invoker in std::iter::once(running).chain(queued) {
         let r = invoker.join().unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(error_type(&r), "Sandbox.Shutdown", "{}", r.text());
+        assert_unhandled(&r, "Sandbox.Shutdown");
     }
 }
 
