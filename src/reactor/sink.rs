@@ -7,11 +7,11 @@
 //! short for a person to notice; in a closed loop, 2 ms batches cost 2-3 µs at p50 against
 //! `--quiet` and 20 ms batches nothing measurable (`cargo bench --bench e2e`).
 
-use crate::mailbox::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
+use crate::mailbox::{Receiver, SyncSender, TrySendError, sync_channel};
 use crate::time::Micros;
 
 /// Where the simulator's log lines (lifecycle lines and the function's output) go.
@@ -243,11 +243,6 @@ impl Sink {
     }
 }
 
-/// Our stdout (`fd` 1) or stderr (2), reopened in non-blocking mode when it is a pipe or a
-/// terminal. Reopening gives a private open file description, so the flag never leaks to the
-/// shell or other processes sharing the original one. Regular files are written directly:
-/// reopening one would lose `O_APPEND` and the offset, and writing to it never waits for a
-/// reader.
 /// Our stdout (1) or stderr (2) in blocking mode.
 fn blocking(fd: u8) -> Target {
     Target::Blocking(match fd {
@@ -256,15 +251,19 @@ fn blocking(fd: u8) -> Target {
     })
 }
 
+/// Our stdout (`fd` 1) or stderr (2), reopened in non-blocking mode when it is a pipe or a
+/// terminal. Reopening gives a private open file description, so the flag never leaks to the
+/// shell or other processes sharing the original one. Regular files are written directly:
+/// reopening one would lose `O_APPEND` and the offset, and writing to it never waits for a
+/// reader.
 fn std_target(fd: u8) -> Target {
-    let blocking = || blocking(fd);
     let path = format!("/proc/self/fd/{fd}");
     let Ok(meta) = std::fs::metadata(&path) else {
-        return blocking();
+        return blocking(fd);
     };
     let kind = meta.file_type();
     if !(kind.is_fifo() || kind.is_char_device()) {
-        return blocking();
+        return blocking(fd);
     }
     match OpenOptions::new()
         .write(true)
@@ -272,7 +271,7 @@ fn std_target(fd: u8) -> Target {
         .open(&path)
     {
         Ok(file) => Target::NonBlocking(file, fd),
-        Err(_) => blocking(),
+        Err(_) => blocking(fd),
     }
 }
 
