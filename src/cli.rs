@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use std::process::ExitCode;
 
+use crate::config::LogOutput;
 use crate::config::{Bootstrap, Config, ExtensionCommand};
-use crate::reactor::LogOutput;
 use crate::{Server, demo, process};
 use bench::{Baseline, BenchOptions};
 
@@ -856,14 +856,14 @@ fn run(mut config: Config) -> ExitCode {
     }
     // Block SIGTERM and SIGINT before anything else starts, and read them from a signalfd in
     // the reactor: only the CLI does this, never the library.
-    let signals = match process::sys::signalfd(&[libc::SIGTERM, libc::SIGINT]) {
+    let signals = match crate::sys::signalfd(&[libc::SIGTERM, libc::SIGINT]) {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("lambda-sim: cannot watch for signals: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = process::sys::raise_fd_limit() {
+    if let Err(e) = crate::sys::raise_fd_limit() {
         log::warn!("cannot raise the open-file limit: {e}");
     }
     let server = match Server::bind(&config) {

@@ -5,8 +5,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::reactor::LogOutput;
 use crate::time::Micros;
+
+/// Where the simulator's log lines (lifecycle lines and the function's output) go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogOutput {
+    /// Our stdout, written without ever blocking the reactor (the CLI's choice).
+    Stdout,
+    /// Our stderr, likewise (`lambda-sim invoke`, whose stdout is the function's answer).
+    Stderr,
+    /// A bounded buffer read with `Handle::lines` (the embedding API's choice for tests).
+    Capture,
+    /// Nowhere.
+    #[default]
+    Discard,
+}
+
+/// How many lines `LogOutput::Capture` keeps unread before it drops new ones.
+pub const CAPTURE_LINES: usize = 100_000;
 
 /// The command that starts the function's runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::config::LogOutput;
 use crate::config::{Bootstrap, Config, ExtensionCommand};
-use crate::reactor::{Awaited, LogOutput};
+use crate::simulator::Awaited;
 use crate::simulator::Builder;
 
 /// The demo's function timeout (shorter than Lambda's default so the timeout step is quick).

@@ -46,12 +46,22 @@ mod mailbox;
 pub mod process;
 pub mod reactor;
 mod simulator;
+mod sys;
 pub mod telemetry;
 pub mod time;
 
-pub use config::{Bootstrap, Config, ConnectionTimeouts, ExtensionCommand, StreamLimits};
-pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
-pub use reactor::{
-    Awaited, EnvState, InvocationReport, InvokeResponse, LogOutput, TelemetryCapture,
+pub use config::{
+    Bootstrap, Config, ConnectionTimeouts, ExtensionCommand, LogOutput, StreamLimits,
 };
-pub use simulator::{Builder, DEFAULT_SPIN, Handle, Server, Simulator, Stopped, Streamed, Ticket};
+pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Timings};
+pub use simulator::{
+    Awaited, Builder, DEFAULT_SPIN, EnvState, Handle, InvocationReport, InvokeResponse, Server,
+    Simulator, Stopped, Streamed, TelemetryCapture, Ticket,
+};
+
+/// Internals re-exported for this repository's fuzz targets, benches and tests. Not part of the
+/// API: hidden from the documentation, and free to change in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::sys::raise_fd_limit;
+}

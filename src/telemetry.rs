@@ -10,14 +10,16 @@
 //!
 //! Telemetry API schemas only for now; the Logs API's records come with its wiring.
 
+pub mod batch;
+
 use crate::api::Context;
 use crate::api::telemetry::{
     Api, Destination, Schema, Subscription, Types, write_event, write_line, write_logs_dropped,
     write_logs_event, write_subscription,
 };
 use crate::lifecycle::PlatformEvent;
-use crate::lifecycle::batch::{Batch, Batcher, Dropped, Framing};
 use crate::time::Micros;
+use batch::{Batch, Batcher, Dropped, Framing};
 
 /// At most this many records are kept for replay during one init; the oldest go first.
 pub const MAX_REPLAY: usize = 10_000;

@@ -899,7 +899,7 @@ fn park() -> io::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::other("LAMBDA_SIM_BENCH_CONNS"))?;
-    lambda_sim::process::sys::raise_fd_limit()?;
+    lambda_sim::internals::raise_fd_limit()?;
     let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {peer}\r\n\r\n");
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {

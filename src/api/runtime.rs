@@ -5,9 +5,7 @@ use std::borrow::Cow;
 
 use super::{Context, JSON, Rendered, runtime_error};
 use crate::http::{Head, decimal, write_head};
-use crate::lifecycle::{
-    FunctionError, Invocation, MAX_RESPONSE_BYTES, Rejection, normalize_error_type,
-};
+use crate::lifecycle::{FunctionError, Invocation, MAX_RESPONSE_BYTES, Rejection};
 use crate::time::Micros;
 
 /// The request header naming a runtime error's type.
@@ -105,6 +103,27 @@ pub fn rejection(rejection: Rejection) -> Rendered<'static> {
         Rejection::SubscriptionClosed(_) | Rejection::SubscribedElsewhere(_) => {
             super::telemetry::rejection(rejection)
         }
+    }
+}
+
+/// Rapid's normalisation of `Lambda-Runtime-Function-Error-Type` (RIE `fatalerror.go`): a value
+/// containing `(Runtime|Function)\.[A-Z][a-zA-Z]+` is kept as sent; anything else becomes
+/// `Function.Unknown` if it starts with `Function.`, else `Runtime.Unknown`.
+pub fn normalize_error_type(raw: &str) -> String {
+    // The Go regexp is unanchored: any occurrence counts.
+    let matches = raw
+        .match_indices("Runtime.")
+        .chain(raw.match_indices("Function."));
+    for (at, prefix) in matches {
+        let rest = &raw.as_bytes()[at + prefix.len()..];
+        if rest.len() >= 2 && rest[0].is_ascii_uppercase() && rest[1].is_ascii_alphabetic() {
+            return raw.to_string();
+        }
+    }
+    if raw.starts_with("Function.") {
+        "Function.Unknown".to_string()
+    } else {
+        "Runtime.Unknown".to_string()
     }
 }
 

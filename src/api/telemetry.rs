@@ -13,7 +13,7 @@ use super::{Context, JSON, Rendered, runtime_error};
 use crate::lifecycle::{PlatformEvent, Rejection, Status};
 use crate::time::{Civil, Micros};
 
-pub use crate::lifecycle::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
+pub use crate::telemetry::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
 
 /// The Telemetry API's path.
 pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";

@@ -862,3 +862,23 @@ fn the_response_mode_header_is_read_as_rapid_does() {
     assert_eq!(json(&r)["errorType"], "InvalidFunctionResponseMode");
     assert_eq!(json(&r)["errorMessage"], "Invalid function response mode");
 }
+
+#[test]
+fn error_types_are_normalised_as_rapid_does() {
+    for (raw, want) in [
+        ("Runtime.ExitError", "Runtime.ExitError"),
+        ("Function.MyError", "Function.MyError"),
+        ("Runtime.UserCodeSyntaxError", "Runtime.UserCodeSyntaxError"),
+        ("Unhandled", "Runtime.Unknown"),
+        ("unhandled", "Runtime.Unknown"),
+        ("", "Runtime.Unknown"),
+        ("Function.", "Function.Unknown"),
+        ("Function.x", "Function.Unknown"),
+        ("Function.A", "Function.Unknown"),
+        ("Runtime.lower", "Runtime.Unknown"),
+        ("Handled.Runtime.Ok", "Handled.Runtime.Ok"), // the Go regexp is unanchored
+        ("Runtime.A1", "Runtime.Unknown"),
+    ] {
+        assert_eq!(runtime::normalize_error_type(raw), want, "{raw:?}");
+    }
+}

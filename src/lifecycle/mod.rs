@@ -62,7 +62,6 @@
 //! With an external runtime (11.6) there is no runtime process: parked connections stay, and
 //! the runtime's next `/next` is a new init.
 
-pub mod batch;
 mod extensions;
 mod timers;
 mod types;
@@ -174,27 +173,6 @@ impl Default for Config {
             seed: 0,
             epoch_us: 0,
         }
-    }
-}
-
-/// Rapid's normalisation of `Lambda-Runtime-Function-Error-Type` (RIE `fatalerror.go`): a value
-/// containing `(Runtime|Function)\.[A-Z][a-zA-Z]+` is kept as sent; anything else becomes
-/// `Function.Unknown` if it starts with `Function.`, else `Runtime.Unknown`.
-pub fn normalize_error_type(raw: &str) -> String {
-    // The Go regexp is unanchored: any occurrence counts.
-    let matches = raw
-        .match_indices("Runtime.")
-        .chain(raw.match_indices("Function."));
-    for (at, prefix) in matches {
-        let rest = &raw.as_bytes()[at + prefix.len()..];
-        if rest.len() >= 2 && rest[0].is_ascii_uppercase() && rest[1].is_ascii_alphabetic() {
-            return raw.to_string();
-        }
-    }
-    if raw.starts_with("Function.") {
-        "Function.Unknown".to_string()
-    } else {
-        "Runtime.Unknown".to_string()
     }
 }
 

@@ -1158,26 +1158,6 @@ fn external_init_error_refuses_next_until_the_next_invocation() {
 // ----- helpers and details -----
 
 #[test]
-fn error_types_are_normalised_as_rapid_does() {
-    for (raw, want) in [
-        ("Runtime.ExitError", "Runtime.ExitError"),
-        ("Function.MyError", "Function.MyError"),
-        ("Runtime.UserCodeSyntaxError", "Runtime.UserCodeSyntaxError"),
-        ("Unhandled", "Runtime.Unknown"),
-        ("unhandled", "Runtime.Unknown"),
-        ("", "Runtime.Unknown"),
-        ("Function.", "Function.Unknown"),
-        ("Function.x", "Function.Unknown"),
-        ("Function.A", "Function.Unknown"),
-        ("Runtime.lower", "Runtime.Unknown"),
-        ("Handled.Runtime.Ok", "Handled.Runtime.Ok"), // the Go regexp is unanchored
-        ("Runtime.A1", "Runtime.Unknown"),
-    ] {
-        assert_eq!(normalize_error_type(raw), want, "{raw:?}");
-    }
-}
-
-#[test]
 fn exit_statuses_print_as_go_does() {
     assert_eq!(ExitStatus::Code(42).to_string(), "exit status 42");
     assert_eq!(ExitStatus::Signal(9).to_string(), "signal: killed");

@@ -375,7 +375,7 @@ pub enum StreamEnd {
 /// An error a runtime reported, on `/error` or `/init/error`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionError {
-    /// The error type, normalised as rapid does (see [`normalize_error_type`](super::normalize_error_type)).
+    /// The error type, normalised as rapid does (`Lambda-Runtime-Function-Error-Type`, see the Runtime API).
     pub error_type: String,
     /// The body as posted (errorCause already stripped where the content type asks for it).
     pub body: Vec<u8>,

@@ -1,8 +1,6 @@
 //! Child processes: the Lambda environment they start with, spawning them in their own process
-//! group, and reading how they ended. The reactor owns the descriptors; `sys` holds every
-//! `unsafe` call in the crate.
-
-pub mod sys;
+//! group, and reading how they ended. The reactor owns the descriptors; the system calls
+//! themselves are in `crate::sys`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -13,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::lifecycle::InitType;
+use crate::sys;
 
 /// What to run and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -381,7 +380,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("processor"))
             .count();
-        let ours = super::sys::usable_cpus();
+        let ours = crate::sys::usable_cpus();
         assert!(ours >= std_count, "{ours} < {std_count}");
         assert!(ours <= online, "{ours} > {online}");
     }

@@ -32,17 +32,19 @@ use crate::config::Config;
 use crate::config::ExtensionCommand;
 use crate::http::{CONTINUE, Event, Framing, ParseError};
 use crate::lifecycle::{
-    self, Action, ChildId, ExtensionEvent, ExtensionInfo, InitType, InvokeReply, InvokeRequest,
-    Lifecycle, MAX_RESPONSE_BYTES, PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult,
-    StreamEnd, WaiterId,
+    self, Action, ChildId, ExtensionEvent, InitType, InvokeReply, Lifecycle, MAX_RESPONSE_BYTES,
+    PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult, StreamEnd, WaiterId,
 };
 use crate::mailbox as mpsc;
 use crate::process::{self, FunctionEnv, Launch};
+use crate::simulator::control::{Command, Control, EventTest, Reply};
+use crate::simulator::results::{
+    Awaited, EnvState, InvocationReport, InvokeResponse, TelemetryCapture,
+};
 use crate::time::Micros;
 use conn::{Conn, Exposed, State, Streaming, Wait};
 use outbound::{Outbound, Step};
 pub(crate) use sink::Sink;
-pub use sink::{CAPTURE_LINES, LogOutput};
 use slab::{Key, Slab};
 
 const INVOKE_LISTENER: Token = Token(0);
@@ -84,275 +86,6 @@ const EXIT_POLL: Micros = Micros(10_000);
 
 /// The reactor's read buffer.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// The answer an embedded caller gets: what an HTTP invoker would see, plus timings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvokeResponse {
-    /// The HTTP status the invoke endpoint would answer with.
-    pub status: u16,
-    /// Its headers (`X-Amzn-RequestId`, `X-Amz-Function-Error`, `Content-Type`, ...).
-    pub headers: Vec<(&'static str, String)>,
-    /// Its body.
-    pub body: Vec<u8>,
-    /// The request id (empty if the invocation was refused).
-    pub request_id: String,
-    /// When things happened, in microseconds since the simulator started.
-    pub timings: lifecycle::Timings,
-}
-
-impl InvokeResponse {
-    /// The value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `X-Amz-Function-Error`, set when the function failed.
-    pub fn function_error(&self) -> Option<&str> {
-        self.header("X-Amz-Function-Error")
-    }
-
-    /// The body as text (lossy).
-    pub fn body_str(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn from_rendered(
-        rendered: &api::Rendered<'_>,
-        request_id: String,
-        timings: lifecycle::Timings,
-    ) -> Self {
-        InvokeResponse {
-            status: rendered.status,
-            headers: owned_headers(rendered),
-            body: rendered.body.to_vec(),
-            request_id,
-            timings,
-        }
-    }
-
-    /// The answer to an invocation: what the invoke endpoint would send, with the runtime's
-    /// body moved, not copied.
-    fn from_reply(ctx: &api::Context, reply: InvokeReply) -> Self {
-        let rendered = api::invoke::render(ctx, &reply);
-        let status = rendered.status;
-        let headers = owned_headers(&rendered);
-        let rendered_body = match rendered.body {
-            std::borrow::Cow::Owned(body) => Ok(body),
-            // Borrowed from the reply: the runtime's bytes, which can move instead.
-            std::borrow::Cow::Borrowed(body) => Err(body.len()),
-        };
-        let body = rendered_body.unwrap_or_else(|len| {
-            let body = match reply.outcome {
-                lifecycle::Outcome::Response { body, .. } => body,
-                lifecycle::Outcome::FunctionError(e) => e.body,
-                lifecycle::Outcome::Failure(_) => Vec::new(),
-            };
-            debug_assert_eq!(body.len(), len, "render borrows the outcome's body");
-            body
-        });
-        InvokeResponse {
-            status,
-            headers,
-            body,
-            request_id: reply.request_id.to_string(),
-            timings: reply.timings,
-        }
-    }
-}
-
-/// An invocation once complete: the runtime and every INVOKE-subscribed extension back on
-/// next (PROTOCOL.md 5.2, 11.5), as its REPORT line says it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvocationReport {
-    /// The request id.
-    pub request_id: String,
-    /// How it ended.
-    pub status: lifecycle::Status,
-    /// Why, when it did not succeed.
-    pub error_type: Option<String>,
-    /// From release to the runtime until complete (the REPORT's Duration), in microseconds.
-    pub duration: Micros,
-    /// The on-demand init it followed, if any.
-    pub init_duration: Option<Micros>,
-    /// For each INVOKE-subscribed extension that came back, in registration order: its name
-    /// and the time from the runtime's response to its next `event/next`.
-    pub extensions: Vec<(String, Micros)>,
-}
-
-impl InvocationReport {
-    /// The overhead of extension `name`, if it took part.
-    pub fn overhead(&self, name: &str) -> Option<Micros> {
-        self.extensions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, us)| *us)
-    }
-
-    /// The largest overhead: how long the invocation waited for its extensions after the
-    /// runtime responded.
-    pub fn max_overhead(&self) -> Option<Micros> {
-        self.extensions.iter().map(|(_, us)| *us).max()
-    }
-
-    fn from_event(event: &PlatformEvent) -> Option<InvocationReport> {
-        let PlatformEvent::Report {
-            request_id,
-            status,
-            error_type,
-            duration,
-            init_duration,
-            extensions,
-            ..
-        } = event
-        else {
-            return None;
-        };
-        Some(InvocationReport {
-            request_id: request_id.to_string(),
-            status: *status,
-            error_type: error_type.clone(),
-            duration: *duration,
-            init_duration: *init_duration,
-            extensions: extensions
-                .iter()
-                .map(|(name, us)| (name.to_string(), us))
-                .collect(),
-        })
-    }
-}
-
-/// A snapshot of the environment, as the core sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvState {
-    /// The runtime's state as rapid names it (`Started`, `Ready`, `Running`, ...).
-    pub runtime_state: &'static str,
-    /// Invocations waiting for the environment.
-    pub queued: usize,
-    /// Runtime `/next` calls parked.
-    pub parked: usize,
-    /// The request id of the invocation with the runtime, if any.
-    pub current: Option<String>,
-    /// The registered extensions, in registration order.
-    pub extensions: Vec<ExtensionInfo>,
-    /// Whether the environment is initialised (between invocations or running one).
-    pub initialized: bool,
-    /// Whether it is initialised with nothing to do: the last invocation complete, extensions
-    /// included, and none queued.
-    pub idle: bool,
-    /// Whether the runtime and extensions are frozen (SIGSTOP) between invocations.
-    pub frozen: bool,
-    /// Whether shutdown has completed.
-    pub shut_down: bool,
-}
-
-/// A lifecycle state to wait for with [`Handle::wait_for`](crate::Handle::wait_for).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Awaited {
-    /// The environment is initialised: runtime and every extension ready.
-    Initialized,
-    /// Initialised, the last invocation complete (its extensions back on `event/next` too),
-    /// nothing queued.
-    Idle,
-    /// The environment is frozen: idle, every reply written, no telemetry batch in flight,
-    /// SIGSTOP sent to the runtime's and the extensions' process groups (the kernel stops
-    /// each process when it next schedules it: one still running at that moment shows state
-    /// `T` a moment later).
-    Frozen,
-    /// Shutdown has completed.
-    ShutDown,
-}
-
-impl Awaited {
-    fn reached(self, state: &EnvState) -> bool {
-        match self {
-            Awaited::Initialized => state.initialized,
-            Awaited::Idle => state.idle,
-            Awaited::Frozen => state.frozen,
-            Awaited::ShutDown => state.shut_down,
-        }
-    }
-}
-
-/// The Telemetry API events a simulator captured (`Builder::capture_telemetry`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TelemetryCapture {
-    /// The kept events, oldest first, as a subscriber to every type receives them.
-    pub events: Vec<serde_json::Value>,
-    /// Older events let go to stay within the bound.
-    pub dropped: u64,
-}
-
-/// A test on a captured event, for `Handle::wait_for_event`.
-pub(crate) struct EventTest(pub(crate) Box<dyn FnMut(&serde_json::Value) -> bool + Send>);
-
-impl std::fmt::Debug for EventTest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventTest")
-    }
-}
-
-/// What the reactor sends back to the embedding handle. One type for every answer: each
-/// channel type is another instance of the mailbox, which the 1 MB binary notices.
-#[derive(Debug)]
-pub(crate) enum Reply {
-    Response(InvokeResponse),
-    State(EnvState),
-    /// `None` for an invocation that never reached the runtime.
-    Report(Option<InvocationReport>),
-    Telemetry(TelemetryCapture),
-    Event(serde_json::Value),
-    Outcomes(Vec<InvokeResponse>),
-    /// A piece of a streamed response, before its `Response`.
-    Chunk(Vec<u8>),
-}
-
-/// What the embedding handle asks of the reactor.
-pub(crate) enum Command {
-    Invoke {
-        request: InvokeRequest,
-        reply: mpsc::Sender<Reply>,
-        /// Where its report goes once it is complete; `None` is sent for an invocation that
-        /// never reached the runtime.
-        report: Option<mpsc::Sender<Reply>>,
-        /// A streamed response's chunks go to `reply` as they come.
-        stream: bool,
-    },
-    /// An `Event` invocation: answered at once (202, or the refusal); its outcome is kept.
-    InvokeEvent {
-        request: InvokeRequest,
-        reply: mpsc::Sender<Reply>,
-    },
-    /// Answer with the outcome of `Event` invocation `.0`, kept or to come.
-    EventOutcome(String, mpsc::Sender<Reply>),
-    /// The kept outcomes of `Event` invocations.
-    EventOutcomes(mpsc::Sender<Reply>),
-    State(mpsc::Sender<Reply>),
-    /// Answer with the state once it reaches `Awaited`.
-    WaitFor(Awaited, mpsc::Sender<Reply>),
-    /// The captured telemetry.
-    Telemetry(mpsc::Sender<Reply>),
-    /// Answer with the first captured event, past or future, that passes the test.
-    WaitEvent(EventTest, mpsc::Sender<Reply>),
-    Shutdown,
-}
-
-/// The handle's side of the reactor: a channel and a waker, so no wake-up is ever missed (the
-/// waker's eventfd stays readable until the reactor has polled it).
-#[derive(Clone, Debug)]
-pub(crate) struct Control {
-    commands: mpsc::Sender<Command>,
-    waker: Arc<Waker>,
-}
-
-impl Control {
-    /// Sends a command; `false` if the reactor is gone.
-    pub(crate) fn send(&self, command: Command) -> bool {
-        self.commands.send(command).is_ok() && self.waker.wake().is_ok()
-    }
-}
 
 /// Everything polled besides the listeners.
 // Connections are nearly every entry (thousands of parked long polls); boxing them to match
@@ -541,7 +274,7 @@ impl Reactor {
         let waker = Arc::new(Waker::new(registry, WAKER)?);
         let (tx, rx) = mpsc::channel();
 
-        let timer = process::sys::timerfd()?;
+        let timer = crate::sys::timerfd()?;
         registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
 
         let (mut sink, lines_rx) = Sink::new(config.log_output);
@@ -553,7 +286,7 @@ impl Reactor {
             }
         }
 
-        let seed = config.seed.unwrap_or_else(process::sys::os_random_u64);
+        let seed = config.seed.unwrap_or_else(crate::sys::os_random_u64);
         let extensions = config.all_extensions()?;
         let core = Lifecycle::new(
             lifecycle::Config {
@@ -779,7 +512,7 @@ impl Reactor {
             return None;
         }
         let after = at.since(now).to_duration();
-        match process::sys::arm_timerfd(&self.timer, after) {
+        match crate::sys::arm_timerfd(&self.timer, after) {
             Ok(()) => {
                 self.armed = Some(at);
                 None
@@ -830,7 +563,7 @@ impl Reactor {
                 self.sink.flush();
             }
             TIMER => {
-                process::sys::clear_timerfd(&self.timer);
+                crate::sys::clear_timerfd(&self.timer);
                 self.armed = None;
             }
             Token(t) => {
@@ -1047,7 +780,7 @@ impl Reactor {
     fn on_signal(&mut self, now: Micros) {
         loop {
             let Some(fd) = &self.stop else { return };
-            let Ok(Some(signal)) = process::sys::read_signal(fd) else {
+            let Ok(Some(signal)) = crate::sys::read_signal(fd) else {
                 return;
             };
             self.signals += 1;
@@ -2609,7 +2342,7 @@ impl Drop for Reactor {
             // SIGKILL was sent; wait for the exit, but not forever on a process stuck in the kernel.
             match pidfd {
                 Some(pidfd) => {
-                    let _ = process::sys::wait_readable(pidfd, 1_000);
+                    let _ = crate::sys::wait_readable(pidfd, 1_000);
                     let _ = process::reap(proc.pid);
                 }
                 None => {
@@ -2625,15 +2358,6 @@ impl Drop for Reactor {
             }
         }
     }
-}
-
-/// A rendering's headers as owned values, for the embedding API.
-fn owned_headers(rendered: &api::Rendered<'_>) -> Vec<(&'static str, String)> {
-    rendered
-        .headers()
-        .iter()
-        .map(|(n, v)| (*n, String::from_utf8_lossy(v).into_owned()))
-        .collect()
 }
 
 /// Reaps `pid` if it has exited; a failure to reap counts as an exit with code -1.

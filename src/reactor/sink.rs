@@ -11,25 +11,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
+use crate::config::{CAPTURE_LINES, LogOutput};
 use crate::mailbox::{Receiver, SyncSender, TrySendError, sync_channel};
 use crate::time::Micros;
-
-/// Where the simulator's log lines (lifecycle lines and the function's output) go.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogOutput {
-    /// Our stdout, written without ever blocking the reactor (the CLI's choice).
-    Stdout,
-    /// Our stderr, likewise (`lambda-sim invoke`, whose stdout is the function's answer).
-    Stderr,
-    /// A bounded buffer read with `Handle::lines` (the embedding API's choice for tests).
-    Capture,
-    /// Nowhere.
-    #[default]
-    Discard,
-}
-
-/// How many lines `LogOutput::Capture` keeps unread before it drops new ones.
-pub const CAPTURE_LINES: usize = 100_000;
 
 /// How many bytes wait for a slow stdout before new lines are dropped (and counted).
 pub(crate) const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
@@ -234,7 +218,7 @@ impl Sink {
     pub(crate) fn finish(&mut self) {
         if self.flush() {
             if let Target::NonBlocking(file, _) = &mut self.target {
-                let _ = crate::process::sys::set_blocking(file);
+                let _ = crate::sys::set_blocking(file);
                 let _ = file.write_all(&self.pending[self.written..]);
             }
         }

@@ -4,8 +4,8 @@
 use super::*;
 use crate::api::telemetry::{Api, Schema};
 use crate::id::{Rng, TraceId};
-use crate::lifecycle::batch::Buffering;
 use crate::lifecycle::{InitPhase, InitType, Status};
+use crate::telemetry::batch::Buffering;
 
 const MS: u64 = 1_000;
 

@@ -1,6 +1,10 @@
-//! Every `unsafe` call in lambda-sim: thin wrappers around libc, each with its reason.
+//! The operating system's calls, and every `unsafe` block in lambda-sim: thin wrappers around
+//! libc, each with its reason. Spawning children (fork, exec, process groups,
+//! `PR_SET_PDEATHSIG`), signalling and reaping them (kill, pidfd, waitid), the reactor's timerfd,
+//! the CLI's signalfd, the seed from `getrandom`, the descriptor limit, the CPU affinity mask and
+//! a thread's CPU clock. Callers see safe functions only.
 //!
-//! Linux only: `PR_SET_PDEATHSIG`, signalfd, timerfd; pidfd (5.3+) where the kernel has it.
+//! Linux only; pidfd (5.3+) where the kernel has it.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -347,7 +351,7 @@ pub(crate) fn set_blocking(fd: &impl AsRawFd) -> io::Result<()> {
 }
 
 /// Random bytes from the kernel, for seeding ids when no `--seed` is given.
-pub fn os_random_u64() -> u64 {
+pub(crate) fn os_random_u64() -> u64 {
     let mut buf = [0u8; 8];
     // SAFETY: getrandom writes at most `buf.len()` bytes into the buffer we pass.
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -365,7 +369,7 @@ pub fn os_random_u64() -> u64 {
 /// Blocks `signals` for this thread (and threads it creates later) and returns a signalfd that
 /// reads them. For the CLI only: the library installs no process-wide signal handling.
 /// Children start with an empty signal mask (std resets it before exec).
-pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
+pub(crate) fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
     // SAFETY: sigset_t is plain data and sigemptyset initialises it.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a live, writable sigset_t.
@@ -386,7 +390,7 @@ pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
 }
 
 /// Reads one pending signal from a signalfd, if any.
-pub fn read_signal(fd: &OwnedFd) -> io::Result<Option<i32>> {
+pub(crate) fn read_signal(fd: &OwnedFd) -> io::Result<Option<i32>> {
     // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
     let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::signalfd_siginfo>();

@@ -8,13 +8,17 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::config::LogOutput;
 use crate::config::{Bootstrap, Config, ExtensionCommand};
 use crate::lifecycle::InvokeRequest;
 use crate::mailbox as mpsc;
-use crate::reactor::{
-    Awaited, Command, Control, EnvState, EventTest, InvocationReport, InvokeResponse, LogOutput,
-    Reactor, Reply, TelemetryCapture,
-};
+use crate::reactor::Reactor;
+
+pub(crate) mod control;
+pub(crate) mod results;
+
+use control::{Command, Control, EventTest, Reply};
+pub use results::{Awaited, EnvState, InvocationReport, InvokeResponse, TelemetryCapture};
 
 /// Entry point of the embedding API.
 ///
@@ -296,7 +300,7 @@ impl Builder {
         let thread = std::thread::Builder::new()
             .name("lambda-sim".into())
             .spawn(move || reactor.run())?;
-        let several_cpus = crate::process::sys::usable_cpus() > 1;
+        let several_cpus = crate::sys::usable_cpus() > 1;
         Ok(Handle {
             control,
             invoke_addr,
@@ -582,7 +586,7 @@ impl Handle {
     pub fn cpu_time(&self) -> Option<Duration> {
         use std::os::unix::thread::JoinHandleExt;
         let thread = self.thread.as_ref().filter(|t| !t.is_finished())?;
-        crate::process::sys::thread_cpu_time(thread.as_pthread_t()).ok()
+        crate::sys::thread_cpu_time(thread.as_pthread_t()).ok()
     }
 
     /// Shuts down as Lambda does (PROTOCOL.md 5.5): queued and unanswered invocations get
@@ -772,7 +776,7 @@ impl Server {
         self.reactor.runtime_api_addr()
     }
 
-    /// Runs until a signal arrives on `signals` (see [`crate::process::sys::signalfd`]) and
+    /// Runs until a signal arrives on `signals` (see [`crate::sys::signalfd`]) and
     /// shutdown completes.
     pub fn run(mut self, signals: OwnedFd) -> io::Result<()> {
         self.reactor.watch_signals(signals)?;

@@ -1,0 +1,215 @@
+//! What the embedding API answers with: an invocation's response and report, the environment's
+//! state, and the captured telemetry.
+
+use crate::api;
+use crate::lifecycle::{self, ExtensionInfo, InvokeReply, PlatformEvent};
+use crate::time::Micros;
+
+/// The answer an embedded caller gets: what an HTTP invoker would see, plus timings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvokeResponse {
+    /// The HTTP status the invoke endpoint would answer with.
+    pub status: u16,
+    /// Its headers (`X-Amzn-RequestId`, `X-Amz-Function-Error`, `Content-Type`, ...).
+    pub headers: Vec<(&'static str, String)>,
+    /// Its body.
+    pub body: Vec<u8>,
+    /// The request id (empty if the invocation was refused).
+    pub request_id: String,
+    /// When things happened, in microseconds since the simulator started.
+    pub timings: lifecycle::Timings,
+}
+
+impl InvokeResponse {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `X-Amz-Function-Error`, set when the function failed.
+    pub fn function_error(&self) -> Option<&str> {
+        self.header("X-Amz-Function-Error")
+    }
+
+    /// The body as text (lossy).
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub(crate) fn from_rendered(
+        rendered: &api::Rendered<'_>,
+        request_id: String,
+        timings: lifecycle::Timings,
+    ) -> Self {
+        InvokeResponse {
+            status: rendered.status,
+            headers: owned_headers(rendered),
+            body: rendered.body.to_vec(),
+            request_id,
+            timings,
+        }
+    }
+
+    /// The answer to an invocation: what the invoke endpoint would send, with the runtime's
+    /// body moved, not copied.
+    pub(crate) fn from_reply(ctx: &api::Context, reply: InvokeReply) -> Self {
+        let rendered = api::invoke::render(ctx, &reply);
+        let status = rendered.status;
+        let headers = owned_headers(&rendered);
+        let rendered_body = match rendered.body {
+            std::borrow::Cow::Owned(body) => Ok(body),
+            // Borrowed from the reply: the runtime's bytes, which can move instead.
+            std::borrow::Cow::Borrowed(body) => Err(body.len()),
+        };
+        let body = rendered_body.unwrap_or_else(|len| {
+            let body = match reply.outcome {
+                lifecycle::Outcome::Response { body, .. } => body,
+                lifecycle::Outcome::FunctionError(e) => e.body,
+                lifecycle::Outcome::Failure(_) => Vec::new(),
+            };
+            debug_assert_eq!(body.len(), len, "render borrows the outcome's body");
+            body
+        });
+        InvokeResponse {
+            status,
+            headers,
+            body,
+            request_id: reply.request_id.to_string(),
+            timings: reply.timings,
+        }
+    }
+}
+
+/// An invocation once complete: the runtime and every INVOKE-subscribed extension back on
+/// next (PROTOCOL.md 5.2, 11.5), as its REPORT line says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvocationReport {
+    /// The request id.
+    pub request_id: String,
+    /// How it ended.
+    pub status: lifecycle::Status,
+    /// Why, when it did not succeed.
+    pub error_type: Option<String>,
+    /// From release to the runtime until complete (the REPORT's Duration), in microseconds.
+    pub duration: Micros,
+    /// The on-demand init it followed, if any.
+    pub init_duration: Option<Micros>,
+    /// For each INVOKE-subscribed extension that came back, in registration order: its name
+    /// and the time from the runtime's response to its next `event/next`.
+    pub extensions: Vec<(String, Micros)>,
+}
+
+impl InvocationReport {
+    /// The overhead of extension `name`, if it took part.
+    pub fn overhead(&self, name: &str) -> Option<Micros> {
+        self.extensions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, us)| *us)
+    }
+
+    /// The largest overhead: how long the invocation waited for its extensions after the
+    /// runtime responded.
+    pub fn max_overhead(&self) -> Option<Micros> {
+        self.extensions.iter().map(|(_, us)| *us).max()
+    }
+
+    pub(crate) fn from_event(event: &PlatformEvent) -> Option<InvocationReport> {
+        let PlatformEvent::Report {
+            request_id,
+            status,
+            error_type,
+            duration,
+            init_duration,
+            extensions,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(InvocationReport {
+            request_id: request_id.to_string(),
+            status: *status,
+            error_type: error_type.clone(),
+            duration: *duration,
+            init_duration: *init_duration,
+            extensions: extensions
+                .iter()
+                .map(|(name, us)| (name.to_string(), us))
+                .collect(),
+        })
+    }
+}
+
+/// A snapshot of the environment, as the core sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvState {
+    /// The runtime's state as rapid names it (`Started`, `Ready`, `Running`, ...).
+    pub runtime_state: &'static str,
+    /// Invocations waiting for the environment.
+    pub queued: usize,
+    /// Runtime `/next` calls parked.
+    pub parked: usize,
+    /// The request id of the invocation with the runtime, if any.
+    pub current: Option<String>,
+    /// The registered extensions, in registration order.
+    pub extensions: Vec<ExtensionInfo>,
+    /// Whether the environment is initialised (between invocations or running one).
+    pub initialized: bool,
+    /// Whether it is initialised with nothing to do: the last invocation complete, extensions
+    /// included, and none queued.
+    pub idle: bool,
+    /// Whether the runtime and extensions are frozen (SIGSTOP) between invocations.
+    pub frozen: bool,
+    /// Whether shutdown has completed.
+    pub shut_down: bool,
+}
+
+/// A lifecycle state to wait for with [`Handle::wait_for`](crate::Handle::wait_for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// The environment is initialised: runtime and every extension ready.
+    Initialized,
+    /// Initialised, the last invocation complete (its extensions back on `event/next` too),
+    /// nothing queued.
+    Idle,
+    /// The environment is frozen: idle, every reply written, no telemetry batch in flight,
+    /// SIGSTOP sent to the runtime's and the extensions' process groups (the kernel stops
+    /// each process when it next schedules it: one still running at that moment shows state
+    /// `T` a moment later).
+    Frozen,
+    /// Shutdown has completed.
+    ShutDown,
+}
+
+impl Awaited {
+    pub(crate) fn reached(self, state: &EnvState) -> bool {
+        match self {
+            Awaited::Initialized => state.initialized,
+            Awaited::Idle => state.idle,
+            Awaited::Frozen => state.frozen,
+            Awaited::ShutDown => state.shut_down,
+        }
+    }
+}
+
+/// The Telemetry API events a simulator captured (`Builder::capture_telemetry`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TelemetryCapture {
+    /// The kept events, oldest first, as a subscriber to every type receives them.
+    pub events: Vec<serde_json::Value>,
+    /// Older events let go to stay within the bound.
+    pub dropped: u64,
+}
+
+/// A rendering's headers as owned values, for the embedding API.
+fn owned_headers(rendered: &api::Rendered<'_>) -> Vec<(&'static str, String)> {
+    rendered
+        .headers()
+        .iter()
+        .map(|(n, v)| (*n, String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
