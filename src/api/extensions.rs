@@ -8,7 +8,6 @@ use std::io::Write as _;
 use super::{Context, JSON, Rendered, runtime_error};
 use crate::http::{Head, decimal, write_head};
 use crate::id::{RequestId, TraceId, Uuid};
-use crate::lifecycle::Rejection;
 use crate::time::Micros;
 
 pub use crate::lifecycle::{Events, ShutdownReason};
@@ -129,27 +128,6 @@ pub fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
             "Lambda-Extension-Function-Error-Type not found",
         )),
     }
-}
-
-/// The answer to a request the lifecycle refused: every Extensions API refusal is a 403 with
-/// rapid's error type.
-pub fn rejection(rejection: Rejection) -> Rendered<'static> {
-    let error_type = match rejection {
-        Rejection::RegistrationClosed => "Extension.RegistrationClosed",
-        Rejection::ExtensionNameTaken | Rejection::ExtensionState { .. } => {
-            "Extension.InvalidExtensionState"
-        }
-        Rejection::TooManyExtensions => "Extension.TooManyExtensions",
-        Rejection::ShutdownForInternal => "Extension.InvalidEventType",
-        Rejection::UnknownExtension(_) => "Extension.UnknownExtensionIdentifier",
-        Rejection::InvalidRequestId
-        | Rejection::InvalidStateTransition { .. }
-        | Rejection::TooManyRequests => return super::runtime::rejection(rejection),
-        Rejection::SubscriptionClosed(_) | Rejection::SubscribedElsewhere(_) => {
-            return super::telemetry::rejection(rejection);
-        }
-    };
-    runtime_error(403, error_type, &rejection.to_string())
 }
 
 /// The answer to a registration: 200, the identifier, and the function's name, version and

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::{Context, JSON, Refusal, Rendered, invoke_error};
 use crate::http::Head;
-use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome, Rejection};
+use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome};
 
 /// The Invoke API path prefix.
 pub const PREFIX: &str = "/2015-03-31/functions/";
@@ -261,21 +261,17 @@ pub fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
     }
 }
 
-/// The answer to an invocation the core refused.
-pub fn rejection(rejection: Rejection) -> Rendered<'static> {
-    match rejection {
-        Rejection::TooManyRequests => {
-            let body = serde_json::json!({
-                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
-                "Type": "User",
-                "message": rejection.to_string(),
-            });
-            Rendered::new(429, Cow::Owned(body.to_string().into_bytes()))
-                .header("Content-Type", JSON)
-                .header("x-amzn-ErrorType", b"TooManyRequestsException")
-        }
-        other => invoke_error(500, "ServiceException", &other.to_string()),
-    }
+/// 429 `TooManyRequestsException`: the Invoke API's answer for a function at its reserved
+/// concurrency, reason `ReservedFunctionConcurrentInvocationLimitExceeded`.
+pub fn throttled(message: &str) -> Rendered<'static> {
+    let body = serde_json::json!({
+        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+        "Type": "User",
+        "message": message,
+    });
+    Rendered::new(429, Cow::Owned(body.to_string().into_bytes()))
+        .header("Content-Type", JSON)
+        .header("x-amzn-ErrorType", b"TooManyRequestsException")
 }
 
 /// The largest asynchronous (`Event`) invoke payload: 1 MB (the Invoke API's current limit;

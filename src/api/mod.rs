@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use crate::http::{Head, Method, ParseError};
 use crate::id::{RequestId, Uuid};
-use crate::lifecycle::{ExtensionErrorKind, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+use crate::lifecycle::{ExtensionErrorKind, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, Rejection};
 use telemetry::Api;
 
 /// The Runtime API version prefix.
@@ -306,6 +306,41 @@ pub fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<
     Rendered::new(status, Cow::Owned(body.to_string().into_bytes()))
         .header("Content-Type", JSON)
         .header("x-amzn-ErrorType", code.as_bytes())
+}
+
+/// The answer to a request the core refused, in the dialect of the listener it came in on: the
+/// one place where each [`Rejection`] gets its status and error type.
+pub fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'static> {
+    let (status, error_type) = match rejection {
+        // rapid `AwsRequestIDValidator` (RIE `internal/lambda/rapi/middleware/middleware.go`).
+        Rejection::InvalidRequestId => return runtime::invalid_request_id(),
+        // rapid `RenderInvalidStateTransition` (RIE `internal/lambda/rapi/rendering`).
+        Rejection::InvalidStateTransition { .. } => (403, "InvalidStateTransition"),
+        // The Invoke API's throttling answer for a function at its reserved concurrency
+        // (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html, `TooManyRequestsException`).
+        Rejection::TooManyRequests => match listener {
+            Listener::Invoke => return invoke::throttled(&rejection.to_string()),
+            Listener::Runtime => (429, "TooManyRequests"),
+        },
+        // The Extensions API refuses with 403 and rapid's error types (RIE
+        // `internal/lambda/rapi/handler/agentregister.go`, `core/registrations.go`).
+        Rejection::RegistrationClosed => (403, "Extension.RegistrationClosed"),
+        Rejection::ExtensionNameTaken | Rejection::ExtensionState { .. } => {
+            (403, "Extension.InvalidExtensionState")
+        }
+        Rejection::TooManyExtensions => (403, "Extension.TooManyExtensions"),
+        Rejection::ShutdownForInternal => (403, "Extension.InvalidEventType"),
+        Rejection::UnknownExtension(_) => (403, "Extension.UnknownExtensionIdentifier"),
+        Rejection::SubscriptionClosed(api) => return telemetry::subscription_closed(api),
+        // The error of the API that was asked, not of the one already held.
+        Rejection::SubscribedElsewhere(held) => (400, held.other().validation_error()),
+    };
+    match listener {
+        Listener::Runtime => runtime_error(status, error_type, &rejection.to_string()),
+        // No other refusal of the core reaches an invoker; should one, it is the service's
+        // fault, not the caller's.
+        Listener::Invoke => invoke_error(500, "ServiceException", &rejection.to_string()),
+    }
 }
 
 /// The answer to a request the HTTP decoder refused, in the listener's dialect.

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::{Context, JSON, Rendered, runtime_error};
 use crate::http::{Head, decimal, write_head};
-use crate::lifecycle::{FunctionError, Invocation, MAX_RESPONSE_BYTES, Rejection};
+use crate::lifecycle::{FunctionError, Invocation, MAX_RESPONSE_BYTES};
 use crate::time::Micros;
 
 /// The request header naming a runtime error's type.
@@ -83,27 +83,6 @@ pub fn too_large() -> Rendered<'static> {
         "RequestEntityTooLarge",
         &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
     )
-}
-
-/// The answer to a request the core refused.
-pub fn rejection(rejection: Rejection) -> Rendered<'static> {
-    match rejection {
-        Rejection::InvalidRequestId => invalid_request_id(),
-        Rejection::InvalidStateTransition { .. } => {
-            runtime_error(403, "InvalidStateTransition", &rejection.to_string())
-        }
-        // Not a Runtime API answer, but render it sensibly should it ever be asked for.
-        Rejection::TooManyRequests => runtime_error(429, "TooManyRequests", &rejection.to_string()),
-        Rejection::RegistrationClosed
-        | Rejection::ExtensionNameTaken
-        | Rejection::TooManyExtensions
-        | Rejection::ShutdownForInternal
-        | Rejection::UnknownExtension(_)
-        | Rejection::ExtensionState { .. } => super::extensions::rejection(rejection),
-        Rejection::SubscriptionClosed(_) | Rejection::SubscribedElsewhere(_) => {
-            super::telemetry::rejection(rejection)
-        }
-    }
 }
 
 /// Rapid's normalisation of `Lambda-Runtime-Function-Error-Type` (RIE `fatalerror.go`): a value

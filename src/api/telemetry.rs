@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use super::{Context, JSON, Rendered, runtime_error};
-use crate::lifecycle::{PlatformEvent, Rejection, Status};
+use crate::lifecycle::{PlatformEvent, Status};
 use crate::time::{Civil, Micros};
 
 pub use crate::telemetry::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
@@ -24,8 +24,16 @@ pub const LOGS_PATH: &str = "/2020-08-15/logs";
 pub use crate::lifecycle::TelemetryApi as Api;
 
 impl Api {
+    /// The other of the two.
+    pub(crate) fn other(self) -> Api {
+        match self {
+            Api::Telemetry => Api::Logs,
+            Api::Logs => Api::Telemetry,
+        }
+    }
+
     /// The `errorType` of a refused subscription body.
-    fn validation_error(self) -> &'static str {
+    pub(crate) fn validation_error(self) -> &'static str {
         match self {
             Api::Telemetry => "ValidationError",
             Api::Logs => "Logs.ValidationError",
@@ -279,29 +287,6 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
 /// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
 pub fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
-}
-
-/// The answer to a subscription the lifecycle refused.
-pub fn rejection(rejection: Rejection) -> Rendered<'static> {
-    match rejection {
-        Rejection::SubscriptionClosed(api) => subscription_closed(api),
-        Rejection::SubscribedElsewhere(held) => {
-            let asked = match held {
-                Api::Telemetry => Api::Logs,
-                Api::Logs => Api::Telemetry,
-            };
-            runtime_error(400, asked.validation_error(), &rejection.to_string())
-        }
-        Rejection::InvalidRequestId
-        | Rejection::InvalidStateTransition { .. }
-        | Rejection::TooManyRequests
-        | Rejection::RegistrationClosed
-        | Rejection::ExtensionNameTaken
-        | Rejection::TooManyExtensions
-        | Rejection::ShutdownForInternal
-        | Rejection::UnknownExtension(_)
-        | Rejection::ExtensionState { .. } => super::extensions::rejection(rejection),
-    }
 }
 
 /// 403 after the init: subscriptions are taken only while the environment initialises.

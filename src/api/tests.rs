@@ -342,16 +342,22 @@ fn next_carries_every_header_of_the_invocation() {
 
 #[test]
 fn runtime_rejections_are_rapids() {
-    let r = runtime::rejection(Rejection::InvalidStateTransition {
-        from: "RuntimeResponseSentState",
-        to: "InvocationResponse",
-    });
+    let r = rejection(
+        Listener::Runtime,
+        Rejection::InvalidStateTransition {
+            from: "RuntimeResponseSentState",
+            to: "InvocationResponse",
+        },
+    );
     assert_eq!(r.status, 403);
     assert_eq!(
         text(&r),
         r#"{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}"#
     );
-    assert_eq!(runtime::rejection(Rejection::InvalidRequestId).status, 400);
+    assert_eq!(
+        rejection(Listener::Runtime, Rejection::InvalidRequestId).status,
+        400
+    );
     let ok = runtime::accepted();
     assert_eq!(
         (ok.status, text(&ok)),
@@ -588,7 +594,7 @@ fn invoke_replies_follow_decision_11_1() {
         )
     );
 
-    let r = invoke::rejection(Rejection::TooManyRequests);
+    let r = rejection(Listener::Invoke, Rejection::TooManyRequests);
     assert_eq!(r.status, 429);
     assert_eq!(
         r.get("x-amzn-ErrorType"),
@@ -881,4 +887,48 @@ fn error_types_are_normalised_as_rapid_does() {
     ] {
         assert_eq!(runtime::normalize_error_type(raw), want, "{raw:?}");
     }
+}
+
+#[test]
+fn every_rejection_renders_in_its_listeners_dialect() {
+    use crate::lifecycle::TelemetryApi;
+    let id = Rng::from_seed(1).uuid_v4();
+    let all = [
+        Rejection::InvalidRequestId,
+        Rejection::InvalidStateTransition {
+            from: "Ready",
+            to: "InitError",
+        },
+        Rejection::TooManyRequests,
+        Rejection::RegistrationClosed,
+        Rejection::ExtensionNameTaken,
+        Rejection::TooManyExtensions,
+        Rejection::ShutdownForInternal,
+        Rejection::UnknownExtension(id),
+        Rejection::ExtensionState {
+            from: "Ready",
+            to: "Ready",
+        },
+        Rejection::SubscriptionClosed(TelemetryApi::Telemetry),
+        Rejection::SubscribedElsewhere(TelemetryApi::Logs),
+    ];
+    for r in all {
+        let answer = rejection(Listener::Runtime, r);
+        assert!((400..500).contains(&answer.status), "{r:?}");
+        let body = json(&answer);
+        assert!(body["errorType"].is_string() && body["errorMessage"].is_string());
+    }
+    // An invoker is refused only for throttling; anything else would be the service's fault.
+    let throttled = rejection(Listener::Invoke, Rejection::TooManyRequests);
+    assert_eq!(throttled.status, 429);
+    assert_eq!(
+        throttled.get("x-amzn-ErrorType"),
+        Some(&b"TooManyRequestsException"[..])
+    );
+    let other = rejection(Listener::Invoke, Rejection::RegistrationClosed);
+    assert_eq!(other.status, 500);
+    assert_eq!(
+        other.get("x-amzn-ErrorType"),
+        Some(&b"ServiceException"[..])
+    );
 }

@@ -692,7 +692,7 @@ impl Reactor {
                                 let _ = report.send(Reply::Report(None));
                             }
                             if let Some(TicketTx { tx: reply, .. }) = self.tickets.remove(key) {
-                                let rendered = api::invoke::rejection(rejection);
+                                let rendered = api::rejection(Listener::Invoke, rejection);
                                 let timings = lifecycle::Timings {
                                     received: now,
                                     responded: now,
@@ -724,7 +724,7 @@ impl Reactor {
                             InvokeResponse::from_rendered(&answer, id.clone(), timings)
                         }
                         Err(rejection) => {
-                            let answer = api::invoke::rejection(rejection);
+                            let answer = api::rejection(Listener::Invoke, rejection);
                             InvokeResponse::from_rendered(&answer, String::new(), timings)
                         }
                     };
@@ -923,7 +923,7 @@ impl Reactor {
                 .map(|r| {
                     r.map_or_else(
                         |()| api::runtime::invalid_response_mode(),
-                        api::runtime::rejection,
+                        |r| api::rejection(Listener::Runtime, r),
                     )
                 })
             }
@@ -931,17 +931,17 @@ impl Reactor {
                 .core
                 .check_runtime_result(*id, false)
                 .err()
-                .map(api::runtime::rejection),
+                .map(|r| api::rejection(Listener::Runtime, r)),
             Route::Error(id) => self
                 .core
                 .check_runtime_result(*id, true)
                 .err()
-                .map(api::runtime::rejection),
+                .map(|r| api::rejection(Listener::Runtime, r)),
             Route::InitError => self
                 .core
                 .check_init_error()
                 .err()
-                .map(api::runtime::rejection),
+                .map(|r| api::rejection(Listener::Runtime, r)),
             _ => None,
         }
         .or_else(|| match &route {
@@ -1044,7 +1044,7 @@ impl Reactor {
                             }
                             api::telemetry::subscribed()
                         }
-                        Err(r) => api::telemetry::rejection(r),
+                        Err(r) => api::rejection(Listener::Runtime, r),
                     },
                     Err(refused) => *refused,
                 }
@@ -1055,7 +1055,7 @@ impl Reactor {
                     conn.decoder.shrink();
                     return;
                 }
-                Err(r) => api::runtime::rejection(r),
+                Err(r) => api::rejection(Listener::Runtime, r),
             },
             Some(Route::Response(id)) => {
                 let content_type = head.header_str("Content-Type").map(str::to_string);
@@ -1125,7 +1125,7 @@ impl Reactor {
                             conn.answer(|out, close| answer.write(out, close));
                             return;
                         }
-                        Err(r) => api::extensions::rejection(r),
+                        Err(r) => api::rejection(Listener::Runtime, r),
                     }
                 }
                 Err(refused) => *refused,
@@ -1137,7 +1137,7 @@ impl Reactor {
                         conn.decoder.shrink();
                         return;
                     }
-                    Err(r) => api::extensions::rejection(r),
+                    Err(r) => api::rejection(Listener::Runtime, r),
                 },
                 Err(refused) => *refused,
             },
@@ -1148,7 +1148,7 @@ impl Reactor {
                     Ok((id, error_type)) => {
                         match self.core.handle_extension_error(now, id, kind, error_type) {
                             Ok(()) => api::runtime::accepted(),
-                            Err(r) => api::extensions::rejection(r),
+                            Err(r) => api::rejection(Listener::Runtime, r),
                         }
                     }
                     Err(refused) => *refused,
@@ -1171,7 +1171,7 @@ impl Reactor {
                             conn.state = State::Waiting(wait);
                             return;
                         }
-                        Err(r) => api::invoke::rejection(r),
+                        Err(r) => api::rejection(Listener::Invoke, r),
                     }
                 }
                 Ok((request, InvocationType::Event)) => {
@@ -1185,7 +1185,7 @@ impl Reactor {
                             conn.answer(|out, close| answer.write(out, close));
                             return;
                         }
-                        Err(r) => api::invoke::rejection(r),
+                        Err(r) => api::rejection(Listener::Invoke, r),
                     }
                 }
                 Ok((_, InvocationType::DryRun)) => api::invoke::dry_run(),
@@ -1440,7 +1440,7 @@ impl Reactor {
                         if let Some(Source::Conn(conn)) =
                             self.sources.get_mut(Key::from_u64(waiter.0))
                         {
-                            let answer = api::runtime::rejection(r);
+                            let answer = api::rejection(Listener::Runtime, r);
                             conn.answer(|out, close| answer.write(out, close));
                         }
                     }
@@ -2441,7 +2441,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 fn runtime_post(result: Result<(), Rejection>) -> api::Rendered<'static> {
     match result {
         Ok(()) => api::runtime::accepted(),
-        Err(r) => api::runtime::rejection(r),
+        Err(r) => api::rejection(Listener::Runtime, r),
     }
 }
 

@@ -1,6 +1,8 @@
 use super::*;
 use crate::api::test_support::{ctx, with_request};
+use crate::api::{Listener, rejection};
 use crate::id::Rng;
+use crate::lifecycle::Rejection;
 
 fn post(headers: &str, body: &str) -> String {
     format!(
@@ -141,7 +143,10 @@ fn identifiers_and_error_types_are_required() {
     .unwrap_err();
     assert_eq!(error_of(&invalid).1, "Extension.InvalidExtensionIdentifier");
     assert_eq!(
-        error_of(&rejection(Rejection::UnknownExtension(id))),
+        error_of(&rejection(
+            Listener::Runtime,
+            Rejection::UnknownExtension(id)
+        )),
         (
             403,
             "Extension.UnknownExtensionIdentifier".into(),
@@ -282,19 +287,17 @@ fn lifecycle_refusals_are_403s_with_rapids_types() {
     ];
     for (refused, error_type, message) in cases {
         assert_eq!(
-            error_of(&rejection(refused)),
+            error_of(&rejection(Listener::Runtime, refused)),
             (403, error_type.to_string(), message)
         );
     }
-    let state = error_of(&rejection(Rejection::ExtensionState {
-        from: "InitError",
-        to: "Ready",
-    }));
+    let state = error_of(&rejection(
+        Listener::Runtime,
+        Rejection::ExtensionState {
+            from: "InitError",
+            to: "Ready",
+        },
+    ));
     assert_eq!(state.0, 403);
     assert_eq!(state.1, "Extension.InvalidExtensionState");
-    // Runtime refusals keep their own form, whichever module renders them.
-    assert_eq!(
-        rejection(Rejection::InvalidRequestId).status,
-        crate::api::runtime::rejection(Rejection::InvalidRequestId).status
-    );
 }

@@ -1,7 +1,10 @@
 use super::*;
 use crate::api::test_support::ctx;
+use crate::api::{Listener, rejection};
 use crate::id::{Rng, TraceId};
-use crate::lifecycle::{Events, InitPhase, InitType, Overheads, PlatformEvent, ResponseTimes};
+use crate::lifecycle::{
+    Events, InitPhase, InitType, Overheads, PlatformEvent, Rejection, ResponseTimes,
+};
 use serde_json::json;
 
 fn error_of(r: &Rendered<'_>) -> (u16, String, String) {
@@ -408,7 +411,10 @@ fn extension_events_and_undocumented_ones() {
 #[test]
 fn lifecycle_refusals_of_subscriptions() {
     assert_eq!(
-        error_of(&rejection(Rejection::SubscriptionClosed(Api::Logs))),
+        error_of(&rejection(
+            Listener::Runtime,
+            Rejection::SubscriptionClosed(Api::Logs)
+        )),
         (
             403,
             "Logs.SubscriptionClosed".into(),
@@ -416,7 +422,10 @@ fn lifecycle_refusals_of_subscriptions() {
         )
     );
     assert_eq!(
-        error_of(&rejection(Rejection::SubscribedElsewhere(Api::Logs))),
+        error_of(&rejection(
+            Listener::Runtime,
+            Rejection::SubscribedElsewhere(Api::Logs)
+        )),
         (
             400,
             "ValidationError".into(),
@@ -425,7 +434,11 @@ fn lifecycle_refusals_of_subscriptions() {
     );
     let id = Rng::from_seed(3).uuid_v4();
     assert_eq!(
-        error_of(&rejection(Rejection::UnknownExtension(id))).1,
+        error_of(&rejection(
+            Listener::Runtime,
+            Rejection::UnknownExtension(id)
+        ))
+        .1,
         "Extension.UnknownExtensionIdentifier"
     );
 }
