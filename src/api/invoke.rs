@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::{Context, JSON, Refusal, Rendered, invoke_error};
 use crate::http::Head;
+use crate::id::RequestId;
 use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome};
 
 /// The Invoke API path prefix.
@@ -288,7 +289,7 @@ pub fn too_large(limit: u64) -> Rendered<'static> {
 }
 
 /// 202 for an `Event` invocation, queued as `request_id`.
-pub fn accepted(request_id: &str) -> Rendered<'_> {
+pub fn accepted(request_id: &RequestId) -> Rendered<'_> {
     Rendered::new(202, Cow::Borrowed(b"")).header("X-Amzn-RequestId", request_id.as_bytes())
 }
 
@@ -317,6 +318,31 @@ pub fn write_stream_head(
         out.extend_from_slice(b"\r\nX-Amz-Function-Error: Unhandled");
     }
     out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// The invoker's answer as the end of an `InvokeWithResponseStream` event stream; its head too,
+/// unless the stream has `started`. A stream that had not started before a failure says so in
+/// its head (`X-Amz-Function-Error`); a successful one carries the function's content type
+/// (`application/json` by default).
+pub fn write_stream_answer(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    reply: &InvokeReply,
+    started: bool,
+    log_result: Option<&str>,
+) {
+    if !started {
+        let (content_type, error) = match &reply.outcome {
+            Outcome::Response { content_type, .. } => (
+                Some(content_type.as_deref().unwrap_or("application/json")),
+                false,
+            ),
+            _ => (None, true),
+        };
+        let id = reply.request_id.to_string();
+        write_stream_head(out, ctx, &id, content_type, error);
+    }
+    write_stream_end(out, reply, log_result);
 }
 
 /// One `PayloadChunk` event in one HTTP chunk.

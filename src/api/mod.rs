@@ -7,6 +7,7 @@
 //!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
 
 pub mod eventstream;
+pub(crate) mod exchange;
 pub mod extensions;
 pub mod invoke;
 pub mod logs;
@@ -53,6 +54,10 @@ pub struct Context {
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`: lines that are JSON objects are telemetry records as
     /// objects, not strings.
     pub json_logs: bool,
+    /// `_HANDLER`, in the answer to an extension's registration (empty if unset).
+    pub handler: String,
+    /// The most a streamed response may carry ([`crate::StreamLimits::max_bytes`]).
+    pub max_stream_bytes: u64,
     arn: String,
 }
 
@@ -75,6 +80,8 @@ impl Context {
             memory_mb,
             epoch_us,
             json_logs: false,
+            handler: String::new(),
+            max_stream_bytes: runtime::MAX_STREAM_BYTES,
         }
     }
 
@@ -120,6 +127,15 @@ pub enum Route {
 }
 
 impl Route {
+    /// A runtime's post of its result or its init error, whose body the invocation's deadline
+    /// bounds.
+    pub fn is_runtime_post(&self) -> bool {
+        matches!(
+            self,
+            Route::Response(_) | Route::Error(_) | Route::InitError
+        )
+    }
+
     /// The most body bytes this route reads; past it, 413.
     pub fn body_limit(&self) -> u64 {
         match self {

@@ -6,6 +6,7 @@ use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
+use crate::api::exchange::{ResponseStream, Wait};
 use crate::api::{Listener, Rendered, Route};
 use crate::http::RequestDecoder;
 use crate::time::Micros;
@@ -35,40 +36,6 @@ pub(crate) enum State {
     Closing,
 }
 
-/// What a connection in `State::Waiting` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Wait {
-    /// A runtime's `/next`: an invocation.
-    Next,
-    /// An invoker: the function's answer.
-    Invoke,
-    /// An `InvokeWithResponseStream` invoker: the answer as an event stream, its chunks as they
-    /// come.
-    InvokeStream,
-    /// An extension's `event/next`: an INVOKE or SHUTDOWN event.
-    Event,
-}
-
-/// A runtime's streamed response, between its head and its end.
-#[derive(Debug)]
-pub(crate) struct Streaming {
-    pub(crate) request_id: crate::id::RequestId,
-    /// Where the chunks go as they come, once known (`resolved`): a streaming invoker. `None`:
-    /// kept whole for a buffered one.
-    pub(crate) to: Option<crate::lifecycle::WaiterId>,
-    pub(crate) resolved: bool,
-    /// Bytes forwarded so far.
-    pub(crate) forwarded: u64,
-    /// Bytes held back: possibly the start of the error lines some runtimes put in the body.
-    pub(crate) held: Vec<u8>,
-    /// The runtime's `Content-Type`: the stream's, for the invoker.
-    pub(crate) content_type: Option<String>,
-    /// When its first bytes went on, for the shaping after the burst.
-    pub(crate) started: Option<crate::time::Micros>,
-    /// Reading stops while the stream is over its rate (`StreamLimits`).
-    pub(crate) throttled: bool,
-}
-
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
@@ -87,8 +54,8 @@ pub(crate) struct Conn {
     pub(crate) read_paused: bool,
     /// The write side has been shut down; waiting for the peer's EOF.
     pub(crate) lingering: bool,
-    /// A runtime's streamed `/response` in progress (PROTOCOL.md 3.2).
-    pub(crate) streaming: Option<Box<Streaming>>,
+    /// A runtime's streamed `/response` in progress.
+    pub(crate) streaming: Option<Box<ResponseStream>>,
     /// An `InvokeWithResponseStream` invoker whose answer's head is out.
     pub(crate) stream_started: bool,
     /// Requests completed on this connection (wrapping): tells the sweep that one ended.
@@ -130,10 +97,7 @@ impl Conn {
             return (!runtime).then_some(Exposed::Idle);
         }
         let response_body = self.decoder.is_reading_body()
-            && matches!(
-                self.route,
-                Some(Route::Response(_) | Route::Error(_) | Route::InitError)
-            );
+            && self.route.as_ref().is_some_and(Route::is_runtime_post);
         (!(runtime && response_body)).then_some(Exposed::Request)
     }
 
@@ -261,22 +225,6 @@ impl Conn {
         self.out_at = 0;
         if self.out.capacity() > KEEP_OUTPUT_CAPACITY {
             self.out = Vec::new();
-        }
-    }
-
-    /// What the core hears of a `/response` that ended before its body did (over the limit,
-    /// cut short): `end` with what was forwarded for a stream, else `buffered`.
-    pub(crate) fn ended_early(
-        &mut self,
-        end: crate::lifecycle::StreamEnd,
-        buffered: crate::lifecycle::RuntimeResult,
-    ) -> crate::lifecycle::RuntimeResult {
-        match self.streaming.take() {
-            Some(streaming) => crate::lifecycle::RuntimeResult::Streamed {
-                forwarded: streaming.forwarded,
-                end,
-            },
-            None => buffered,
         }
     }
 

@@ -26,14 +26,14 @@ use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::api::invoke::InvocationType;
-use crate::api::{self, Listener, Route};
+use crate::api::exchange::{Answer, Begin, Cut, Exchange, Invoked, Outcome, Piece, Wait, Waiter};
+use crate::api::{self, Listener};
 use crate::config::Config;
 use crate::config::ExtensionCommand;
 use crate::http::{CONTINUE, Event, Framing, ParseError};
 use crate::lifecycle::{
-    self, Action, ChildId, ExtensionEvent, InitType, InvokeReply, Lifecycle, MAX_RESPONSE_BYTES,
-    PlatformEvent, Rejection, Role, RuntimeMode, RuntimeResult, StreamEnd, WaiterId,
+    self, Action, ChildId, ExtensionEvent, InitType, InvokeReply, Lifecycle, PlatformEvent, Role,
+    RuntimeMode, WaiterId,
 };
 use crate::mailbox as mpsc;
 use crate::process::{self, FunctionEnv, Launch};
@@ -42,10 +42,24 @@ use crate::simulator::results::{
     Awaited, EnvState, InvocationReport, InvokeResponse, TelemetryCapture,
 };
 use crate::time::Micros;
-use conn::{Conn, Exposed, State, Streaming, Wait};
+use conn::{Conn, Exposed, State};
 use outbound::{Outbound, Step};
 pub(crate) use sink::Sink;
 use slab::{Key, Slab};
+
+/// A request's view of the simulator ([`Exchange`]), borrowed field by field so that a
+/// connection can stay borrowed beside it.
+macro_rules! exchange {
+    ($reactor:ident, $now:expr) => {
+        Exchange {
+            now: $now,
+            core: &mut $reactor.core,
+            hub: &mut $reactor.hub,
+            ctx: &$reactor.ctx,
+            events: &mut $reactor.events_invoked,
+        }
+    };
+}
 
 const INVOKE_LISTENER: Token = Token(0);
 const RUNTIME_LISTENER: Token = Token(1);
@@ -56,10 +70,6 @@ const TIMER: Token = Token(5);
 /// Slab entries use tokens from here on: `Token(FIRST_SOURCE + index)`.
 const FIRST_SOURCE: usize = 16;
 
-/// Waiter ids with this bit set are embedded tickets; without it, connections.
-const TICKET_BIT: u64 = 1 << 63;
-/// Marks the invoker of an `Event` invocation: nobody waits; the outcome is kept.
-const EVENT_BIT: u64 = 1 << 62;
 /// How many `Event` outcomes are kept for the embedding API.
 const MAX_OUTCOMES: usize = 1000;
 /// The most of an invocation's log that `X-Amz-Log-Result` carries (the Invoke API's 4 KB).
@@ -166,8 +176,6 @@ pub(crate) struct Reactor {
     commands: mpsc::Receiver<Command>,
     children: Vec<ChildProc>,
     launch: Launches,
-    /// `_HANDLER`, for the answer to an extension's registration.
-    handler: String,
     /// Telemetry subscribers' buffers, and the replay of the init in progress.
     hub: crate::telemetry::Hub,
     /// Each subscriber's connection, if one is open (by subscriber id).
@@ -318,6 +326,8 @@ impl Reactor {
             config.memory_mb,
             epoch_us,
         );
+        ctx.handler = config.effective_handler().unwrap_or_default();
+        ctx.max_stream_bytes = config.streaming.max_bytes;
         ctx.json_logs = config
             .env
             .iter()
@@ -363,7 +373,6 @@ impl Reactor {
             commands: rx,
             children: Vec::new(),
             launch,
-            handler: config.effective_handler().unwrap_or_default(),
             hub: {
                 let mut hub = crate::telemetry::Hub::new();
                 if let Some(max) = config.capture_telemetry {
@@ -680,29 +689,19 @@ impl Reactor {
                     stream,
                 }) => {
                     let key = self.tickets.insert(TicketTx { tx: reply, stream });
-                    let waiter = WaiterId(key.to_u64() | TICKET_BIT);
-                    match self.core.invoke(now, waiter, request) {
-                        Ok(id) => {
+                    let invoker = Waiter::Ticket(key.to_u64());
+                    match exchange!(self, now).invoke(invoker, request) {
+                        Invoked::Queued(id) => {
                             if let Some(report) = report {
                                 self.report_waiters.push((id, report));
                             }
                         }
-                        Err(rejection) => {
+                        Invoked::Answered(_, answer) => {
                             if let Some(report) = report {
                                 let _ = report.send(Reply::Report(None));
                             }
                             if let Some(TicketTx { tx: reply, .. }) = self.tickets.remove(key) {
-                                let rendered = api::rejection(Listener::Invoke, rejection);
-                                let timings = lifecycle::Timings {
-                                    received: now,
-                                    responded: now,
-                                    ..Default::default()
-                                };
-                                let response = InvokeResponse::from_rendered(
-                                    &rendered,
-                                    String::new(),
-                                    timings,
-                                );
+                                let response = self.answered_at_once(now, None, &answer);
                                 let _ = reply.send(Reply::Response(response));
                             }
                         }
@@ -710,22 +709,12 @@ impl Reactor {
                     self.drain(now);
                 }
                 Ok(Command::InvokeEvent { request, reply }) => {
-                    self.events_invoked += 1;
-                    let nobody = WaiterId(EVENT_BIT | self.events_invoked);
-                    let timings = lifecycle::Timings {
-                        received: now,
-                        responded: now,
-                        ..Default::default()
-                    };
-                    let response = match self.core.invoke(now, nobody, request) {
-                        Ok(request_id) => {
-                            let id = request_id.to_string();
-                            let answer = api::invoke::accepted(&id);
-                            InvokeResponse::from_rendered(&answer, id.clone(), timings)
-                        }
-                        Err(rejection) => {
-                            let answer = api::rejection(Listener::Invoke, rejection);
-                            InvokeResponse::from_rendered(&answer, String::new(), timings)
+                    let response = match exchange!(self, now).invoke_event(request) {
+                        Invoked::Answered(id, answer) => self.answered_at_once(now, id, &answer),
+                        // Never: nobody waits for an `Event` invocation.
+                        Invoked::Queued(id) => {
+                            let accepted = Answer::Accepted(id);
+                            self.answered_at_once(now, Some(id), &accepted)
                         }
                     };
                     let _ = reply.send(Reply::Response(response));
@@ -775,6 +764,23 @@ impl Reactor {
                 Err(mpsc::TryRecvError::Empty) => return,
             }
         }
+    }
+
+    /// An embedded caller's answer to an invocation answered at once (refused, or an `Event`
+    /// queued as `request_id`).
+    fn answered_at_once(
+        &self,
+        now: Micros,
+        request_id: Option<crate::id::RequestId>,
+        answer: &Answer,
+    ) -> InvokeResponse {
+        let timings = lifecycle::Timings {
+            received: now,
+            responded: now,
+            ..Default::default()
+        };
+        let id = request_id.map(|id| id.to_string()).unwrap_or_default();
+        InvokeResponse::from_rendered(&answer.render(&self.ctx), id, timings)
     }
 
     fn on_signal(&mut self, now: Micros) {
@@ -900,114 +906,50 @@ impl Reactor {
             return;
         };
         let head = conn.decoder.head();
-        let route = api::route(conn.listener, &head, &self.ctx);
-        log::debug!("{:?} {} -> {route:?}", head.method(), head.target());
         let has_body = head.framing() != Framing::None;
         let expect_continue = head.expect_continue();
-        // Rapid validates runtime posts before reading their bodies.
-        let mode = match &route {
-            Route::Response(_) => api::runtime::response_mode(&head),
-            _ => Some(api::runtime::ResponseMode::Buffered),
+        let small_body = match head.framing() {
+            Framing::None | Framing::Chunked => true,
+            Framing::Length(n) => n <= conn::MAX_DISCARD_BYTES,
         };
-        let early = match &route {
-            Route::Response(id) if mode.is_none() => {
-                match self.core.check_runtime_result(*id, false) {
-                    // The invocation fails with the runtime's 400 (rapid).
-                    Ok(()) => {
-                        let result = RuntimeResult::InvalidResponseMode;
-                        let _ = self.core.handle_runtime_result(now, *id, result);
-                        Some(Err(()))
+        let begin = exchange!(self, now).begin(conn.listener, &head);
+        match begin {
+            Begin::Refused(answer) => {
+                if has_body && small_body && !expect_continue {
+                    // Read and drop the body, then answer: the connection stays usable.
+                    if conn.decoder.discard_body(conn::MAX_DISCARD_BYTES).is_ok() {
+                        conn.early = Some(Box::new(answer));
+                        return;
                     }
-                    Err(r) => Some(Ok(r)),
                 }
-                .map(|r| {
-                    r.map_or_else(
-                        |()| api::runtime::invalid_response_mode(),
-                        |r| api::rejection(Listener::Runtime, r),
-                    )
-                })
+                // The body is not read: the connection cannot be reused after it.
+                conn.close_after |= has_body;
+                conn.answer(|out, close| answer.write(out, close));
             }
-            Route::Response(id) => self
-                .core
-                .check_runtime_result(*id, false)
-                .err()
-                .map(|r| api::rejection(Listener::Runtime, r)),
-            Route::Error(id) => self
-                .core
-                .check_runtime_result(*id, true)
-                .err()
-                .map(|r| api::rejection(Listener::Runtime, r)),
-            Route::InitError => self
-                .core
-                .check_init_error()
-                .err()
-                .map(|r| api::rejection(Listener::Runtime, r)),
-            _ => None,
-        }
-        .or_else(|| match &route {
-            Route::Refuse(refusal) => Some(api::refusal(conn.listener, refusal, &head)),
-            _ => None,
-        });
-        if let Some(answer) = early {
-            let small = match head.framing() {
-                Framing::None => true,
-                Framing::Length(n) => n <= conn::MAX_DISCARD_BYTES,
-                Framing::Chunked => true,
-            };
-            if has_body && small && !expect_continue {
-                // Read and drop the body, then answer: the connection stays usable.
-                if conn.decoder.discard_body(conn::MAX_DISCARD_BYTES).is_ok() {
-                    conn.early = Some(Box::new(answer));
-                    return;
+            Begin::Read {
+                route,
+                limit,
+                stream,
+            } => match conn.decoder.read_body(limit) {
+                Ok(()) => {
+                    if expect_continue {
+                        conn.send_raw(CONTINUE);
+                    }
+                    conn.route = Some(route);
+                    conn.streaming = stream;
                 }
-            }
-            // The body is not read: the connection cannot be reused after it.
-            conn.close_after |= has_body;
-            conn.answer(|out, close| answer.write(out, close));
-            return;
-        }
-        if let Route::Response(id) | Route::Error(id) = &route {
-            // Taken: the body may take a while, and its start ends the response's latency.
-            self.core.handle_runtime_response_started(now, *id);
-        }
-        let mut limit = route.body_limit();
-        if let (Route::Response(id), Some(api::runtime::ResponseMode::Streaming)) = (&route, mode) {
-            // Its chunks go to the invoker as they come (`forward_stream`); a buffered invoker
-            // keeps to the buffered limit there.
-            limit = self.stream_limits.max_bytes;
-            conn.streaming = Some(Box::new(Streaming {
-                request_id: *id,
-                to: None,
-                resolved: false,
-                forwarded: 0,
-                held: Vec::new(),
-                content_type: head.header_str("Content-Type").map(str::to_string),
-                started: None,
-                throttled: false,
-            }));
-        }
-        match conn.decoder.read_body(limit) {
-            Ok(()) => {
-                if expect_continue {
-                    conn.send_raw(CONTINUE);
+                Err(e) => {
+                    // A declared length over the limit: refused before any byte of the body.
+                    exchange!(self, now).cut_short(Some(route), stream, Cut::TooLarge { limit });
+                    let listener = conn.listener;
+                    conn.close_after = true;
+                    conn.answer(|out, close| api::parse_error(listener, e).write(out, close));
                 }
-                conn.route = Some(route);
-            }
-            Err(e) => {
-                // A declared length over the limit: refused before any byte of the body.
-                if let Route::Response(id) | Route::Error(id) = &route {
-                    let result =
-                        conn.ended_early(StreamEnd::TooLarge { limit }, RuntimeResult::TooLarge);
-                    let _ = self.core.handle_runtime_result(now, *id, result);
-                }
-                let listener = conn.listener;
-                conn.close_after = true;
-                conn.answer(|out, close| api::parse_error(listener, e).write(out, close));
-            }
+            },
         }
     }
 
-    /// Handles a complete request.
+    /// Handles a complete request: the exchange decides, this carries it out.
     fn on_complete(&mut self, now: Micros, key: Key) {
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return;
@@ -1016,205 +958,47 @@ impl Reactor {
             conn.answer(|out, close| answer.write(out, close));
             return;
         }
-        let waiter = WaiterId(key.to_u64());
         conn.requests = conn.requests.wrapping_add(1);
-        let body = conn.decoder.take_body();
-        let route = conn.route.take();
-        let from_runtime = matches!(
-            route,
-            Some(
-                Route::Response(_) | Route::Error(_) | Route::InitError | Route::ExtensionError(_)
-            )
-        );
-        let head = conn.decoder.head();
-        let mut last_piece = None;
-        let answer: api::Rendered<'static> = match route {
-            Some(Route::Ping) => api::pong(),
-            Some(Route::Subscribe(kind)) => {
-                let checked = api::extensions::identifier(&head)
-                    .and_then(|id| Ok((id, api::telemetry::subscription(kind, &body)?)));
-                match checked {
-                    Ok((id, subscription)) => match self.core.handle_subscribe(id, kind) {
-                        Ok(first) => {
-                            let name = self.core.extension_name(id).unwrap_or("").to_string();
-                            if first {
-                                let id = self.hub.subscribe(&self.ctx, now, &name, subscription);
-                                log::debug!("extension {name} subscribed to telemetry as {id:?}");
-                                self.subscriber_conns.push(None);
-                            }
-                            api::telemetry::subscribed()
-                        }
-                        Err(r) => api::rejection(Listener::Runtime, r),
-                    },
-                    Err(refused) => *refused,
-                }
-            }
-            Some(Route::Next) => match self.core.handle_runtime_next(now, waiter) {
-                Ok(()) => {
-                    conn.state = State::Waiting(Wait::Next);
-                    conn.decoder.shrink();
-                    return;
-                }
-                Err(r) => api::rejection(Listener::Runtime, r),
-            },
-            Some(Route::Response(id)) => {
-                let content_type = head.header_str("Content-Type").map(str::to_string);
-                let result = match conn.streaming.take() {
-                    Some(streaming) => {
-                        let mut rest = streaming.held;
-                        rest.extend_from_slice(&body);
-                        let decoder = &conn.decoder;
-                        let trailer = |name: &str| decoder.trailer(name).map(<[u8]>::to_vec);
-                        let error = api::runtime::stream_error(&trailer, &mut rest);
-                        let mut forwarded = streaming.forwarded;
-                        if let (Some(to), Some(_)) = (streaming.to, &error) {
-                            // The payload before the error still reaches a streaming invoker,
-                            // ahead of the end (sent below, before the core's answer is).
-                            if !rest.is_empty() {
-                                forwarded += rest.len() as u64;
-                                let piece = std::mem::take(&mut rest);
-                                let ct = streaming.content_type.clone();
-                                last_piece = Some((to, streaming.request_id, ct, piece));
-                            }
-                        }
-                        let end = match error {
-                            Some(error) => StreamEnd::Error(error),
-                            None if streaming.to.is_none()
-                                && rest.len() as u64 > MAX_RESPONSE_BYTES =>
-                            {
-                                StreamEnd::TooLarge {
-                                    limit: MAX_RESPONSE_BYTES,
-                                }
-                            }
-                            None => StreamEnd::Complete {
-                                body: rest,
-                                content_type,
-                            },
-                        };
-                        RuntimeResult::Streamed { forwarded, end }
-                    }
-                    None => RuntimeResult::Response { body, content_type },
-                };
-                runtime_post(self.core.handle_runtime_result(now, id, result))
-            }
-            Some(Route::Error(id)) => {
-                let error = api::runtime::invocation_error(&head, body);
-                let result = RuntimeResult::Error(error);
-                runtime_post(self.core.handle_runtime_result(now, id, result))
-            }
-            Some(Route::InitError) => {
-                let error = api::runtime::init_error(&head, body);
-                runtime_post(self.core.handle_init_error(now, error))
-            }
-            Some(Route::ExtensionRegister) => match api::extensions::register(&head, &body) {
-                Ok(registration) => {
-                    let name = &registration.name;
-                    match self
-                        .core
-                        .handle_extension_register(now, name, registration.events)
-                    {
-                        Ok(id) => {
-                            log::debug!("extension {name} registered as {id}");
-                            let ctx = &self.ctx;
-                            let answer = api::extensions::registered(
-                                ctx,
-                                &id,
-                                &self.handler,
-                                registration.account_id,
-                            );
-                            conn.answer(|out, close| answer.write(out, close));
-                            return;
-                        }
-                        Err(r) => api::rejection(Listener::Runtime, r),
-                    }
-                }
-                Err(refused) => *refused,
-            },
-            Some(Route::ExtensionNext) => match api::extensions::identifier(&head) {
-                Ok(id) => match self.core.handle_extension_next(now, waiter, id) {
-                    Ok(()) => {
-                        conn.state = State::Waiting(Wait::Event);
-                        conn.decoder.shrink();
-                        return;
-                    }
-                    Err(r) => api::rejection(Listener::Runtime, r),
-                },
-                Err(refused) => *refused,
-            },
-            Some(Route::ExtensionError(kind)) => {
-                let checked = api::extensions::identifier(&head)
-                    .and_then(|id| Ok((id, api::extensions::error_type(&head)?)));
-                match checked {
-                    Ok((id, error_type)) => {
-                        match self.core.handle_extension_error(now, id, kind, error_type) {
-                            Ok(()) => api::runtime::accepted(),
-                            Err(r) => api::rejection(Listener::Runtime, r),
-                        }
-                    }
-                    Err(refused) => *refused,
-                }
-            }
-            Some(Route::Invoke {
-                invoked_arn,
-                stream,
-                ..
-            }) => match api::invoke::request(&head, body, invoked_arn) {
-                Ok((request, InvocationType::RequestResponse)) => {
-                    match self.core.invoke(now, waiter, request) {
-                        Ok(id) => {
-                            log::debug!("invocation {id} queued");
-                            let wait = if stream {
-                                Wait::InvokeStream
-                            } else {
-                                Wait::Invoke
-                            };
-                            conn.state = State::Waiting(wait);
-                            return;
-                        }
-                        Err(r) => api::rejection(Listener::Invoke, r),
-                    }
-                }
-                Ok((request, InvocationType::Event)) => {
-                    self.events_invoked += 1;
-                    let nobody = WaiterId(EVENT_BIT | self.events_invoked);
-                    match self.core.invoke(now, nobody, request) {
-                        Ok(id) => {
-                            log::debug!("Event invocation {id} queued");
-                            let id = id.to_string();
-                            let answer = api::invoke::accepted(&id);
-                            conn.answer(|out, close| answer.write(out, close));
-                            return;
-                        }
-                        Err(r) => api::rejection(Listener::Invoke, r),
-                    }
-                }
-                Ok((_, InvocationType::DryRun)) => api::invoke::dry_run(),
-                Err(refused) => *refused,
-            },
-            Some(Route::Refuse(refusal)) => api::refusal(conn.listener, &refusal, &head),
-            None => api::runtime_error(
+        let Some(route) = conn.route.take() else {
+            let answer = api::runtime_error(
                 500,
                 "InternalServerError",
                 "request completed without a route",
-            ),
-        };
-        if from_runtime {
-            if let Some((to, request_id, content_type, piece)) = last_piece {
-                self.send_chunk(to, request_id, content_type.as_deref(), piece);
-            }
-            // The invoker's answer, an action of the core, goes out before the runtime's 202:
-            // it is the one on the invocation's latency path.
-            self.drain(now);
-            let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
-                return;
-            };
+            );
             conn.answer(|out, close| answer.write(out, close));
-            if conn.has_output() {
-                self.unwritten.push(key);
-            }
             return;
+        };
+        let stream = conn.streaming.take();
+        let waiter = Waiter::Conn(key.to_u64());
+        let outcome =
+            exchange!(self, now).complete(conn.listener, waiter, route, stream, &mut conn.decoder);
+        let ctx = &self.ctx;
+        match outcome {
+            Outcome::Answer(answer) => {
+                conn.answer(|out, close| answer.render(ctx).write(out, close));
+            }
+            Outcome::Park(wait) => {
+                conn.state = State::Waiting(wait);
+                // A long poll may wait for minutes: it keeps no buffer it does not need.
+                if matches!(wait, Wait::Next | Wait::Event) {
+                    conn.decoder.shrink();
+                }
+            }
+            Outcome::AnswerAfterActions { answer, piece } => {
+                if let Some(piece) = piece {
+                    self.send_chunk(piece);
+                }
+                self.drain(now);
+                let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+                    return;
+                };
+                let ctx = &self.ctx;
+                conn.answer(|out, close| answer.render(ctx).write(out, close));
+                if conn.has_output() {
+                    self.unwritten.push(key);
+                }
+            }
         }
-        conn.answer(|out, close| answer.write(out, close));
     }
 
     fn on_parse_error(&mut self, now: Micros, key: Key, error: ParseError) {
@@ -1222,12 +1006,11 @@ impl Reactor {
             return;
         };
         log::debug!("{:?} request refused: {error}", conn.listener);
+        let route = conn.route.take();
         // A runtime's chunked response that outgrew the limit still ends its invocation.
-        if let (ParseError::BodyTooLarge { limit }, Some(Route::Response(id) | Route::Error(id))) =
-            (error, conn.route.take())
-        {
-            let result = conn.ended_early(StreamEnd::TooLarge { limit }, RuntimeResult::TooLarge);
-            let _ = self.core.handle_runtime_result(now, id, result);
+        if let ParseError::BodyTooLarge { limit } = error {
+            let stream = conn.streaming.take();
+            exchange!(self, now).cut_short(route, stream, Cut::TooLarge { limit });
         }
         let listener = conn.listener;
         conn.close_after = true;
@@ -1248,15 +1031,13 @@ impl Reactor {
         if conn.peer_closed {
             match conn.state {
                 State::Waiting(_) => {
-                    // A parked /next or a waiting invoker went away (11.3, 11.4).
-                    self.core.handle_waiter_closed(now, WaiterId(key.to_u64()));
+                    // A parked /next or a waiting invoker went away.
+                    let waiter = Waiter::Conn(key.to_u64()).id();
+                    self.core.handle_waiter_closed(now, waiter);
                 }
                 State::Reading if conn.decoder.is_reading_body() => {
-                    if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
-                        let result =
-                            conn.ended_early(StreamEnd::Truncated, RuntimeResult::Truncated);
-                        let _ = self.core.handle_runtime_result(now, id, result);
-                    }
+                    let (route, stream) = (conn.route.take(), conn.streaming.take());
+                    exchange!(self, now).cut_short(route, stream, Cut::Truncated);
                 }
                 State::Reading | State::Closing => {}
             }
@@ -1353,10 +1134,8 @@ impl Reactor {
             Exposed::Idle => self.close_conn(key),
             Exposed::Request => {
                 // A runtime's response cut short by its own slowness ends its invocation.
-                if let Some(Route::Response(id) | Route::Error(id)) = conn.route.take() {
-                    let result = conn.ended_early(StreamEnd::Truncated, RuntimeResult::Truncated);
-                    let _ = self.core.handle_runtime_result(now, id, result);
-                }
+                let (route, stream) = (conn.route.take(), conn.streaming.take());
+                exchange!(self, now).cut_short(route, stream, Cut::Truncated);
                 let answer = api::request_timeout(conn.listener, self.timeouts.0);
                 conn.close_after = true;
                 conn.answer(|out, close| answer.write(out, close));
@@ -1437,41 +1216,29 @@ impl Reactor {
                     // Ended before its release was carried out: the runtime is still asking
                     // for work, so it asks again.
                     if let Err(r) = self.core.handle_runtime_next(now, waiter) {
-                        if let Some(Source::Conn(conn)) =
-                            self.sources.get_mut(Key::from_u64(waiter.0))
-                        {
+                        if let Some((_, conn)) = parked(&mut self.sources, waiter, Wait::Next) {
                             let answer = api::rejection(Listener::Runtime, r);
                             conn.answer(|out, close| answer.write(out, close));
                         }
                     }
                     return;
                 };
-                let conn = match self.sources.get_mut(Key::from_u64(waiter.0)) {
-                    Some(Source::Conn(conn))
-                        if waiter.0 & TICKET_BIT == 0
-                            && conn.state == State::Waiting(Wait::Next) =>
-                    {
-                        conn
-                    }
-                    _ => {
-                        // The runtime's connection closed in this very turn; it will time out
-                        // or ask again (a /next while Running renders the invocation again).
-                        log::debug!(
-                            "invocation {request_id} released to a connection that is gone"
-                        );
-                        return;
-                    }
+                let Some((key, conn)) = parked(&mut self.sources, waiter, Wait::Next) else {
+                    // The runtime's connection closed in this very turn; it will time out or
+                    // ask again (a /next while Running renders the invocation again).
+                    log::debug!("invocation {request_id} released to a connection that is gone");
+                    return;
                 };
                 conn.answer(|out, close| {
                     api::runtime::write_next(out, ctx, invocation, deadline, close)
                 });
-                self.to_process.push(Key::from_u64(waiter.0));
+                self.to_process.push(key);
             }
             Action::ReleaseExtension { waiter, event } => self.release_extension(waiter, event),
             Action::Reply { invoker, reply } => self.reply(invoker, reply),
             Action::Close(waiter) => {
-                if waiter.0 & TICKET_BIT == 0 {
-                    self.close_conn(Key::from_u64(waiter.0));
+                if let Waiter::Conn(key) = Waiter::of(waiter) {
+                    self.close_conn(Key::from_u64(key));
                 }
             }
             Action::Spawn {
@@ -1556,17 +1323,9 @@ impl Reactor {
 
     /// Answers an extension's parked `event/next` with its event.
     fn release_extension(&mut self, waiter: WaiterId, event: ExtensionEvent) {
-        let key = Key::from_u64(waiter.0);
-        let conn = match self.sources.get_mut(key) {
-            Some(Source::Conn(conn))
-                if waiter.0 & TICKET_BIT == 0 && conn.state == State::Waiting(Wait::Event) =>
-            {
-                conn
-            }
-            _ => {
-                log::debug!("an extension event went to a connection that is gone");
-                return;
-            }
+        let Some((key, conn)) = parked(&mut self.sources, waiter, Wait::Event) else {
+            log::debug!("an extension event went to a connection that is gone");
+            return;
         };
         let ctx = &self.ctx;
         match event {
@@ -1626,10 +1385,6 @@ impl Reactor {
                 None
             }
         };
-        if invoker.0 & EVENT_BIT != 0 {
-            self.event_outcome(reply);
-            return;
-        }
         if reply.timings.released.is_none() && !self.report_waiters.is_empty() {
             // Never released to the runtime: there will be no report.
             let id = reply.request_id;
@@ -1638,130 +1393,116 @@ impl Reactor {
                 let _ = tx.send(Reply::Report(None));
             }
         }
-        if invoker.0 & TICKET_BIT != 0 {
-            if let Some(TicketTx { tx, .. }) = self.tickets.remove(Key::from_u64(invoker.0)) {
-                let mut response = InvokeResponse::from_reply(&self.ctx, reply);
-                if let Some(log) = log_result {
-                    response.headers.push(("X-Amz-Log-Result", log));
+        let key = match Waiter::of(invoker) {
+            Waiter::Event(_) => return self.event_outcome(reply),
+            Waiter::Ticket(key) => {
+                if let Some(TicketTx { tx, .. }) = self.tickets.remove(Key::from_u64(key)) {
+                    let mut response = InvokeResponse::from_reply(&self.ctx, reply);
+                    if let Some(log) = log_result {
+                        response.headers.push(("X-Amz-Log-Result", log));
+                    }
+                    let _ = tx.send(Reply::Response(response));
                 }
-                let _ = tx.send(Reply::Response(response));
+                return;
             }
-            return;
-        }
-        let ctx = &self.ctx;
-        let Some(Source::Conn(conn)) = self.sources.get_mut(Key::from_u64(invoker.0)) else {
-            return; // the invoker left; Lambda finishes the invocation anyway (11.3)
+            Waiter::Conn(key) => Key::from_u64(key),
         };
-        if conn.state == State::Waiting(Wait::InvokeStream) {
+        let ctx = &self.ctx;
+        // An invoker that left finds nothing here; Lambda finishes the invocation anyway.
+        if let Some((_, conn)) = parked(&mut self.sources, invoker, Wait::InvokeStream) {
             let started = std::mem::take(&mut conn.stream_started);
             conn.answer(|out, _| {
-                if !started {
-                    let (content_type, error) = match &reply.outcome {
-                        lifecycle::Outcome::Response { content_type, .. } => (
-                            Some(content_type.as_deref().unwrap_or("application/json")),
-                            false,
-                        ),
-                        _ => (None, true),
-                    };
-                    let id = reply.request_id.to_string();
-                    api::invoke::write_stream_head(out, ctx, &id, content_type, error);
-                }
-                api::invoke::write_stream_end(out, &reply, log_result.as_deref());
+                api::invoke::write_stream_answer(out, ctx, &reply, started, log_result.as_deref());
             });
-            if conn.has_output() {
-                self.unwritten.push(Key::from_u64(invoker.0));
-            }
-            self.to_process.push(Key::from_u64(invoker.0));
+        } else if let Some((_, conn)) = parked(&mut self.sources, invoker, Wait::Invoke) {
+            conn.answer(|out, close| {
+                let rendered = api::invoke::render(ctx, &reply);
+                match &log_result {
+                    Some(log) => rendered.header("X-Amz-Log-Result", log.as_bytes()),
+                    None => rendered,
+                }
+                .write(out, close)
+            });
+        } else {
             return;
         }
-        if conn.state != State::Waiting(Wait::Invoke) {
-            return;
+        if matches!(self.sources.get(key), Some(Source::Conn(c)) if c.has_output()) {
+            self.unwritten.push(key);
         }
-        conn.answer(|out, close| {
-            let rendered = api::invoke::render(ctx, &reply);
-            match &log_result {
-                Some(log) => rendered.header("X-Amz-Log-Result", log.as_bytes()),
-                None => rendered,
-            }
-            .write(out, close)
-        });
-        if conn.has_output() {
-            self.unwritten.push(Key::from_u64(invoker.0));
-        }
-        self.to_process.push(Key::from_u64(invoker.0));
+        self.to_process.push(key);
     }
 
     /// A runtime's streamed response decoded further: its new bytes go to the invoker now, if
-    /// it streams (PROTOCOL.md 3.2); for a buffered one they stay, up to the buffered limit.
+    /// it streams; for a buffered one they stay, up to the buffered limit.
     fn forward_stream(&mut self, now: Micros, key: Key) {
         let unresolved = match self.sources.get(key) {
             Some(Source::Conn(conn)) => match &conn.streaming {
-                Some(streaming) if !streaming.resolved => Some(streaming.request_id),
+                Some(stream) if !stream.is_resolved() => Some(stream.request_id),
                 Some(_) => None,
                 None => return,
             },
             _ => return,
         };
         if let Some(request_id) = unresolved {
-            let to = self.core.invoker(request_id).filter(|w| {
-                if w.0 & EVENT_BIT != 0 {
-                    false
-                } else if w.0 & TICKET_BIT != 0 {
-                    self.tickets
-                        .get(Key::from_u64(w.0))
-                        .is_some_and(|t| t.stream)
-                } else {
-                    matches!(
-                        self.sources.get(Key::from_u64(w.0)),
-                        Some(Source::Conn(c)) if c.state == State::Waiting(Wait::InvokeStream)
-                    )
-                }
-            });
+            let to = self
+                .core
+                .invoker(request_id)
+                .filter(|w| self.takes_chunks(*w));
             log::debug!("invocation {request_id} streams to {to:?}");
             if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
-                if let Some(streaming) = conn.streaming.as_mut() {
-                    streaming.resolved = true;
-                    streaming.to = to;
+                if let Some(stream) = conn.streaming.as_mut() {
+                    stream.resolve(to);
                 }
             }
         }
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return;
         };
-        let Some(streaming) = conn.streaming.as_mut() else {
+        let Some(stream) = conn.streaming.as_mut() else {
             return;
         };
-        let Some(to) = streaming.to else {
-            if conn.decoder.body_len() as u64 > MAX_RESPONSE_BYTES {
-                let limit = MAX_RESPONSE_BYTES;
+        let Some(to) = stream.to() else {
+            if let Some(limit) = stream.over_limit(conn.decoder.body_len()) {
                 self.on_parse_error(now, key, ParseError::BodyTooLarge { limit });
             }
             return;
         };
-        let mut piece = std::mem::take(&mut streaming.held);
-        piece.extend_from_slice(&conn.decoder.take_body());
-        log::trace!("streamed piece of {} bytes", piece.len());
-        let sendable = api::runtime::forwardable(&piece);
-        streaming.held = piece.split_off(sendable);
-        if piece.is_empty() {
+        let bytes = stream.forward(conn.decoder.take_body());
+        log::trace!("streamed piece of {} bytes", bytes.len());
+        if bytes.is_empty() {
             return;
         }
-        streaming.forwarded += piece.len() as u64;
-        let started = *streaming.started.get_or_insert(now);
+        let started = *stream.started.get_or_insert(now);
         // Past the burst, the runtime's stream is read no faster than the rate allows: TCP
         // holds the rest back in the runtime, as Lambda's shaping does.
-        if let Some(until) = self
-            .stream_limits
-            .paused_until(started, streaming.forwarded)
-        {
+        if let Some(until) = self.stream_limits.paused_until(started, stream.forwarded) {
             if until > now {
-                streaming.throttled = true;
+                stream.throttled = true;
                 self.throttled.push((until, key));
             }
         }
-        let request_id = streaming.request_id;
-        let content_type = streaming.content_type.clone();
-        self.send_chunk(to, request_id, content_type.as_deref(), piece);
+        let piece = Piece {
+            to,
+            request_id: stream.request_id,
+            content_type: stream.content_type.clone(),
+            bytes,
+        };
+        self.send_chunk(piece);
+    }
+
+    /// Whether `invoker` takes a streamed response's bytes as they come.
+    fn takes_chunks(&self, invoker: WaiterId) -> bool {
+        match Waiter::of(invoker) {
+            Waiter::Event(_) => false,
+            Waiter::Ticket(key) => self
+                .tickets
+                .get(Key::from_u64(key))
+                .is_some_and(|t| t.stream),
+            Waiter::Conn(key) => matches!(
+                self.sources.get(Key::from_u64(key)),
+                Some(Source::Conn(c)) if c.state == State::Waiting(Wait::InvokeStream)
+            ),
+        }
     }
 
     /// Streams whose pause is over read again, what arrived meanwhile first.
@@ -1778,8 +1519,8 @@ impl Reactor {
         self.throttled.retain(|(at, _)| *at > now);
         for key in due {
             if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
-                if let Some(streaming) = conn.streaming.as_mut() {
-                    streaming.throttled = false;
+                if let Some(stream) = conn.streaming.as_mut() {
+                    stream.throttled = false;
                 }
                 // No new readiness comes for bytes already waiting: read until it would block.
                 self.conn_readable(now, key, true);
@@ -1789,33 +1530,26 @@ impl Reactor {
 
     /// One piece of a streamed response to its invoker: a `PayloadChunk` event on the wire, or
     /// a chunk to an embedded caller.
-    fn send_chunk(
-        &mut self,
-        to: WaiterId,
-        request_id: crate::id::RequestId,
-        content_type: Option<&str>,
-        piece: Vec<u8>,
-    ) {
-        if to.0 & TICKET_BIT != 0 {
-            if let Some(ticket) = self.tickets.get(Key::from_u64(to.0)) {
-                let _ = ticket.tx.send(Reply::Chunk(piece));
+    fn send_chunk(&mut self, piece: Piece) {
+        if let Waiter::Ticket(key) = Waiter::of(piece.to) {
+            if let Some(ticket) = self.tickets.get(Key::from_u64(key)) {
+                let _ = ticket.tx.send(Reply::Chunk(piece.bytes));
             }
             return;
         }
         let ctx = &self.ctx;
-        let Some(Source::Conn(conn)) = self.sources.get_mut(Key::from_u64(to.0)) else {
-            return; // the invoker left; the invocation goes on (11.3)
-        };
-        if conn.state != State::Waiting(Wait::InvokeStream) {
+        // The invoker left; the invocation goes on.
+        let Some((_, conn)) = parked(&mut self.sources, piece.to, Wait::InvokeStream) else {
             return;
-        }
-        let mut out = Vec::with_capacity(piece.len() + 256);
+        };
+        let mut out = Vec::with_capacity(piece.bytes.len() + 256);
         if !conn.stream_started {
             conn.stream_started = true;
-            let id = request_id.to_string();
+            let id = piece.request_id.to_string();
+            let content_type = piece.content_type.as_deref();
             api::invoke::write_stream_head(&mut out, ctx, &id, content_type, false);
         }
-        api::invoke::write_stream_chunk(&mut out, &piece);
+        api::invoke::write_stream_chunk(&mut out, &piece.bytes);
         conn.send_raw(&out);
     }
 
@@ -2048,9 +1782,10 @@ impl Reactor {
             self.sources.remove(key);
             return None;
         }
-        if let Some(slot) = self.subscriber_conns.get_mut(id.0) {
-            *slot = Some(key);
+        if self.subscriber_conns.len() <= id.0 {
+            self.subscriber_conns.resize(id.0 + 1, None);
         }
+        self.subscriber_conns[id.0] = Some(key);
         Some(key)
     }
 
@@ -2360,6 +2095,18 @@ impl Drop for Reactor {
     }
 }
 
+/// The connection `waiter` stands for, if it is one parked waiting for `wait`.
+fn parked(sources: &mut Slab<Source>, waiter: WaiterId, wait: Wait) -> Option<(Key, &mut Conn)> {
+    let Waiter::Conn(key) = Waiter::of(waiter) else {
+        return None;
+    };
+    let key = Key::from_u64(key);
+    match sources.get_mut(key) {
+        Some(Source::Conn(conn)) if conn.state == State::Waiting(wait) => Some((key, conn)),
+        _ => None,
+    }
+}
+
 /// Reaps `pid` if it has exited; a failure to reap counts as an exit with code -1.
 fn try_reap(pid: i32) -> Option<process::Exit> {
     match process::reap(pid) {
@@ -2435,14 +2182,6 @@ fn base64_encode(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The answer to a runtime's post.
-fn runtime_post(result: Result<(), Rejection>) -> api::Rendered<'static> {
-    match result {
-        Ok(()) => api::runtime::accepted(),
-        Err(r) => api::rejection(Listener::Runtime, r),
-    }
 }
 
 /// A relative path to the bootstrap (`./bootstrap`) names a file relative to where the
