@@ -145,7 +145,7 @@ impl Answer {
     /// The answer as it goes on the wire.
     pub(crate) fn render<'a>(&'a self, ctx: &'a Context) -> Rendered<'a> {
         match self {
-            Answer::Rendered(rendered) => rendered.clone(),
+            Answer::Rendered(rendered) => rendered.borrowed(),
             Answer::Registered { id, account_id } => {
                 extensions::registered(ctx, id, &ctx.handler, *account_id)
             }

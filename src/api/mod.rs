@@ -287,6 +287,17 @@ impl<'a> Rendered<'a> {
         self
     }
 
+    /// The same response, borrowing its body instead of owning it: a copy that costs no
+    /// allocation.
+    pub fn borrowed(&self) -> Rendered<'_> {
+        Rendered {
+            status: self.status,
+            headers: self.headers,
+            len: self.len,
+            body: Cow::Borrowed(&self.body),
+        }
+    }
+
     /// The headers, in order.
     pub fn headers(&self) -> &[(&'static str, &'a [u8])] {
         &self.headers[..self.len]
