@@ -35,6 +35,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
+mod base64;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -63,5 +64,9 @@ pub use simulator::{
 /// API: hidden from the documentation, and free to change in any release.
 #[doc(hidden)]
 pub mod internals {
+    /// Base64, for the tests that read `X-Amz-Log-Result`.
+    pub mod base64 {
+        pub use crate::base64::decode;
+    }
     pub use crate::sys::raise_fd_limit;
 }

@@ -412,7 +412,7 @@ fn invoke_complete_carries_the_log_tail_when_asked() {
     let id = stream.header("x-amzn-requestid").unwrap().to_string();
     let (_, complete) = read_all(&mut stream);
     let log = complete["LogResult"].as_str().expect("a LogResult");
-    let log = lambda_sim::api::invoke::base64_decode(log.as_bytes()).unwrap();
+    let log = lambda_sim::internals::base64::decode(log.as_bytes()).unwrap();
     let log = String::from_utf8(log).unwrap();
     assert!(log.starts_with(&format!("START RequestId: {id}")), "{log}");
     assert!(log.contains(&format!("\nREPORT RequestId: {id}")), "{log}");

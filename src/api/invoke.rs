@@ -174,7 +174,7 @@ pub fn request(
             )));
         }
         Some(encoded) => {
-            let decoded = base64_decode(encoded)
+            let decoded = crate::base64::decode(encoded)
                 .filter(|json| crate::json::validate(json).is_ok())
                 .and_then(|json| String::from_utf8(json).ok())
                 .ok_or_else(|| bad("Client context must be a valid Base64-encoded JSON object."))?;
@@ -429,35 +429,4 @@ pub fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-/// Decodes standard base64 (RFC 4648 §4), padding optional; `None` on any other character.
-pub fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let trimmed = match input {
-        [rest @ .., b'=', b'='] | [rest @ .., b'='] => rest,
-        all => all,
-    };
-    if trimmed.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(trimmed.len() / 4 * 3 + 2);
-    for chunk in trimmed.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= value(*c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }

@@ -398,7 +398,7 @@ pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
 
 /// The answer to a request that did not arrive whole within `limit` of its first byte (a slow
 /// head, a stalled body): 408, in the listener's dialect, before the connection closes.
-pub fn request_timeout(listener: Listener, limit: crate::time::Micros) -> Rendered<'static> {
+pub fn request_timeout(listener: Listener, limit: std::time::Duration) -> Rendered<'static> {
     let message = format!(
         "the request did not arrive whole within {} ms of its first byte",
         limit.as_millis()

@@ -249,7 +249,7 @@ pub fn stream_error(
         }
     };
     let error_type = normalize_error_type(String::from_utf8_lossy(&error_type).trim());
-    let body = super::invoke::base64_decode(trim_ascii(&encoded)).unwrap_or(encoded);
+    let body = crate::base64::decode(trim_ascii(&encoded)).unwrap_or(encoded);
     Some(FunctionError {
         error_type,
         body,

@@ -776,15 +776,7 @@ fn log_lines_are_cloudwatchs() {
 }
 
 #[test]
-fn base64_and_percent_decoding() {
-    assert_eq!(
-        invoke::base64_decode(b"eyJhIjoxfQ==").unwrap(),
-        br#"{"a":1}"#
-    );
-    assert_eq!(invoke::base64_decode(b"eyJhIjoxfQ").unwrap(), br#"{"a":1}"#);
-    assert_eq!(invoke::base64_decode(b"").unwrap(), b"");
-    assert!(invoke::base64_decode(b"e").is_none());
-    assert!(invoke::base64_decode(b"e$==").is_none());
+fn percent_decoding() {
     assert_eq!(invoke::percent_decode("a%3Ab%24").as_deref(), Some("a:b$"));
     assert!(invoke::percent_decode("%4").is_none());
     assert!(invoke::percent_decode("%ff").is_none());

@@ -155,7 +155,7 @@ pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
         if let Some(log) = answer
             .log_result
             .as_deref()
-            .and_then(|l| crate::api::invoke::base64_decode(l.as_bytes()))
+            .and_then(|l| crate::base64::decode(l.as_bytes()))
         {
             let _ = std::io::stderr().write_all(&log);
         }

@@ -190,7 +190,7 @@ pub(crate) struct Reactor {
     /// Streamed responses: limit and shaping.
     stream_limits: crate::config::StreamLimits,
     /// How long a request may take to arrive, and a connection may idle.
-    timeouts: (Micros, Micros),
+    timeouts: crate::config::ConnectionTimeouts,
     /// When the connections are next checked against their timeouts.
     sweep_at: Option<Micros>,
     /// Runtime connections whose stream is paused by the shaping, and until when.
@@ -400,10 +400,7 @@ impl Reactor {
             unwritten: Vec::new(),
             thaw_due: false,
             stream_limits: config.streaming,
-            timeouts: (
-                Micros::from_duration(config.timeouts.request),
-                Micros::from_duration(config.timeouts.idle),
-            ),
+            timeouts: config.timeouts,
             sweep_at: None,
             throttled: Vec::new(),
             tail: None,
@@ -1079,7 +1076,8 @@ impl Reactor {
     /// How often connections are checked against their timeouts: a quarter of the shorter,
     /// between 5 ms and a second. A connection is closed within two periods of its deadline.
     fn sweep_period(&self) -> Micros {
-        let shorter = self.timeouts.0.min(self.timeouts.1).as_micros();
+        let shorter = self.timeouts.request.min(self.timeouts.idle);
+        let shorter = Micros::from_duration(shorter).as_micros();
         Micros((shorter / 4).clamp(5_000, 1_000_000))
     }
 
@@ -1089,7 +1087,8 @@ impl Reactor {
     /// starts when a sweep first sees it waiting, so it runs late by one period at most; it
     /// restarts whenever what it waits for changes or a request completes.
     fn sweep(&mut self, now: Micros) {
-        let (request_limit, idle_limit) = self.timeouts;
+        let request_limit = Micros::from_duration(self.timeouts.request);
+        let idle_limit = Micros::from_duration(self.timeouts.idle);
         let mut expired = Vec::new();
         for (key, source) in self.sources.iter_mut() {
             let Source::Conn(conn) = source else {
@@ -1136,7 +1135,7 @@ impl Reactor {
                 // A runtime's response cut short by its own slowness ends its invocation.
                 let (route, stream) = (conn.route.take(), conn.streaming.take());
                 exchange!(self, now).cut_short(route, stream, Cut::Truncated);
-                let answer = api::request_timeout(conn.listener, self.timeouts.0);
+                let answer = api::request_timeout(conn.listener, self.timeouts.request);
                 conn.close_after = true;
                 conn.answer(|out, close| answer.write(out, close));
                 self.settle_conn(now, key);
@@ -1377,7 +1376,7 @@ impl Reactor {
 
     fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
         let log_result = match self.tail.take() {
-            Some((id, log)) if id == reply.request_id => Some(base64_encode(
+            Some((id, log)) if id == reply.request_id => Some(crate::base64::encode(
                 &log[log.len().saturating_sub(LOG_TAIL_BYTES)..],
             )),
             other => {
@@ -2162,28 +2161,6 @@ fn push_tail(log: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), for `X-Amz-Log-Result`.
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A relative path to the bootstrap (`./bootstrap`) names a file relative to where the
 /// simulator was started; exec would resolve it relative to the child's working directory (the
 /// task root) instead. Bare names (`python3`) are left for exec to find on `PATH`.
@@ -2292,31 +2269,6 @@ mod tests {
         assert_eq!(
             absolute_program("/opt/bootstrap".as_ref()),
             std::path::PathBuf::from("/opt/bootstrap")
-        );
-    }
-
-    #[test]
-    fn base64_matches_rfc_4648s_test_vectors() {
-        let vectors = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, encoded) in vectors {
-            assert_eq!(base64_encode(plain.as_bytes()), encoded);
-            assert_eq!(
-                api::invoke::base64_decode(encoded.as_bytes()).as_deref(),
-                Some(plain.as_bytes())
-            );
-        }
-        let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(
-            api::invoke::base64_decode(base64_encode(&all).as_bytes()),
-            Some(all)
         );
     }
 
