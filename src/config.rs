@@ -168,6 +168,36 @@ impl Default for Config {
 }
 
 impl Config {
+    /// What the lifecycle core needs of this configuration: its limits and modes, the names of
+    /// the external `extensions`, and the `seed` and `epoch_us` of its ids.
+    pub(crate) fn lifecycle(
+        &self,
+        extensions: &[ExtensionCommand],
+        seed: u64,
+        epoch_us: u64,
+    ) -> crate::lifecycle::Config {
+        use crate::lifecycle::{InitMode, RuntimeMode};
+        crate::lifecycle::Config {
+            timeout: Micros::from_duration(self.timeout),
+            init_timeout: Micros::from_duration(self.init_timeout),
+            max_queue: self.max_queue,
+            runtime: if self.bootstrap.is_some() {
+                RuntimeMode::Process
+            } else {
+                RuntimeMode::External
+            },
+            init: if self.eager_init {
+                InitMode::Eager
+            } else {
+                InitMode::OnDemand
+            },
+            extensions: extensions.iter().map(|e| e.name.clone()).collect(),
+            freeze: self.freeze,
+            seed,
+            epoch_us,
+        }
+    }
+
     /// Every external extension: the executables in `extensions_dir` in name order, then
     /// `extensions`. Refused: two with one name, or more than Lambda's ten.
     pub fn all_extensions(&self) -> std::io::Result<Vec<ExtensionCommand>> {

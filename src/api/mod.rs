@@ -85,6 +85,25 @@ impl Context {
         }
     }
 
+    /// The context of the function `config` describes, at `epoch_us`.
+    pub(crate) fn of(config: &crate::Config, epoch_us: u64) -> Context {
+        let mut ctx = Context::new(
+            &config.function_name,
+            &config.function_version,
+            &config.region,
+            &config.account_id,
+            config.memory_mb,
+            epoch_us,
+        );
+        ctx.handler = config.effective_handler().unwrap_or_default();
+        ctx.max_stream_bytes = config.streaming.max_bytes;
+        ctx.json_logs = config
+            .env
+            .iter()
+            .any(|(k, v)| k == "AWS_LAMBDA_LOG_FORMAT" && v.eq_ignore_ascii_case("JSON"));
+        ctx
+    }
+
     /// The function's unqualified ARN.
     pub fn arn(&self) -> &str {
         &self.arn

@@ -783,3 +783,12 @@ impl Server {
         self.reactor.run()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Handle>();
+    }
+}

@@ -1,0 +1,166 @@
+//! The simulator's own log lines: lifecycle lines (START, END, REPORT, ...) rendered in batches
+//! off the invocations' path, the function's output line by line, and the log tail an invoker
+//! asked for (`X-Amz-Log-Type: Tail`).
+
+use crate::api;
+use crate::lifecycle::{ChildId, PlatformEvent};
+use crate::time::Micros;
+
+use super::children::ChildProc;
+use super::sink::Sink;
+use super::{Reactor, sink};
+
+/// The most of an invocation's log that `X-Amz-Log-Result` carries (the Invoke API's 4 KB).
+pub(super) const LOG_TAIL_BYTES: usize = 4096;
+
+/// Lifecycle events kept room for between batches: a batch of 10 ms at ten thousand
+/// invocations per second holds about 300.
+const KEEP_EVENTS_CAPACITY: usize = 1024;
+
+/// Where a child's lines go: the log sink, and telemetry subscribers when there are any.
+pub(super) struct LineOut<'a> {
+    pub(super) sink: &'a mut Sink,
+    /// The running invocation's log, when its invoker asked for the tail.
+    pub(super) tail: Option<&'a mut Vec<u8>>,
+    pub(super) hub: Option<(&'a mut crate::telemetry::Hub, &'a api::Context)>,
+    pub(super) now: Micros,
+    /// The child is an extension: its lines are `extension` records, not `function`.
+    pub(super) extension: bool,
+}
+
+impl LineOut<'_> {
+    /// Logs one line (lossy UTF-8, without a trailing CR) and empties `line`.
+    pub(super) fn emit(&mut self, line: &mut Vec<u8>) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        self.sink.line(text);
+        if let Some(log) = &mut self.tail {
+            push_tail(log, text.as_bytes());
+            push_tail(log, b"\n");
+        }
+        if let Some((hub, ctx)) = &mut self.hub {
+            let record = if self.extension {
+                crate::telemetry::Record::Extension(text.to_string())
+            } else {
+                crate::telemetry::Record::Function(text.to_string())
+            };
+            hub.record(ctx, self.now, record, 0);
+        }
+        line.clear();
+    }
+}
+
+/// Appends `bytes` to an invocation's log, keeping no more than twice what the tail shows.
+pub(super) fn push_tail(log: &mut Vec<u8>, bytes: &[u8]) {
+    log.extend_from_slice(bytes);
+    if log.len() > 2 * LOG_TAIL_BYTES {
+        log.drain(..log.len() - LOG_TAIL_BYTES);
+    }
+}
+
+impl Reactor {
+    /// Appends `event`'s log lines to the tail of the invocation that asked for it.
+    #[inline(never)]
+    pub(super) fn tail_event(&mut self, now: Micros, event: &PlatformEvent) {
+        let memory = match event {
+            PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
+            _ => None,
+        };
+        self.lines.clear();
+        api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
+        if let Some((_, log)) = &mut self.tail {
+            push_tail(log, self.lines.as_bytes());
+        }
+    }
+
+    /// At the end of a turn: renders the waiting lifecycle events if they are due, or sets when
+    /// they will be. Returns whether it rendered.
+    ///
+    /// Events wait up to [`sink::FLUSH_DELAY`] so that formatting and the peak-RSS read for
+    /// REPORT happen once per batch, off the invocations' latency path. Each line keeps the time
+    /// of its event; Max Memory Used is read when the batch is rendered (the peak only grows,
+    /// so it may include growth in those last milliseconds).
+    pub(super) fn log_events_due(&mut self, now: Micros) -> bool {
+        if self.events.is_empty() {
+            self.events_due = None;
+            return false;
+        }
+        match self.events_due {
+            Some(at) if at <= now => {
+                self.log_events();
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.events_due = Some(now + sink::FLUSH_DELAY);
+                false
+            }
+        }
+    }
+
+    /// Renders every waiting lifecycle event as log lines now.
+    pub(super) fn log_events(&mut self) {
+        self.events_due = None;
+        let mut events = std::mem::take(&mut self.events);
+        // One read of the runtime's peak RSS serves the whole batch.
+        let mut memory_of: Option<(Option<ChildId>, Option<u64>)> = None;
+        for (at, event) in events.drain(..) {
+            let memory = match &event {
+                PlatformEvent::Report { runtime, .. } => match memory_of {
+                    Some((child, mb)) if child == *runtime => mb,
+                    _ => {
+                        let mb = self.max_memory_mb(*runtime);
+                        memory_of = Some((*runtime, mb));
+                        mb
+                    }
+                },
+                _ => None,
+            };
+            self.lines.clear();
+            api::logs::write_event(&mut self.lines, &self.ctx, &event, at, memory);
+            self.sink.lines(&self.lines);
+        }
+        // A batch that grew unusually large (the reactor was held up) gives its memory back.
+        if events.capacity() > KEEP_EVENTS_CAPACITY {
+            events = Vec::new();
+        }
+        self.events = events;
+    }
+
+    /// The environment's peak memory for a report: the runtime `child`'s, plus each live
+    /// extension's, as Lambda counts the whole sandbox (a sum of peaks: an upper bound).
+    pub(super) fn max_memory_mb(&self, child: Option<ChildId>) -> Option<u64> {
+        let peak = |proc: &ChildProc| {
+            let live = proc
+                .rss
+                .as_ref()
+                .filter(|_| proc.alive)
+                .and_then(|r| r.read());
+            live.unwrap_or(proc.max_rss_kib)
+        };
+        let runtime = self.children.iter().find(|c| Some(c.id) == child)?;
+        let extensions: u64 = self
+            .children
+            .iter()
+            .filter(|c| c.extension && c.alive)
+            .map(peak)
+            .sum();
+        Some((peak(runtime) + extensions).div_ceil(1024))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_keeps_at_least_the_last_4_kb() {
+        let mut log = Vec::new();
+        for i in 0..1000u32 {
+            push_tail(&mut log, format!("{i:05}\n").as_bytes());
+            assert!(log.len() <= 2 * LOG_TAIL_BYTES);
+        }
+        assert!(log.len() >= LOG_TAIL_BYTES);
+        assert!(log.ends_with(b"00999\n"));
+    }
+}
