@@ -15,12 +15,12 @@ use std::hint::black_box;
 use std::io;
 use std::time::Instant;
 
-use lambda_sim::id::Uuid;
+use lambda_sim::Micros;
+use lambda_sim::internals::id::Uuid;
 use lambda_sim::lifecycle::{
     Action, Config, Events, InitMode, InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode,
     RuntimeResult, WaiterId,
 };
-use lambda_sim::time::Micros;
 use lambda_sim::{LogOutput, Simulator};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use support::{Invoker, PAYLOAD, Samples};

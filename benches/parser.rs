@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::Instant;
 
-use lambda_sim::http::{Event, RequestDecoder};
+use lambda_sim::internals::http::{Event, RequestDecoder};
 use support::Samples;
 
 const LIMIT: u64 = 6 * 1024 * 1024 + 100;

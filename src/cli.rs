@@ -11,25 +11,26 @@ use std::process::ExitCode;
 
 use crate::config::LogOutput;
 use crate::config::{Bootstrap, Config, ExtensionCommand};
-use crate::{Server, demo, process};
+use crate::simulator::Server;
+use crate::{demo, process};
 use bench::{Baseline, BenchOptions};
 
 /// Where RIE looks for a bootstrap when none is given, in its order.
-pub const RIE_BOOTSTRAPS: [&str; 3] = [
+pub(crate) const RIE_BOOTSTRAPS: [&str; 3] = [
     "/var/task/bootstrap",
     "/opt/bootstrap",
     "/var/runtime/bootstrap",
 ];
 
 /// Where Lambda's external extensions live, unless `LAMBDA_EXTENSIONS_DIR` says otherwise.
-pub const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
+pub(crate) const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
 
 /// The longest function timeout Lambda allows.
-pub const MAX_TIMEOUT_SECS: f64 = 900.0;
+pub(crate) const MAX_TIMEOUT_SECS: f64 = 900.0;
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Run the simulator.
     Run(Box<Config>),
     /// Run the built-in demo; `notice` says why when it was not asked for by name.
@@ -67,7 +68,7 @@ pub enum Mode {
 
 /// The parsed command line.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// What to do.
     pub mode: Mode,
     /// `--log-level` or `LOG_LEVEL`: lambda-sim's own modules' level (`RUST_LOG` goes over it).
@@ -76,7 +77,7 @@ pub struct Parsed {
 
 /// Why the command line was refused, and the exit code that says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A bad flag or value: exit 2.
     Usage(String),
     /// The bootstrap cannot run: exit 1.
@@ -85,7 +86,7 @@ pub enum CliError {
 
 impl CliError {
     /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
             CliError::Bootstrap(_) => 1,
@@ -104,7 +105,7 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// The `--help` text.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 lambda-sim: a local simulator of the AWS Lambda execution environment
 
 USAGE:
@@ -187,7 +188,7 @@ BENCH OPTIONS (lambda-sim bench; with no bootstrap, the built-in demo is measure
 
 /// Parses `args` (without the program name), reading RIE's variables through `env` and
 /// checking the bootstrap with `is_file` (tests pass fakes).
-pub fn parse(
+pub(crate) fn parse(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
     is_file: &dyn Fn(&Path) -> bool,
@@ -582,12 +583,12 @@ fn free_ports(config: &mut Config) {
 
 /// Checks that the bootstrap can be executed: a path must be an executable file; a bare name
 /// must be one on `PATH`. Returns the path to run.
-pub fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf, CliError> {
+pub(crate) fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf, CliError> {
     check_executable("bootstrap", program, path_var)
 }
 
 /// [`check_bootstrap`] for any program; `what` names it in the error.
-pub fn check_executable(
+pub(crate) fn check_executable(
     what: &str,
     program: &Path,
     path_var: Option<&str>,
@@ -889,11 +890,11 @@ fn run(mut config: Config) -> ExitCode {
     }
 }
 
-pub mod bench;
+pub(crate) mod bench;
 mod invoke;
-pub mod logger;
+pub(crate) mod logger;
 
-pub use invoke::{InvokeOptions, Payload, Verdict, verdict};
+pub(crate) use invoke::{InvokeOptions, Payload};
 
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,7 @@ pub enum LogOutput {
 }
 
 /// How many lines `LogOutput::Capture` keeps unread before it drops new ones.
-pub const CAPTURE_LINES: usize = 100_000;
+pub(crate) const CAPTURE_LINES: usize = 100_000;
 
 /// The command that starts the function's runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,13 +124,13 @@ pub struct Config {
 }
 
 /// The function name when none is configured (RIE's default).
-pub const DEFAULT_FUNCTION_NAME: &str = "test_function";
+pub(crate) const DEFAULT_FUNCTION_NAME: &str = "test_function";
 /// The account id in ARNs (RIE's).
-pub const DEFAULT_ACCOUNT_ID: &str = "012345678912";
+pub(crate) const DEFAULT_ACCOUNT_ID: &str = "012345678912";
 /// The region when none is configured.
-pub const DEFAULT_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_REGION: &str = "us-east-1";
 /// Lambda's default memory size.
-pub const DEFAULT_MEMORY_MB: u32 = 128;
+pub(crate) const DEFAULT_MEMORY_MB: u32 = 128;
 
 impl Default for Config {
     /// Lambda's defaults, listening on free loopback ports (what tests want).

@@ -12,17 +12,17 @@ use crate::simulator::Awaited;
 use crate::simulator::Builder;
 
 /// The demo's function timeout (shorter than Lambda's default so the timeout step is quick).
-pub const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEMO_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The demo extension's name, and the work it does after each INVOKE (as an extension that
 /// flushes telemetry would).
-pub const DEMO_EXTENSION: &str = "demo-extension";
+pub(crate) const DEMO_EXTENSION: &str = "demo-extension";
 /// How long the demo extension works after each invocation.
-pub const DEMO_EXTENSION_WORK: Duration = Duration::from_millis(3);
+pub(crate) const DEMO_EXTENSION_WORK: Duration = Duration::from_millis(3);
 
 /// Makes `config` run the demo's runtime and extension: this executable, run as
 /// `__demo-runtime` and `__demo-extension`.
-pub fn install(config: &mut Config) -> io::Result<()> {
+pub(crate) fn install(config: &mut Config) -> io::Result<()> {
     let this = std::env::current_exe()?;
     config.bootstrap = Some(Bootstrap {
         program: this.clone(),
@@ -38,7 +38,7 @@ pub fn install(config: &mut Config) -> io::Result<()> {
 
 /// Runs the demo; prints its lifecycle lines and each invocation's answer. `notice` explains why
 /// the demo runs when nobody asked for it by name.
-pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
+pub(crate) fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if let Some(notice) = notice {
         writeln!(out, "{notice}")?;
@@ -132,7 +132,7 @@ pub fn run(config: Config, notice: Option<&str>) -> io::Result<()> {
 
 /// The demo's runtime: a Runtime API client with nothing but std. It echoes each event, except
 /// `{"demo":"error"}` (posts an error) and `{"demo":"sleep","ms":N}` (sleeps, then echoes).
-pub fn runtime_main() -> io::Result<()> {
+pub(crate) fn runtime_main() -> io::Result<()> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
         .map_err(|_| io::Error::other("AWS_LAMBDA_RUNTIME_API is not set"))?;
     println!("demo runtime: started, pid {}", std::process::id());
@@ -173,7 +173,7 @@ pub fn runtime_main() -> io::Result<()> {
 /// The demo's extension: registers for INVOKE and SHUTDOWN, works a few milliseconds after each
 /// INVOKE before asking for the next event (the overhead the REPORT shows), and exits on
 /// SHUTDOWN.
-pub fn extension_main() -> io::Result<()> {
+pub(crate) fn extension_main() -> io::Result<()> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
         .map_err(|_| io::Error::other("AWS_LAMBDA_RUNTIME_API is not set"))?;
     let mut client = MiniClient::connect(&api)?;
@@ -226,7 +226,7 @@ pub fn extension_main() -> io::Result<()> {
 
 /// A response read by [`MiniClient`].
 #[derive(Debug)]
-pub struct MiniResponse {
+pub(crate) struct MiniResponse {
     /// The status code.
     pub status: u16,
     /// Header names (lowercase) and values.
@@ -237,7 +237,7 @@ pub struct MiniResponse {
 
 impl MiniResponse {
     /// The value of header `name` (give it in lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -247,14 +247,14 @@ impl MiniResponse {
 
 /// A blocking HTTP/1.1 client over one keep-alive connection: enough for a runtime.
 #[derive(Debug)]
-pub struct MiniClient {
+pub(crate) struct MiniClient {
     reader: BufReader<TcpStream>,
     addr: String,
 }
 
 impl MiniClient {
     /// Connects to `addr` (`host:port`).
-    pub fn connect(addr: &str) -> io::Result<MiniClient> {
+    pub(crate) fn connect(addr: &str) -> io::Result<MiniClient> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         Ok(MiniClient {
@@ -264,7 +264,7 @@ impl MiniClient {
     }
 
     /// Sends a request and reads its response (Content-Length bodies only).
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,

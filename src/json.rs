@@ -4,11 +4,11 @@
 use std::fmt;
 
 /// Nesting deeper than this is refused, as serde_json refuses past 128.
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Why a document is not JSON, and where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JsonError {
+pub(crate) struct JsonError {
     /// Byte offset of the problem.
     pub offset: usize,
     /// What was wrong.
@@ -22,7 +22,7 @@ impl fmt::Display for JsonError {
 }
 
 /// Checks that `input` is exactly one JSON value, surrounded by optional whitespace.
-pub fn validate(input: &[u8]) -> Result<(), JsonError> {
+pub(crate) fn validate(input: &[u8]) -> Result<(), JsonError> {
     let mut p = Parser { input, at: 0 };
     p.ws();
     p.value(0)?;

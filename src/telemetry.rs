@@ -10,7 +10,7 @@
 //!
 //! Telemetry API schemas only for now; the Logs API's records come with its wiring.
 
-pub mod batch;
+pub(crate) mod batch;
 
 use crate::api::Context;
 use crate::api::telemetry::{
@@ -22,11 +22,11 @@ use crate::time::Micros;
 use batch::{Batch, Batcher, Dropped, Framing};
 
 /// At most this many records are kept for replay during one init; the oldest go first.
-pub const MAX_REPLAY: usize = 10_000;
+pub(crate) const MAX_REPLAY: usize = 10_000;
 
 /// Something the platform produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Record {
+pub(crate) enum Record {
     /// A lifecycle event.
     Platform(PlatformEvent),
     /// A line of the runtime's output (`function`).
@@ -87,7 +87,7 @@ impl Item<'_> {
 
 /// A subscriber, by its order of subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SubscriberId(pub usize);
+pub(crate) struct SubscriberId(pub usize);
 
 #[derive(Debug)]
 struct Subscriber {
@@ -97,7 +97,7 @@ struct Subscriber {
 
 /// Every subscriber's buffer, and the replay of the current init. See the module docs.
 #[derive(Debug, Default)]
-pub struct Hub {
+pub(crate) struct Hub {
     /// Records of the init in progress, for subscribers still to come; `None` outside an init.
     replay: Option<Vec<(Micros, Record)>>,
     subscribers: Vec<Subscriber>,
@@ -110,7 +110,7 @@ pub struct Hub {
 /// The last events of every type, rendered, for the embedding API; bounded, counting what it
 /// let go.
 #[derive(Debug)]
-pub struct Capture {
+pub(crate) struct Capture {
     events: std::collections::VecDeque<Vec<u8>>,
     max: usize,
     /// Events let go to stay within `max`.
@@ -121,7 +121,7 @@ pub struct Capture {
 
 impl Capture {
     /// The kept events with their sequence numbers, oldest first.
-    pub fn events(&self) -> impl Iterator<Item = (u64, &[u8])> {
+    pub(crate) fn events(&self) -> impl Iterator<Item = (u64, &[u8])> {
         let first = self.total - self.events.len() as u64;
         self.events
             .iter()
@@ -132,33 +132,34 @@ impl Capture {
 
 impl Hub {
     /// No subscriber, no init.
-    pub fn new() -> Hub {
+    pub(crate) fn new() -> Hub {
         Hub::default()
     }
 
     /// Subscribers so far.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.subscribers.len()
     }
 
     /// Whether nobody has subscribed.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.subscribers.is_empty()
     }
 
     /// Whether `event` should be recorded: someone subscribed or captures, or an init is (or
     /// begins to be) kept for replay. Saves a clone per event when nobody listens.
-    pub fn wants(&self, event: &PlatformEvent) -> bool {
+    pub(crate) fn wants(&self, event: &PlatformEvent) -> bool {
         self.wants_lines() || matches!(event, PlatformEvent::InitStart { .. })
     }
 
     /// Whether lines of output should be recorded (see [`Hub::wants`]).
-    pub fn wants_lines(&self) -> bool {
+    pub(crate) fn wants_lines(&self) -> bool {
         !self.subscribers.is_empty() || self.replay.is_some() || self.capture.is_some()
     }
 
     /// Keeps the last `max` events of every type from now on (see [`Hub::captured`]).
-    pub fn capture(&mut self, max: usize) {
+    pub(crate) fn capture(&mut self, max: usize) {
         self.capture = Some(Capture {
             events: std::collections::VecDeque::new(),
             max: max.max(1),
@@ -168,19 +169,19 @@ impl Hub {
     }
 
     /// The captured events, if capturing.
-    pub fn captured(&self) -> Option<&Capture> {
+    pub(crate) fn captured(&self) -> Option<&Capture> {
         self.capture.as_ref()
     }
 
     /// Whether every buffer is empty and nothing is in flight.
-    pub fn is_drained(&self) -> bool {
+    pub(crate) fn is_drained(&self) -> bool {
         self.subscribers
             .iter()
             .all(|s| s.batcher.is_empty() && !s.batcher.in_flight())
     }
 
     /// Batches sent and not yet answered.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.subscribers
             .iter()
             .filter(|s| s.batcher.in_flight())
@@ -190,24 +191,31 @@ impl Hub {
     /// Holds every batch while the environment is frozen, and lets them go when it thaws: a
     /// subscriber in a frozen process cannot receive (issue 6). Nothing is retried, dropped
     /// or counted as lost meanwhile; what came due goes at the thaw.
-    pub fn set_frozen(&mut self, frozen: bool) {
+    pub(crate) fn set_frozen(&mut self, frozen: bool) {
         self.frozen = frozen;
     }
 
     /// Records kept for replay (zero outside an init).
-    pub fn replayable(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn replayable(&self) -> usize {
         self.replay.as_ref().map_or(0, Vec::len)
     }
 
     /// Takes a record produced at `at`: each subscriber that wants it gets it, and an init keeps
     /// it for replay (`platform.initStart` begins an init, `platform.initReport` ends it).
     /// `max_memory_mb` is what a report carries.
-    pub fn record(&mut self, ctx: &Context, at: Micros, record: Record, max_memory_mb: u64) {
+    pub(crate) fn record(&mut self, ctx: &Context, at: Micros, record: Record, max_memory_mb: u64) {
         self.take(ctx, at, record.item(), max_memory_mb);
     }
 
     /// [`Hub::record`] for a lifecycle event the caller keeps: it is copied only for a replay.
-    pub fn record_event(&mut self, ctx: &Context, at: Micros, event: &PlatformEvent, memory: u64) {
+    pub(crate) fn record_event(
+        &mut self,
+        ctx: &Context,
+        at: Micros,
+        event: &PlatformEvent,
+        memory: u64,
+    ) {
         self.take(ctx, at, Item::Platform(event), memory);
     }
 
@@ -244,7 +252,7 @@ impl Hub {
 
     /// Adds a subscriber at `now` as extension `name`: it gets the replay of the init in
     /// progress, then everyone gets its `platform.telemetrySubscription`.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &mut self,
         ctx: &Context,
         now: Micros,
@@ -277,7 +285,7 @@ impl Hub {
     }
 
     /// Where subscriber `id`'s batches go.
-    pub fn destination(&self, id: SubscriberId) -> Option<&Destination> {
+    pub(crate) fn destination(&self, id: SubscriberId) -> Option<&Destination> {
         self.subscribers
             .get(id.0)
             .map(|s| &s.subscription.destination)
@@ -285,7 +293,11 @@ impl Hub {
 
     /// The next batch to send, and whose, if one is due. A subscriber that lost records
     /// (and takes platform events) finds a `platform.logsDropped` at the head of its batch.
-    pub fn poll_batch(&mut self, ctx: &Context, now: Micros) -> Option<(SubscriberId, Batch)> {
+    pub(crate) fn poll_batch(
+        &mut self,
+        ctx: &Context,
+        now: Micros,
+    ) -> Option<(SubscriberId, Batch)> {
         if self.frozen {
             return None;
         }
@@ -303,14 +315,14 @@ impl Hub {
     }
 
     /// Subscriber `id`'s batch in flight was answered (`accepted` for a 2xx) or failed.
-    pub fn handle_sent(&mut self, now: Micros, id: SubscriberId, accepted: bool) {
+    pub(crate) fn handle_sent(&mut self, now: Micros, id: SubscriberId, accepted: bool) {
         if let Some(s) = self.subscribers.get_mut(id.0) {
             s.batcher.handle_sent(now, accepted);
         }
     }
 
     /// When [`Hub::handle_timeout`] or [`Hub::poll_batch`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Micros> {
+    pub(crate) fn poll_timeout(&self) -> Option<Micros> {
         if self.frozen {
             // No batch is in flight (the environment froze after the last one was answered),
             // and none is due until the thaw.
@@ -324,7 +336,7 @@ impl Hub {
 
     /// Fires what is due; returns the subscribers whose batch in flight went unanswered (the
     /// caller closes their connections).
-    pub fn handle_timeout(&mut self, now: Micros) -> Vec<SubscriberId> {
+    pub(crate) fn handle_timeout(&mut self, now: Micros) -> Vec<SubscriberId> {
         let mut stalled = Vec::new();
         for (i, s) in self.subscribers.iter_mut().enumerate() {
             if s.batcher.handle_timeout(now) {
@@ -335,7 +347,7 @@ impl Hub {
     }
 
     /// Sends everything buffered without waiting (shutdown, a stream that closed).
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         for s in &mut self.subscribers {
             s.batcher.flush();
         }

@@ -108,7 +108,7 @@ impl fmt::Display for Ms2 {
 
 /// A civil UTC date and time, from Unix epoch microseconds (no time zone database needed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Civil {
+pub(crate) struct Civil {
     /// Year, e.g. 2026.
     pub year: i64,
     /// Month, 1-12.
@@ -127,7 +127,7 @@ pub struct Civil {
 
 impl Civil {
     /// Splits Unix epoch microseconds into a UTC date and time.
-    pub fn from_epoch_micros(epoch_us: u64) -> Civil {
+    pub(crate) fn from_epoch_micros(epoch_us: u64) -> Civil {
         let secs = epoch_us / 1_000_000;
         let milli = ((epoch_us / 1_000) % 1_000) as u32;
         let days = (secs / 86_400) as i64;
@@ -146,7 +146,7 @@ impl Civil {
 
     /// `2026-11-26T17:28:54.123Z`: ISO 8601 UTC with milliseconds, as Lambda timestamps its
     /// events and log lines.
-    pub fn rfc3339_millis(&self) -> String {
+    pub(crate) fn rfc3339_millis(&self) -> String {
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             self.year, self.month, self.day, self.hour, self.minute, self.second, self.milli

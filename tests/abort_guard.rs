@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{alive, wait_until};
-use lambda_sim::process::{self, Launch, abort_guard};
+use lambda_sim::internals::process::{self, Launch, abort_guard};
 
 #[test]
 fn kill_on_abort_reaches_every_live_childs_group() {

@@ -234,7 +234,7 @@ fn a_hanging_runtime_times_out_is_killed_and_replaced() {
             r.request_id
         )
     );
-    assert!(r.timings.duration() >= lambda_sim::time::Micros::from_millis(700));
+    assert!(r.timings.duration() >= lambda_sim::Micros::from_millis(700));
     assert!(
         wait_until(Duration::from_secs(5), || !alive(first)),
         "the hung runtime was killed"

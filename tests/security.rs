@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::binary::*;
 use common::*;
-use lambda_sim::reactor::exposure_warning;
+use lambda_sim::internals::exposure_warning;
 
 #[test]
 fn listeners_are_loopback_unless_an_address_says_otherwise_which_is_warned_about() {

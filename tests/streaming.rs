@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::*;
-use lambda_sim::api::eventstream;
+use lambda_sim::internals::api::eventstream;
 use lambda_sim::{Handle, InvokeRequest, LogOutput, Simulator};
 
 const STREAM_PATH: &str = "/2021-11-15/functions/function/response-streaming-invocations";

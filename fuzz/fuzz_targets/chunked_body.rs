@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use lambda_sim::http::{Event, ParseError, RequestDecoder};
+use lambda_sim::internals::http::{Event, ParseError, RequestDecoder};
 use libfuzzer_sys::fuzz_target;
 
 const HEAD: &[u8] = b"POST /r HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";

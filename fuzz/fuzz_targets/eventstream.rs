@@ -4,7 +4,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use lambda_sim::api::eventstream::{decode, write_message};
+use lambda_sim::internals::api::eventstream::{decode, write_message};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

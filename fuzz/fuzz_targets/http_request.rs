@@ -2,7 +2,7 @@
 //! whether the bytes come whole, one at a time, or split where the fuzzer chooses.
 #![no_main]
 
-use lambda_sim::http::{Event, ParseError, RequestDecoder};
+use lambda_sim::internals::http::{Event, ParseError, RequestDecoder};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, PartialEq)]

@@ -3,8 +3,8 @@
 //! chooses (a caller offers again what the reader did not use).
 #![no_main]
 
-use lambda_sim::http::ParseError;
-use lambda_sim::http::client::{Answer, ResponseReader};
+use lambda_sim::internals::http::ParseError;
+use lambda_sim::internals::http::{Answer, ResponseReader};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, PartialEq)]

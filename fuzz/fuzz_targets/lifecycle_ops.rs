@@ -5,12 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use arbitrary::Arbitrary;
-use lambda_sim::id::{RequestId, Uuid};
+use lambda_sim::Micros;
+use lambda_sim::internals::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
     Action, ChildId, Config, Events, ExitStatus, ExtensionErrorKind, FunctionError, InitMode,
     InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode, RuntimeResult, WaiterId, Wire,
 };
-use lambda_sim::time::Micros;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

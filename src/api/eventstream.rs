@@ -4,12 +4,12 @@
 //! and a CRC32 of everything before it. All integers big-endian; CRC32 is IEEE 802.3's (zlib's).
 
 /// CRC-32/ISO-HDLC (polynomial 0x04C11DB7 reflected), as zlib computes it.
-pub fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     crc32_update(0, bytes)
 }
 
 /// Continues a CRC32 over more bytes.
-pub fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
+pub(crate) fn crc32_update(crc: u32, bytes: &[u8]) -> u32 {
     let mut crc = !crc;
     for &b in bytes {
         crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
@@ -66,7 +66,7 @@ pub fn write_message(out: &mut Vec<u8>, headers: &[(&str, &str)], payload: &[u8]
 }
 
 /// A `PayloadChunk` event carrying `bytes` of the function's response.
-pub fn payload_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn payload_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
     write_message(
         out,
         &[
@@ -80,7 +80,7 @@ pub fn payload_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// The final `InvokeComplete` event: `ErrorCode` and `ErrorDetails` when the invocation failed,
 /// `LogResult` (base64) when the invoker asked for the log tail.
-pub fn invoke_complete(
+pub(crate) fn invoke_complete(
     out: &mut Vec<u8>,
     error_code: Option<&str>,
     error_details: Option<&str>,

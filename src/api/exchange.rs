@@ -583,5 +583,8 @@ impl ResponseStream {
     }
 }
 
+mod fuzz;
 #[cfg(test)]
 mod tests;
+
+pub use fuzz::fuzz_router;

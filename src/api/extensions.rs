@@ -10,25 +10,25 @@ use crate::http::{Head, decimal, write_head};
 use crate::id::{RequestId, TraceId, Uuid};
 use crate::time::Micros;
 
-pub use crate::lifecycle::{Events, ShutdownReason};
+pub(crate) use crate::lifecycle::{Events, ShutdownReason};
 
 /// The Extensions API's path prefix.
-pub const EXTENSION_PREFIX: &str = "/2020-01-01/extension";
+pub(crate) const EXTENSION_PREFIX: &str = "/2020-01-01/extension";
 
 /// The header that names an extension at registration.
-pub const NAME_HEADER: &str = "Lambda-Extension-Name";
+pub(crate) const NAME_HEADER: &str = "Lambda-Extension-Name";
 /// The header that carries an extension's identifier, given at registration.
-pub const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
+pub(crate) const IDENTIFIER_HEADER: &str = "Lambda-Extension-Identifier";
 /// The header of `init/error` and `exit/error` that carries the error type.
-pub const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
+pub(crate) const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
 /// The registration header that asks for optional response fields.
-pub const ACCEPT_FEATURE_HEADER: &str = "Lambda-Extension-Accept-Feature";
+pub(crate) const ACCEPT_FEATURE_HEADER: &str = "Lambda-Extension-Accept-Feature";
 
 /// A `register` request, read and checked as far as the wire allows; the lifecycle decides
 /// the rest (registration closed, duplicate names, the limit of 10, SHUTDOWN for internal
 /// extensions).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Registration {
+pub(crate) struct Registration {
     /// `Lambda-Extension-Name`: the executable's file name for an external extension.
     pub name: String,
     /// The events it subscribes to.
@@ -38,12 +38,15 @@ pub struct Registration {
 }
 
 /// A 403 in the Runtime API's error form: every Extensions API refusal has this status.
-pub fn refused(error_type: &str, message: &str) -> Box<Rendered<'static>> {
+pub(crate) fn refused(error_type: &str, message: &str) -> Box<Rendered<'static>> {
     Box::new(runtime_error(403, error_type, message))
 }
 
 /// Reads `POST /2020-01-01/extension/register` (rapid `agentregister.go`).
-pub fn register(head: &Head<'_>, body: &[u8]) -> Result<Registration, Box<Rendered<'static>>> {
+pub(crate) fn register(
+    head: &Head<'_>,
+    body: &[u8],
+) -> Result<Registration, Box<Rendered<'static>>> {
     let name = head.header_str(NAME_HEADER).unwrap_or("");
     if name.is_empty() {
         return Err(refused(
@@ -103,7 +106,7 @@ fn events(body: &[u8]) -> Result<Events, Box<Rendered<'static>>> {
 }
 
 /// The `Lambda-Extension-Identifier` of a request after registration (rapid `middleware.go`).
-pub fn identifier(head: &Head<'_>) -> Result<Uuid, Box<Rendered<'static>>> {
+pub(crate) fn identifier(head: &Head<'_>) -> Result<Uuid, Box<Rendered<'static>>> {
     let Some(raw) = head.header_str(IDENTIFIER_HEADER).filter(|v| !v.is_empty()) else {
         return Err(refused(
             "Extension.MissingExtensionIdentifier",
@@ -120,7 +123,7 @@ pub fn identifier(head: &Head<'_>) -> Result<Uuid, Box<Rendered<'static>>> {
 
 /// The `Lambda-Extension-Function-Error-Type` of `init/error` and `exit/error`
 /// (rapid `agentiniterror.go`, `agentexiterror.go`).
-pub fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
+pub(crate) fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
     match head.header_str(ERROR_TYPE_HEADER).filter(|v| !v.is_empty()) {
         Some(t) => Ok(t.to_string()),
         None => Err(refused(
@@ -132,7 +135,7 @@ pub fn error_type(head: &Head<'_>) -> Result<String, Box<Rendered<'static>>> {
 
 /// The answer to a registration: 200, the identifier, and the function's name, version and
 /// handler, with `accountId` only when it was asked for (rapid `agentregisterresponse.go`).
-pub fn registered<'a>(
+pub(crate) fn registered<'a>(
     ctx: &Context,
     id: &'a Uuid,
     handler: &str,
@@ -159,7 +162,7 @@ pub fn registered<'a>(
 /// the same deadline as the runtime's, and `tracing` always present (PROTOCOL.md 4.2). Written
 /// without allocating: one per extension per invocation.
 #[allow(clippy::too_many_arguments)]
-pub fn write_invoke_event(
+pub(crate) fn write_invoke_event(
     out: &mut Vec<u8>,
     ctx: &Context,
     event_id: &Uuid,
@@ -200,7 +203,7 @@ pub fn write_invoke_event(
 }
 
 /// The answer to an extension's `event/next` at shutdown: the SHUTDOWN event.
-pub fn shutdown_event(
+pub(crate) fn shutdown_event(
     ctx: &Context,
     reason: ShutdownReason,
     deadline: Micros,

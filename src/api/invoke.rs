@@ -9,20 +9,24 @@ use crate::id::RequestId;
 use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome};
 
 /// The Invoke API path prefix.
-pub const PREFIX: &str = "/2015-03-31/functions/";
+pub(crate) const PREFIX: &str = "/2015-03-31/functions/";
 
 /// The `InvokeWithResponseStream` path prefix; its paths end in
 /// `/response-streaming-invocations`.
-pub const STREAM_PREFIX: &str = "/2021-11-15/functions/";
+pub(crate) const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// The longest `X-Amz-Client-Context`, in base64 characters (the Invoke API's limit, mirrored
 /// by cargo-lambda's `functions_router.rs`).
-pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+pub(crate) const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 /// Resolves the function name in the path (a name, `name:qualifier`, a partial ARN or a full
 /// ARN; `function` as RIE accepts it) and the `Qualifier` query parameter. `Ok(Some(arn))` for
 /// a qualified invocation, `Ok(None)` for the unqualified function.
-pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<String>, Refusal> {
+pub(crate) fn route(
+    path: &str,
+    query: Option<&str>,
+    ctx: &Context,
+) -> Result<Option<String>, Refusal> {
     let name = path
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_suffix("/invocations"))
@@ -104,7 +108,7 @@ pub fn route(path: &str, query: Option<&str>, ctx: &Context) -> Result<Option<St
 
 /// `X-Amz-Invocation-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InvocationType {
+pub(crate) enum InvocationType {
     /// Synchronous: the answer is the function's (the default).
     RequestResponse,
     /// Asynchronous: 202 at once; the invocation is queued and runs.
@@ -114,13 +118,13 @@ pub enum InvocationType {
 }
 
 /// Whether a path is `InvokeWithResponseStream`'s.
-pub fn is_stream_path(path: &str) -> bool {
+pub(crate) fn is_stream_path(path: &str) -> bool {
     path.starts_with(STREAM_PREFIX)
 }
 
 /// The invocation type a head asks for, or the Invoke API's 400 for an unknown one.
 /// `InvokeWithResponseStream` knows no `Event`.
-pub fn invocation_type(head: &Head<'_>) -> Result<InvocationType, Box<Rendered<'static>>> {
+pub(crate) fn invocation_type(head: &Head<'_>) -> Result<InvocationType, Box<Rendered<'static>>> {
     let stream = is_stream_path(head.path());
     match head.header_str("X-Amz-Invocation-Type") {
         None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
@@ -152,7 +156,7 @@ fn invalid_value(value: &str, field: &str, set: &str) -> Rendered<'static> {
 
 /// Reads an invoke request's headers and body into what the core takes, and its invocation
 /// type, or the Invoke API's refusal.
-pub fn request(
+pub(crate) fn request(
     head: &Head<'_>,
     payload: Vec<u8>,
     invoked_arn: Option<String>,
@@ -231,7 +235,7 @@ fn cognito(raw: &[u8]) -> Option<String> {
 
 /// The invoker's answer (PROTOCOL.md 11.1): 200 with the runtime's bytes, or 200 with
 /// `X-Amz-Function-Error: Unhandled` and the error JSON.
-pub fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
+pub(crate) fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
     let with_ids = |rendered: Rendered<'a>| {
         rendered
             .header("X-Amzn-RequestId", reply.request_id.as_bytes())
@@ -264,7 +268,7 @@ pub fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
 
 /// 429 `TooManyRequestsException`: the Invoke API's answer for a function at its reserved
 /// concurrency, reason `ReservedFunctionConcurrentInvocationLimitExceeded`.
-pub fn throttled(message: &str) -> Rendered<'static> {
+pub(crate) fn throttled(message: &str) -> Rendered<'static> {
     let body = serde_json::json!({
         "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
         "Type": "User",
@@ -277,10 +281,10 @@ pub fn throttled(message: &str) -> Rendered<'static> {
 
 /// The largest asynchronous (`Event`) invoke payload: 1 MB (the Invoke API's current limit;
 /// it was 256 KB until 2025).
-pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 
 /// 413 for a payload over the limit of its invocation type.
-pub fn too_large(limit: u64) -> Rendered<'static> {
+pub(crate) fn too_large(limit: u64) -> Rendered<'static> {
     invoke_error(
         413,
         "RequestEntityTooLargeException",
@@ -289,14 +293,14 @@ pub fn too_large(limit: u64) -> Rendered<'static> {
 }
 
 /// 202 for an `Event` invocation, queued as `request_id`.
-pub fn accepted(request_id: &RequestId) -> Rendered<'_> {
+pub(crate) fn accepted(request_id: &RequestId) -> Rendered<'_> {
     Rendered::new(202, Cow::Borrowed(b"")).header("X-Amzn-RequestId", request_id.as_bytes())
 }
 
 /// The head of an `InvokeWithResponseStream` answer, sent before the first event: the events
 /// (`application/vnd.amazon.eventstream`) follow in HTTP chunks. As in the Invoke API's model,
 /// `Content-Type` is `ResponseStreamContentType`, the type of the function's own stream.
-pub fn write_stream_head(
+pub(crate) fn write_stream_head(
     out: &mut Vec<u8>,
     ctx: &Context,
     request_id: &str,
@@ -324,7 +328,7 @@ pub fn write_stream_head(
 /// unless the stream has `started`. A stream that had not started before a failure says so in
 /// its head (`X-Amz-Function-Error`); a successful one carries the function's content type
 /// (`application/json` by default).
-pub fn write_stream_answer(
+pub(crate) fn write_stream_answer(
     out: &mut Vec<u8>,
     ctx: &Context,
     reply: &InvokeReply,
@@ -346,7 +350,7 @@ pub fn write_stream_answer(
 }
 
 /// One `PayloadChunk` event in one HTTP chunk.
-pub fn write_stream_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_stream_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut frame = Vec::with_capacity(bytes.len() + 96);
     super::eventstream::payload_chunk(&mut frame, bytes);
     http_chunk(out, &frame);
@@ -355,7 +359,7 @@ pub fn write_stream_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
 /// The end of an `InvokeWithResponseStream` answer: the rest of the payload, if any, then
 /// `InvokeComplete` (with the error, if the invocation failed, and the log tail if asked for),
 /// then the last HTTP chunk.
-pub fn write_stream_end(out: &mut Vec<u8>, reply: &InvokeReply, log_result: Option<&str>) {
+pub(crate) fn write_stream_end(out: &mut Vec<u8>, reply: &InvokeReply, log_result: Option<&str>) {
     let mut frames = Vec::new();
     let (code, details) = match &reply.outcome {
         Outcome::Response { body, .. } => {
@@ -391,7 +395,7 @@ fn http_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// 204 for a `DryRun`: the request is valid, nothing runs.
-pub fn dry_run() -> Rendered<'static> {
+pub(crate) fn dry_run() -> Rendered<'static> {
     Rendered::new(204, Cow::Borrowed(b""))
 }
 
@@ -407,7 +411,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 
 /// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8. Text
 /// without escapes is borrowed, not copied.
-pub fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
     if !s.contains('%') {
         return Some(Cow::Borrowed(s));
     }

@@ -9,7 +9,7 @@ use crate::time::{Civil, Micros};
 
 /// Appends the lines for `event` (each ending in `\n`) to `out`. `now` stamps the lines that
 /// carry a time; `max_memory_mb` is the runtime's peak RSS for a report.
-pub fn write_event(
+pub(crate) fn write_event(
     out: &mut String,
     ctx: &Context,
     event: &PlatformEvent,

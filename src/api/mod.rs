@@ -6,13 +6,13 @@
 //! - the invoke endpoint answers refused requests in the Lambda Invoke API's REST-JSON form:
 //!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
 
-pub mod eventstream;
+pub(crate) mod eventstream;
 pub(crate) mod exchange;
-pub mod extensions;
-pub mod invoke;
-pub mod logs;
-pub mod runtime;
-pub mod telemetry;
+pub(crate) mod extensions;
+pub(crate) mod invoke;
+pub(crate) mod logs;
+pub(crate) mod runtime;
+pub(crate) mod telemetry;
 
 use std::borrow::Cow;
 
@@ -22,10 +22,10 @@ use crate::lifecycle::{ExtensionErrorKind, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 use telemetry::Api;
 
 /// The Runtime API version prefix.
-pub const RUNTIME_PREFIX: &str = "/2018-06-01";
+pub(crate) const RUNTIME_PREFIX: &str = "/2018-06-01";
 
 /// The body limit for routes that take no body (a `GET` with one is tolerated up to this).
-pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const SMALL_BODY_BYTES: u64 = 64 * 1024;
 
 /// Which listener a connection came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,17 +337,17 @@ impl<'a> Rendered<'a> {
 }
 
 /// `application/json`.
-pub const JSON: &[u8] = b"application/json";
+pub(crate) const JSON: &[u8] = b"application/json";
 
 /// The Runtime API's error form: `{"errorMessage":…,"errorType":…}` (rapid `ErrorResponse`).
-pub fn runtime_error(status: u16, error_type: &str, message: &str) -> Rendered<'static> {
+pub(crate) fn runtime_error(status: u16, error_type: &str, message: &str) -> Rendered<'static> {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
     Rendered::new(status, Cow::Owned(body.to_string().into_bytes())).header("Content-Type", JSON)
 }
 
 /// The Invoke API's REST-JSON error form: `x-amzn-ErrorType: <code>` and
 /// `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
-pub fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<'static> {
+pub(crate) fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<'static> {
     let body = serde_json::json!({ "Type": "User", "message": message });
     Rendered::new(status, Cow::Owned(body.to_string().into_bytes()))
         .header("Content-Type", JSON)
@@ -356,7 +356,7 @@ pub fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<
 
 /// The answer to a request the core refused, in the dialect of the listener it came in on: the
 /// one place where each [`Rejection`] gets its status and error type.
-pub fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'static> {
+pub(crate) fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'static> {
     let (status, error_type) = match rejection {
         // rapid `AwsRequestIDValidator` (RIE `internal/lambda/rapi/middleware/middleware.go`).
         Rejection::InvalidRequestId => return runtime::invalid_request_id(),
@@ -390,7 +390,7 @@ pub fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'static> 
 }
 
 /// The answer to a request the HTTP decoder refused, in the listener's dialect.
-pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
+pub(crate) fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
     let status = error.status();
     let message = error.to_string();
     match listener {
@@ -417,7 +417,7 @@ pub fn parse_error(listener: Listener, error: ParseError) -> Rendered<'static> {
 
 /// The answer to a request that did not arrive whole within `limit` of its first byte (a slow
 /// head, a stalled body): 408, in the listener's dialect, before the connection closes.
-pub fn request_timeout(listener: Listener, limit: std::time::Duration) -> Rendered<'static> {
+pub(crate) fn request_timeout(listener: Listener, limit: std::time::Duration) -> Rendered<'static> {
     let message = format!(
         "the request did not arrive whole within {} ms of its first byte",
         limit.as_millis()
@@ -463,7 +463,7 @@ pub fn refusal(listener: Listener, refusal: &Refusal, head: &Head<'_>) -> Render
 }
 
 /// `GET /ping`: 200 `pong`, as rapid answers it.
-pub fn pong() -> Rendered<'static> {
+pub(crate) fn pong() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"pong")).header("Content-Type", b"text/plain; charset=utf-8")
 }
 

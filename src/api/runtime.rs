@@ -9,15 +9,15 @@ use crate::lifecycle::{FunctionError, Invocation, MAX_RESPONSE_BYTES};
 use crate::time::Micros;
 
 /// The request header naming a runtime error's type.
-pub const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
+pub(crate) const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
 
 /// The content type of an error body that carries an X-Ray `errorCause`, which is stripped
 /// before the error is forwarded (RIE `invocationerror.go`).
-pub const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
+pub(crate) const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
 
 /// Appends the answer to `GET /next` for `invocation` to `out`: the headers of PROTOCOL.md 3.1
 /// (each only when non-empty) and the payload, unchanged.
-pub fn write_next(
+pub(crate) fn write_next(
     out: &mut Vec<u8>,
     ctx: &Context,
     invocation: &Invocation,
@@ -67,17 +67,17 @@ pub fn write_next(
 }
 
 /// 202 `{"status":"OK"}` (rapid `RenderAccepted`).
-pub fn accepted() -> Rendered<'static> {
+pub(crate) fn accepted() -> Rendered<'static> {
     Rendered::new(202, Cow::Borrowed(br#"{"status":"OK"}"#)).header("Content-Type", JSON)
 }
 
 /// 400 `InvalidRequestID` (rapid `RenderInvalidRequestID`).
-pub fn invalid_request_id() -> Rendered<'static> {
+pub(crate) fn invalid_request_id() -> Rendered<'static> {
     runtime_error(400, "InvalidRequestID", "Invalid request ID")
 }
 
 /// 413 `RequestEntityTooLarge` (rapid `RenderRequestEntityTooLarge`).
-pub fn too_large() -> Rendered<'static> {
+pub(crate) fn too_large() -> Rendered<'static> {
     runtime_error(
         413,
         "RequestEntityTooLarge",
@@ -88,7 +88,7 @@ pub fn too_large() -> Rendered<'static> {
 /// Rapid's normalisation of `Lambda-Runtime-Function-Error-Type` (RIE `fatalerror.go`): a value
 /// containing `(Runtime|Function)\.[A-Z][a-zA-Z]+` is kept as sent; anything else becomes
 /// `Function.Unknown` if it starts with `Function.`, else `Runtime.Unknown`.
-pub fn normalize_error_type(raw: &str) -> String {
+pub(crate) fn normalize_error_type(raw: &str) -> String {
     // The Go regexp is unanchored: any occurrence counts.
     let matches = raw
         .match_indices("Runtime.")
@@ -109,7 +109,7 @@ pub fn normalize_error_type(raw: &str) -> String {
 /// Reads a posted `/error`: the normalised error type, and the body to forward. With the
 /// error-cause content type the body is re-rendered without `errorCause`, and becomes
 /// `"Invalid error body"` if it does not parse (rapid `invocationerror.go`).
-pub fn invocation_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
+pub(crate) fn invocation_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
     let error_type = normalize_error_type(head.header_str(ERROR_TYPE_HEADER).unwrap_or(""));
     let content_type = head.header_str("Content-Type");
     if content_type == Some(ERROR_CAUSE_CONTENT_TYPE) {
@@ -129,7 +129,7 @@ pub fn invocation_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
 
 /// Reads a posted `/init/error`; its content type is `application/json` when the body is JSON
 /// and `application/octet-stream` otherwise (rapid `determineJSONContentType`).
-pub fn init_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
+pub(crate) fn init_error(head: &Head<'_>, body: Vec<u8>) -> FunctionError {
     let error_type = normalize_error_type(head.header_str(ERROR_TYPE_HEADER).unwrap_or(""));
     let json = crate::json::validate(&body).is_ok();
     FunctionError {
@@ -180,21 +180,21 @@ fn optional(v: &Option<String>) -> &[u8] {
 }
 
 /// The header that asks for a streamed response (PROTOCOL.md 3.2).
-pub const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
+pub(crate) const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
 /// The trailer (or, from some runtimes, the line at the end of the body) naming a mid-stream
 /// error's type.
-pub const STREAM_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
+pub(crate) const STREAM_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 /// Its companion: the error's body, in base64.
-pub const STREAM_ERROR_BODY: &str = "Lambda-Runtime-Function-Error-Body";
+pub(crate) const STREAM_ERROR_BODY: &str = "Lambda-Runtime-Function-Error-Body";
 
 /// The most a streamed response may carry: 200 MiB (AWS-FURL, current docs; it was 20 MB).
-pub const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
+pub(crate) const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
 
 /// How much of `piece`, the next bytes of a streamed body, can be forwarded now: all of it,
 /// but for where the error lines some runtimes append to the body start, or could start (a
 /// prefix of them at its very end, completed by the next piece). Matched as the Rust runtime
 /// writes them, case and all, so that only a piece ending in `L`, `La`, ... waits for the next.
-pub fn forwardable(piece: &[u8]) -> usize {
+pub(crate) fn forwardable(piece: &[u8]) -> usize {
     let marker = STREAM_ERROR_TYPE.as_bytes();
     if let Some(at) = piece.windows(marker.len()).position(|w| w == marker) {
         return at;
@@ -207,7 +207,7 @@ pub fn forwardable(piece: &[u8]) -> usize {
 
 /// How a `/response` is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponseMode {
+pub(crate) enum ResponseMode {
     /// One body, forwarded when complete.
     Buffered,
     /// `streaming`: chunks forwarded as they come, errors in trailers.
@@ -215,7 +215,7 @@ pub enum ResponseMode {
 }
 
 /// The response mode a `/response` head asks for; `None` for a value Lambda does not know.
-pub fn response_mode(head: &Head<'_>) -> Option<ResponseMode> {
+pub(crate) fn response_mode(head: &Head<'_>) -> Option<ResponseMode> {
     match head.header_str(RESPONSE_MODE_HEADER).map(str::trim) {
         None => Some(ResponseMode::Buffered),
         Some(mode) if mode.eq_ignore_ascii_case("streaming") => Some(ResponseMode::Streaming),
@@ -224,7 +224,7 @@ pub fn response_mode(head: &Head<'_>) -> Option<ResponseMode> {
 }
 
 /// 400 `InvalidFunctionResponseMode` (rapid `invocationresponse.go`).
-pub fn invalid_response_mode() -> Rendered<'static> {
+pub(crate) fn invalid_response_mode() -> Rendered<'static> {
     runtime_error(
         400,
         "InvalidFunctionResponseMode",
@@ -236,7 +236,7 @@ pub fn invalid_response_mode() -> Rendered<'static> {
 /// looks one up), else from the two lines some runtimes append to the body instead (the Rust
 /// runtime does), which are then cut off `body`. The error body is base64; it is decoded, and
 /// kept as sent if it does not decode.
-pub fn stream_error(
+pub(crate) fn stream_error(
     trailer: &dyn Fn(&str) -> Option<Vec<u8>>,
     body: &mut Vec<u8>,
 ) -> Option<FunctionError> {

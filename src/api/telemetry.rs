@@ -13,12 +13,12 @@ use super::{Context, JSON, Rendered, runtime_error};
 use crate::lifecycle::{PlatformEvent, Status};
 use crate::time::{Civil, Micros};
 
-pub use crate::telemetry::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
+pub(crate) use crate::telemetry::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
 
 /// The Telemetry API's path.
-pub const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
+pub(crate) const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
 /// The Logs API's path.
-pub const LOGS_PATH: &str = "/2020-08-15/logs";
+pub(crate) const LOGS_PATH: &str = "/2020-08-15/logs";
 
 /// Which of the two subscription APIs.
 pub use crate::lifecycle::TelemetryApi as Api;
@@ -43,7 +43,7 @@ impl Api {
 
 /// The schema a subscriber asked for: it decides the record types and fields it gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Schema {
+pub(crate) enum Schema {
     /// Logs API, the default.
     Logs2020_08_15,
     /// Logs API with `platform.runtimeDone`.
@@ -58,7 +58,8 @@ pub enum Schema {
 
 impl Schema {
     /// The wire form.
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Schema::Logs2020_08_15 => "2020-08-15",
             Schema::Logs2021_03_18 => "2021-03-18",
@@ -97,7 +98,7 @@ pub struct Types {
 /// Lambda allows, does not resolve off Lambda, so the simulator resolves it (and its aliases)
 /// itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// `POST` a JSON array of events to `addr` at `path` (kept, as Lambda keeps it).
     Http {
         /// The listener.
@@ -117,7 +118,7 @@ pub enum Destination {
 /// A subscription request, read and checked as far as the wire allows; the lifecycle decides
 /// the rest (subscription closed after init, an extension on both APIs).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subscription {
+pub(crate) struct Subscription {
     /// Which API it came in on.
     pub api: Api,
     /// `schemaVersion`.
@@ -135,7 +136,7 @@ const LOOPBACK_HOSTS: &[&str] = &["sandbox.localdomain", "sandbox", "localhost",
 
 /// Reads the body of `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`. A refusal is a 400
 /// whose message names the field.
-pub fn subscription(api: Api, body: &[u8]) -> Result<Subscription, Box<Rendered<'static>>> {
+pub(crate) fn subscription(api: Api, body: &[u8]) -> Result<Subscription, Box<Rendered<'static>>> {
     let invalid = |message: String| Box::new(runtime_error(400, api.validation_error(), &message));
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("the request body is not JSON: {e}")))?;
@@ -285,12 +286,12 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
 }
 
 /// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
-pub fn subscribed() -> Rendered<'static> {
+pub(crate) fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
 }
 
 /// 403 after the init: subscriptions are taken only while the environment initialises.
-pub fn subscription_closed(api: Api) -> Rendered<'static> {
+pub(crate) fn subscription_closed(api: Api) -> Rendered<'static> {
     match api {
         Api::Telemetry => runtime_error(
             403,
@@ -531,7 +532,7 @@ pub fn write_logs_dropped(out: &mut Vec<u8>, ctx: &Context, at: Micros, records:
 /// each followed by nothing (the caller frames them); returns how many it wrote into
 /// `records`. A report is two records (`platform.end`, then `platform.report`); an event the
 /// Logs API has no type for is none.
-pub fn write_logs_event(
+pub(crate) fn write_logs_event(
     records: &mut Vec<Vec<u8>>,
     ctx: &Context,
     schema: Schema,

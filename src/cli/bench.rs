@@ -20,14 +20,14 @@ use crate::{Builder, Handle, InvokeRequest, InvokeResponse, LogOutput};
 
 use super::invoke::Payload;
 
-pub mod stats;
-pub mod svg;
+pub(crate) mod stats;
+pub(crate) mod svg;
 
 use stats::{Buckets, Counts, Interval, Summary, mean_difference, median_difference};
 
 /// `lambda-sim bench`'s own options, beside the simulator's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     /// `-n`: measured invocations (per environment).
     pub invocations: u32,
     /// `--warmup`: invocations run and discarded after the cold start.
@@ -61,7 +61,7 @@ impl Default for BenchOptions {
 
 /// The environment the extensions are compared against.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Baseline {
+pub(crate) enum Baseline {
     /// `--baseline`: the same function, without extensions.
     WithoutExtensions,
     /// `--compare COMMAND`: another function, without extensions.
@@ -70,7 +70,7 @@ pub enum Baseline {
 
 /// One measured invocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Its request id.
     pub request_id: String,
     /// From submit to answer, measured by the invoker, µs.
@@ -96,19 +96,19 @@ pub struct Sample {
 impl Sample {
     /// The round trip less the runtime's duration, µs: lambda-sim's work, the socket hops
     /// between it and the runtime, and the invoker's wake-up.
-    pub fn outside(&self) -> Option<u64> {
+    pub(crate) fn outside(&self) -> Option<u64> {
         Some(self.round_trip.saturating_sub(self.runtime?))
     }
 
     /// How long the invocation waited for its slowest extension after the runtime responded.
-    pub fn overhead(&self) -> u64 {
+    pub(crate) fn overhead(&self) -> u64 {
         self.overheads.iter().map(|(_, us)| *us).max().unwrap_or(0)
     }
 }
 
 /// One environment's measurements.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Arm {
+pub(crate) struct Arm {
     /// What it is ("with extensions", "baseline", or the function for a single run).
     pub label: String,
     /// The runtime's command line.
@@ -125,7 +125,7 @@ pub struct Arm {
 
 /// A phase's samples, named, ready to summarise.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Phase {
+pub(crate) struct Phase {
     /// The name printed.
     pub name: String,
     /// The successful invocations' values (the cold starts' for init), sorted, µs.
@@ -136,7 +136,7 @@ impl Arm {
     /// The phases reported, in order: init, round trip, runtime, REPORT duration, each
     /// extension's overhead and the total, lambda-sim's share. Failed invocations are left out
     /// (and listed apart).
-    pub fn phases(&self) -> Vec<Phase> {
+    pub(crate) fn phases(&self) -> Vec<Phase> {
         let ok: Vec<&Sample> = self
             .samples
             .iter()
@@ -187,7 +187,7 @@ impl Arm {
     }
 
     /// Every failure, cold starts and warm-up included.
-    pub fn all_failures(&self) -> Vec<String> {
+    pub(crate) fn all_failures(&self) -> Vec<String> {
         let measured = self.samples.iter().enumerate().filter_map(|(i, s)| {
             let f = s.failure.as_ref()?;
             Some(format!("invocation {} ({}): {f}", i + 1, s.request_id))
@@ -196,7 +196,7 @@ impl Arm {
     }
 
     /// Invocations per second, one after the other, each waited for until complete.
-    pub fn throughput(&self) -> f64 {
+    pub(crate) fn throughput(&self) -> f64 {
         let busy: u64 = self.samples.iter().map(|s| s.cycle).sum();
         if busy == 0 {
             return 0.0;
@@ -206,19 +206,19 @@ impl Arm {
 }
 
 /// The init phase's name.
-pub const PHASE_INIT: &str = "init (cold start)";
+pub(crate) const PHASE_INIT: &str = "init (cold start)";
 /// The round trip's.
-pub const PHASE_ROUND_TRIP: &str = "invoke round trip";
+pub(crate) const PHASE_ROUND_TRIP: &str = "invoke round trip";
 /// The runtime's.
-pub const PHASE_RUNTIME: &str = "runtime duration";
+pub(crate) const PHASE_RUNTIME: &str = "runtime duration";
 /// The REPORT duration's.
-pub const PHASE_DURATION: &str = "duration (REPORT)";
+pub(crate) const PHASE_DURATION: &str = "duration (REPORT)";
 /// The extensions' total overhead's.
-pub const PHASE_OVERHEAD: &str = "overhead: all extensions";
+pub(crate) const PHASE_OVERHEAD: &str = "overhead: all extensions";
 /// The round trip less the runtime's duration.
-pub const PHASE_OUTSIDE: &str = "outside the runtime";
+pub(crate) const PHASE_OUTSIDE: &str = "outside the runtime";
 /// lambda-sim's own CPU time.
-pub const PHASE_CPU: &str = "lambda-sim CPU";
+pub(crate) const PHASE_CPU: &str = "lambda-sim CPU";
 
 /// The phases compared between the arms: those every environment has.
 const COMPARED: [&str; 6] = [
@@ -235,7 +235,7 @@ const BOOTSTRAP_SEED: u64 = 0x6c61_6d62_6461;
 
 /// A phase's difference between the arms, `with − without`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Difference {
+pub(crate) struct Difference {
     /// The phase.
     pub phase: &'static str,
     /// Of the medians, with a bootstrap interval.
@@ -245,7 +245,7 @@ pub struct Difference {
 }
 
 /// Each compared phase's difference between `a` and `b`.
-pub fn compare(a: &Arm, b: &Arm) -> Vec<Difference> {
+pub(crate) fn compare(a: &Arm, b: &Arm) -> Vec<Difference> {
     let (pa, pb) = (a.phases(), b.phases());
     let find = |phases: &[Phase], name: &str| {
         phases
@@ -352,7 +352,7 @@ fn arm(mut config: Config, label: &str) -> (Arm, Config) {
 }
 
 /// The first line: what is measured, how often.
-pub fn headline(arms: &[Arm], options: &BenchOptions) -> String {
+pub(crate) fn headline(arms: &[Arm], options: &BenchOptions) -> String {
     let Some(first) = arms.first() else {
         return String::new();
     };
@@ -609,7 +609,7 @@ impl Progress {
 
 /// Microseconds, in the unit that reads best: `212 µs`, `1.25 ms`, `31.2 ms`, `2.50 s`. Written
 /// with integers only: formatting floats would cost the binary more than this whole function.
-pub fn fmt_us(us: i64) -> String {
+pub(crate) fn fmt_us(us: i64) -> String {
     let sign = if us < 0 { "-" } else { "" };
     let a = us.unsigned_abs();
     // Rounded to the digits shown, then split into whole and fraction.
@@ -649,7 +649,7 @@ const TEXT_BUCKETS: usize = 10;
 const BAR_WIDTH: u64 = 40;
 
 /// The report on stdout: a table per arm, the differences, a histogram per phase, failures.
-pub fn report(arms: &[Arm], options: &BenchOptions) -> String {
+pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
     let mut out = headline(arms, options) + "\n\n";
     for arm in arms {
         let plural = if arm.extensions.len() == 1 { "" } else { "s" };
@@ -768,7 +768,7 @@ fn interval(i: &Interval) -> String {
 
 /// A text histogram: one line per bucket, bars scaled to the fullest, then one for the samples
 /// above the range.
-pub fn histogram(out: &mut String, buckets: &Buckets, counts: &Counts) {
+pub(crate) fn histogram(out: &mut String, buckets: &Buckets, counts: &Counts) {
     let fullest = counts
         .counts
         .iter()
@@ -803,7 +803,7 @@ pub fn histogram(out: &mut String, buckets: &Buckets, counts: &Counts) {
 
 /// `--json`: the options, every sample, each phase's summary and, with a baseline, the
 /// differences. Times are whole microseconds; written by hand, with no floats (see [`fmt_us`]).
-pub fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -> String {
+pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -> String {
     let mut j =
         String::with_capacity(256 + arms.iter().map(|a| a.samples.len()).sum::<usize>() * 256);
     let _ = write!(

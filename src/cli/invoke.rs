@@ -14,7 +14,7 @@ use crate::{Builder, InvokeRequest, LogOutput};
 
 /// What `lambda-sim invoke` was asked to do, beyond the simulator's own options.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InvokeOptions {
+pub(crate) struct InvokeOptions {
     /// `--payload JSON`, or `--payload-file F` (read when the command runs).
     pub payload: Payload,
     /// `--count N`: how many invocations, one after the other.
@@ -27,7 +27,7 @@ pub struct InvokeOptions {
 
 /// Where the event comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Payload {
+pub(crate) enum Payload {
     /// `{}`.
     #[default]
     Empty,
@@ -39,7 +39,7 @@ pub enum Payload {
 
 impl Payload {
     /// The event's bytes.
-    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn read(&self) -> std::io::Result<Vec<u8>> {
         match self {
             Payload::Empty => Ok(b"{}".to_vec()),
             Payload::Inline(text) => Ok(text.clone().into_bytes()),
@@ -51,7 +51,7 @@ impl Payload {
 
 /// How an invocation ended, as the exit code reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Exit 0.
     Success,
     /// Exit 1: the function returned an error.
@@ -62,7 +62,7 @@ pub enum Verdict {
 }
 
 /// Classifies an answer from its status, `X-Amz-Function-Error` and body.
-pub fn verdict(status: u16, function_error: bool, body: &[u8]) -> Verdict {
+pub(crate) fn verdict(status: u16, function_error: bool, body: &[u8]) -> Verdict {
     if status != 200 {
         return Verdict::PlatformError;
     }

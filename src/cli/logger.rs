@@ -10,13 +10,13 @@ use log::{LevelFilter, Log, Metadata, Record};
 
 /// The filter: a level per target prefix; the empty target is the default.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Filter {
+pub(crate) struct Filter {
     directives: Vec<(String, LevelFilter)>,
 }
 
 impl Filter {
     /// Warnings and errors from everyone: the default.
-    pub fn new() -> Filter {
+    pub(crate) fn new() -> Filter {
         Filter {
             directives: vec![(String::new(), LevelFilter::Warn)],
         }
@@ -24,7 +24,7 @@ impl Filter {
 
     /// Applies the directives of `spec`, in order. Ones that do not parse are skipped, as
     /// env_logger skips them; so is a `/regex` suffix, which this filter does not do.
-    pub fn parse(&mut self, spec: &str) {
+    pub(crate) fn parse(&mut self, spec: &str) {
         let spec = spec.split('/').next().unwrap_or("");
         for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
             let (target, level) = match directive.split_once('=') {
@@ -46,7 +46,7 @@ impl Filter {
     }
 
     /// The level for `target`: the longest directive that is `target` or a module above it.
-    pub fn level(&self, target: &str) -> LevelFilter {
+    pub(crate) fn level(&self, target: &str) -> LevelFilter {
         self.directives
             .iter()
             .filter(|(t, _)| {
@@ -59,7 +59,7 @@ impl Filter {
     }
 
     /// The most verbose level any target gets.
-    pub fn max(&self) -> LevelFilter {
+    pub(crate) fn max(&self) -> LevelFilter {
         self.directives
             .iter()
             .map(|(_, level)| *level)
@@ -99,7 +99,7 @@ impl Log for Logger {
 
 /// Installs the logger: warnings by default, `level` for lambda-sim's own modules, then
 /// `RUST_LOG` over both. Does nothing if a logger is already installed.
-pub fn init(level: Option<&str>) {
+pub(crate) fn init(level: Option<&str>) {
     let mut filter = Filter::new();
     if let Some(level) = level {
         filter.parse(&format!("lambda_sim={level}"));

@@ -1,3 +1,4 @@
+use super::invoke::{Verdict, verdict};
 use super::*;
 use std::os::unix::fs::PermissionsExt;
 

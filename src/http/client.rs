@@ -10,10 +10,16 @@ use super::body::BodyDecoder;
 use super::{MAX_HEADERS, ParseError, decimal};
 
 /// A response head larger than this is refused: subscribers answer with a few headers.
-pub const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
 /// Appends a `POST` head for a body of `body_len` bytes, keep-alive. The caller appends the body.
-pub fn write_post(out: &mut Vec<u8>, host: &str, path: &str, content_type: &[u8], body_len: usize) {
+pub(crate) fn write_post(
+    out: &mut Vec<u8>,
+    host: &str,
+    path: &str,
+    content_type: &[u8],
+    body_len: usize,
+) {
     let mut digits = [0; 20];
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(path.as_bytes());

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 /// The reason phrase for the status codes this server sends.
-pub fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
@@ -37,7 +37,7 @@ fn status_line(status: u16) -> Option<&'static [u8]> {
 
 /// Formats `n` in decimal at the end of `buf`, returning the digits: no formatting machinery
 /// on the hot path.
-pub fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+pub(crate) fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
     let mut at = buf.len();
     loop {
         at -= 1;
@@ -50,14 +50,14 @@ pub fn decimal(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
 }
 
 /// The interim response that lets a client send the body it is holding back.
-pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Appends a response head with `Content-Length: body_len` (and `Connection: close` when
 /// `close`) to `out`. The body is written separately, so large payloads need not be copied.
 ///
 /// Header values that came from a peer were checked by httparse; any CR or LF in a value from
 /// elsewhere is replaced by a space so that a header can never split the response.
-pub fn write_head(
+pub(crate) fn write_head(
     out: &mut Vec<u8>,
     status: u16,
     headers: &[(&str, &[u8])],
@@ -94,7 +94,7 @@ pub fn write_head(
 }
 
 /// Appends a whole response (head and body) to `out`.
-pub fn write_response(
+pub(crate) fn write_response(
     out: &mut Vec<u8>,
     status: u16,
     headers: &[(&str, &[u8])],

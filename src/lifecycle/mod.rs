@@ -72,11 +72,12 @@ mod tests;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::id::{RequestId, Rng, TraceId, Uuid};
-use crate::time::Micros;
+use crate::id::Rng;
 use extensions::{ExtState, Extension};
 use timers::{Timer, TimerTable};
 
+pub use crate::id::{RequestId, TraceId, Uuid};
+pub use crate::time::Micros;
 pub use types::{
     Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,

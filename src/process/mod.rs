@@ -116,7 +116,7 @@ fn resolve(program: &Path, path: Option<OsString>) -> io::Result<PathBuf> {
 }
 
 /// The first executable file named `program` in the directories of `path` (`PATH`'s form).
-pub fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
     path.as_bytes()
         .split(|&b| b == b':')
         .filter(|dir| !dir.is_empty())
@@ -125,7 +125,7 @@ pub fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
 }
 
 /// A regular file that someone may execute.
-pub fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
@@ -197,12 +197,12 @@ pub mod abort_guard {
 }
 
 /// SIGKILL to the process group `pgid`.
-pub fn kill_group(pgid: i32) -> io::Result<()> {
+pub(crate) fn kill_group(pgid: i32) -> io::Result<()> {
     sys::kill_group(pgid, libc::SIGKILL)
 }
 
 /// `signal` to the process group `pgid`.
-pub fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::Result<()> {
+pub(crate) fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::Result<()> {
     let signal = match signal {
         crate::lifecycle::Signal::Term => libc::SIGTERM,
         crate::lifecycle::Signal::Kill => libc::SIGKILL,
@@ -211,27 +211,27 @@ pub fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::Result<(
 }
 
 /// Freezes (SIGSTOP) or thaws (SIGCONT) the process group `pgid`.
-pub fn freeze_group(pgid: i32, freeze: bool) -> io::Result<()> {
+pub(crate) fn freeze_group(pgid: i32, freeze: bool) -> io::Result<()> {
     sys::kill_group(pgid, if freeze { libc::SIGSTOP } else { libc::SIGCONT })
 }
 
 /// `/proc/<pid>/status`, opened once and re-read with `pread` for each REPORT: one syscall per
 /// read instead of open, stat, several reads and close.
 #[derive(Debug)]
-pub struct PeakRss {
+pub(crate) struct PeakRss {
     status: File,
 }
 
 impl PeakRss {
     /// Opens the status file of process `pid`.
-    pub fn open(pid: i32) -> io::Result<PeakRss> {
+    pub(crate) fn open(pid: i32) -> io::Result<PeakRss> {
         Ok(PeakRss {
             status: File::open(format!("/proc/{pid}/status"))?,
         })
     }
 
     /// The process's peak resident set size in KiB (`VmHWM`), or `None` once it has exited.
-    pub fn read(&self) -> Option<u64> {
+    pub(crate) fn read(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt;
         // The status file is about 1.5 KiB; VmHWM is in its first half.
         let mut buf = [0u8; 4096];
@@ -260,7 +260,7 @@ fn parse_vm_hwm(status: &[u8]) -> Option<u64> {
 
 /// Variables Lambda reserves: a function may not set them (AWS-ENV). The simulator sets those it
 /// knows from its own options, so `--env` may not override these.
-pub const RESERVED: &[(&str, &str)] = &[
+pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("_HANDLER", "--handler"),
     ("AWS_REGION", "--region"),
     ("AWS_DEFAULT_REGION", "--region"),
@@ -277,7 +277,7 @@ pub const RESERVED: &[(&str, &str)] = &[
 
 /// The environment of a function's runtime (PROTOCOL.md 8).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FunctionEnv {
+pub(crate) struct FunctionEnv {
     /// `host:port` of the Runtime API, no scheme.
     pub runtime_api: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
@@ -302,7 +302,7 @@ pub struct FunctionEnv {
 
 impl FunctionEnv {
     /// The variables to set for a runtime started with `init_type`.
-    pub fn runtime_vars(&self, init_type: InitType) -> Vec<(String, String)> {
+    pub(crate) fn runtime_vars(&self, init_type: InitType) -> Vec<(String, String)> {
         let mut vars: Vec<(String, String)> = Vec::with_capacity(24);
         let mut set = |k: &str, v: &str| vars.push((k.to_string(), v.to_string()));
         if self.clean {
@@ -346,7 +346,7 @@ impl FunctionEnv {
 
     /// The variables to set for an external extension: the runtime's, less those Lambda keeps
     /// from extensions (AWS-EXT) and every `_`-prefixed one (rapid `AgentExecEnv`).
-    pub fn extension_vars(&self, init_type: InitType) -> Vec<(String, String)> {
+    pub(crate) fn extension_vars(&self, init_type: InitType) -> Vec<(String, String)> {
         let mut vars = self.runtime_vars(init_type);
         vars.retain(|(k, _)| !k.starts_with('_') && !EXTENSIONS_DO_NOT_GET.contains(&k.as_str()));
         vars
@@ -355,7 +355,7 @@ impl FunctionEnv {
 
 /// What Lambda does not give extensions (AWS-EXT, "Extensions API: environment variables");
 /// nor do they inherit these from the simulator's own environment.
-pub const EXTENSIONS_DO_NOT_GET: &[&str] = &[
+pub(crate) const EXTENSIONS_DO_NOT_GET: &[&str] = &[
     "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_LOG_GROUP_NAME",
     "AWS_LAMBDA_LOG_STREAM_NAME",

@@ -751,14 +751,14 @@ impl Ticket {
 /// A simulator bound on the current thread, for the CLI: it runs where it is called and stops
 /// on the signals read from a signalfd.
 #[derive(Debug)]
-pub struct Server {
+pub(crate) struct Server {
     reactor: Reactor,
     _control: Control,
 }
 
 impl Server {
     /// Binds the listeners.
-    pub fn bind(config: &Config) -> io::Result<Server> {
+    pub(crate) fn bind(config: &Config) -> io::Result<Server> {
         let (reactor, control, _) = Reactor::bind(config)?;
         Ok(Server {
             reactor,
@@ -767,18 +767,18 @@ impl Server {
     }
 
     /// The invoke endpoint's address.
-    pub fn invoke_addr(&self) -> SocketAddr {
+    pub(crate) fn invoke_addr(&self) -> SocketAddr {
         self.reactor.invoke_addr()
     }
 
     /// The Runtime API's address.
-    pub fn runtime_api_addr(&self) -> SocketAddr {
+    pub(crate) fn runtime_api_addr(&self) -> SocketAddr {
         self.reactor.runtime_api_addr()
     }
 
     /// Runs until a signal arrives on `signals` (see [`crate::sys::signalfd`]) and
     /// shutdown completes.
-    pub fn run(mut self, signals: OwnedFd) -> io::Result<()> {
+    pub(crate) fn run(mut self, signals: OwnedFd) -> io::Result<()> {
         self.reactor.watch_signals(signals)?;
         self.reactor.run()
     }

@@ -18,7 +18,7 @@ use crate::time::Micros;
 
 /// When a subscriber's batch goes out (PROTOCOL.md 6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Buffering {
+pub(crate) struct Buffering {
     /// Records per batch, at most.
     pub max_items: u32,
     /// Bytes per batch: a batch goes once this many are waiting.
@@ -28,11 +28,11 @@ pub struct Buffering {
 }
 
 /// `maxItems`: default, least, most (AWS-TEL; the same for the Logs API).
-pub const MAX_ITEMS: (u32, u32, u32) = (10_000, 1_000, 10_000);
+pub(crate) const MAX_ITEMS: (u32, u32, u32) = (10_000, 1_000, 10_000);
 /// `maxBytes`: default, least, most.
-pub const MAX_BYTES: (u32, u32, u32) = (262_144, 262_144, 1_048_576);
+pub(crate) const MAX_BYTES: (u32, u32, u32) = (262_144, 262_144, 1_048_576);
 /// `timeoutMs`: default, least, most.
-pub const TIMEOUT_MS: (u32, u32, u32) = (1_000, 25, 30_000);
+pub(crate) const TIMEOUT_MS: (u32, u32, u32) = (1_000, 25, 30_000);
 
 impl Default for Buffering {
     fn default() -> Buffering {
@@ -46,7 +46,7 @@ impl Default for Buffering {
 
 /// How records are put together into a batch's body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// HTTP destinations: a JSON array.
     JsonArray,
     /// TCP destinations: newline-delimited JSON, one record per line.
@@ -54,17 +54,17 @@ pub enum Framing {
 }
 
 /// The first retry waits this long; each failure doubles it, up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Micros = Micros::from_millis(50);
+pub(crate) const FIRST_BACKOFF: Micros = Micros::from_millis(50);
 /// The longest wait between retries.
-pub const MAX_BACKOFF: Micros = Micros::from_secs(5);
+pub(crate) const MAX_BACKOFF: Micros = Micros::from_secs(5);
 /// A batch not answered within this long has failed (its connection should be closed).
-pub const SEND_TIMEOUT: Micros = Micros::from_secs(5);
+pub(crate) const SEND_TIMEOUT: Micros = Micros::from_secs(5);
 /// The buffer holds at most this many batches' worth of records and bytes before it drops.
-pub const BUFFERED_BATCHES: usize = 2;
+pub(crate) const BUFFERED_BATCHES: usize = 2;
 
 /// A batch to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// The body, framed.
     pub body: Vec<u8>,
     /// How many records it holds.
@@ -73,7 +73,7 @@ pub struct Batch {
 
 /// Records and bytes dropped, for `platform.logsDropped`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// Records dropped.
     pub records: u64,
     /// Their bytes.
@@ -82,7 +82,7 @@ pub struct Dropped {
 
 /// One subscriber's buffer. See the module docs.
 #[derive(Debug)]
-pub struct Batcher {
+pub(crate) struct Batcher {
     buffering: Buffering,
     framing: Framing,
     /// Records waiting, oldest first, each with when it arrived; the batch in flight is the
@@ -103,7 +103,7 @@ pub struct Batcher {
 
 impl Batcher {
     /// An empty buffer with `buffering`'s limits.
-    pub fn new(buffering: Buffering, framing: Framing) -> Batcher {
+    pub(crate) fn new(buffering: Buffering, framing: Framing) -> Batcher {
         Batcher {
             buffering,
             framing,
@@ -119,23 +119,24 @@ impl Batcher {
     }
 
     /// Records waiting (the in-flight batch included).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.queue.len()
     }
 
     /// Whether nothing waits and nothing is in flight.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
     /// Whether a batch is in flight.
-    pub fn in_flight(&self) -> bool {
+    pub(crate) fn in_flight(&self) -> bool {
         self.in_flight.is_some()
     }
 
     /// Takes a rendered record. If the buffer is over its bounds, the oldest records not in
     /// flight are dropped and counted.
-    pub fn push(&mut self, now: Micros, record: Vec<u8>) {
+    pub(crate) fn push(&mut self, now: Micros, record: Vec<u8>) {
         self.queued_bytes += record.len();
         self.queue.push_back((now, record));
         let max_records = self.buffering.max_items as usize * BUFFERED_BATCHES;
@@ -155,7 +156,8 @@ impl Batcher {
     }
 
     /// What was dropped and not yet reported by a batch that went through.
-    pub fn dropped(&self) -> Dropped {
+    #[cfg(test)]
+    pub(crate) fn dropped(&self) -> Dropped {
         Dropped {
             records: self.dropped.records + self.reporting.records,
             bytes: self.dropped.bytes + self.reporting.bytes,
@@ -164,14 +166,14 @@ impl Batcher {
 
     /// Makes everything waiting due at once (shutdown, or a stream that closed), and stays so
     /// until the buffer is empty.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         self.flushing = true;
     }
 
     /// The batch to send now, if one is due and none is in flight. If records were dropped,
     /// `report` renders the record that says so (or nothing, for a subscriber that does not
     /// take platform events); it opens the batch.
-    pub fn poll_batch(
+    pub(crate) fn poll_batch(
         &mut self,
         now: Micros,
         report: &mut dyn FnMut(Dropped, &mut Vec<u8>),
@@ -231,7 +233,7 @@ impl Batcher {
 
     /// The batch in flight was answered: `accepted` for a 2xx (its records are gone), otherwise
     /// it failed (refused, an error, a broken connection) and is retried after a backoff.
-    pub fn handle_sent(&mut self, now: Micros, accepted: bool) {
+    pub(crate) fn handle_sent(&mut self, now: Micros, accepted: bool) {
         let Some((records, _)) = self.in_flight.take() else {
             return;
         };
@@ -255,7 +257,7 @@ impl Batcher {
     }
 
     /// When [`Batcher::handle_timeout`] or [`Batcher::poll_batch`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Micros> {
+    pub(crate) fn poll_timeout(&self) -> Option<Micros> {
         if let Some((_, sent)) = self.in_flight {
             return Some(sent + SEND_TIMEOUT);
         }
@@ -274,7 +276,7 @@ impl Batcher {
 
     /// Fires what is due at `now`. Returns `true` if the batch in flight went unanswered for
     /// [`SEND_TIMEOUT`]: it counts as failed, and the caller closes its connection.
-    pub fn handle_timeout(&mut self, now: Micros) -> bool {
+    pub(crate) fn handle_timeout(&mut self, now: Micros) -> bool {
         match self.in_flight {
             Some((_, sent)) if now >= sent + SEND_TIMEOUT => {
                 self.handle_sent(now, false);

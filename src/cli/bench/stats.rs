@@ -4,18 +4,18 @@
 
 /// A percentile in tenths of a percent, so that ranks are computed without floating point:
 /// `P50 = 500`, `P99 = 990`.
-pub type PerMille = u64;
+pub(crate) type PerMille = u64;
 
 /// The median.
-pub const P50: PerMille = 500;
+pub(crate) const P50: PerMille = 500;
 /// The 90th percentile.
-pub const P90: PerMille = 900;
+pub(crate) const P90: PerMille = 900;
 /// The 99th percentile.
-pub const P99: PerMille = 990;
+pub(crate) const P99: PerMille = 990;
 
 /// The nearest-rank percentile of `sorted` (ascending): the smallest sample with at least `p`
 /// per mille of the samples at or below it. `None` for no samples.
-pub fn percentile(sorted: &[u64], p: PerMille) -> Option<u64> {
+pub(crate) fn percentile(sorted: &[u64], p: PerMille) -> Option<u64> {
     if sorted.is_empty() {
         return None;
     }
@@ -24,7 +24,7 @@ pub fn percentile(sorted: &[u64], p: PerMille) -> Option<u64> {
 
 /// The usual summary of one phase.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// How many samples.
     pub n: usize,
     /// The smallest.
@@ -43,7 +43,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarises `sorted` (ascending); `None` for no samples.
-    pub fn of(sorted: &[u64]) -> Option<Summary> {
+    pub(crate) fn of(sorted: &[u64]) -> Option<Summary> {
         let (&min, &max) = (sorted.first()?, sorted.last()?);
         Some(Summary {
             n: sorted.len(),
@@ -72,7 +72,7 @@ fn variance(samples: &[u64]) -> f64 {
 /// The range runs from the smallest sample to the largest 99th percentile, so that one outlier
 /// does not squash the rest into a single bar; what lies above is counted apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Buckets {
+pub(crate) struct Buckets {
     /// The first bucket's lower bound.
     pub lo: u64,
     /// Every bucket's width (at least 1).
@@ -83,7 +83,7 @@ pub struct Buckets {
 
 /// The samples counted into [`Buckets`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Per bucket.
     pub counts: Vec<u64>,
     /// Samples at or above the last bucket's upper bound.
@@ -93,7 +93,7 @@ pub struct Counts {
 impl Buckets {
     /// At most `max` buckets spanning every series (each sorted ascending), from the smallest
     /// sample to the largest of their 99th percentiles. `None` if there are no samples.
-    pub fn spanning(series: &[&[u64]], max: usize) -> Option<Buckets> {
+    pub(crate) fn spanning(series: &[&[u64]], max: usize) -> Option<Buckets> {
         let lo = series.iter().filter_map(|s| s.first()).min().copied()?;
         let hi = series.iter().filter_map(|s| percentile(s, P99)).max()?;
         let span = hi - lo + 1;
@@ -108,18 +108,18 @@ impl Buckets {
     }
 
     /// Bucket `i`'s bounds, `[from, to)`.
-    pub fn bounds(&self, i: usize) -> (u64, u64) {
+    pub(crate) fn bounds(&self, i: usize) -> (u64, u64) {
         let from = self.lo + i as u64 * self.width;
         (from, from + self.width)
     }
 
     /// The first value past the last bucket.
-    pub fn end(&self) -> u64 {
+    pub(crate) fn end(&self) -> u64 {
         self.bounds(self.count).0
     }
 
     /// Counts `samples` (in any order) into the buckets.
-    pub fn count(&self, samples: &[u64]) -> Counts {
+    pub(crate) fn count(&self, samples: &[u64]) -> Counts {
         let mut counts = vec![0; self.count];
         let mut above = 0;
         for &v in samples {
@@ -135,7 +135,7 @@ impl Buckets {
 
 /// An estimate with its 95 % confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Interval {
+pub(crate) struct Interval {
     /// The point estimate.
     pub estimate: f64,
     /// The interval's lower end.
@@ -146,7 +146,7 @@ pub struct Interval {
 
 impl Interval {
     /// Whether the interval leaves out zero: a difference the noise does not explain.
-    pub fn excludes_zero(&self) -> bool {
+    pub(crate) fn excludes_zero(&self) -> bool {
         self.lo > 0.0 || self.hi < 0.0
     }
 }
@@ -184,7 +184,7 @@ fn t_975(df: f64) -> f64 {
 
 /// The difference of the means, `a − b`, with Welch's 95 % interval (no assumption that the
 /// two variances are equal). `None` unless each side has two samples or more.
-pub fn mean_difference(a: &[u64], b: &[u64]) -> Option<Interval> {
+pub(crate) fn mean_difference(a: &[u64], b: &[u64]) -> Option<Interval> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
@@ -210,13 +210,18 @@ pub fn mean_difference(a: &[u64], b: &[u64]) -> Option<Interval> {
 }
 
 /// How many resamples [`median_difference`] draws.
-pub const RESAMPLES: usize = 2000;
+pub(crate) const RESAMPLES: usize = 2000;
 
 /// The difference of the medians (nearest rank), `a − b`, with a 95 % percentile-bootstrap
 /// interval: each side (sorted ascending) resampled with replacement `resamples` times from a
 /// generator seeded with `seed`, so the same samples always give the same interval. Medians
 /// suit latencies, whose tails would swing a mean. `None` if either side is empty.
-pub fn median_difference(a: &[u64], b: &[u64], resamples: usize, seed: u64) -> Option<Interval> {
+pub(crate) fn median_difference(
+    a: &[u64],
+    b: &[u64],
+    resamples: usize,
+    seed: u64,
+) -> Option<Interval> {
     let estimate = percentile(a, P50)? as f64 - percentile(b, P50)? as f64;
     let mut rng = SplitMix64(seed);
     let mut counts = Vec::new();
@@ -263,7 +268,7 @@ fn resampled_median(sorted: &[u64], counts: &mut Vec<u32>, rng: &mut SplitMix64)
 /// Sorts ascending, in place: a heapsort, O(n log n), no allocation. The standard library's
 /// sorts are faster but add kilobytes of code per element type to the binary; sorting samples
 /// once per phase needs no more than this.
-pub fn sort(v: &mut [u64]) {
+pub(crate) fn sort(v: &mut [u64]) {
     let n = v.len();
     for root in (0..n / 2).rev() {
         sift_down(v, root, n);

@@ -35,7 +35,7 @@ const STYLE: &str = "text{font:120px sans-serif;fill:#222}.t{font-size:150px;fon
 .ext{fill:#d9534f}.init{fill:#7a5aa6}.clip{fill:#000}";
 
 /// The whole picture.
-pub fn render(arms: &[Arm], options: &BenchOptions) -> String {
+pub(crate) fn render(arms: &[Arm], options: &BenchOptions) -> String {
     let mut body = String::new();
     let mut y = 300;
     let title = format!(
@@ -284,7 +284,7 @@ fn line(out: &mut String, class: &str, x1: i64, y1: i64, x2: i64, y2: i64) {
 }
 
 /// Text for XML character data and attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

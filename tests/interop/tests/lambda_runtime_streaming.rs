@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use lambda_sim::api::eventstream;
+use lambda_sim::internals::api::eventstream;
 
 const FUNCTION: &str = env!("CARGO_BIN_EXE_stream-fn");
 

@@ -3,15 +3,15 @@
 //! of the wrong name or type.
 
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
-use lambda_sim::api::Context;
-use lambda_sim::api::telemetry::{
+use lambda_sim::Micros;
+use lambda_sim::internals::api::Context;
+use lambda_sim::internals::api::telemetry::{
     Api, Types, write_event, write_line, write_logs_dropped, write_subscription,
 };
-use lambda_sim::id::{Rng, TraceId};
+use lambda_sim::internals::id::{Rng, TraceId};
 use lambda_sim::lifecycle::{
     Events, InitPhase, InitType, Overheads, PlatformEvent, ResponseTimes, Status,
 };
-use lambda_sim::time::Micros;
 
 #[test]
 fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {

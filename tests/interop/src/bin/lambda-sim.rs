@@ -2,5 +2,5 @@
 //! these tests run it through its command line.
 
 fn main() -> std::process::ExitCode {
-    lambda_sim::cli::main()
+    lambda_sim::internals::cli::main()
 }
