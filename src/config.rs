@@ -1,5 +1,16 @@
 //! Every option of a simulator, with Lambda's defaults. The CLI fills it from flags and RIE's
 //! environment variables (`cli`); the embedding API from `Simulator::builder()`.
+//!
+//! Running on a host rather than in Lambda's sandbox (lambda-sim's rules, where AWS has none):
+//! - `LAMBDA_TASK_ROOT` and the children's working directory are `/var/task` when it exists,
+//!   else the directory the simulator started in; `--task-root` overrides both.
+//! - `_HANDLER` is `--handler`, else, as RIE does, the last argument of a bootstrap command that
+//!   has several (RIE `cmd/aws-lambda-rie/main.go` `getBootstrap`).
+//! - External extensions are every executable in `$LAMBDA_EXTENSIONS_DIR` (default
+//!   `/opt/extensions`, as on Lambda), and each `--extension`.
+//! - The defaults are Lambda's: a 3 s timeout, 128 MB, region `us-east-1`
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>); both listeners
+//!   bind loopback unless given another address.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,7 +77,7 @@ pub struct Config {
     pub invoke_addr: SocketAddr,
     /// Where the Runtime API listens; children get it as `AWS_LAMBDA_RUNTIME_API`.
     pub runtime_api_addr: SocketAddr,
-    /// The runtime to spawn; `None` waits for an external runtime (PROTOCOL.md 11.6).
+    /// The runtime to spawn; `None` waits for an external runtime (the lifecycle core's decision *external runtime*).
     pub bootstrap: Option<Bootstrap>,
     /// The function timeout (Lambda's default: 3 s; 1 s to 900 s on Lambda).
     pub timeout: Duration,
@@ -97,14 +108,14 @@ pub struct Config {
     pub clean_env: bool,
     /// Seeds request ids; from the OS when `None`.
     pub seed: Option<u64>,
-    /// How many invocations may wait beyond the one in flight (11.3).
+    /// How many invocations may wait beyond the one in flight (the lifecycle core's decision *the queue*).
     pub max_queue: usize,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
-    /// (PROTOCOL.md 5.3). Never with an external runtime.
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Never with an external runtime.
     pub freeze: bool,
-    /// Streamed responses: their limit, and the shaping after the burst (PROTOCOL.md 3.2).
+    /// Streamed responses: their limit, and the shaping after the burst (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming>).
     pub streaming: StreamLimits,
     /// How long a request may take to arrive, and a connection may sit idle between requests.
     pub timeouts: ConnectionTimeouts,
@@ -228,7 +239,7 @@ impl Config {
     }
 
     /// `_HANDLER` as RIE derives it: the configured handler, else the last argument of a
-    /// bootstrap command with arguments (11.7).
+    /// bootstrap command with arguments (see the module docs).
     pub fn effective_handler(&self) -> Option<String> {
         self.handler
             .clone()
@@ -236,7 +247,7 @@ impl Config {
     }
 
     /// `LAMBDA_TASK_ROOT`: `--task-root`, else `/var/task` when it exists, else the current
-    /// directory (11.7).
+    /// directory (see the module docs).
     pub fn effective_task_root(&self) -> PathBuf {
         if let Some(root) = &self.task_root {
             return root.clone();
@@ -381,7 +392,7 @@ impl Default for ConnectionTimeouts {
     }
 }
 
-/// How much a streamed response may carry, and how fast past its burst (AWS-FURL; RIE's
+/// How much a streamed response may carry, and how fast past its burst (<https://docs.aws.amazon.com/lambda/latest/dg/config-rs-invoke-furls.html>; RIE's
 /// defaults: a 6 MiB burst, then 2 MiB/s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamLimits {

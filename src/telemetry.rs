@@ -1,14 +1,12 @@
 //! Telemetry fan-out, sans-IO: the records the platform produces (its events and every line of
 //! output) go to each subscriber that asked for their type, rendered for it and buffered in its
-//! own [`Batcher`]; the reactor sends the batches and reports how they went (PROTOCOL.md 6.2,
-//! 6.3). Between the lifecycle core, which decides who may subscribe and when, and the reactor,
+//! own [`Batcher`]; the reactor sends the batches and reports how they went
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>). Between the lifecycle core, which decides who may subscribe and when, and the reactor,
 //! which owns the connections.
 //!
 //! **Replay**: from the start of an init to its end, every record is also kept, and a subscriber
 //! that arrives during the init gets them first, so it sees `platform.initStart` and the early
 //! lines as Lambda's subscribers do. Then `platform.telemetrySubscription` announces it.
-//!
-//! Telemetry API schemas only for now; the Logs API's records come with its wiring.
 
 pub(crate) mod batch;
 
@@ -189,7 +187,7 @@ impl Hub {
     }
 
     /// Holds every batch while the environment is frozen, and lets them go when it thaws: a
-    /// subscriber in a frozen process cannot receive (issue 6). Nothing is retried, dropped
+    /// subscriber in a frozen process cannot receive . Nothing is retried, dropped
     /// or counted as lost meanwhile; what came due goes at the thaw.
     pub(crate) fn set_frozen(&mut self, frozen: bool) {
         self.frozen = frozen;

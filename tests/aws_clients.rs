@@ -1,4 +1,4 @@
-//! The AWS CLI and boto3 against lambda-sim's invoke endpoint (issue 7): `aws lambda invoke` and
+//! The AWS CLI and boto3 against lambda-sim's invoke endpoint: `aws lambda invoke` and
 //! boto3's `invoke`, synchronous with the log tail, a function error, `Event`, `DryRun`, an
 //! unknown function. Both are Python packages; `.ci/run` installs them.
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.

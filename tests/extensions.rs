@@ -1,4 +1,4 @@
-//! External extensions as real processes beside a real runtime (PROTOCOL.md 4, 5, 11.1): the
+//! External extensions as real processes beside a real runtime (runtimes-extensions-api.html): the
 //! scripted extension in tests/fixtures/extension.py, well-behaved, slow, crashing, never
 //! registering, ignoring SHUTDOWN; and the Extensions API's refusals over real sockets.
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.

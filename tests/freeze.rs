@@ -1,4 +1,4 @@
-//! Freeze and thaw over real processes (PROTOCOL.md 5.3; issue 6): between invocations the
+//! Freeze and thaw over real processes (lambda-runtime-environment.html): between invocations the
 //! runtime's and the extensions' process groups are stopped (state `T` in /proc), background
 //! threads make no progress, and telemetry for the last invocation waits for the thaw.
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.

@@ -1,5 +1,5 @@
-//! The RIE-compatible invoke endpoint over real sockets: answers (PROTOCOL.md 11.1), the queue
-//! (11.3), refusals in the Invoke API's REST-JSON form.
+//! The RIE-compatible invoke endpoint over real sockets: answers (the table in `api::invoke`), the
+//! queue (the core's decision), refusals in the Invoke API's REST-JSON form.
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.
 #![allow(clippy::disallowed_methods)]
 
@@ -282,7 +282,7 @@ fn shutdown_answers_every_queued_invoker() {
     }
 }
 
-// ----- Invoke API options: DryRun, Event, Tail (PROTOCOL.md 10, 11.5) -----
+// ----- Invoke API options: DryRun, Event, Tail (API_Invoke.html) -----
 
 fn python_sim() -> lambda_sim::Handle {
     Simulator::builder()

@@ -1,6 +1,6 @@
 //! Real child processes: the bootstrap spawned with Lambda's environment, its output captured,
-//! its crashes, hangs and init errors answered as Lambda answers them (PROTOCOL.md 5.4, 8,
-//! 11.1-11.3, 11.7).
+//! its crashes, hangs and init errors answered as Lambda answers them (lambda-runtime-environment.html,
+//! configuration-envvars.html, and the core's decisions).
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.
 #![allow(clippy::disallowed_methods)]
 
@@ -357,7 +357,7 @@ fn an_init_error_answers_the_posted_error_and_kills_the_runtime() {
     assert_eq!(body["errorMessage"], "cannot start");
     assert_eq!(body["errorType"], "InitFailed");
     let pid = body["pid"].as_i64().unwrap() as i32;
-    // Killed at the end of the failed init (11.2); its /next, if it got one in, was refused
+    // Killed at the end of the failed init (decision *init*); its /next, if it got one in, was refused
     // (pinned deterministically in runtime_api.rs).
     assert!(
         wait_until(Duration::from_secs(5), || !alive(pid)),

@@ -1,5 +1,6 @@
 //! The Runtime API over real sockets, with the test playing an external runtime
-//! (PROTOCOL.md 3.1-3.4, 11.4, 11.6).
+//! (runtimes-api.html, and the core's decisions on parked waiters and
+//! external runtimes).
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.
 #![allow(clippy::disallowed_methods)]
 
@@ -433,7 +434,7 @@ fn a_timeout_answers_sandbox_timedout_and_invalidates_the_id() {
     );
     let late = rt.request("POST", &response_path(&id), &[], b"late");
     assert_eq!(late.status, 400);
-    // 11.6: the runtime's next /next starts a new init and gets new work.
+    // Decision *external runtime*: the runtime's next /next starts a new init and gets new work.
     let invoker = invoke_async(&sim, &[], r#"{"n":2}"#);
     let (id2, next) = next(&mut rt);
     assert_ne!(id2, id);

@@ -1,4 +1,4 @@
-//! Response streaming over real sockets and a real runtime (PROTOCOL.md 3.2; issue 7): a
+//! Response streaming over real sockets and a real runtime (runtimes-custom.html#runtimes-custom-response-streaming): a
 //! runtime streams a chunked `/response`; an `InvokeWithResponseStream` invoker gets each piece
 //! as a `PayloadChunk` event as it comes, then `InvokeComplete`; a buffered invoker gets the
 //! whole body. Mid-stream errors (trailers or body lines), a runtime that hangs up, a stream

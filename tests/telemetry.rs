@@ -1,7 +1,7 @@
 //! The Telemetry API over real sockets and processes: an extension (tests/fixtures/extension.py)
 //! subscribes during its init, and a listener in this test receives the batches. A cold start's
 //! events in order and their schemas; a listener that answers 500, one that is slow, one that
-//! is down (PROTOCOL.md 6).
+//! is down (telemetry-api.html).
 //!
 //! These simulators do not freeze, so that each invocation's records can arrive before the next
 //! one; what freezing does to delivery (the last report held until the thaw) is pinned in

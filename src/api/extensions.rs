@@ -1,6 +1,7 @@
-//! The Extensions API (2020-01-01) on the wire, PROTOCOL.md section 4: reading `register`,
+//! The Extensions API (2020-01-01) on the wire (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>; RIE
+//! `internal/lambda/rapi/handler/agent*.go`): reading `register`,
 //! the identifier and error-type headers, and rendering registrations, events and refusals as
-//! rapid does. The lifecycle decides everything else (section 5).
+//! rapid does. The lifecycle decides everything else.
 
 use std::borrow::Cow;
 use std::io::Write as _;
@@ -159,7 +160,7 @@ pub(crate) fn registered<'a>(
 }
 
 /// Appends the answer to an extension's `event/next` for an invocation: the INVOKE event with
-/// the same deadline as the runtime's, and `tracing` always present (PROTOCOL.md 4.2). Written
+/// the same deadline as the runtime's, and `tracing` always present (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>; RIE `rapi/model/agentevent.go`). Written
 /// without allocating: one per extension per invocation.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_invoke_event(

@@ -1,5 +1,27 @@
 //! The RIE-compatible invoke endpoint: `POST /2015-03-31/functions/{name}/invocations`, read
-//! and answered as the Lambda Invoke API does (PROTOCOL.md 10, 11.1).
+//! and answered as the Lambda Invoke API does (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>, RIE
+//! `internal/lambda/rie/handlers.go`).
+//!
+//! What the invoker receives (lambda-sim's rule where AWS's emulator differs: RIE answers a
+//! timeout or a crash with plain text or 502; Lambda, as below):
+//!
+//! | outcome | status | body |
+//! |---|---|---|
+//! | success | 200, the runtime's `Content-Type` | the runtime's bytes, unchanged |
+//! | the runtime posted `/error` | 200, `X-Amz-Function-Error: Unhandled` | the error body as posted |
+//! | timeout | 200, `X-Amz-Function-Error: Unhandled` | `Sandbox.Timedout`: `RequestId: <id> Error: Task timed out after <T>.00 seconds` |
+//! | the runtime exited | 200, `X-Amz-Function-Error: Unhandled` | `Runtime.ExitError`: `RequestId: <id> Error: Runtime exited with error: exit status <n>` (or `signal: <name>`) |
+//! | the init failed | 200, `X-Amz-Function-Error: Unhandled` | the runtime's init error if it posted one, else as above |
+//! | response over 6 291 556 bytes | 200, `X-Amz-Function-Error: Unhandled` | `Function.ResponseSizeTooLarge` |
+//! | an extension crashed or reported an error | 200, `X-Amz-Function-Error: Unhandled` | `Extension.Crash`, `Extension.InitError`, `Extension.ExitError` |
+//!
+//! Every answer carries `X-Amzn-RequestId` and `X-Amz-Executed-Version`. A refused request gets
+//! the Invoke API's REST-JSON error: its status, `x-amzn-ErrorType: <Code>`, and
+//! `{"Type":"User","message":…}`: 404 `ResourceNotFoundException` for another function or
+//! qualifier, 413 `RequestEntityTooLargeException` past 6 MB (1 MB for `Event`), 429
+//! `TooManyRequestsException` when the queue is full, 400 `InvalidRequestContentException` for a
+//! malformed request. Sources: the Invoke API reference above, and the function error shape in
+//! <https://docs.aws.amazon.com/lambda/latest/dg/invocation-sync.html>.
 
 use std::borrow::Cow;
 
@@ -233,7 +255,7 @@ fn cognito(raw: &[u8]) -> Option<String> {
     Some(serde_json::json!({ "cognitoIdentityId": id, "cognitoIdentityPoolId": pool }).to_string())
 }
 
-/// The invoker's answer (PROTOCOL.md 11.1): 200 with the runtime's bytes, or 200 with
+/// The invoker's answer (the table in the module docs): 200 with the runtime's bytes, or 200 with
 /// `X-Amz-Function-Error: Unhandled` and the error JSON.
 pub(crate) fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'a> {
     let with_ids = |rendered: Rendered<'a>| {

@@ -1,5 +1,6 @@
 //! Lifecycle events as CloudWatch-style log lines: `START`, `END`, `REPORT`, `INIT_REPORT`, and
-//! the platform's lines for timeouts and runtime exits (PROTOCOL.md 10).
+//! the platform's lines for timeouts and runtime exits (RIE `internal/lambda/rie/handlers.go`;
+//! <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html>).
 
 use std::fmt::Write as _;
 

@@ -4,7 +4,7 @@
 //! Two listeners, two error dialects:
 //! - the Runtime API answers errors as rapid does: `{"errorMessage":…,"errorType":…}`;
 //! - the invoke endpoint answers refused requests in the Lambda Invoke API's REST-JSON form:
-//!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
+//!   header `x-amzn-ErrorType: <Code>` and body `{"Type":"User","message":…}` (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>, "Errors").
 
 pub(crate) mod eventstream;
 pub(crate) mod exchange;
@@ -346,7 +346,7 @@ pub(crate) fn runtime_error(status: u16, error_type: &str, message: &str) -> Ren
 }
 
 /// The Invoke API's REST-JSON error form: `x-amzn-ErrorType: <code>` and
-/// `{"Type":"User","message":…}` (PROTOCOL.md 11.1).
+/// `{"Type":"User","message":…}` (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>, "Errors").
 pub(crate) fn invoke_error(status: u16, code: &'static str, message: &str) -> Rendered<'static> {
     let body = serde_json::json!({ "Type": "User", "message": message });
     Rendered::new(status, Cow::Owned(body.to_string().into_bytes()))

@@ -1,5 +1,6 @@
 //! The Runtime API (2018-06-01): rendering `/next`, reading `/error` and `/init/error`, and
-//! rapid's status codes and error bodies (PROTOCOL.md 3.1-3.4).
+//! rapid's status codes and error bodies (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>; RIE
+//! `internal/lambda/rapi/handler`, `internal/lambda/rapi/rendering`).
 
 use std::borrow::Cow;
 
@@ -15,7 +16,8 @@ pub(crate) const ERROR_TYPE_HEADER: &str = "Lambda-Runtime-Function-Error-Type";
 /// before the error is forwarded (RIE `invocationerror.go`).
 pub(crate) const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
 
-/// Appends the answer to `GET /next` for `invocation` to `out`: the headers of PROTOCOL.md 3.1
+/// Appends the answer to `GET /next` for `invocation` to `out`: the headers of
+/// <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html> (RIE `rapi/rendering/rendering.go` `renderInvokeHeaders`)
 /// (each only when non-empty) and the payload, unchanged.
 pub(crate) fn write_next(
     out: &mut Vec<u8>,
@@ -179,7 +181,7 @@ fn optional(v: &Option<String>) -> &[u8] {
     v.as_deref().map_or(b"", str::as_bytes)
 }
 
-/// The header that asks for a streamed response (PROTOCOL.md 3.2).
+/// The header that asks for a streamed response (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming>).
 pub(crate) const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
 /// The trailer (or, from some runtimes, the line at the end of the body) naming a mid-stream
 /// error's type.
@@ -187,7 +189,7 @@ pub(crate) const STREAM_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 /// Its companion: the error's body, in base64.
 pub(crate) const STREAM_ERROR_BODY: &str = "Lambda-Runtime-Function-Error-Body";
 
-/// The most a streamed response may carry: 200 MiB (AWS-FURL, current docs; it was 20 MB).
+/// The most a streamed response may carry: 200 MiB (<https://docs.aws.amazon.com/lambda/latest/dg/config-rs-invoke-furls.html>; it was 20 MB).
 pub(crate) const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
 
 /// How much of `piece`, the next bytes of a streamed body, can be forwarded now: all of it,

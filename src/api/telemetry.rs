@@ -1,5 +1,5 @@
-//! The Telemetry API (2022-07-01) and the Logs API (2020-08-15) on the wire, PROTOCOL.md
-//! sections 6.1 and 7: reading a subscription, checking every field against AWS's limits, and
+//! The Telemetry API (2022-07-01) and the Logs API (2020-08-15) on the wire (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>,
+//! <https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api-reference.html>, <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>): reading a subscription, checking every field against AWS's limits, and
 //! the answers.
 //!
 //! Both APIs are served: `crate::telemetry` fans records out, the reactor delivers them. The
@@ -285,7 +285,7 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
     })
 }
 
-/// 200 `"OK"`: a JSON string, quotes included (AWS-TEL).
+/// 200 `"OK"`: a JSON string, quotes included (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>).
 pub(crate) fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)
 }
@@ -308,8 +308,8 @@ pub(crate) fn subscription_closed(api: Api) -> Rendered<'static> {
 
 // ----- events -----
 
-/// Appends `event` as a Telemetry API event (`{"time":…,"type":…,"record":…}`, PROTOCOL.md
-/// 6.3, 6.4) generated at `at`; `max_memory_mb` is the peak memory a report carries. Returns
+/// Appends `event` as a Telemetry API event (`{"time":…,"type":…,"record":…}`,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html>) generated at `at`; `max_memory_mb` is the peak memory a report carries. Returns
 /// `false`, writing nothing, for an event the Telemetry API has no type for: strict consumers
 /// reject a whole batch over one unknown type, so only documented types are written.
 // One copy in the binary, not one per caller.
@@ -528,7 +528,7 @@ pub fn write_logs_dropped(out: &mut Vec<u8>, ctx: &Context, at: Micros, records:
     out.extend_from_slice(b"}}");
 }
 
-/// Appends `event` as the Logs API's records (PROTOCOL.md 7) for a subscriber on `schema`,
+/// Appends `event` as the Logs API's records (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>) for a subscriber on `schema`,
 /// each followed by nothing (the caller frames them); returns how many it wrote into
 /// `records`. A report is two records (`platform.end`, then `platform.report`); an event the
 /// Logs API has no type for is none.
@@ -596,7 +596,7 @@ pub(crate) fn write_logs_event(
             request_id: Some(id),
             ..
         } => {
-            // A string record (AWS-LOGS).
+            // A string record (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>).
             let mut out = Vec::with_capacity(160);
             envelope(&mut out, ctx, at, "platform.fault");
             let text = format!("RequestId: {id} Process exited before completing request");

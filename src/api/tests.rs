@@ -1,3 +1,7 @@
+//! The API's routing and rendering: routes by listener and method, each refusal in its
+//! listener's dialect, the Runtime API's headers, the Invoke API's requests and answers, the log
+//! lines.
+
 use super::*;
 use crate::id::{Rng, TraceId};
 use crate::lifecycle::{

@@ -1,3 +1,5 @@
+//! The command line's parsing: flags, RIE's environment variables, and their errors.
+
 use super::invoke::{Verdict, verdict};
 use super::*;
 use std::os::unix::fs::PermissionsExt;

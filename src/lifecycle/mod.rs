@@ -22,45 +22,76 @@
 //! # Transitions
 //! One environment, one runtime, up to ten extensions, one invocation in flight (classic
 //! Lambda). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
-//! extensions' too (`agent_state_names.go`); `Phase` adds the environment's own.
-//! `Lifecycle::progress` (private) moves the environment on whenever what a phase waits for is
-//! there.
+//! extensions' too (`internal/lambda/core/agent_state_names.go`); `Phase` adds the
+//! environment's own. `Lifecycle::progress` (private) moves the environment on whenever what a
+//! phase waits for is there. The sources are linked at the end; "decision" names one of
+//! lambda-sim's own rules, below the table.
 //!
 //! | phase (runtime state) | input | result | source |
 //! |---|---|---|---|
-//! | `Down` (NotStarted) | invocation queued | init: external extensions spawned; first init of the environment: phase `init`, 10 s limit; later ones: phase `invoke`, function timeout | AWS-ENVLC; 5.1; 11.2 |
-//! | `Init`, stage extensions | every external extension registered | runtime spawned | 5.1 step 2-3 |
-//! | `Init`, stages extensions and runtime | `register` | an external one by its name, any other name internal (no SHUTDOWN); a duplicate name or an eleventh: 403 | 4.1 |
-//! | `Init`, stage runtime (Started) | runtime `/next` | registration closes; waiter parked | 5.1 step 4 |
-//! | `Init`, stage await (Ready) | every extension on `event/next` | init done, `Ready` | 5.1 step 5 |
-//! | `Init` | `/init/error`, an extension's `init/error`, runtime or extension exits, init limit | init fails: the waiting invocation gets the error, the environment stops (reason `failure` or `timeout`) | AWS-RT; 4.3; 11.2 |
-//! | `Down` | `/next` | external runtime: an init, then `Ready`; process: 403 | 11.6 |
-//! | `InitFailed` (InitError) | `/next` | 403 until the next invocation starts a new init | rapid `RuntimeInitErrorState`; 11.2 |
-//! | `Ready` | `/next` | parked (longest-waiting first) | 11.4 |
-//! | `Ready` | invocation + parked waiter | released to the runtime and, at the same moment, INVOKE to every INVOKE-subscribed extension; deadline = now + timeout, `Invoke` | AWS-RT; 5.2; 11.2 |
+//! | `Down` (NotStarted) | invocation queued | init: external extensions spawned; first init of the environment: phase `init`, 10 s limit; later ones: phase `invoke`, function timeout | [environment]; decision *init* |
+//! | `Init`, stage extensions | every external extension registered | runtime spawned | [extensions-api] ("Init phase"); RIE `internal/lambda/rapid/handlers.go` `doRuntimeDomainInit` |
+//! | `Init`, stages extensions and runtime | `register` | an external one by its name, any other name internal (no SHUTDOWN); a duplicate name or an eleventh: 403 | [extensions-api]; RIE `internal/lambda/core/registrations.go` |
+//! | `Init`, stage runtime (Started) | runtime `/next` | registration closes; waiter parked | [extensions-api] ("Init phase") |
+//! | `Init`, stage await (Ready) | every extension on `event/next` | init done, `Ready` | [extensions-api] ("Init phase") |
+//! | `Init` | `/init/error`, an extension's `init/error`, runtime or extension exits, init limit | init fails: the waiting invocation gets the error, the environment stops (reason `failure` or `timeout`) | [runtime-api]; [extensions-api]; decision *init* |
+//! | `Down` | `/next` | external runtime: an init, then `Ready`; process: 403 | decision *external runtime* |
+//! | `InitFailed` (InitError) | `/next` | 403 until the next invocation starts a new init | rapid `RuntimeInitErrorState`; decision *init* |
+//! | `Ready` | `/next` | parked (longest-waiting first) | decision *parked waiters* |
+//! | `Ready` | invocation + parked waiter | released to the runtime and, at the same moment, INVOKE to every INVOKE-subscribed extension; deadline = now + timeout, `Invoke` | [runtime-api]; [extensions-api] ("Invoke phase"); decision *init* |
 //! | `Invoke` (Running) | `/next` | the same invocation rendered again | rapid `RuntimeRunningState.Ready` returns nil |
-//! | `Invoke` (Running) | `/response`, `/error` | invoker answered now; RuntimeResponseSentState | AWS-RT; 5.2 |
+//! | `Invoke` (Running) | `/response`, `/error` | invoker answered now; RuntimeResponseSentState | [runtime-api]; [extensions-api] ("Invoke phase") |
 //! | `Invoke` (RuntimeResponseSentState) | `/response`, `/error` | 403 | rapid `RuntimeResponseSentState` |
-//! | `Invoke` (RuntimeResponseSentState) | `/next` | `runtimeDone`; complete once every INVOKE-subscribed extension is back on `event/next` too (REPORT with each one's overhead), `Ready` | 5.2; 11.5 |
-//! | `Invoke` | function timeout | invoker gets `Sandbox.Timedout` if unanswered; reset (reason `timeout`) | AWS-ENVLC; 5.4 |
-//! | `Invoke` | runtime or extension exits, `exit/error` | invoker gets `Runtime.ExitError` / `Extension.*` if unanswered; reset (reason `failure`) | 5.4; 11.1 |
-//! | `Ready` | runtime or extension exits, `exit/error` | reset (reason `failure`) | 5.4 |
+//! | `Invoke` (RuntimeResponseSentState) | `/next` | `runtimeDone`; complete once every INVOKE-subscribed extension is back on `event/next` too (REPORT with each one's overhead), `Ready` | [extensions-api] ("Invoke phase"); decision *durations* |
+//! | `Invoke` | function timeout | invoker gets `Sandbox.Timedout` if unanswered; reset (reason `timeout`) | [environment] ("Failures during the invoke phase") |
+//! | `Invoke` | runtime or extension exits, `exit/error` | invoker gets `Runtime.ExitError` / `Extension.*` if unanswered; reset (reason `failure`) | [environment]; RIE `internal/lambda/fatalerror/fatalerror.go` |
+//! | `Ready` | runtime or extension exits, `exit/error` | reset (reason `failure`) | [environment] |
 //! | any | `/response` for another id | 400 `InvalidRequestID` | rapid `AwsRequestIDValidator` |
-//! | any but `Init` | `/init/error`; `register` | 403 | rapid `initerror.go`; 4.1 |
-//! | any | shutdown | queued and unanswered invokers get `Sandbox.Shutdown`; the environment stops (reason `spindown`); `Finished` | 11.3; 5.5 |
-//! | `Ready`, none queued (idle), process runtime, freezing on | the reactor reports a quiet wire (`handle_wire`: every reply written, no telemetry batch in flight) | `Freeze` | 5.3; issue 6 |
-//! | frozen | an invocation is released, or a stop (reset, shutdown) begins | `Thaw` before the release, the signals and SHUTDOWN | 5.3; issue 6 |
+//! | any but `Init` | `/init/error`; `register` | 403 | RIE `internal/lambda/rapi/handler/initerror.go`; [extensions-api] |
+//! | any | shutdown | queued and unanswered invokers get `Sandbox.Shutdown`; the environment stops (reason `spindown`); `Finished` | [extensions-api] ("Shutdown phase"); decision *the queue* |
+//! | `Ready`, none queued (idle), process runtime, freezing on | the reactor reports a quiet wire (`handle_wire`: every reply written, no telemetry batch in flight) | `Freeze` | [environment]: frozen when the runtime and each extension are done and nothing is pending |
+//! | frozen | an invocation is released, or a stop (reset, shutdown) begins | `Thaw` before the release, the signals and SHUTDOWN | [environment] |
 //!
-//! **Stopping** (a reset, or shutdown), PROTOCOL.md 5.5: with no extension, the runtime is
-//! SIGKILLed; a reset is then immediate, a shutdown waits for the exit. With extensions, the
-//! budget is 500 ms (internal ones only) or 2000 ms: the runtime gets SIGTERM and 30 % of the
-//! budget, then SIGKILL; then every external extension subscribed to SHUTDOWN gets the event
-//! with the budget's deadline, the others SIGKILL; the stop completes when every process has
-//! exited, or at the deadline with SIGKILL to what remains. A reset then goes `Down` and the
-//! next invocation re-initialises runtime and extensions.
+//! **Stopping** (a reset, or shutdown; [extensions-api] "Shutdown phase", RIE
+//! `internal/lambda/rapid/shutdown.go`): with no extension, the runtime is SIGKILLed; a reset
+//! is then immediate, a shutdown waits for the exit. With extensions, the budget is 500 ms
+//! (internal ones only) or 2000 ms: the runtime gets SIGTERM and 30 % of the budget (rapid's
+//! `runtimeDeadlineShare`), then SIGKILL; then every external extension subscribed to SHUTDOWN
+//! gets the event with the budget's deadline, the others SIGKILL; the stop completes when every
+//! process has exited, or at the deadline with SIGKILL to what remains. A reset then goes
+//! `Down` and the next invocation re-initialises runtime and extensions.
 //!
-//! With an external runtime (11.6) there is no runtime process: parked connections stay, and
-//! the runtime's next `/next` is a new init.
+//! # Decisions (where AWS leaves a choice)
+//! - **Init.** On demand by default: the init starts with the first invocation, as on Lambda,
+//!   reported `on-demand`, under its own 10 s limit; the first REPORT carries `Init Duration`.
+//!   [`InitMode::Eager`] initialises at start-up and reports `provisioned-concurrency`. An
+//!   invocation's deadline runs from its release to the runtime, not from its arrival. An init
+//!   that fails answers the invocation that waited for it; the failed runtime and extensions are
+//!   stopped; the next invocation starts a new init inside its own invoke (phase `invoke`, under
+//!   the function timeout). After `/init/error` the runtime's `/next` is refused with 403.
+//! - **The queue.** Invocations wait first in, first out while the environment is busy, up to
+//!   [`Config::max_queue`] (default [`DEFAULT_MAX_QUEUE`]); past it, the Invoke API's 429. With
+//!   0, it is Lambda with reserved concurrency 1. Each failing init answers one invocation, so a
+//!   crash-looping function answers every queued invocation rather than hanging it. At shutdown,
+//!   queued and unanswered invokers get `Sandbox.Shutdown`. An invoker that leaves while queued
+//!   is removed; one that leaves while its invocation runs does not stop it (nor does Lambda).
+//! - **Parked waiters.** Several `/next` calls may be parked at once (a runtime reconnecting, a
+//!   benchmark): the longest-waiting one gets the next invocation. A waiter whose connection
+//!   closes before its release is dropped, and the invocation waits for another. Parked long
+//!   polls are never timed out ([runtime-api]: "the runtime ... may be frozen").
+//! - **Durations.** REPORT's `Duration` and `platform.report`'s `durationMs` run from the release
+//!   to the runtime until the invocation completes (the runtime and every INVOKE-subscribed
+//!   extension back on next); `platform.runtimeDone`'s `durationMs` until the runtime's next
+//!   `/next`. Billed duration is the ceiling of `Duration` in milliseconds. An invoker who asked
+//!   for the log tail (`X-Amz-Log-Type: Tail`) is answered after the REPORT its log ends with.
+//! - **External runtime** ([`RuntimeMode::External`]). No process is spawned: the core waits,
+//!   without an init limit, for a runtime to connect (one under a debugger, a test's own client).
+//!   Nothing is frozen. Timeouts still apply to invocations: the request id becomes invalid, and
+//!   the runtime's next `/next` starts a new init. Parked connections stay through a reset.
+//!
+//! [runtime-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+//! [extensions-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
+//! [environment]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 
 mod extensions;
 mod timers;
@@ -91,26 +122,26 @@ pub use types::{
 /// `Function.ResponseSizeTooLarge` for the invoker.
 pub const MAX_RESPONSE_BYTES: u64 = 6 * 1024 * 1024 + 100;
 
-/// The largest synchronous invoke payload: 6 MB (AWS-LIM; Invoke API 413 past it).
+/// The largest synchronous invoke payload: 6 MB (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>; the Invoke API's 413 past it).
 pub const MAX_REQUEST_BYTES: u64 = 6 * 1024 * 1024;
 
-/// Lambda's init limit for on-demand functions (AWS-ENVLC).
+/// Lambda's init limit for on-demand functions (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
 pub const INIT_TIMEOUT: Micros = Micros::from_secs(10);
 
-/// Lambda's default function timeout (AWS-LIM).
+/// Lambda's default function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>).
 pub const DEFAULT_TIMEOUT: Micros = Micros::from_secs(3);
 
-/// How many invocations may wait for the environment by default (11.3).
+/// How many invocations may wait for the environment by default (decision *the queue*).
 pub const DEFAULT_MAX_QUEUE: usize = 1000;
 
 /// How long a shutdown without extensions waits for the killed runtime to exit before
 /// finishing anyway.
 pub const SHUTDOWN_GRACE: Micros = Micros::from_secs(2);
 
-/// The shutdown budget with at least one external extension (AWS-EXT; PROTOCOL.md 5.5).
+/// The shutdown budget with at least one external extension (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase").
 pub const SHUTDOWN_BUDGET_EXTERNAL: Micros = Micros::from_millis(2_000);
 
-/// The shutdown budget with internal extensions only (AWS-EXT; PROTOCOL.md 5.5).
+/// The shutdown budget with internal extensions only (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase").
 pub const SHUTDOWN_BUDGET_INTERNAL: Micros = Micros::from_millis(500);
 
 /// The runtime's share of the shutdown budget, in percent (rapid `runtimeDeadlineShare`).
@@ -121,7 +152,8 @@ pub const RUNTIME_SHUTDOWN_SHARE: u64 = 30;
 pub enum RuntimeMode {
     /// The simulator spawns the bootstrap as a child process.
     Process,
-    /// Someone else runs the runtime (a debugger, a test's own client); see 11.6.
+    /// Someone else runs the runtime (a debugger, a test's own client); see decision
+    /// *external runtime*.
     External,
 }
 
@@ -152,7 +184,7 @@ pub struct Config {
     /// ([`Role::Extension`] is an index here), and a registration under one of these names is
     /// external. At most [`MAX_EXTENSIONS`].
     pub extensions: Vec<String>,
-    /// Whether to freeze the environment between invocations (PROTOCOL.md 5.3). Only ever
+    /// Whether to freeze the environment between invocations (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Only ever
     /// with [`RuntimeMode::Process`]: an external runtime is not ours to stop.
     pub freeze: bool,
     /// Seeds request ids and trace ids.
@@ -231,7 +263,7 @@ struct Init {
     stage: InitStage,
 }
 
-/// Where an init stands (PROTOCOL.md 5.1).
+/// Where an init stands (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Init phase").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum InitStage {
     /// External extensions launched; waiting until all have registered.
@@ -447,7 +479,7 @@ impl Lifecycle {
         self.env.frozen
     }
 
-    /// Whether the environment would freeze now if nothing were on the wire (PROTOCOL.md 5.3):
+    /// Whether the environment would freeze now if nothing were on the wire (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>):
     /// freezing is on, the runtime is a process of ours, and the environment is idle (the init
     /// or the last invocation complete, extensions included, none queued) and not frozen yet.
     /// The reactor then reports what it has on the wire with [`Lifecycle::handle_wire`].
@@ -548,7 +580,7 @@ impl Lifecycle {
 
     /// Queues an invocation from `invoker`, who will get exactly one
     /// [`Action::Reply`]. Refused with [`Rejection::TooManyRequests`] when more than
-    /// `max_queue` invocations would wait beyond the one in flight (11.3).
+    /// `max_queue` invocations would wait beyond the one in flight (decision *the queue*).
     pub fn invoke(
         &mut self,
         now: Micros,
@@ -635,7 +667,7 @@ impl Lifecycle {
     /// answered by an [`Action::Release`]; the caller answers a rejection itself.
     pub fn handle_runtime_next(&mut self, now: Micros, waiter: WaiterId) -> Result<(), Rejection> {
         match &self.env.phase {
-            // 11.6: with no process of ours, a /next after a reset is a runtime starting over.
+            // Decision *external runtime*: with no process of ours, a /next after a reset is a runtime starting over.
             Phase::Down if self.config.runtime == RuntimeMode::External => self.start_init(now),
             // Parked; in stage runtime, `progress` takes it as the end of the runtime's init.
             Phase::Init(_) => {}
@@ -765,7 +797,7 @@ impl Lifecycle {
 
     /// An extension asked to register as `name` for `events` (`POST /extension/register`).
     /// Returns its identifier. Registration is open from the start of an init until the
-    /// runtime's first `/next` (PROTOCOL.md 4.1, 5.1).
+    /// runtime's first `/next` (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Init phase").
     pub fn handle_extension_register(
         &mut self,
         now: Micros,
@@ -806,7 +838,7 @@ impl Lifecycle {
     }
 
     /// Extension `id` subscribes through `api` for the platform's records. Taken while the
-    /// environment initialises (AWS-TEL, AWS-LOGS); a repeat through the same API is taken
+    /// environment initialises (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>, <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>); a repeat through the same API is taken
     /// again (idempotent: the caller must not deliver twice) and says so with `Ok(false)`;
     /// through the other API it is refused. Returns whether the subscription is new.
     pub fn handle_subscribe(&mut self, id: Uuid, api: TelemetryApi) -> Result<bool, Rejection> {
@@ -869,7 +901,8 @@ impl Lifecycle {
 
     /// Extension `id` posted `init/error` or `exit/error` with `error_type`. An init fails; a
     /// running invocation fails; an idle environment resets. The extension is refused from then
-    /// on (PROTOCOL.md 4.3).
+    /// on (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "init/error" and
+    /// "exit/error").
     pub fn handle_extension_error(
         &mut self,
         now: Micros,
@@ -908,7 +941,7 @@ impl Lifecycle {
     }
 
     /// The connection or ticket `waiter` went away. A parked `/next` or `event/next` is
-    /// forgotten (11.4); a queued invocation is dropped (11.3); a running one continues without
+    /// forgotten (decision *parked waiters*); a queued invocation is dropped (*the queue*); a running one continues without
     /// anyone to answer.
     pub fn handle_waiter_closed(&mut self, _now: Micros, waiter: WaiterId) {
         self.env.parked.retain(|w| *w != waiter);
@@ -927,7 +960,7 @@ impl Lifecycle {
 
     /// What the reactor has on the wire, reported while [`Lifecycle::may_freeze`] holds. The
     /// environment freezes ([`Action::Freeze`]) only when the wire is quiet: every reply for
-    /// the last invocation fully written, no telemetry batch in flight (issue 6).
+    /// the last invocation fully written, no telemetry batch in flight.
     pub fn handle_wire(&mut self, _now: Micros, wire: Wire) {
         if wire.is_quiet() && self.may_freeze() {
             self.env.frozen = true;
@@ -1119,7 +1152,7 @@ impl Lifecycle {
         let limit = match (self.config.runtime, phase) {
             (RuntimeMode::External, _) => None,
             (RuntimeMode::Process, InitPhase::Init) => Some(self.config.init_timeout),
-            // A suppressed init counts against the function timeout (AWS-ENVLC).
+            // A suppressed init counts against the function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
             (RuntimeMode::Process, InitPhase::Invoke) => Some(self.config.timeout),
         };
         let for_request = match phase {
@@ -1243,7 +1276,7 @@ impl Lifecycle {
             error_type: outcome.error_type().map(str::to_string),
             duration,
         });
-        // 11.2 and 11.3: each failing init answers the invocation that waited for it.
+        // Decisions *init* and *the queue*: each failing init answers the invocation that waited for it.
         if let Some(q) = self.queue.pop_front() {
             let timings = q.timings(now, Some(duration));
             self.answer(q.invoker, q.invocation.request_id, timings, outcome);
@@ -1483,7 +1516,7 @@ impl Lifecycle {
         }
     }
 
-    /// No extension: SIGKILL, no notice (5.5). A reset is immediate (the killed runtime is
+    /// No extension: SIGKILL, no notice (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase"). A reset is immediate (the killed runtime is
     /// forgotten: its exit changes nothing); a shutdown waits for the exit.
     fn stop_without_extensions(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
         self.signal_runtime(Signal::Kill);
@@ -1547,7 +1580,7 @@ impl Lifecycle {
         }
     }
 
-    /// Continues a frozen environment (PROTOCOL.md 5.3).
+    /// Continues a frozen environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
     fn thaw(&mut self) {
         if std::mem::take(&mut self.env.frozen) {
             self.actions.push_back(Action::Thaw);
@@ -1574,7 +1607,7 @@ impl Lifecycle {
         }
     }
 
-    /// The environment goes down; the next invocation re-initialises it (5.4). Parked
+    /// The environment goes down; the next invocation re-initialises it (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Parked
     /// connections of our runtime and of the extensions are closed: those processes are gone.
     fn reset(&mut self) {
         if self.config.runtime == RuntimeMode::Process {

@@ -836,7 +836,7 @@ fn ready_stale_child_exit_is_ignored() {
     assert_eq!(h.lc.runtime_state(), "Ready");
 }
 
-// ----- 11.3: the queue -----
+// ----- decision: the queue -----
 
 #[test]
 fn queue_is_fifo_and_deadlines_run_from_release() {
@@ -853,7 +853,7 @@ fn queue_is_fifo_and_deadlines_run_from_release() {
     h.next(RUNTIME).unwrap();
     let (released, deadline) = h.one_release(RUNTIME);
     assert_eq!(released, b);
-    // 11.2: from release, not from arrival.
+    // Decision *init*: from release, not from arrival.
     assert_eq!(deadline, h.now + Micros::from_secs(3));
     h.respond(b, "B").unwrap();
     h.next(RUNTIME).unwrap();
@@ -977,7 +977,7 @@ fn shutdown_without_a_runtime_finishes_at_once() {
     assert_eq!(h.drain(), [Action::Finished]);
 }
 
-// ----- 11.4: parked waiters -----
+// ----- decision: parked waiters -----
 
 #[test]
 fn parked_longest_waiting_gets_the_next_invocation() {
@@ -1015,7 +1015,7 @@ fn parked_waiters_have_no_timeout() {
     assert_eq!(h.lc.parked(), 1);
 }
 
-// ----- 11.2: eager init -----
+// ----- decision: eager init -----
 
 #[test]
 fn eager_init_spawns_at_start_as_provisioned_concurrency() {
@@ -1062,7 +1062,7 @@ fn eager_init_failure_with_nobody_waiting_then_a_suppressed_init() {
     assert_eq!(h.spawns(), [(ChildId(1), InitType::OnDemand)]);
 }
 
-// ----- 11.6: external runtime -----
+// ----- decision: external runtime -----
 
 fn external() -> Harness {
     let h = Harness::new(config(RuntimeMode::External, InitMode::OnDemand));
@@ -1232,7 +1232,7 @@ fn request_ids_are_reproducible_from_the_seed() {
 mod extensions;
 mod freeze;
 
-// ----- X-Amz-Log-Type: Tail (11.5) -----
+// ----- X-Amz-Log-Type: Tail (decision: durations) -----
 
 /// An invocation whose invoker asked for the log tail, released at 5 ms.
 fn running_with_tail() -> (Harness, RequestId) {
@@ -1283,7 +1283,7 @@ fn a_log_tail_invoker_of_a_timed_out_invocation_gets_the_timeout_after_the_repor
     assert!(matches!(failure(&answer), Failure::Timeout { .. }));
 }
 
-// ----- streamed responses (PROTOCOL.md 3.2) -----
+// ----- streamed responses (runtimes-custom.html#runtimes-custom-response-streaming) -----
 
 #[test]
 fn running_invoker_is_known_until_answered() {

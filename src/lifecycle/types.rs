@@ -29,7 +29,7 @@ pub enum Role {
 /// A signal the core asks the reactor to send to a child's process group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {
-    /// SIGTERM: the runtime's notice of a shutdown when extensions exist (PROTOCOL.md 5.5).
+    /// SIGTERM: the runtime's notice of a shutdown when extensions exist (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase").
     Term,
     /// SIGKILL: Lambda's way to end a runtime on reset, and at shutdown without extensions.
     Kill,
@@ -105,7 +105,7 @@ pub enum TelemetryApi {
     Logs,
 }
 
-/// The most extensions an environment takes (AWS-EXT; rapid `core/registrations.go`).
+/// The most extensions an environment takes (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>; rapid `core/registrations.go`).
 pub const MAX_EXTENSIONS: usize = 10;
 
 /// An extension as the environment knows it, for the embedding API.
@@ -240,7 +240,7 @@ pub struct InvokeRequest {
     /// The ARN as invoked (with a qualifier); `None` means the function's unqualified ARN.
     pub invoked_arn: Option<String>,
     /// `X-Amz-Log-Type: Tail`: the answer waits until the invocation is complete, so that the
-    /// log it carries ends with the REPORT (PROTOCOL.md 11.5).
+    /// log it carries ends with the REPORT (decision *durations*).
     pub log_tail: bool,
 }
 
@@ -349,7 +349,7 @@ pub enum RuntimeResult {
     },
 }
 
-/// How a streamed response ended (PROTOCOL.md 3.2).
+/// How a streamed response ended (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming>).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamEnd {
     /// Complete. `body` holds the bytes not forwarded as they came (all of them for a buffered
@@ -411,7 +411,7 @@ impl Outcome {
     }
 }
 
-/// Failures the platform reports on the function's behalf (PROTOCOL.md 11.1).
+/// Failures the platform reports on the function's behalf (the invoker's answers, `api::invoke`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The function timeout (or, for an init, the limit that applied) passed.
@@ -699,7 +699,7 @@ pub enum PlatformEvent {
         status: Status,
         /// Why, when it did not succeed.
         error_type: Option<String>,
-        /// From release to completion (PROTOCOL.md 11.5).
+        /// From release to completion (decision *durations*).
         duration: Micros,
         /// The on-demand init this invocation followed, if any.
         init_duration: Option<Micros>,
@@ -728,7 +728,7 @@ pub struct ResponseTimes {
 
 /// What the reactor still has on the wire for the environment, reported with
 /// [`Lifecycle::handle_wire`](super::Lifecycle::handle_wire): the environment is not frozen
-/// while either is non-zero (PROTOCOL.md 5.3; issue 6).
+/// while either is non-zero (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Wire {
     /// Replies (to an invoker, to the runtime's result) not yet fully written to their
@@ -791,7 +791,7 @@ pub enum Action {
         /// The signal.
         signal: Signal,
     },
-    /// Freeze the environment (PROTOCOL.md 5.3): SIGSTOP the process groups of the runtime and
+    /// Freeze the environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>): SIGSTOP the process groups of the runtime and
     /// of every extension, and hold telemetry batches until the [`Action::Thaw`].
     Freeze,
     /// Thaw it: SIGCONT those process groups and let telemetry flow again. Comes before any
@@ -836,7 +836,7 @@ pub enum Rejection {
     },
     /// A subscription after the init (403 `Telemetry.SubscriptionClosed`).
     SubscriptionClosed(TelemetryApi),
-    /// A subscription through one API by an extension subscribed through the other (AWS-TEL:
+    /// A subscription through one API by an extension subscribed through the other (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>:
     /// "the second returns an error"); carries the API it already holds.
     SubscribedElsewhere(TelemetryApi),
 }

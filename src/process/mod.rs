@@ -258,7 +258,7 @@ fn parse_vm_hwm(status: &[u8]) -> Option<u64> {
     any.then_some(kib)
 }
 
-/// Variables Lambda reserves: a function may not set them (AWS-ENV). The simulator sets those it
+/// Variables Lambda reserves: a function may not set them (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>). The simulator sets those it
 /// knows from its own options, so `--env` may not override these.
 pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("_HANDLER", "--handler"),
@@ -275,7 +275,7 @@ pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("LAMBDA_RUNTIME_DIR", "--task-root"),
 ];
 
-/// The environment of a function's runtime (PROTOCOL.md 8).
+/// The environment of a function's runtime (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FunctionEnv {
     /// `host:port` of the Runtime API, no scheme.
@@ -345,7 +345,7 @@ impl FunctionEnv {
     }
 
     /// The variables to set for an external extension: the runtime's, less those Lambda keeps
-    /// from extensions (AWS-EXT) and every `_`-prefixed one (rapid `AgentExecEnv`).
+    /// from extensions (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>) and every `_`-prefixed one (rapid `AgentExecEnv`).
     pub(crate) fn extension_vars(&self, init_type: InitType) -> Vec<(String, String)> {
         let mut vars = self.runtime_vars(init_type);
         vars.retain(|(k, _)| !k.starts_with('_') && !EXTENSIONS_DO_NOT_GET.contains(&k.as_str()));
@@ -353,7 +353,7 @@ impl FunctionEnv {
     }
 }
 
-/// What Lambda does not give extensions (AWS-EXT, "Extensions API: environment variables");
+/// What Lambda does not give extensions (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Extensions API: environment variables");
 /// nor do they inherit these from the simulator's own environment.
 pub(crate) const EXTENSIONS_DO_NOT_GET: &[&str] = &[
     "AWS_EXECUTION_ENV",

@@ -384,7 +384,7 @@ impl Reactor {
         for output in outputs {
             self.child_output(now, output);
         }
-        // A stream closed: what its subscribers have buffered goes now (AWS-TEL).
+        // A stream closed: what its subscribers have buffered goes now (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>).
         self.hub.flush();
         self.core.handle_child_exit(now, child, exit.status);
     }

@@ -21,7 +21,7 @@
 //! - `conn`, `outbound`, `sink`, `slab`: a connection, a subscriber's connection, the log sink,
 //!   and the slab of sources, each with no knowledge of the reactor.
 
-/// A request's view of the simulator ([`Exchange`]), borrowed field by field so that a
+/// A request's view of the simulator ([`crate::api::exchange::Exchange`]), borrowed field by field so that a
 /// connection can stay borrowed beside it.
 macro_rules! exchange {
     ($reactor:ident, $now:expr) => {

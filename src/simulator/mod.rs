@@ -131,7 +131,7 @@ impl Builder {
     }
 
     /// No process: a runtime of your own connects to [`Handle::runtime_api_addr`]
-    /// (PROTOCOL.md 11.6). This is the default.
+    /// (see *external runtime* in the lifecycle core's decisions). This is the default.
     pub fn external_runtime(mut self) -> Builder {
         self.config.bootstrap = None;
         self
@@ -589,7 +589,7 @@ impl Handle {
         crate::sys::thread_cpu_time(thread.as_pthread_t()).ok()
     }
 
-    /// Shuts down as Lambda does (PROTOCOL.md 5.5): queued and unanswered invocations get
+    /// Shuts down as Lambda does (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase"): queued and unanswered invocations get
     /// `Sandbox.Shutdown`; without extensions the runtime is killed; with extensions it gets
     /// SIGTERM, then the extensions get SHUTDOWN and up to 2 s to exit. Returns once the
     /// simulator's thread has ended.

@@ -84,7 +84,7 @@ impl InvokeResponse {
 }
 
 /// An invocation once complete: the runtime and every INVOKE-subscribed extension back on
-/// next (PROTOCOL.md 5.2, 11.5), as its REPORT line says it.
+/// next (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Invoke phase"), as its REPORT line says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvocationReport {
     /// The request id.

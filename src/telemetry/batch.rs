@@ -1,5 +1,7 @@
 //! A telemetry subscriber's buffer, sans-IO: when a batch goes out, what happens when the
-//! subscriber is down or slow, and what is dropped when it falls behind (PROTOCOL.md 6.2).
+//! subscriber is down or slow, and what is dropped when it falls behind
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>, "Buffering" and
+//! "Delivering").
 //!
 //! Records arrive rendered (one JSON value each); the batcher decides, on the caller's clock:
 //! - a batch is due when `maxItems` records or `maxBytes` bytes are waiting, or `timeoutMs` after
@@ -16,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::time::Micros;
 
-/// When a subscriber's batch goes out (PROTOCOL.md 6.1).
+/// When a subscriber's batch goes out (the subscription's `buffering`, <https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Buffering {
     /// Records per batch, at most.
@@ -27,7 +29,7 @@ pub(crate) struct Buffering {
     pub timeout_ms: u32,
 }
 
-/// `maxItems`: default, least, most (AWS-TEL; the same for the Logs API).
+/// `maxItems`: default, least, most (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>; the same for the Logs API).
 pub(crate) const MAX_ITEMS: (u32, u32, u32) = (10_000, 1_000, 10_000);
 /// `maxBytes`: default, least, most.
 pub(crate) const MAX_BYTES: (u32, u32, u32) = (262_144, 262_144, 1_048_576);

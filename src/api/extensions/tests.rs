@@ -1,3 +1,5 @@
+//! The Extensions API's wire: registrations read and refused as rapid does, events rendered.
+
 use super::*;
 use crate::api::test_support::{ctx, with_request};
 use crate::api::{Listener, rejection};

@@ -1,3 +1,6 @@
+//! The Telemetry and Logs APIs' wire: subscriptions checked against AWS's limits, records
+//! rendered with the documented fields.
+
 use super::*;
 use crate::api::test_support::ctx;
 use crate::api::{Listener, rejection};
@@ -339,7 +342,8 @@ fn invoke_events_have_lambdas_fields_spans_and_units() {
         }),
     })
     .unwrap();
-    // The shape of the real sample in PROTOCOL.md 6.4.
+    // The shape of the sample AWS's Rust extension crate tests against (aws-lambda-rust-runtime,
+    // `lambda-extension/src/telemetry.rs`).
     assert_eq!(
         done["record"],
         json!({

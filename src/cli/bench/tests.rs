@@ -1,3 +1,5 @@
+//! `lambda-sim bench`'s statistics and renderers on fixed samples.
+
 use super::stats::{
     Buckets, Counts, P50, P90, P99, RESAMPLES, Summary, mean_difference, median_difference,
     percentile, sort,

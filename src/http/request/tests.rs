@@ -1,3 +1,6 @@
+//! The request decoder: heads, bodies, chunked encoding, trailers, limits and errors, whole and
+//! split.
+
 use super::*;
 use crate::http::MAX_TRAILER_BYTES;
 

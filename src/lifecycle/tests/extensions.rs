@@ -1,4 +1,4 @@
-//! Extensions in the lifecycle: PROTOCOL.md sections 4 and 5, on the virtual clock, with exact
+//! Extensions in the lifecycle: the Extensions API's registration and phases (runtimes-extensions-api.html), on the virtual clock, with exact
 //! microsecond overheads. Fixtures build on each other as in the parent module.
 
 use super::*;

@@ -1,4 +1,4 @@
-//! Freeze and thaw (PROTOCOL.md 5.3; issue 6), on the virtual clock: the environment freezes
+//! Freeze and thaw (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>), on the virtual clock: the environment freezes
 //! when it is idle and the reactor reports a quiet wire, never with a reply or a telemetry
 //! batch in flight, and thaws before anything that needs its processes running.
 
@@ -193,7 +193,7 @@ fn freezing_off_never_freezes() {
 
 #[test]
 fn an_external_runtime_is_never_frozen() {
-    // 11.6: the runtime is not a process of ours.
+    // Decision *external runtime*: the runtime is not a process of ours.
     let mut h = Harness::new(config(RuntimeMode::External, InitMode::OnDemand));
     h.next(RUNTIME).unwrap();
     assert!(h.lc.is_idle());
