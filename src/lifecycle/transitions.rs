@@ -1,0 +1,658 @@
+//! The core's transitions, private to it: moving the environment on when what a phase waits for
+//! is there (`progress`), and the steps it takes: starting, completing and failing an init,
+//! releasing an invocation, completing, timing out and aborting one, stopping, resetting and
+//! finishing the environment. The rules are in the module docs' transition table.
+
+use super::extensions::ExtState;
+use super::timers::{Timer, TimerTable};
+use super::{
+    Action, ChildId, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase, InitStage,
+    InitType, InvokeReply, Lifecycle, MAX_EXTENSIONS, Micros, Outcome, Overheads, Phase,
+    PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId, ResponseTimes, Role, Running, RuntimeMode,
+    SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE, ShutdownReason, Signal,
+    Status, StopStage, Stopping, Timings, WaiterId,
+};
+
+impl Lifecycle {
+    /// Moves the environment forward as far as it goes without new input: each arm fires when
+    /// what its phase waits for is there, and leaves that phase.
+    pub(super) fn progress(&mut self, now: Micros) {
+        loop {
+            let external = self.config.runtime == RuntimeMode::External;
+            let parked = !self.env.parked.is_empty();
+            let queued = !self.queue.is_empty();
+            match &self.env.phase {
+                Phase::Ready if queued && parked => self.release(now),
+                Phase::Down | Phase::InitFailed if queued => self.start_init(now),
+                // An external runtime already parked on /next after a reset starts over.
+                Phase::Down if external && parked => self.start_init(now),
+                Phase::Init(init)
+                    if init.stage == InitStage::Extensions && self.externals_registered() =>
+                {
+                    self.start_runtime();
+                }
+                // The runtime's first /next closes registration (5.1 step 4).
+                Phase::Init(init) if init.stage == InitStage::Runtime && parked => {
+                    let event = PlatformEvent::InitRuntimeDone {
+                        phase: init.phase,
+                        kind: init.kind,
+                        status: Status::Success,
+                        error_type: None,
+                    };
+                    if let Phase::Init(init) = &mut self.env.phase {
+                        init.stage = InitStage::AwaitExtensions;
+                    }
+                    self.event(event);
+                }
+                Phase::Init(init)
+                    if init.stage == InitStage::AwaitExtensions
+                        && self
+                            .env
+                            .extensions
+                            .iter()
+                            .all(|e| e.state == ExtState::Ready) =>
+                {
+                    self.complete_init(now);
+                }
+                Phase::Invoke(r) if r.runtime_done.is_some() && r.awaiting == 0 => {
+                    self.complete_invocation(now);
+                }
+                Phase::Stopping(s)
+                    if s.stage == StopStage::Exit
+                        && self.env.runtime.is_none()
+                        && self.env.external.iter().all(Option::is_none) =>
+                {
+                    self.complete_stop();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Whether every external extension of this init has registered.
+    pub(super) fn externals_registered(&self) -> bool {
+        (0..self.external_names.len())
+            .all(|i| self.env.extensions.iter().any(|e| e.external == Some(i)))
+    }
+
+    pub(super) fn shutting_down(&self) -> bool {
+        match &self.env.phase {
+            Phase::Stopping(s) => s.finish,
+            Phase::Finished => true,
+            _ => false,
+        }
+    }
+
+    pub(super) fn start_init(&mut self, now: Micros) {
+        let phase = if self.env.inits == 0 {
+            InitPhase::Init
+        } else {
+            InitPhase::Invoke
+        };
+        self.env.inits += 1;
+        let kind = if phase == InitPhase::Init && self.config.init == InitMode::Eager {
+            InitType::ProvisionedConcurrency
+        } else {
+            InitType::OnDemand
+        };
+        let limit = match (self.config.runtime, phase) {
+            (RuntimeMode::External, _) => None,
+            (RuntimeMode::Process, InitPhase::Init) => Some(self.config.init_timeout),
+            // A suppressed init counts against the function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
+            (RuntimeMode::Process, InitPhase::Invoke) => Some(self.config.timeout),
+        };
+        let for_request = match phase {
+            InitPhase::Invoke => self.queue.front().map(|q| q.invocation.request_id),
+            InitPhase::Init => None,
+        };
+        if let Some(limit) = limit {
+            self.env.timers.set(Timer::Init, now + limit);
+        }
+        self.event(PlatformEvent::InitStart { phase, kind });
+        // External extensions first; the runtime once they have all registered (5.1 step 2).
+        for i in 0..self.external_names.len() {
+            let child = self.new_child();
+            self.env.external[i] = Some(child);
+            self.actions.push_back(Action::Spawn {
+                child,
+                role: Role::Extension(i),
+                init_type: kind,
+            });
+        }
+        self.set_phase(Phase::Init(Init {
+            started: now,
+            phase,
+            kind,
+            limit,
+            for_request,
+            stage: InitStage::Extensions,
+        }));
+        // With no external extension, `progress` starts the runtime at once.
+    }
+
+    pub(super) fn start_runtime(&mut self) {
+        let Phase::Init(init) = &mut self.env.phase else {
+            return;
+        };
+        init.stage = InitStage::Runtime;
+        let init_type = init.kind;
+        if self.config.runtime == RuntimeMode::Process {
+            let child = self.new_child();
+            self.env.runtime = Some(child);
+            self.actions.push_back(Action::Spawn {
+                child,
+                role: Role::Runtime,
+                init_type,
+            });
+        }
+    }
+
+    pub(super) fn new_child(&mut self) -> ChildId {
+        let child = ChildId(self.next_child);
+        self.next_child += 1;
+        child
+    }
+
+    /// The runtime is on `/next` and every extension on `event/next`: the init succeeded.
+    pub(super) fn complete_init(&mut self, now: Micros) {
+        let Phase::Init(init) = self.set_phase(Phase::Ready) else {
+            return;
+        };
+        self.env.timers.stop(Timer::Init);
+        let duration = now.since(init.started);
+        if !self.env.extensions.is_empty() {
+            // One allocation per init, so that reports allocate nothing.
+            let names = self.env.extensions.iter().map(|e| e.name.clone()).collect();
+            self.env.names = Some(names);
+        }
+        for i in 0..self.env.extensions.len() {
+            let ext = &self.env.extensions[i];
+            let event = PlatformEvent::Extension {
+                name: ext.name.clone(),
+                state: ext.state.as_str(),
+                events: ext.events,
+            };
+            self.event(event);
+        }
+        self.event(PlatformEvent::InitDone {
+            phase: init.phase,
+            kind: init.kind,
+            status: Status::Success,
+            error_type: None,
+            duration,
+        });
+        // Only an on-demand init we timed ourselves goes on the next REPORT: an external
+        // runtime's start is not ours to measure.
+        if init.kind == InitType::OnDemand && self.config.runtime == RuntimeMode::Process {
+            self.env.pending_init = Some(duration);
+        }
+        self.env.budget = init.for_request.map(|id| (id, init.started));
+    }
+
+    /// An init failed: the invocation that waited for it gets the error, the environment stops.
+    pub(super) fn fail_init(&mut self, now: Micros, status: Status, failure: InitFailure) {
+        let Phase::Init(init) = self.set_phase(Phase::Down) else {
+            return;
+        };
+        self.env.timers.stop(Timer::Init);
+        let duration = now.since(init.started);
+        let reason = if status == Status::Timeout {
+            ShutdownReason::Timeout
+        } else {
+            ShutdownReason::Failure
+        };
+        let outcome = match failure {
+            InitFailure::Reported(e) => Outcome::FunctionError(e),
+            InitFailure::Timeout(after) => Outcome::Failure(Failure::Timeout { after }),
+            InitFailure::Platform(failure) => Outcome::Failure(failure),
+        };
+        if init.stage != InitStage::AwaitExtensions {
+            // The init ended before the runtime's part of it did.
+            self.event(PlatformEvent::InitRuntimeDone {
+                phase: init.phase,
+                kind: init.kind,
+                status,
+                error_type: outcome.error_type().map(str::to_string),
+            });
+        }
+        self.event(PlatformEvent::InitDone {
+            phase: init.phase,
+            kind: init.kind,
+            status,
+            error_type: outcome.error_type().map(str::to_string),
+            duration,
+        });
+        // Decisions *init* and *the queue*: each failing init answers the invocation that waited for it.
+        if let Some(q) = self.queue.pop_front() {
+            let timings = q.timings(now, Some(duration));
+            self.answer(q.invoker, q.invocation.request_id, timings, outcome);
+        }
+        self.stop(now, reason, false);
+    }
+
+    /// A process failed or an extension reported an error: an init fails, an invocation fails,
+    /// an idle environment resets.
+    pub(super) fn fail_environment(&mut self, now: Micros, failure: Failure) {
+        match &self.env.phase {
+            Phase::Init(_) => {
+                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
+            }
+            Phase::Invoke(_) => {
+                self.abort_invocation(now, failure, Status::Failure, now);
+                self.stop(now, ShutdownReason::Failure, false);
+            }
+            Phase::Ready | Phase::InitFailed => self.stop(now, ShutdownReason::Failure, false),
+            Phase::Down | Phase::Stopping(_) | Phase::Finished => {}
+        }
+    }
+
+    pub(super) fn release(&mut self, now: Micros) {
+        let (Some(q), Some(waiter)) = (self.queue.pop_front(), self.env.parked.pop_front()) else {
+            return;
+        };
+        let id = q.invocation.request_id;
+        let budget_start = match self.env.budget.take() {
+            Some((for_id, started)) if for_id == id => started,
+            _ => now,
+        };
+        let deadline = budget_start + self.config.timeout;
+        self.env.timers.set(Timer::Invoke, deadline);
+        self.thaw();
+        self.event(PlatformEvent::Start {
+            request_id: id,
+            trace_id: q.invocation.trace_id.clone(),
+            tenant_id: q.invocation.request.tenant_id.clone(),
+        });
+        self.actions.push_back(Action::Release {
+            waiter,
+            request_id: id,
+            deadline,
+        });
+        // INVOKE to every subscribed extension at the same moment, with the same deadline.
+        let mut awaiting = 0u16;
+        for (slot, ext) in self.env.extensions.iter_mut().enumerate() {
+            if ext.events.invoke && !ext.state.failed() {
+                let event = ExtensionEvent::Invoke {
+                    event_id: self.rng.uuid_v4(),
+                    request_id: id,
+                    deadline,
+                };
+                ext.deliver(event, &mut self.actions);
+                awaiting |= 1 << slot;
+            }
+        }
+        let init_duration = self.env.pending_init.take();
+        self.set_phase(Phase::Invoke(Running {
+            invocation: q.invocation,
+            invoker: Some(q.invoker),
+            received: q.received,
+            released: now,
+            deadline,
+            init_duration,
+            runtime: self.env.runtime,
+            response_started: None,
+            held: None,
+            response: None,
+            runtime_done: None,
+            awaiting,
+            returned: 0,
+            back: [Micros::ZERO; MAX_EXTENSIONS],
+        }));
+    }
+
+    /// The runtime is back on `/next` after posting its result (5.2 step 4).
+    pub(super) fn runtime_done(&mut self, now: Micros) {
+        let Phase::Invoke(r) = &mut self.env.phase else {
+            return;
+        };
+        if r.runtime_done.is_some() {
+            return;
+        }
+        r.runtime_done = Some(now);
+        let (status, error_type, produced_bytes) = match &r.response {
+            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
+            None => (Status::Success, None, 0),
+        };
+        let event = PlatformEvent::RuntimeDone {
+            request_id: r.invocation.request_id,
+            status,
+            error_type,
+            duration: now.since(r.released),
+            produced_bytes,
+            response: response_times(r),
+        };
+        self.event(event);
+    }
+
+    /// The runtime and every INVOKE-subscribed extension are back: the invocation is complete
+    /// (5.2 step 5).
+    pub(super) fn complete_invocation(&mut self, now: Micros) {
+        let Phase::Invoke(mut r) = self.set_phase(Phase::Ready) else {
+            return;
+        };
+        self.env.timers.stop(Timer::Invoke);
+        let (status, error_type) = match &r.response {
+            Some(resp) => (resp.status, resp.error_type.clone()),
+            None => (Status::Success, None),
+        };
+        self.report(&r, status, error_type, now);
+        self.answer_held(&mut r, now, None);
+    }
+
+    /// Answers a log-tail invoker after the report: with the runtime's result if it posted
+    /// one, else with `failure`.
+    pub(super) fn answer_held(&mut self, r: &mut Running, now: Micros, failure: Option<Failure>) {
+        let Some(invoker) = r.invoker.take() else {
+            return;
+        };
+        let outcome = match (r.held.take(), failure) {
+            (Some(outcome), _) => outcome,
+            (None, Some(failure)) => Outcome::Failure(failure),
+            // Complete without a result: cannot happen (completion needs runtimeDone, which
+            // needs the result); answered all the same, never left waiting.
+            (None, None) => Outcome::Failure(Failure::TruncatedResponse),
+        };
+        let timings = r.timings(now);
+        self.answer(invoker, r.invocation.request_id, timings, outcome);
+    }
+
+    pub(super) fn timeout_invocation(&mut self, now: Micros) {
+        let Phase::Invoke(r) = &self.env.phase else {
+            return;
+        };
+        let ended = r.deadline.min(now);
+        self.event(PlatformEvent::TimedOut {
+            request_id: r.invocation.request_id,
+            after: self.config.timeout,
+        });
+        let failure = Failure::Timeout {
+            after: self.config.timeout,
+        };
+        self.abort_invocation(now, failure, Status::Timeout, ended);
+        self.stop(now, ShutdownReason::Timeout, false);
+    }
+
+    /// Ends the running invocation with `failure`: its invoker, if still waiting, gets it;
+    /// `runtimeDone` (unless the runtime was done already) and the report follow, their
+    /// durations ending at `ended`. The caller stops the environment.
+    pub(super) fn abort_invocation(
+        &mut self,
+        now: Micros,
+        failure: Failure,
+        status: Status,
+        ended: Micros,
+    ) {
+        let Phase::Invoke(mut r) = self.set_phase(Phase::Down) else {
+            return;
+        };
+        self.env.timers.stop(Timer::Invoke);
+        let id = r.invocation.request_id;
+        let error_type = Some(failure.error_type().to_string());
+        let tail = r.invocation.request.log_tail;
+        let mut failure = Some(failure);
+        if !tail {
+            if let (Some(invoker), Some(failure)) = (r.invoker.take(), failure.take()) {
+                let timings = r.timings(now);
+                self.answer(invoker, id, timings, Outcome::Failure(failure));
+            }
+        }
+        if r.runtime_done.is_none() {
+            let produced_bytes = r.response.as_ref().map_or(0, |resp| resp.produced_bytes);
+            self.event(PlatformEvent::RuntimeDone {
+                request_id: id,
+                status,
+                error_type: error_type.clone(),
+                duration: ended.since(r.released),
+                produced_bytes,
+                response: response_times(&r),
+            });
+        }
+        self.report(&r, status, error_type, ended);
+        // A log-tail invoker is answered after the report its log ends with.
+        self.answer_held(&mut r, now, failure);
+    }
+
+    /// Emits the report of invocation `r`, whose duration ends at `ended`.
+    pub(super) fn report(
+        &mut self,
+        r: &Running,
+        status: Status,
+        error_type: Option<String>,
+        ended: Micros,
+    ) {
+        let mut extensions = match &self.env.names {
+            Some(names) => Overheads::for_extensions(names.clone()),
+            None => Overheads::default(),
+        };
+        if let Some(responded) = r.response.as_ref().map(|resp| resp.at) {
+            for (slot, back) in r.back.iter().enumerate() {
+                if r.returned & (1 << slot) != 0 {
+                    extensions.set(slot, back.since(responded));
+                }
+            }
+        }
+        self.event(PlatformEvent::Report {
+            request_id: r.invocation.request_id,
+            status,
+            error_type,
+            duration: ended.since(r.released),
+            init_duration: r.init_duration,
+            runtime: r.runtime,
+            extensions,
+            responded: r.response.as_ref().map(|resp| resp.at),
+        });
+    }
+
+    /// Stops the environment: a reset (`finish == false`, then `Down`) or the shutdown
+    /// (`Finished`). See "Stopping" in the module docs.
+    pub(super) fn stop(&mut self, now: Micros, reason: ShutdownReason, finish: bool) {
+        // Before any SIGTERM, SIGKILL or SHUTDOWN: a stopped process can take none of them.
+        self.thaw();
+        self.env.timers.stop(Timer::Init);
+        self.env.timers.stop(Timer::Invoke);
+        let budget = if self.env.external.iter().any(Option::is_some) {
+            SHUTDOWN_BUDGET_EXTERNAL
+        } else if !self.env.extensions.is_empty() {
+            SHUTDOWN_BUDGET_INTERNAL
+        } else {
+            return self.stop_without_extensions(now, reason, finish);
+        };
+        let deadline = now + budget;
+        self.set_phase(Phase::Stopping(Stopping {
+            reason,
+            finish,
+            deadline,
+            stage: StopStage::Runtime,
+        }));
+        self.env.timers.set(Timer::Stop, deadline);
+        if self.env.runtime.is_some() {
+            self.signal_runtime(Signal::Term);
+            let share = Micros(budget.as_micros() * RUNTIME_SHUTDOWN_SHARE / 100);
+            self.env.timers.set(Timer::StopRuntime, now + share);
+        } else {
+            self.stop_extensions();
+        }
+    }
+
+    /// No extension: SIGKILL, no notice (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Shutdown phase"). A reset is immediate (the killed runtime is
+    /// forgotten: its exit changes nothing); a shutdown waits for the exit.
+    pub(super) fn stop_without_extensions(
+        &mut self,
+        now: Micros,
+        reason: ShutdownReason,
+        finish: bool,
+    ) {
+        self.signal_runtime(Signal::Kill);
+        if !finish {
+            self.env.runtime = None;
+            self.reset();
+            return;
+        }
+        self.set_phase(Phase::Stopping(Stopping {
+            reason,
+            finish,
+            deadline: now + SHUTDOWN_GRACE,
+            stage: StopStage::Exit,
+        }));
+        self.env.timers.set(Timer::Stop, now + SHUTDOWN_GRACE);
+    }
+
+    /// The runtime is gone or has had its share: SHUTDOWN to every external extension that
+    /// subscribed to it, SIGKILL to the others.
+    pub(super) fn stop_extensions(&mut self) {
+        let Phase::Stopping(stopping) = &mut self.env.phase else {
+            return;
+        };
+        stopping.stage = StopStage::Exit;
+        let event = ExtensionEvent::Shutdown {
+            reason: stopping.reason,
+            deadline: stopping.deadline,
+        };
+        self.env.timers.stop(Timer::StopRuntime);
+        for (i, child) in self.env.external.iter().enumerate() {
+            let Some(child) = *child else { continue };
+            let subscriber = self
+                .env
+                .extensions
+                .iter_mut()
+                .find(|e| e.external == Some(i) && e.events.shutdown && !e.state.failed());
+            match subscriber {
+                Some(ext) => ext.deliver(event, &mut self.actions),
+                None => self.actions.push_back(Action::Signal {
+                    child,
+                    signal: Signal::Kill,
+                }),
+            }
+        }
+    }
+
+    /// Every process has exited, or the deadline passed: the stop is over.
+    pub(super) fn complete_stop(&mut self) {
+        let Phase::Stopping(stopping) = self.set_phase(Phase::Down) else {
+            return;
+        };
+        self.env.timers.stop(Timer::StopRuntime);
+        self.env.timers.stop(Timer::Stop);
+        // Whatever is still alive was killed at the deadline; its exit is no longer ours.
+        self.env.runtime = None;
+        self.env.external.fill(None);
+        if stopping.finish {
+            self.finish();
+        } else {
+            self.reset();
+        }
+    }
+
+    /// Continues a frozen environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
+    pub(super) fn thaw(&mut self) {
+        if std::mem::take(&mut self.env.frozen) {
+            self.actions.push_back(Action::Thaw);
+        }
+    }
+
+    pub(super) fn signal_runtime(&mut self, signal: Signal) {
+        if let Some(child) = self.env.runtime {
+            self.actions.push_back(Action::Signal { child, signal });
+        }
+    }
+
+    pub(super) fn kill_all(&mut self) {
+        let alive = self
+            .env
+            .runtime
+            .into_iter()
+            .chain(self.env.external.iter().flatten().copied());
+        for child in alive {
+            self.actions.push_back(Action::Signal {
+                child,
+                signal: Signal::Kill,
+            });
+        }
+    }
+
+    /// The environment goes down; the next invocation re-initialises it (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Parked
+    /// connections of our runtime and of the extensions are closed: those processes are gone.
+    pub(super) fn reset(&mut self) {
+        if self.config.runtime == RuntimeMode::Process {
+            for waiter in self.env.parked.drain(..) {
+                self.actions.push_back(Action::Close(waiter));
+            }
+        }
+        self.forget_extensions();
+        self.env.pending_init = None;
+        self.env.budget = None;
+        self.set_phase(Phase::Down);
+    }
+
+    pub(super) fn finish(&mut self) {
+        self.env.timers = TimerTable::default();
+        for waiter in self.env.parked.drain(..) {
+            self.actions.push_back(Action::Close(waiter));
+        }
+        self.forget_extensions();
+        self.set_phase(Phase::Finished);
+        self.actions.push_back(Action::Finished);
+    }
+
+    pub(super) fn forget_extensions(&mut self) {
+        self.env.names = None;
+        for ext in self.env.extensions.drain(..) {
+            if let Some(waiter) = ext.waiter {
+                self.actions.push_back(Action::Close(waiter));
+            }
+        }
+    }
+
+    pub(super) fn answer(
+        &mut self,
+        invoker: WaiterId,
+        request_id: RequestId,
+        timings: Timings,
+        outcome: Outcome,
+    ) {
+        self.actions.push_back(Action::Reply {
+            invoker,
+            reply: InvokeReply {
+                request_id,
+                outcome,
+                timings,
+            },
+        });
+    }
+
+    pub(super) fn event(&mut self, event: PlatformEvent) {
+        self.actions.push_back(Action::Event(event));
+    }
+
+    pub(super) fn set_phase(&mut self, phase: Phase) -> Phase {
+        let old = std::mem::replace(&mut self.env.phase, phase);
+        log::trace!(
+            "lifecycle: {} => {}",
+            phase_name(&old),
+            phase_name(&self.env.phase)
+        );
+        old
+    }
+}
+
+/// When the response of invocation `r` came, if it has.
+fn response_times(r: &Running) -> Option<ResponseTimes> {
+    let completed = r.response.as_ref()?.at;
+    Some(ResponseTimes {
+        released: r.released,
+        started: r.response_started.unwrap_or(completed),
+        completed,
+    })
+}
+
+fn phase_name(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Down => "Down",
+        Phase::Init(_) => "Init",
+        Phase::InitFailed => "InitFailed",
+        Phase::Ready => "Ready",
+        Phase::Invoke(_) => "Invoke",
+        Phase::Stopping(_) => "Stopping",
+        Phase::Finished => "Finished",
+    }
+}
