@@ -100,8 +100,10 @@ pub(crate) enum Wait {
 /// What a request's head decided.
 #[derive(Debug)]
 pub(crate) enum Begin {
-    /// Refused from its head: this is the answer, whatever the body holds.
-    Refused(Rendered<'static>),
+    /// Refused from its head: this is the answer, whatever the body holds. (Boxed, as are
+    /// the answers below: the hot path moves these values several times per request, and a
+    /// rendering is a few hundred bytes.)
+    Refused(Box<Rendered<'static>>),
     /// Read the body, at most `limit` bytes (413 past it), then [`Exchange::complete`].
     Read {
         /// The route, for [`Exchange::complete`].
@@ -128,8 +130,10 @@ pub(crate) enum Cut {
 /// An answer, owning what its rendering borrows.
 #[derive(Debug)]
 pub(crate) enum Answer {
+    /// 202 `{"status":"OK"}`: a post taken.
+    Taken,
     /// Rendered already.
-    Rendered(Rendered<'static>),
+    Rendered(Box<Rendered<'static>>),
     /// 200 to an extension's registration, with its identifier.
     Registered {
         /// The extension's identifier.
@@ -145,6 +149,7 @@ impl Answer {
     /// The answer as it goes on the wire.
     pub(crate) fn render<'a>(&'a self, ctx: &'a Context) -> Rendered<'a> {
         match self {
+            Answer::Taken => runtime::accepted(),
             Answer::Rendered(rendered) => rendered.borrowed(),
             Answer::Registered { id, account_id } => {
                 extensions::registered(ctx, id, &ctx.handler, *account_id)
@@ -182,7 +187,7 @@ pub(crate) enum Outcome {
         /// The poster's answer.
         answer: Answer,
         /// The stream's last bytes, ahead of the invoker's answer.
-        piece: Option<Piece>,
+        piece: Option<Box<Piece>>,
     },
 }
 
@@ -192,7 +197,7 @@ pub(crate) enum Invoked {
     /// Queued as this request id; the invoker's answer comes as the core's `Reply`.
     Queued(RequestId),
     /// Answered at once: 202 for an `Event` (queued as the id), 204 for a `DryRun`, or a refusal.
-    Answered(Option<RequestId>, Box<Answer>),
+    Answered(Option<RequestId>, Answer),
 }
 
 /// A request's view of the simulator: the core, the telemetry hub, and what the wire needs to
@@ -245,7 +250,7 @@ impl Exchange<'_> {
             _ => None,
         };
         if let Some(answer) = refused {
-            return Begin::Refused(answer);
+            return Begin::Refused(Box::new(answer));
         }
         let stream = match (&route, mode) {
             (Route::Response(id), Some(ResponseMode::Streaming)) => {
@@ -310,8 +315,8 @@ impl Exchange<'_> {
         let body = decoder.take_body();
         let head = &decoder.head();
         let now = self.now;
-        let answer = |r: Rendered<'static>| Outcome::Answer(Answer::Rendered(r));
-        let refused = |r: Rejection| Outcome::Answer(Answer::Rendered(rejection(listener, r)));
+        let answer = |r: Rendered<'static>| Outcome::Answer(Answer::Rendered(Box::new(r)));
+        let refused = |r: Rejection| answer(rejection(listener, r));
         match route {
             Route::Ping => answer(super::pong()),
             Route::Next => match self.core.handle_runtime_next(now, waiter.id()) {
@@ -418,7 +423,7 @@ impl Exchange<'_> {
                             Wait::Invoke
                         })
                     }
-                    Invoked::Answered(_, answer) => Outcome::Answer(*answer),
+                    Invoked::Answered(_, answer) => Outcome::Answer(answer),
                 }
             }
             Route::Refuse(refusal) => answer(super::refusal(listener, &refusal, head)),
@@ -442,7 +447,7 @@ impl Exchange<'_> {
         match self.core.invoke(self.now, nobody.id(), request) {
             Ok(id) => {
                 log::debug!("Event invocation {id} queued");
-                Invoked::Answered(Some(id), Box::new(Answer::Accepted(id)))
+                Invoked::Answered(Some(id), Answer::Accepted(id))
             }
             Err(r) => Invoked::Answered(None, refused_invocation(r)),
         }
@@ -450,23 +455,17 @@ impl Exchange<'_> {
 }
 
 /// An invoker's refusal.
-fn refused_invocation(rejection: Rejection) -> Box<Answer> {
-    Box::new(Answer::Rendered(super::rejection(
-        Listener::Invoke,
-        rejection,
-    )))
+fn refused_invocation(rejection: Rejection) -> Answer {
+    Answer::Rendered(Box::new(super::rejection(Listener::Invoke, rejection)))
 }
 
 /// The answer to a post the core took (202) or refused.
-fn post(listener: Listener, taken: Result<(), Rejection>, piece: Option<Piece>) -> Outcome {
+fn post(listener: Listener, taken: Result<(), Rejection>, piece: Option<Box<Piece>>) -> Outcome {
     let answer = match taken {
-        Ok(()) => runtime::accepted(),
-        Err(r) => rejection(listener, r),
+        Ok(()) => Answer::Taken,
+        Err(r) => Answer::Rendered(Box::new(rejection(listener, r))),
     };
-    Outcome::AnswerAfterActions {
-        answer: Answer::Rendered(answer),
-        piece,
-    }
+    Outcome::AnswerAfterActions { answer, piece }
 }
 
 /// A runtime's streamed `/response` between its head and its end
@@ -550,7 +549,7 @@ impl ResponseStream {
         body: Vec<u8>,
         content_type: Option<String>,
         trailer: &dyn Fn(&str) -> Option<Vec<u8>>,
-    ) -> (RuntimeResult, Option<Piece>) {
+    ) -> (RuntimeResult, Option<Box<Piece>>) {
         let mut rest = self.held;
         rest.extend_from_slice(&body);
         let error = runtime::stream_error(trailer, &mut rest);
@@ -559,12 +558,12 @@ impl ResponseStream {
         if let (Some(to), Some(_)) = (self.to, &error) {
             if !rest.is_empty() {
                 forwarded += rest.len() as u64;
-                piece = Some(Piece {
+                piece = Some(Box::new(Piece {
                     to,
                     request_id: self.request_id,
                     content_type: self.content_type,
                     bytes: std::mem::take(&mut rest),
-                });
+                }));
             }
         }
         let end = match error {

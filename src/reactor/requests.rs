@@ -147,7 +147,7 @@ impl Reactor {
                 if has_body && small_body && !expect_continue {
                     // Read and drop the body, then answer: the connection stays usable.
                     if conn.decoder.discard_body(conn::MAX_DISCARD_BYTES).is_ok() {
-                        conn.early = Some(Box::new(answer));
+                        conn.early = Some(answer);
                         return;
                     }
                 }
@@ -215,7 +215,7 @@ impl Reactor {
             }
             Outcome::AnswerAfterActions { answer, piece } => {
                 if let Some(piece) = piece {
-                    self.send_chunk(piece);
+                    self.send_chunk(*piece);
                 }
                 self.drain(now);
                 let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {

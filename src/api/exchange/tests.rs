@@ -82,7 +82,7 @@ impl Sim {
         assert_eq!(decoder.next_event(), Ok(Some(Event::Head)));
         let begin = self.exchange().begin(listener, &decoder.head());
         let step = match begin {
-            Begin::Refused(answer) => Step::Refused(answer),
+            Begin::Refused(answer) => Step::Refused(*answer),
             Begin::Read {
                 route,
                 limit,
@@ -293,7 +293,7 @@ fn an_event_invocation_is_accepted_at_once_and_nobody_waits() {
     let Invoked::Answered(Some(_), answer) = sim.exchange().invoke_event(request) else {
         panic!("an embedded Event invocation is accepted the same way");
     };
-    assert!(matches!(*answer, Answer::Accepted(_)));
+    assert!(matches!(answer, Answer::Accepted(_)));
     assert_eq!((sim.events, sim.core.queued()), (3, 3));
 }
 
