@@ -72,7 +72,7 @@ pub(crate) struct Parsed {
     /// What to do.
     pub mode: Mode,
     /// `--log-level` or `LOG_LEVEL`: lambda-sim's own modules' level (`RUST_LOG` goes over it).
-    pub log_level: Option<String>,
+    pub log_level: Option<log::LevelFilter>,
 }
 
 /// Why the command line was refused, and the exit code that says so.
@@ -225,7 +225,10 @@ pub(crate) fn parse(
     {
         config.region = v;
     }
-    let mut log_level = env("LOG_LEVEL").filter(|v| !v.is_empty());
+    let mut log_level = match env("LOG_LEVEL").filter(|v| !v.is_empty()) {
+        Some(v) => Some(logger::parse_level(&v).map_err(|e| usage(format!("LOG_LEVEL: {e}")))?),
+        None => None,
+    };
     config.extensions_dir = Some(PathBuf::from(
         env("LAMBDA_EXTENSIONS_DIR")
             .filter(|v| !v.is_empty())
@@ -423,7 +426,11 @@ pub(crate) fn parse(
                 );
             }
             "--quiet" => config.quiet = true,
-            "--log-level" => log_level = Some(value(flag)?),
+            "--log-level" => {
+                let v = value(flag)?;
+                log_level =
+                    Some(logger::parse_level(&v).map_err(|e| usage(format!("{flag}: {e}")))?);
+            }
             "--enable-init-caching" => {
                 return Err(usage(
                     "--enable-init-caching: SnapStart's restore phase is not simulated yet".into(),
@@ -742,7 +749,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    logger::init(parsed.log_level.as_deref());
+    logger::init(parsed.log_level);
     // The release build aborts on panic, so no `Drop` kills the children then: the hook does.
     process::abort_guard::guard_on_abort();
     let report = std::panic::take_hook();

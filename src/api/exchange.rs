@@ -348,9 +348,13 @@ impl Exchange<'_> {
                 post(listener, taken, None)
             }
             Route::ExtensionRegister => {
+                let name = head.header_str(extensions::NAME_HEADER).unwrap_or("");
                 let registration = match extensions::register(head, &body) {
                     Ok(registration) => registration,
-                    Err(refusal) => return answer(*refusal),
+                    Err(refusal) => {
+                        warn_refused(name, &refusal);
+                        return answer(*refusal);
+                    }
                 };
                 let (name, events) = (&registration.name, registration.events);
                 match self.core.handle_extension_register(now, name, events) {
@@ -361,7 +365,11 @@ impl Exchange<'_> {
                             account_id: registration.account_id,
                         })
                     }
-                    Err(r) => refused(r),
+                    Err(r) => {
+                        let refusal = rejection(listener, r);
+                        warn_refused(name, &refusal);
+                        answer(refusal)
+                    }
                 }
             }
             Route::ExtensionNext => match extensions::identifier(head) {
@@ -452,6 +460,25 @@ impl Exchange<'_> {
             Err(r) => Invoked::Answered(None, refused_invocation(r)),
         }
     }
+}
+
+/// An extension whose registration is refused usually exits or hangs, and its reason would be
+/// visible only in the HTTP body it got: say it where the user looks.
+#[inline(never)]
+fn warn_refused(name: &str, refusal: &Rendered<'_>) {
+    let body: serde_json::Value = serde_json::from_slice(&refusal.body).unwrap_or_default();
+    let field = |key: &str| {
+        body.get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    log::warn!(
+        "extension '{name}' was refused registration: {} {}: {}",
+        refusal.status,
+        field("errorType"),
+        field("errorMessage")
+    );
 }
 
 /// An invoker's refusal.

@@ -1,116 +1,45 @@
-//! lambda-sim's own log lines on stderr, filtered by `RUST_LOG` as env_logger reads it
-//! (comma-separated `level`, `target=level` or `target` directives; the longest target that
-//! matches wins; a later directive for the same target replaces an earlier one) or by
-//! `--log-level`. Written here rather than taken from env_logger, whose builder, filter and
-//! formatter cost 43 KB of a binary with a 1 MB budget for the same lines.
+//! lambda-sim's own diagnostic lines, on stderr, through `env_logger`: `RUST_LOG` means what Rust
+//! users know (module filters, levels, a `/` filter on the message, `RUST_LOG_STYLE`), and each
+//! line carries an RFC 3339 timestamp to the microsecond, as the lifecycle lines are timed.
+//!
+//! Precedence: `RUST_LOG`, when set, decides for every target, and `--log-level` and
+//! `LOG_LEVEL` are ignored; otherwise `--log-level` (or `LOG_LEVEL`) sets lambda-sim's own
+//! modules' level, and everything else logs warnings and errors.
+//!
+//! `env_logger` is built without its `regex` feature, which alone would double the binary: the
+//! `/` filter matches a substring of the message rather than a regular expression.
 
-use std::io::Write as _;
+use log::LevelFilter;
 
-use log::{LevelFilter, Log, Metadata, Record};
+/// The levels `--log-level` and `LOG_LEVEL` take.
+pub(crate) const LEVELS: &str = "off, error, warn, info, debug, trace";
 
-/// The filter: a level per target prefix; the empty target is the default.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Filter {
-    directives: Vec<(String, LevelFilter)>,
+/// Reads a `--log-level` or `LOG_LEVEL` value.
+pub(crate) fn parse_level(value: &str) -> Result<LevelFilter, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("unknown log level '{value}': one of {LEVELS}"))
 }
 
-impl Filter {
-    /// Warnings and errors from everyone: the default.
-    pub(crate) fn new() -> Filter {
-        Filter {
-            directives: vec![(String::new(), LevelFilter::Warn)],
-        }
-    }
-
-    /// Applies the directives of `spec`, in order. Ones that do not parse are skipped, as
-    /// env_logger skips them; so is a `/regex` suffix, which this filter does not do.
-    pub(crate) fn parse(&mut self, spec: &str) {
-        let spec = spec.split('/').next().unwrap_or("");
-        for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            let (target, level) = match directive.split_once('=') {
-                Some((target, level)) => match level.trim().parse() {
-                    Ok(level) => (target.trim(), level),
-                    Err(_) => continue,
-                },
-                // A bare level sets the default; a bare target turns everything on for it.
-                None => match directive.parse() {
-                    Ok(level) => ("", level),
-                    Err(_) => (directive, LevelFilter::Trace),
-                },
-            };
-            match self.directives.iter_mut().find(|(t, _)| t == target) {
-                Some(slot) => slot.1 = level,
-                None => self.directives.push((target.to_string(), level)),
-            }
-        }
-    }
-
-    /// The level for `target`: the longest directive that is `target` or a module above it.
-    pub(crate) fn level(&self, target: &str) -> LevelFilter {
-        self.directives
-            .iter()
-            .filter(|(t, _)| {
-                t.is_empty()
-                    || target == t
-                    || (target.starts_with(t.as_str()) && target[t.len()..].starts_with("::"))
-            })
-            .max_by_key(|(t, _)| t.len())
-            .map_or(LevelFilter::Warn, |(_, level)| *level)
-    }
-
-    /// The most verbose level any target gets.
-    pub(crate) fn max(&self) -> LevelFilter {
-        self.directives
-            .iter()
-            .map(|(_, level)| *level)
-            .max()
-            .unwrap_or(LevelFilter::Warn)
+/// The filter `env_logger` gets: `rust_log` (the value of `RUST_LOG`) when set, else `level` for
+/// lambda-sim's own modules over warnings for all.
+pub(crate) fn filters(rust_log: Option<&str>, level: Option<LevelFilter>) -> String {
+    match (rust_log, level) {
+        (Some(spec), _) => spec.to_string(),
+        (None, Some(level)) => format!("warn,lambda_sim={level}"),
+        (None, None) => "warn".to_string(),
     }
 }
 
-impl Default for Filter {
-    fn default() -> Filter {
-        Filter::new()
+/// Installs the logger for the process. Does nothing if one is installed already.
+pub(crate) fn init(level: Option<LevelFilter>) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&filters(rust_log.as_deref(), level));
+    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+        builder.parse_write_style(&style);
     }
-}
-
-struct Logger(Filter);
-
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.0.level(metadata.target())
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.enabled(record.metadata()) {
-            // One write per line, so that lines from several threads do not interleave.
-            let line = format!(
-                "[{:<5} {}] {}\n",
-                record.level(),
-                record.target(),
-                record.args()
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// Installs the logger: warnings by default, `level` for lambda-sim's own modules, then
-/// `RUST_LOG` over both. Does nothing if a logger is already installed.
-pub(crate) fn init(level: Option<&str>) {
-    let mut filter = Filter::new();
-    if let Some(level) = level {
-        filter.parse(&format!("lambda_sim={level}"));
-    }
-    if let Ok(spec) = std::env::var("RUST_LOG") {
-        filter.parse(&spec);
-    }
-    let max = filter.max();
-    // Installed once for the life of the process.
-    let logger: &'static Logger = Box::leak(Box::new(Logger(filter)));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(max);
-    }
+    builder.format_timestamp_micros();
+    let _ = builder.try_init();
 }

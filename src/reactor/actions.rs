@@ -172,6 +172,10 @@ impl Reactor {
                 }
                 if !self.quiet && self.sink.is_shown() {
                     self.events.push((now, event));
+                    // In order with the diagnostic lines that follow (`Sink::write_at_once`).
+                    if self.sink.is_at_once() {
+                        self.log_events();
+                    }
                 }
             }
             Action::Freeze => {

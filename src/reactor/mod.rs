@@ -238,6 +238,9 @@ impl Reactor {
         registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
 
         let (mut sink, lines_rx) = Sink::new(config.log_output);
+        if log::max_level() >= log::LevelFilter::Info {
+            sink.write_at_once();
+        }
         if let Some(fd) = sink.nonblocking_fd() {
             let watched =
                 registry.register(&mut SourceFd(&fd.as_raw_fd()), SINK, Interest::WRITABLE);

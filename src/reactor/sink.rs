@@ -69,6 +69,8 @@ pub(crate) struct Sink {
     due: Option<Micros>,
     /// A write would block: writing resumes on the descriptor's write readiness.
     blocked: bool,
+    /// Every line is written as it comes, not in batches (`write_at_once`).
+    at_once: bool,
 }
 
 impl Sink {
@@ -90,6 +92,7 @@ impl Sink {
             dropped: 0,
             due: None,
             blocked: false,
+            at_once: false,
         };
         (sink, rx)
     }
@@ -108,6 +111,18 @@ impl Sink {
         if let Target::NonBlocking(_, fd) = self.target {
             self.target = blocking(fd);
         }
+    }
+
+    /// Writes each line as it comes rather than in batches: with lambda-sim's own diagnostics
+    /// on, a lifecycle line must reach a terminal shared with stderr before the diagnostic
+    /// lines that follow it. Costs a write per line; never on by default.
+    pub(crate) fn write_at_once(&mut self) {
+        self.at_once = true;
+    }
+
+    /// Whether lines are written as they come (`write_at_once`).
+    pub(crate) fn is_at_once(&self) -> bool {
+        self.at_once
     }
 
     /// Whether lines go anywhere: when they do not, nobody needs to render them.
@@ -138,6 +153,9 @@ impl Sink {
                 }
                 self.pending.extend_from_slice(line.as_bytes());
                 self.pending.push(b'\n');
+                if self.at_once {
+                    self.flush();
+                }
             }
         }
     }
@@ -281,6 +299,7 @@ mod tests {
             dropped: 0,
             due: None,
             blocked: false,
+            at_once: false,
         };
         (sink, theirs)
     }

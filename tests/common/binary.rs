@@ -32,7 +32,19 @@ impl Binary {
     /// `lambda-sim` on two loopback ports of its choosing, then `args`, with no extensions
     /// from this machine's `/opt/extensions`. Returns once the ready line is out.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Binary {
-        let mut child = Command::new(BIN)
+        Binary::launch(Command::new(BIN), args, envs)
+    }
+
+    /// `start`, with stderr sent to the same pipe as stdout, as a terminal shows both: the
+    /// lines come in the order the simulator wrote them.
+    pub fn start_merged(args: &[&str], envs: &[(&str, &str)]) -> Binary {
+        let mut sh = Command::new("/bin/sh");
+        sh.args(["-c", "exec \"$0\" \"$@\" 2>&1", BIN]);
+        Binary::launch(sh, args, envs)
+    }
+
+    fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Binary {
+        let mut child = command
             .args([
                 "--invoke-addr",
                 "127.0.0.1:0",
@@ -249,6 +261,22 @@ impl Binary {
             assert!(Instant::now() < deadline, "lambda-sim did not exit");
             thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// `stop`, then every line it wrote that the test has not read, to its end.
+    #[track_caller]
+    pub fn stop_and_read(mut self) -> Vec<String> {
+        let family = self.descendants();
+        self.signal("TERM");
+        let status = self.wait_exit();
+        assert!(status.success(), "{status}");
+        gone(&family);
+        // The reading thread ends at the pipe's end, and the channel with it.
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.push(line);
+        }
+        rest
     }
 
     /// SIGTERM: the simulator exits 0, and nothing it started outlives it.
