@@ -15,6 +15,8 @@ use crate::simulator::Server;
 use crate::{demo, process};
 use bench::{Baseline, BenchOptions};
 
+mod help;
+
 /// Where RIE looks for a bootstrap when none is given, in its order.
 pub(crate) const RIE_BOOTSTRAPS: [&str; 3] = [
     "/var/task/bootstrap",
@@ -26,7 +28,7 @@ pub(crate) const RIE_BOOTSTRAPS: [&str; 3] = [
 pub(crate) const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
 
 /// The longest function timeout Lambda allows.
-pub(crate) const MAX_TIMEOUT_SECS: f64 = 900.0;
+pub(crate) const MAX_TIMEOUT_SECS: u64 = 900;
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,17 +55,60 @@ pub(crate) enum Mode {
         config: Box<Config>,
         /// What to measure, and where the results go.
         options: BenchOptions,
-        /// Set when the built-in demo is measured because no bootstrap was given: why.
+        /// Set when the built-in demo is measured: why.
         notice: Option<String>,
     },
     /// Be the demo's echo runtime (started by the demo itself).
     DemoRuntime,
     /// Be the demo's extension (started by the demo itself).
     DemoExtension,
-    /// Print help.
-    Help,
+    /// Print a command's help.
+    Help(Command),
     /// Print the version.
     Version,
+}
+
+/// The commands: the first argument names one, else it is `Serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// `lambda-sim [OPTIONS] <bootstrap>`: serve a function.
+    Serve,
+    /// `lambda-sim demo`.
+    Demo,
+    /// `lambda-sim invoke`.
+    Invoke,
+    /// `lambda-sim bench`.
+    Bench,
+}
+
+impl Command {
+    /// Its help text.
+    pub(crate) fn help(self) -> String {
+        match self {
+            Command::Serve => help::main(),
+            Command::Demo => help::demo(),
+            Command::Invoke => help::invoke(),
+            Command::Bench => help::bench(),
+        }
+    }
+
+    /// The exit code that says it could not start.
+    pub(crate) fn cannot_start_code(self) -> u8 {
+        match self {
+            Command::Serve | Command::Demo => 1,
+            Command::Invoke => 3,
+            Command::Bench => 2,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Command::Serve => "lambda-sim",
+            Command::Demo => "lambda-sim demo",
+            Command::Invoke => "lambda-sim invoke",
+            Command::Bench => "lambda-sim bench",
+        }
+    }
 }
 
 /// The parsed command line.
@@ -80,8 +125,9 @@ pub(crate) struct Parsed {
 pub(crate) enum CliError {
     /// A bad flag or value: exit 2.
     Usage(String),
-    /// The bootstrap cannot run: exit 1.
-    Bootstrap(String),
+    /// What the command line names cannot start (no bootstrap, one that is not executable):
+    /// the command's own exit code for that ([`Command::cannot_start_code`]).
+    CannotStart(String, Command),
 }
 
 impl CliError {
@@ -89,7 +135,7 @@ impl CliError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Bootstrap(_) => 1,
+            CliError::CannotStart(_, command) => command.cannot_start_code(),
         }
     }
 }
@@ -97,111 +143,152 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Bootstrap(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::CannotStart(m, _) => f.write_str(m),
         }
     }
 }
 
 impl std::error::Error for CliError {}
 
-/// The `--help` text.
-pub(crate) const HELP: &str = "\
-lambda-sim: a local simulator of the AWS Lambda execution environment
+fn usage(message: String) -> CliError {
+    CliError::Usage(message)
+}
 
-USAGE:
-    lambda-sim [OPTIONS] [--] <bootstrap> [args...]
-    lambda-sim demo [OPTIONS]
-    lambda-sim invoke [INVOKE OPTIONS] [OPTIONS] [--] <bootstrap> [args...]
-    lambda-sim invoke --endpoint <URL> [INVOKE OPTIONS]
-    lambda-sim bench [BENCH OPTIONS] [OPTIONS] [--] <bootstrap> [args...]
-
-With no bootstrap, lambda-sim looks where RIE looks (/var/task/bootstrap, /opt/bootstrap,
-/var/runtime/bootstrap); if there is none there either, it runs its built-in demo.
-
-Invoke the function with
-    curl -d '{}' http://127.0.0.1:8080/2015-03-31/functions/function/invocations
-
-OPTIONS:
-    --invoke-addr <ADDR>         Invoke endpoint [default: 127.0.0.1:8080]
-                                 (alias: --runtime-interface-emulator-address)
-    --runtime-api-addr <ADDR>    Runtime API, AWS_LAMBDA_RUNTIME_API [default: 127.0.0.1:9001]
-                                 (alias: --runtime-api-address); port 0 picks a free port
-    --timeout <SECONDS>          Function timeout, up to 900 [default: 3]
-                                 (env: AWS_LAMBDA_FUNCTION_TIMEOUT)
-    --memory <MB>                Memory size, 128 to 10240 [default: 128]
-                                 (env: AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
-    --function-name <NAME>       [default: test_function] (env: AWS_LAMBDA_FUNCTION_NAME)
-    --function-version <V>       [default: $LATEST] (env: AWS_LAMBDA_FUNCTION_VERSION)
-    --handler <HANDLER>          _HANDLER [default: the bootstrap's last argument, if it has any]
-                                 (env: AWS_LAMBDA_FUNCTION_HANDLER)
-    --region <REGION>            [default: us-east-1] (env: AWS_REGION, AWS_DEFAULT_REGION)
-    --env <KEY=VALUE>            Add a variable to the function's environment: the runtime's
-                                 and the extensions' (repeatable)
-    --clean-env                  Give the runtime Lambda's environment only, not this shell's
-    --task-root <DIR>            LAMBDA_TASK_ROOT and working directory
-                                 [default: /var/task if it exists, else the current directory]
-    --max-queue <N>              Invocations that may wait while one runs; past it, 429
-                                 [default: 1000]
-    --extension <PATH>           Run an external extension, named after its file name
-    --extension <NAME=COMMAND>   ... or a command (split on spaces) that registers as NAME
-                                 (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR,
-                                 default /opt/extensions)
-    --eager-init                 Initialise at start-up (provisioned-concurrency)
-    --external-runtime           Spawn no runtime: wait for one you start yourself
-                                 (extensions still start; nothing is frozen)
-    --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between
-                                 invocations
-    --stream-max-bytes <N>       The most a streamed response may carry [default: 209715200]
-    --stream-burst-bytes <N>     Streamed as fast as the invoker reads [default: 6291456]
-    --stream-rate <N>            Then at most N bytes a second; 0: no shaping [default: 2097152]
-    --seed <N>                   Seed request ids, for reproducible runs
-    --quiet                      No lifecycle lines (START, END, REPORT, ...)
-    --log-level <LEVEL>          lambda-sim's own logs: error, warn, info, debug, trace
-                                 (env: LOG_LEVEL; RUST_LOG takes precedence)
-    -h, --help                   Print this help
-    -V, --version                Print the version
-
-INVOKE OPTIONS (lambda-sim invoke):
-    --payload <JSON|FILE>        The event, or a file that holds it [default: {}]
-    --payload-file <FILE>        The event, from a file
-    --count <N>                  Invoke N times, one after the other [default: 1]
-    --log-tail                   Print each invocation's log tail (X-Amz-Log-Result) to stderr
-                                 instead of the whole log
-    --endpoint <URL>             Invoke a running lambda-sim at URL (http://127.0.0.1:8080)
-    Each answer is printed to stdout, on its own line. Exit status: 0 success, 1 a function
-    error, 2 a platform error (timeout, crash, ...) or a refused invocation.
-
-BENCH OPTIONS (lambda-sim bench; with no bootstrap, the built-in demo is measured):
-    -n <N>                       Measured invocations, one after the other [default: 1000]
-    --warmup <N>                 Invocations run and left out first [default: 20]
-    --cold-starts <K>            Fresh environments whose init is measured [default: 5]
-    --payload <JSON|FILE>, --payload-file <FILE>   The event [default: {}]
-    --baseline                   Also run the function without its extensions, alternating,
-                                 and report each phase's difference with a 95% confidence
-                                 interval
-    --compare <COMMAND>          ... or another bootstrap (split on spaces), without extensions
-    --json <FILE>                Write every sample and the summary as JSON
-    --svg <FILE>                 Draw the histograms and a per-invocation timeline
-    Percentiles and histograms go to stdout, progress to stderr. Exit status: 0, 1 if any
-    invocation failed (each is listed), 2 if the bench could not run.
-";
+/// What the options said, beyond the simulator's configuration.
+#[derive(Debug)]
+struct Given {
+    command: Command,
+    config: Config,
+    log_level: Option<log::LevelFilter>,
+    external: bool,
+    addr_given: bool,
+    /// `bench --demo`.
+    demo: bool,
+    invoke: InvokeOptions,
+    bench: BenchOptions,
+    /// The simulator's options given, by name: none applies with `--endpoint`.
+    simulator_flags: Vec<String>,
+}
 
 /// Parses `args` (without the program name), reading RIE's variables through `env` and
-/// checking the bootstrap with `is_file` (tests pass fakes).
+/// checking files with `is_file` (tests pass fakes).
+///
+/// Options may come anywhere, as RIE takes them: a word that is not one of the command's options
+/// is the bootstrap's, and an unknown option is the bootstrap's once the bootstrap has begun
+/// (before it, an error). After `--`, everything is the bootstrap's.
 pub(crate) fn parse(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
     is_file: &dyn Fn(&Path) -> bool,
 ) -> Result<Parsed, CliError> {
-    let usage = |m: String| CliError::Usage(m);
+    let early = |mode: Mode| {
+        Ok(Parsed {
+            mode,
+            log_level: None,
+        })
+    };
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("demo") => (Command::Demo, &args[1..]),
+        Some("invoke") => (Command::Invoke, &args[1..]),
+        Some("bench") => (Command::Bench, &args[1..]),
+        Some("help") => {
+            return early(Mode::Help(match args.get(1).map(String::as_str) {
+                None => Command::Serve,
+                Some("demo") => Command::Demo,
+                Some("invoke") => Command::Invoke,
+                Some("bench") => Command::Bench,
+                Some(other) => {
+                    return Err(usage(format!(
+                        "no command '{other}': the commands are invoke, bench and demo"
+                    )));
+                }
+            }));
+        }
+        Some("version") if args.len() == 1 => return early(Mode::Version),
+        Some("__demo-runtime") => return early(Mode::DemoRuntime),
+        Some("__demo-extension") => return early(Mode::DemoExtension),
+        _ => (Command::Serve, args),
+    };
+    let log_level = match env("LOG_LEVEL").filter(|v| !v.is_empty()) {
+        Some(v) => Some(logger::parse_level(&v).map_err(|e| usage(format!("LOG_LEVEL: {e}")))?),
+        None => None,
+    };
+    let mut given = Given {
+        command,
+        config: from_env(env)?,
+        log_level,
+        external: false,
+        addr_given: false,
+        demo: false,
+        invoke: InvokeOptions::default(),
+        bench: BenchOptions::default(),
+        simulator_flags: Vec::new(),
+    };
+    let mut words: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = &rest[i];
+        i += 1;
+        if arg == "--" {
+            words.extend(rest[i..].iter().cloned());
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            words.push(arg.clone());
+            continue;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        if words.is_empty() {
+            let mode = match flag {
+                "-h" | "--help" => Some(Mode::Help(command)),
+                "-V" | "--version" => Some(Mode::Version),
+                _ => None,
+            };
+            if let Some(mode) = mode {
+                return Ok(Parsed {
+                    mode,
+                    log_level: given.log_level,
+                });
+            }
+        }
+        let mut value = || -> Result<String, CliError> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            let v = rest
+                .get(i)
+                .cloned()
+                .ok_or_else(|| usage(format!("{flag} needs a value")))?;
+            i += 1;
+            Ok(v)
+        };
+        if given.option(flag, &mut value, is_file)? {
+            continue;
+        }
+        if !words.is_empty() {
+            // Not ours, and the bootstrap has begun: one of its arguments, as RIE leaves it.
+            words.push(arg.clone());
+            continue;
+        }
+        return Err(usage(match command {
+            Command::Serve => format!("unknown option '{flag}'"),
+            _ => format!("unknown option '{flag}' for '{}'", command.name()),
+        }));
+    }
+    given.finish(words, rest.is_empty(), is_file)
+}
+
+/// The configuration RIE's environment variables give; flags override it.
+fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, CliError> {
     let mut config = Config {
         invoke_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
         runtime_api_addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
         log_output: LogOutput::Stdout,
         ..Config::default()
     };
-
-    // RIE's environment variables first; flags override them.
     if let Some(v) = env("AWS_LAMBDA_FUNCTION_TIMEOUT") {
         config.timeout =
             timeout(&v).map_err(|e| usage(format!("AWS_LAMBDA_FUNCTION_TIMEOUT: {e}")))?;
@@ -225,350 +312,296 @@ pub(crate) fn parse(
     {
         config.region = v;
     }
-    let mut log_level = match env("LOG_LEVEL").filter(|v| !v.is_empty()) {
-        Some(v) => Some(logger::parse_level(&v).map_err(|e| usage(format!("LOG_LEVEL: {e}")))?),
-        None => None,
-    };
     config.extensions_dir = Some(PathBuf::from(
         env("LAMBDA_EXTENSIONS_DIR")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_EXTENSIONS_DIR.to_string()),
     ));
+    Ok(config)
+}
 
-    let mut external = false;
-    let mut demo = false;
-    let mut invoke: Option<InvokeOptions> = None;
-    let mut bench: Option<BenchOptions> = None;
-    let mut addr_given = false;
-    let mut command: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        if arg == "--" {
-            command.extend(args[i..].iter().cloned());
-            break;
+impl Given {
+    /// Takes `flag` if it is one of the command's options; `value` reads its value.
+    fn option(
+        &mut self,
+        flag: &str,
+        value: &mut dyn FnMut() -> Result<String, CliError>,
+        is_file: &dyn Fn(&Path) -> bool,
+    ) -> Result<bool, CliError> {
+        let command = self.command;
+        if command == Command::Invoke && self.invoke_option(flag, value, is_file)? {
+            return Ok(true);
         }
-        if !arg.starts_with('-') || arg == "-" {
-            let first = command.is_empty() && !demo && invoke.is_none() && bench.is_none();
-            if first && arg == "demo" {
-                demo = true;
-                continue;
-            }
-            if first && arg == "invoke" {
-                invoke = Some(InvokeOptions {
-                    count: 1,
-                    ..InvokeOptions::default()
-                });
-                continue;
-            }
-            if first && arg == "bench" {
-                bench = Some(BenchOptions::default());
-                continue;
-            }
-            if command.is_empty() && !demo && arg == "__demo-runtime" {
-                return Ok(Parsed {
-                    mode: Mode::DemoRuntime,
-                    log_level,
-                });
-            }
-            if command.is_empty() && !demo && arg == "__demo-extension" {
-                return Ok(Parsed {
-                    mode: Mode::DemoExtension,
-                    log_level,
-                });
-            }
-            if demo {
-                return Err(usage(format!("unexpected argument '{arg}' after 'demo'")));
-            }
-            // The bootstrap: everything from here on is its command line.
-            command.extend(args[i - 1..].iter().cloned());
-            break;
+        if command == Command::Bench && self.bench_option(flag, value, is_file)? {
+            return Ok(true);
         }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, CliError> {
-            if let Some(v) = &inline {
-                return Ok(v.clone());
-            }
-            let v = args
-                .get(i)
-                .cloned()
-                .ok_or_else(|| usage(format!("{name} needs a value")))?;
-            i += 1;
-            Ok(v)
-        };
+        if flag == "--log-level" {
+            let v = value()?;
+            self.log_level =
+                Some(logger::parse_level(&v).map_err(|e| usage(format!("{flag}: {e}")))?);
+            return Ok(true);
+        }
+        let config = &mut self.config;
         match flag {
-            "-h" | "--help" => {
-                return Ok(Parsed {
-                    mode: Mode::Help,
-                    log_level,
-                });
-            }
-            "-V" | "--version" => {
-                return Ok(Parsed {
-                    mode: Mode::Version,
-                    log_level,
-                });
-            }
             "--invoke-addr" | "--runtime-interface-emulator-address" => {
                 config.invoke_addr =
-                    address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
-                addr_given = true;
+                    address(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?;
+                self.addr_given = true;
             }
             "--runtime-api-addr" | "--runtime-api-address" => {
                 config.runtime_api_addr =
-                    address(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?;
-                addr_given = true;
-            }
-            "--payload" | "--payload-file" | "--count" | "--log-tail" | "--endpoint"
-                if invoke.is_some() =>
-            {
-                let options = invoke.as_mut().ok_or_else(|| usage(flag.to_string()))?;
-                match flag {
-                    "--payload" => options.payload = payload(value(flag)?, is_file),
-                    "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
-                    "--count" => {
-                        let v = value(flag)?;
-                        options.count = v
-                            .parse()
-                            .ok()
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| usage(format!("{flag}: '{v}' is not a count")))?;
-                    }
-                    "--log-tail" => options.log_tail = true,
-                    _ => options.endpoint = Some(value(flag)?),
-                }
-            }
-            "-n" | "--warmup" | "--cold-starts" | "--payload" | "--payload-file" | "--json"
-            | "--svg" | "--baseline" | "--compare"
-                if bench.is_some() =>
-            {
-                let options = bench.as_mut().ok_or_else(|| usage(flag.to_string()))?;
-                match flag {
-                    "-n" | "--warmup" | "--cold-starts" => {
-                        let v = value(flag)?;
-                        let n: u32 = v
-                            .parse()
-                            .map_err(|_| usage(format!("{flag}: '{v}' is not a count")))?;
-                        match flag {
-                            "-n" if n > 0 => options.invocations = n,
-                            "--warmup" => options.warmup = n,
-                            "--cold-starts" if n > 0 => options.cold_starts = n,
-                            _ => return Err(usage(format!("{flag}: must be at least 1"))),
-                        }
-                    }
-                    "--payload" => options.payload = payload(value(flag)?, is_file),
-                    "--payload-file" => options.payload = Payload::File(value(flag)?.into()),
-                    "--json" => options.json = Some(value(flag)?.into()),
-                    "--svg" => options.svg = Some(value(flag)?.into()),
-                    "--baseline" | "--compare" if options.baseline.is_some() => {
-                        return Err(usage(
-                            "--baseline and --compare: give one of them, once".into(),
-                        ));
-                    }
-                    "--baseline" => options.baseline = Some(Baseline::WithoutExtensions),
-                    _ => {
-                        let v = value(flag)?;
-                        let words = v.split_ascii_whitespace().map(str::to_string).collect();
-                        let command =
-                            bootstrap(words).ok_or_else(|| usage(format!("{flag}: no command")))?;
-                        options.baseline = Some(Baseline::Command(command));
-                    }
-                }
+                    address(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?;
+                self.addr_given = true;
             }
             "--timeout" => {
-                config.timeout =
-                    timeout(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?
+                config.timeout = timeout(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?
             }
             "--memory" => {
-                config.memory_mb =
-                    memory(&value(flag)?).map_err(|e| usage(format!("{flag}: {e}")))?
+                config.memory_mb = memory(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?
             }
-            "--function-name" => config.function_name = non_empty(flag, value(flag)?)?,
-            "--function-version" => config.function_version = non_empty(flag, value(flag)?)?,
-            "--handler" => config.handler = Some(value(flag)?),
-            "--region" => config.region = non_empty(flag, value(flag)?)?,
-            "--env" => {
-                let pair = value(flag)?;
-                config.env.push(env_pair(&pair)?);
-            }
+            "--function-name" => config.function_name = non_empty(flag, value()?)?,
+            "--function-version" => config.function_version = non_empty(flag, value()?)?,
+            "--handler" => config.handler = Some(value()?),
+            "--region" => config.region = non_empty(flag, value()?)?,
+            "--account-id" => config.account_id = account_id(&value()?)?,
+            "--env" => config.env.push(env_pair(&value()?)?),
             "--clean-env" => config.clean_env = true,
-            "--task-root" => config.task_root = Some(PathBuf::from(value(flag)?)),
-            "--max-queue" => {
-                let v = value(flag)?;
-                config.max_queue = v
-                    .parse()
-                    .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?;
-            }
-            "--extension" => config.extensions.push(extension(&value(flag)?)?),
+            "--task-root" => config.task_root = Some(PathBuf::from(value()?)),
+            "--max-queue" => config.max_queue = whole(flag, &value()?)?,
+            "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
-            "--external-runtime" => external = true,
+            "--external-runtime" => self.external = true,
             "--no-freeze" => config.freeze = false,
-            "--stream-max-bytes" | "--stream-burst-bytes" | "--stream-rate" => {
-                let v = value(flag)?;
-                let n: u64 = v
-                    .parse()
-                    .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?;
-                match flag {
-                    "--stream-max-bytes" => config.streaming.max_bytes = n,
-                    "--stream-burst-bytes" => config.streaming.burst_bytes = n,
-                    _ => config.streaming.rate = n,
-                }
-            }
-            "--seed" => {
-                let v = value(flag)?;
-                config.seed = Some(
-                    v.parse()
-                        .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))?,
-                );
-            }
-            "--quiet" => config.quiet = true,
-            "--log-level" => {
-                let v = value(flag)?;
-                log_level =
-                    Some(logger::parse_level(&v).map_err(|e| usage(format!("{flag}: {e}")))?);
-            }
+            "--stream-max-bytes" => config.streaming.max_bytes = whole(flag, &value()?)?,
+            "--stream-burst-bytes" => config.streaming.burst_bytes = whole(flag, &value()?)?,
+            "--stream-rate" => config.streaming.rate = whole(flag, &value()?)?,
+            "--seed" => config.seed = Some(whole(flag, &value()?)?),
+            "-q" | "--quiet" => config.quiet = true,
             "--enable-init-caching" => {
                 return Err(usage(
                     "--enable-init-caching: SnapStart's restore phase is not simulated yet".into(),
                 ));
             }
-            other => return Err(usage(format!("unknown option '{other}'"))),
+            _ => return Ok(false),
         }
+        self.simulator_flags.push(flag.to_string());
+        Ok(true)
     }
 
-    if let Some(options) = bench {
-        if external {
-            return Err(usage(
-                "'bench' runs its own runtime; drop --external-runtime".into(),
-            ));
+    /// `lambda-sim invoke`'s own options.
+    fn invoke_option(
+        &mut self,
+        flag: &str,
+        value: &mut dyn FnMut() -> Result<String, CliError>,
+        is_file: &dyn Fn(&Path) -> bool,
+    ) -> Result<bool, CliError> {
+        let options = &mut self.invoke;
+        match flag {
+            "--payload" => options.payload = payload(flag, value()?, is_file)?,
+            "--payload-file" => options.payload = payload_file(flag, value()?, is_file)?,
+            "-n" | "--count" => options.count = count(flag, &value()?)?,
+            "--log-tail" => options.log_tail = true,
+            "--endpoint" => options.endpoint = Some(endpoint(&value()?)?),
+            _ => return Ok(false),
         }
-        if config.eager_init {
-            return Err(usage(
-                "'bench' measures the init of each cold start itself; drop --eager-init".into(),
-            ));
-        }
-        if !addr_given {
-            free_ports(&mut config);
-        }
-        if command.is_empty() {
-            if let Some(found) = RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
-                command.push(found.to_string());
-            }
-        }
-        let notice = match command.is_empty() {
-            true => Some(format!(
-                "lambda-sim bench: no bootstrap given and none at {}: measuring the built-in demo \
-                 (an echo runtime, and an extension that works {} ms after each invocation)",
-                RIE_BOOTSTRAPS.join(", "),
-                demo::DEMO_EXTENSION_WORK.as_millis()
-            )),
-            false => None,
-        };
-        config.bootstrap = bootstrap(command);
-        return Ok(Parsed {
-            mode: Mode::Bench {
-                config: Box::new(config),
-                options,
-                notice,
-            },
-            log_level,
-        });
+        Ok(true)
     }
-    if let Some(options) = invoke {
-        if options.endpoint.is_some() {
-            if !command.is_empty() {
-                return Err(usage(format!(
-                    "--endpoint invokes a running simulator, but a bootstrap was given: {}",
-                    command.join(" ")
-                )));
+
+    /// `lambda-sim bench`'s own options.
+    fn bench_option(
+        &mut self,
+        flag: &str,
+        value: &mut dyn FnMut() -> Result<String, CliError>,
+        is_file: &dyn Fn(&Path) -> bool,
+    ) -> Result<bool, CliError> {
+        let options = &mut self.bench;
+        match flag {
+            "-n" | "--count" => options.invocations = count(flag, &value()?)?,
+            "--warmup" => options.warmup = whole(flag, &value()?)?,
+            "--cold-starts" => options.cold_starts = count(flag, &value()?)?,
+            "--payload" => options.payload = payload(flag, value()?, is_file)?,
+            "--payload-file" => options.payload = payload_file(flag, value()?, is_file)?,
+            "--json" => options.json = Some(value()?.into()),
+            "--svg" => options.svg = Some(value()?.into()),
+            "--histograms" => options.histograms = true,
+            "--demo" => self.demo = true,
+            "--baseline" | "--compare" if options.baseline.is_some() => {
+                return Err(usage(
+                    "--baseline and --compare: give one of them, once".into(),
+                ));
             }
-        } else if command.is_empty() && !external {
-            match RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
-                Some(found) => command.push(found.to_string()),
-                None => {
+            "--baseline" => options.baseline = Some(Baseline::WithoutExtensions),
+            "--compare" => {
+                let v = value()?;
+                let words = v.split_ascii_whitespace().map(str::to_string).collect();
+                let command =
+                    bootstrap(words).ok_or_else(|| usage(format!("{flag}: no command")))?;
+                options.baseline = Some(Baseline::Command(command));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// What the command line comes to, once every option is read; `words` is the bootstrap's
+    /// command line, `bare` whether the command had no arguments at all.
+    fn finish(
+        mut self,
+        mut words: Vec<String>,
+        bare: bool,
+        is_file: &dyn Fn(&Path) -> bool,
+    ) -> Result<Parsed, CliError> {
+        let command = self.command;
+        let log_level = self.log_level;
+        if self.external && command != Command::Serve {
+            return Err(usage(format!(
+                "'{}' runs its own runtime; drop --external-runtime",
+                command.name()
+            )));
+        }
+        let found = RIE_BOOTSTRAPS
+            .iter()
+            .find(|p| is_file(Path::new(p)))
+            .map(|p| p.to_string());
+        let none_found = |advice: &str| {
+            CliError::CannotStart(
+                format!(
+                    "no bootstrap given, and none at {}. {advice}",
+                    RIE_BOOTSTRAPS.join(", ")
+                ),
+                command,
+            )
+        };
+        let mode = match command {
+            Command::Demo => {
+                if let Some(word) = words.first() {
+                    return Err(usage(format!("unexpected argument '{word}' after 'demo'")));
+                }
+                Mode::Demo {
+                    config: Box::new(self.config),
+                    notice: None,
+                }
+            }
+            Command::Serve if self.external => {
+                if !words.is_empty() {
+                    return Err(usage(format!(
+                        "--external-runtime spawns no runtime, but a bootstrap was given: {}",
+                        words.join(" ")
+                    )));
+                }
+                Mode::Run(Box::new(self.config))
+            }
+            Command::Serve => {
+                if words.is_empty() {
+                    match found {
+                        Some(found) => words.push(found),
+                        None if bare => {
+                            let notice = format!(
+                                "lambda-sim: no bootstrap given, and none at {}: running the \
+                                 built-in demo (lambda-sim demo). Run 'lambda-sim --help' to \
+                                 simulate your own function.",
+                                RIE_BOOTSTRAPS.join(", ")
+                            );
+                            return Ok(Parsed {
+                                mode: Mode::Demo {
+                                    config: Box::new(self.config),
+                                    notice: Some(notice),
+                                },
+                                log_level,
+                            });
+                        }
+                        None => {
+                            return Err(none_found(
+                                "Give one (lambda-sim [OPTIONS] -- ./bootstrap), or run \
+                                 'lambda-sim demo'.",
+                            ));
+                        }
+                    }
+                }
+                self.config.bootstrap = bootstrap(words);
+                Mode::Run(Box::new(self.config))
+            }
+            Command::Invoke => {
+                if let Some(endpoint) = &self.invoke.endpoint {
+                    if !words.is_empty() {
+                        return Err(usage(format!(
+                            "--endpoint invokes the lambda-sim at {endpoint}, but a bootstrap was \
+                             given: {}",
+                            words.join(" ")
+                        )));
+                    }
+                    if !self.simulator_flags.is_empty() {
+                        return Err(usage(format!(
+                            "{} configure the simulator that 'invoke' starts, and with \
+                             --endpoint it starts none",
+                            self.simulator_flags.join(", ")
+                        )));
+                    }
+                } else if words.is_empty() {
+                    match found {
+                        Some(found) => words.push(found),
+                        None => {
+                            return Err(none_found(
+                                "Give one (lambda-sim invoke -- ./bootstrap), or --endpoint \
+                                 HOST:PORT of a running lambda-sim.",
+                            ));
+                        }
+                    }
+                }
+                if !self.addr_given {
+                    free_ports(&mut self.config);
+                }
+                self.config.bootstrap = bootstrap(words);
+                Mode::Invoke {
+                    config: Box::new(self.config),
+                    options: self.invoke,
+                }
+            }
+            Command::Bench => {
+                if self.config.eager_init {
                     return Err(usage(
-                        "invoke needs a bootstrap (or --endpoint URL of a running lambda-sim)"
+                        "'bench' measures the init of each cold start itself; drop --eager-init"
                             .into(),
                     ));
                 }
-            }
-        }
-        if external {
-            return Err(usage(
-                "'invoke' runs its own runtime; drop --external-runtime".into(),
-            ));
-        }
-        if !addr_given {
-            free_ports(&mut config);
-        }
-        config.bootstrap = bootstrap(command);
-        return Ok(Parsed {
-            mode: Mode::Invoke {
-                config: Box::new(config),
-                options,
-            },
-            log_level,
-        });
-    }
-    if demo {
-        if external {
-            return Err(usage(
-                "'demo' runs its own runtime; drop --external-runtime".into(),
-            ));
-        }
-        return Ok(Parsed {
-            mode: Mode::Demo {
-                config: Box::new(config),
-                notice: None,
-            },
-            log_level,
-        });
-    }
-    if external {
-        if !command.is_empty() {
-            return Err(usage(format!(
-                "--external-runtime spawns no runtime, but a bootstrap was given: {}",
-                command.join(" ")
-            )));
-        }
-        return Ok(Parsed {
-            mode: Mode::Run(Box::new(config)),
-            log_level,
-        });
-    }
-    if command.is_empty() {
-        match RIE_BOOTSTRAPS.iter().find(|p| is_file(Path::new(p))) {
-            Some(found) => command.push(found.to_string()),
-            None => {
-                let notice = format!(
-                    "lambda-sim: no bootstrap given and none at {}: running the built-in demo (lambda-sim demo). \
-                     Run 'lambda-sim --help' to simulate your own function.",
-                    RIE_BOOTSTRAPS.join(", ")
-                );
-                return Ok(Parsed {
-                    mode: Mode::Demo {
-                        config: Box::new(config),
-                        notice: Some(notice),
-                    },
-                    log_level,
+                if !self.addr_given {
+                    free_ports(&mut self.config);
+                }
+                let demo = self.demo || (bare && found.is_none());
+                if demo && !words.is_empty() {
+                    return Err(usage(format!(
+                        "--demo measures the built-in demo, but a bootstrap was given: {}",
+                        words.join(" ")
+                    )));
+                }
+                if !demo && words.is_empty() {
+                    match found {
+                        Some(found) => words.push(found),
+                        None => {
+                            return Err(none_found(
+                                "Give one (lambda-sim bench -- ./bootstrap), or measure the \
+                                 built-in demo with --demo.",
+                            ));
+                        }
+                    }
+                }
+                let notice = demo.then(|| {
+                    format!(
+                        "lambda-sim bench: measuring the built-in demo (an echo runtime, and an \
+                         extension that works {} ms after each invocation)",
+                        demo::DEMO_EXTENSION_WORK.as_millis()
+                    )
                 });
+                self.config.bootstrap = bootstrap(words);
+                Mode::Bench {
+                    config: Box::new(self.config),
+                    options: self.bench,
+                    notice,
+                }
             }
-        }
+        };
+        Ok(Parsed { mode, log_level })
     }
-    let mut words = command.into_iter();
-    let program = words.next().unwrap_or_default();
-    config.bootstrap = Some(Bootstrap {
-        program: PathBuf::from(program),
-        args: words.collect(),
-    });
-    Ok(Parsed {
-        mode: Mode::Run(Box::new(config)),
-        log_level,
-    })
 }
 
 /// A command line as a bootstrap: its first word the program, the rest its arguments.
@@ -588,53 +621,87 @@ fn free_ports(config: &mut Config) {
     config.runtime_api_addr = SocketAddr::from(([127, 0, 0, 1], 0));
 }
 
-/// Checks that the bootstrap can be executed: a path must be an executable file; a bare name
-/// must be one on `PATH`. Returns the path to run.
-pub(crate) fn check_bootstrap(program: &Path, path_var: Option<&str>) -> Result<PathBuf, CliError> {
-    check_executable("bootstrap", program, path_var)
+/// `--payload`'s value: JSON text is the event; `file://PATH` and `fileb://PATH` (as the AWS
+/// CLI writes them) and the path of an existing file name a file; `-` is standard input.
+/// Anything else is refused before anything starts: a mistyped file name must not become the
+/// event.
+fn payload(flag: &str, v: String, is_file: &dyn Fn(&Path) -> bool) -> Result<Payload, CliError> {
+    if v == "-" {
+        return Ok(Payload::Stdin);
+    }
+    if let Some(path) = v
+        .strip_prefix("file://")
+        .or_else(|| v.strip_prefix("fileb://"))
+    {
+        return payload_file(flag, path.to_string(), is_file);
+    }
+    if crate::json::validate(v.as_bytes()).is_ok() {
+        return Ok(Payload::Inline(v));
+    }
+    if is_file(Path::new(&v)) {
+        return Ok(Payload::File(v.into()));
+    }
+    Err(usage(format!(
+        "{flag} '{v}': neither JSON nor a file (a file is file://PATH, fileb://PATH or its path; \
+         standard input is -)"
+    )))
 }
 
-/// [`check_bootstrap`] for any program; `what` names it in the error.
-pub(crate) fn check_executable(
-    what: &str,
-    program: &Path,
-    path_var: Option<&str>,
-) -> Result<PathBuf, CliError> {
-    if program.components().count() > 1 || program.is_absolute() {
-        if !program.exists() {
-            return Err(CliError::Bootstrap(format!(
-                "{what} {} does not exist",
-                program.display()
-            )));
-        }
-        if !process::is_executable(program) {
-            return Err(CliError::Bootstrap(format!(
-                "{what} {} is not an executable file (chmod +x?)",
-                program.display()
-            )));
-        }
-        return Ok(program.to_path_buf());
+/// `--payload-file`'s value: a file that exists, or `-` for standard input.
+fn payload_file(
+    flag: &str,
+    v: String,
+    is_file: &dyn Fn(&Path) -> bool,
+) -> Result<Payload, CliError> {
+    match v.as_str() {
+        "-" => Ok(Payload::Stdin),
+        path if is_file(Path::new(path)) => Ok(Payload::File(v.into())),
+        _ => Err(usage(format!("{flag} '{v}': no such file"))),
     }
-    let found = process::find_on_path(program, std::ffi::OsStr::new(path_var.unwrap_or("")));
-    found.ok_or_else(|| {
-        CliError::Bootstrap(format!(
-            "{what} '{}' is not an executable on PATH",
-            program.display()
-        ))
-    })
 }
 
-/// `--payload`'s value: the event itself when it is JSON; else a file's path (`file://PATH`, as
-/// the AWS CLI takes it, or an existing file); else the text as it is, for the Invoke API to
-/// refuse as it would.
-fn payload(v: String, is_file: &dyn Fn(&Path) -> bool) -> Payload {
-    if let Some(path) = v.strip_prefix("file://") {
-        return Payload::File(path.into());
+/// A whole number.
+fn whole<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, CliError> {
+    v.trim()
+        .parse()
+        .map_err(|_| usage(format!("{flag}: '{v}' is not a whole number")))
+}
+
+/// A count: a whole number, at least 1.
+fn count(flag: &str, v: &str) -> Result<u32, CliError> {
+    match whole::<u32>(flag, v)? {
+        0 => Err(usage(format!("{flag}: must be at least 1"))),
+        n => Ok(n),
     }
-    if crate::json::validate(v.as_bytes()).is_err() && is_file(Path::new(&v)) {
-        return Payload::File(v.into());
+}
+
+/// `--endpoint`: `HOST:PORT`, as the ready line prints it, or `http://HOST:PORT[/PREFIX]`.
+fn endpoint(v: &str) -> Result<String, CliError> {
+    let rest = v.strip_prefix("http://").unwrap_or(v);
+    if v.contains("://") && !v.starts_with("http://") {
+        return Err(usage(format!(
+            "--endpoint '{v}': only http:// is spoken (lambda-sim has no TLS)"
+        )));
     }
-    Payload::Inline(v)
+    let authority = rest.split('/').next().unwrap_or("");
+    let port = authority.rsplit_once(':').map(|(_, port)| port);
+    if authority.is_empty() || port.is_none_or(|p| p.parse::<u16>().is_err()) {
+        return Err(usage(format!(
+            "--endpoint '{v}': expected HOST:PORT (127.0.0.1:8080), as the ready line prints it"
+        )));
+    }
+    Ok(format!("http://{}", rest.trim_end_matches('/')))
+}
+
+/// `--account-id`: twelve digits, as AWS account ids are.
+fn account_id(v: &str) -> Result<String, CliError> {
+    if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v.to_string())
+    } else {
+        Err(usage(format!(
+            "--account-id '{v}': an AWS account id is 12 digits"
+        )))
+    }
 }
 
 fn non_empty(flag: &str, v: String) -> Result<String, CliError> {
@@ -700,16 +767,12 @@ fn address(v: &str) -> Result<SocketAddr, String> {
 }
 
 fn timeout(v: &str) -> Result<Duration, String> {
-    let secs: f64 = v
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{v}' is not a number of seconds"))?;
-    if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
-        return Err(format!(
-            "{v} s is outside Lambda's range (0 to 900 seconds)"
-        ));
+    match v.trim().parse::<u64>() {
+        Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "'{v}': Lambda's timeout is a whole number of seconds, 1 to 900"
+        )),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn memory(v: &str) -> Result<u32, String> {
@@ -726,7 +789,7 @@ fn memory(v: &str) -> Result<u32, String> {
 }
 
 /// The `lambda-sim` command: parses `std::env::args`, then runs the simulator on this thread,
-/// the built-in demo, or the demo's runtime.
+/// a one-shot command, the built-in demo, or the demo's runtime.
 pub fn main() -> ExitCode {
     let args: Vec<String> = match std::env::args_os()
         .skip(1)
@@ -758,8 +821,8 @@ pub fn main() -> ExitCode {
         report(info);
     }));
     match parsed.mode {
-        Mode::Help => {
-            let _ = write!(std::io::stdout(), "{HELP}");
+        Mode::Help(command) => {
+            let _ = write!(std::io::stdout(), "{}", command.help());
             ExitCode::SUCCESS
         }
         Mode::Version => {
@@ -794,15 +857,7 @@ pub fn main() -> ExitCode {
             }
         },
         Mode::Run(config) => run(*config),
-        Mode::Invoke {
-            mut config,
-            options,
-        } => {
-            if let Err(code) = check_programs(&mut config) {
-                return code;
-            }
-            invoke::run(*config, options)
-        }
+        Mode::Invoke { config, options } => invoke::run(*config, options),
         Mode::Bench {
             mut config,
             mut options,
@@ -815,17 +870,12 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
-            if let Err(code) = check_programs(&mut config) {
-                return code;
-            }
             if let Some(Baseline::Command(bootstrap)) = &mut options.baseline {
-                let path = std::env::var("PATH").ok();
-                match check_bootstrap(&bootstrap.program, path.as_deref()) {
-                    Ok(program) => bootstrap.program = program,
-                    Err(e) => {
-                        eprintln!("lambda-sim: --compare: {e}");
-                        return ExitCode::from(e.exit_code());
-                    }
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                if let Err(e) = process::resolve_executable("bootstrap", &bootstrap.program, &path)
+                {
+                    eprintln!("lambda-sim bench: --compare: {e}");
+                    return ExitCode::from(Command::Bench.cannot_start_code());
                 }
             }
             bench::run(*config, options)
@@ -833,42 +883,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Resolves the bootstrap and the extensions' programs, or the exit code that says why not.
-fn check_programs(config: &mut Config) -> Result<(), ExitCode> {
-    let path = std::env::var("PATH").ok();
-    if let Some(bootstrap) = &mut config.bootstrap {
-        match check_bootstrap(&bootstrap.program, path.as_deref()) {
-            Ok(program) => bootstrap.program = program,
-            Err(e) => {
-                eprintln!("lambda-sim: {e}");
-                return Err(ExitCode::from(e.exit_code()));
-            }
-        }
-    }
-    for ext in &mut config.extensions {
-        let what = format!("extension {}:", ext.name);
-        match check_executable(&what, &ext.program, path.as_deref()) {
-            Ok(program) => ext.program = program,
-            Err(e) => {
-                eprintln!("lambda-sim: {e}");
-                return Err(ExitCode::from(e.exit_code()));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn run(mut config: Config) -> ExitCode {
-    if let Err(code) = check_programs(&mut config) {
-        return code;
-    }
+fn run(config: Config) -> ExitCode {
+    let cannot_start = ExitCode::from(Command::Serve.cannot_start_code());
     // Block SIGTERM and SIGINT before anything else starts, and read them from a signalfd in
     // the reactor: only the CLI does this, never the library.
     let signals = match crate::sys::signalfd(&[libc::SIGTERM, libc::SIGINT]) {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("lambda-sim: cannot watch for signals: {e}");
-            return ExitCode::FAILURE;
+            return cannot_start;
         }
     };
     if let Err(e) = crate::sys::raise_fd_limit() {
@@ -878,7 +901,7 @@ fn run(mut config: Config) -> ExitCode {
         Ok(server) => server,
         Err(e) => {
             eprintln!("lambda-sim: {e}");
-            return ExitCode::FAILURE;
+            return cannot_start;
         }
     };
     // A closed stdout must not stop the simulator: the ready line is a courtesy to scripts.

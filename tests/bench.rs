@@ -216,9 +216,18 @@ fn failed_invocations_are_listed_and_exit_1() {
 }
 
 #[test]
-fn without_a_bootstrap_it_measures_the_demo() {
+fn with_demo_it_measures_the_demo() {
     let out = Command::new(BIN)
-        .args(["bench", "-n", "5", "--warmup", "0", "--cold-starts", "1"])
+        .args([
+            "bench",
+            "--demo",
+            "-n",
+            "5",
+            "--warmup",
+            "0",
+            "--cold-starts",
+            "1",
+        ])
         .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
         .output()
         .unwrap();
@@ -256,8 +265,16 @@ fn bad_bench_flags_exit_2() {
         .args(["bench", "--compare", "/nonexistent/bootstrap", "--", "true"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // It cannot run: exit 2, as for every reason it cannot.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--compare"));
+    // Options but no bootstrap: exit 2, not the demo measured in its place.
+    let out = Command::new(BIN)
+        .args(["bench", "-n", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no bootstrap given"));
 }
 
 /// Chromium, wherever it is installed.
@@ -285,7 +302,16 @@ fn the_svg_renders_in_chromium() {
     };
     let svg = temp("render.svg");
     let out = Command::new(BIN)
-        .args(["bench", "-n", "20", "--warmup", "0", "--cold-starts", "2"])
+        .args([
+            "bench",
+            "--demo",
+            "-n",
+            "20",
+            "--warmup",
+            "0",
+            "--cold-starts",
+            "2",
+        ])
         .args(["--baseline", "--svg", svg.to_str().unwrap()])
         .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
         .output()

@@ -20,17 +20,51 @@ fn run(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn help_and_version() {
-    let out = run(&["--help"]);
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+fn help_and_version_as_cargo_has_them() {
+    let stdout = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let help = stdout(&["--help"]);
     assert!(help.contains("USAGE:") && help.contains("--runtime-interface-emulator-address"));
-    let out = run(&["--version"]);
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!("lambda-sim {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    // Every default, the exit codes and the environment.
+    for needle in [
+        "[default: warn]",
+        "[default: 3]",
+        "[default: 012345678912]",
+        "EXIT STATUS",
+        "LAMBDA_EXTENSIONS_DIR",
+        "RUST_LOG",
+        "_HANDLER",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "-q, --quiet",
+    ] {
+        assert!(help.contains(needle), "{needle} not in --help");
+    }
+    assert_eq!(stdout(&["help"]), help);
+    // Each command's own help: its options, not the global text.
+    for (command, own) in [
+        ("invoke", "--payload <EVENT>"),
+        ("bench", "--baseline"),
+        ("demo", "lambda-sim demo [SIMULATOR OPTIONS]"),
+    ] {
+        let text = stdout(&[command, "--help"]);
+        assert!(text.contains(own), "{command}: {text}");
+        assert!(
+            text.starts_with(&format!("lambda-sim {command}:")),
+            "{text}"
+        );
+        assert!(
+            text.contains("EXIT STATUS") && text.contains("EXAMPLE"),
+            "{text}"
+        );
+        assert_eq!(stdout(&["help", command]), text);
+    }
+    let version = format!("lambda-sim {}\n", env!("CARGO_PKG_VERSION"));
+    for flag in ["--version", "-V", "version"] {
+        assert_eq!(stdout(&[flag]), version);
+    }
 }
 
 #[test]
@@ -40,13 +74,12 @@ fn bad_flags_exit_2_with_a_clear_message() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unknown option '--frobnicate'"), "{err}");
     assert!(err.contains("--help"));
-    let out = run(&["--timeout", "1000", "./x"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("outside Lambda's range")
-    );
+    for bad in ["0", "1000", "2.5"] {
+        let out = run(&["--timeout", bad, "./x"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("1 to 900"), "{err}");
+    }
 }
 
 #[test]
@@ -438,12 +471,233 @@ fn invoke_with_an_endpoint_invokes_a_running_simulator() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    // Nothing listening: a platform error.
+    // As the ready line prints the address, without the scheme.
     let out = Command::new(BIN)
-        .args(["invoke", "--endpoint", "http://127.0.0.1:1"])
+        .args(["invoke", "--endpoint", &sim.invoke.to_string(), "-n", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{}\n{}\n");
+    // Options of the simulator it does not start are refused, not ignored.
+    let out = Command::new(BIN)
+        .args(["invoke", "--endpoint", &endpoint, "--timeout", "5"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--timeout"));
+    // Nothing listening: it could not start, exit 3.
+    let out = Command::new(BIN)
+        .args(["invoke", "--endpoint", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
     sim.signal("TERM");
     assert!(sim.wait_exit().success());
+}
+
+/// Whether a bootstrap sits where RIE looks on this machine (then "no bootstrap" cannot be
+/// tested through the binary here).
+fn rie_bootstrap_here() -> bool {
+    [
+        "/var/task/bootstrap",
+        "/opt/bootstrap",
+        "/var/runtime/bootstrap",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
+}
+
+#[test]
+fn with_options_and_no_bootstrap_it_exits_1_rather_than_run_the_demo() {
+    if rie_bootstrap_here() {
+        eprintln!("skipped: this machine has a bootstrap where RIE looks");
+        return;
+    }
+    let out = run(&["--invoke-addr", "127.0.0.1:0", "--timeout", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for place in [
+        "/var/task/bootstrap",
+        "/opt/bootstrap",
+        "/var/runtime/bootstrap",
+    ] {
+        assert!(err.contains(place), "{err}");
+    }
+    assert!(out.stdout.is_empty(), "nothing started");
+}
+
+#[test]
+fn invoke_exit_codes_tell_a_broken_set_up_from_the_functions_error() {
+    // No bootstrap, or one that cannot run: 3.
+    if !rie_bootstrap_here() {
+        let out = Command::new(BIN).args(["invoke"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+    }
+    let out = Command::new(BIN)
+        .args(["invoke", "--", "/nonexistent/bootstrap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    // An address in use: 3.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = invoke_once(&["--invoke-addr", &addr]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // A mistyped payload: a bad flag (2), and nothing started.
+    let started = std::time::Instant::now();
+    let out = invoke_once(&["--payload", "event.jsn"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("neither JSON nor a file"), "{err}");
+    assert!(!err.contains("START"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn invoke_reads_its_payload_from_files_and_standard_input() {
+    let file = std::env::temp_dir().join(format!("lambda-sim-event-{}.bin", std::process::id()));
+    std::fs::write(&file, br#"{"from":"fileb"}"#).unwrap();
+    let fileb = format!("fileb://{}", file.display());
+    let out = invoke_once(&["--payload", &fileb]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"from\":\"fileb\"}\n"
+    );
+    let _ = std::fs::remove_file(&file);
+    let py = python_runtime("echo");
+    let mut args = vec!["invoke", "--payload", "-", "--"];
+    args.extend(py.iter().map(String::as_str));
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(br#"{"from":"stdin"}"#).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"from\":\"stdin\"}\n"
+    );
+}
+
+/// AWS's own end-to-end test starts the emulator as
+/// `aws-lambda-rie /lambda-entrypoint.sh main.handler --runtime-interface-emulator-address 0.0.0.0:8081`:
+/// its option after the bootstrap and the handler. lambda-sim, started the same way, takes the
+/// option and gives the bootstrap the rest.
+#[test]
+fn it_starts_exactly_as_awss_end_to_end_test_starts_rie() {
+    let dir = std::env::temp_dir().join(format!("lambda-sim-entry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let entrypoint = dir.join("lambda-entrypoint.sh");
+    let runtime = python_runtime("echo");
+    std::fs::write(
+        &entrypoint,
+        format!(
+            "#!/bin/sh\n# The handler is the first argument, as in AWS's images.\necho \"entrypoint args: $*\"\nexec {} {} {}\n",
+            runtime[0], runtime[1], runtime[2]
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            entrypoint.to_str().unwrap(),
+            "main.handler",
+            "--runtime-interface-emulator-address",
+            "127.0.0.1:0",
+            "--runtime-api-address",
+            "127.0.0.1:0",
+        ])
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let ready = lines.next().unwrap().unwrap();
+    let invoke: std::net::SocketAddr = ready
+        .split(' ')
+        .find_map(|w| w.strip_prefix("invoke="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        invoke.ip().is_loopback() && invoke.port() != 8080,
+        "{ready}"
+    );
+    let r = common::Client::connect(invoke).request(
+        "POST",
+        common::INVOKE,
+        &[],
+        br#"{"action":"env"}"#,
+    );
+    assert_eq!(r.status, 200);
+    // _HANDLER is the last argument, as RIE sets it.
+    assert_eq!(r.json()["_HANDLER"], "main.handler");
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("entrypoint args:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    // The bootstrap got the handler, and not the emulator's option.
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("entrypoint args: main.handler"),
+        "{seen:?}"
+    );
+    common::binary::signal_pid(child.id(), "TERM");
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_account_id_is_the_one_in_the_arn_and_a_refusal_says_which_was_expected() {
+    let sim = Binary::python(
+        "echo",
+        &["--account-id", "111122223333", "--function-name", "orders"],
+    );
+    let path = |name: &str| format!("/2015-03-31/functions/{name}/invocations");
+    let arn = "arn:aws:lambda:us-east-1:111122223333:function:orders";
+    for name in [
+        arn,
+        "111122223333:function:orders",
+        "orders",
+        "function",
+        "orders:$LATEST",
+    ] {
+        let name = name.replace('$', "%24");
+        let r = common::Client::connect(sim.invoke).request("POST", &path(&name), &[], b"{}");
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+    }
+    let other = "arn:aws:lambda:us-east-1:012345678912:function:orders";
+    let r = common::Client::connect(sim.invoke).request("POST", &path(other), &[], b"{}");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("ResourceNotFoundException")
+    );
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with(&format!("Function not found: {other}")),
+        "{message}"
+    );
+    assert!(message.contains("in account 111122223333"), "{message}");
+    assert!(message.contains(arn), "{message}");
+    sim.stop();
+    // Not an account id.
+    let out = run(&["--account-id", "42", "./b"]);
+    assert_eq!(out.status.code(), Some(2));
 }

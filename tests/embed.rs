@@ -263,3 +263,34 @@ fn a_ticket_answers_once_then_gives_its_report() {
     assert!(cpu > Duration::ZERO);
     sim.shutdown().unwrap();
 }
+
+#[test]
+fn a_command_that_cannot_run_fails_start_with_the_clis_message() {
+    let err = Simulator::builder()
+        .command(["/nonexistent/bootstrap"])
+        .start()
+        .expect_err("nothing to run");
+    assert!(
+        err.to_string()
+            .contains("bootstrap /nonexistent/bootstrap does not exist"),
+        "{err}"
+    );
+    let err = Simulator::builder()
+        .command(["no-such-program-on-path-xyz"])
+        .start()
+        .expect_err("nothing to run");
+    assert!(
+        err.to_string().contains("not an executable on PATH"),
+        "{err}"
+    );
+    let err = Simulator::builder()
+        .command(["/bin/true"])
+        .extension("logger", [env!("CARGO_MANIFEST_DIR")])
+        .start()
+        .expect_err("a directory is no extension");
+    assert!(
+        err.to_string().contains("extension logger: ")
+            && err.to_string().contains("not an executable file"),
+        "{err}"
+    );
+}

@@ -228,7 +228,7 @@ impl Exchange<'_> {
             _ => Some(ResponseMode::Buffered),
         };
         let refused = match &route {
-            Route::Refuse(refusal) => Some(super::refusal(listener, refusal, head)),
+            Route::Refuse(refusal) => Some(super::refusal(listener, refusal, head, self.ctx)),
             Route::Response(id) => match (core.check_runtime_result(*id, false), mode) {
                 (Err(r), _) => Some(rejection(listener, r)),
                 (Ok(()), None) => {
@@ -434,7 +434,7 @@ impl Exchange<'_> {
                     Invoked::Answered(_, answer) => Outcome::Answer(answer),
                 }
             }
-            Route::Refuse(refusal) => answer(super::refusal(listener, &refusal, head)),
+            Route::Refuse(refusal) => answer(super::refusal(listener, &refusal, head, self.ctx)),
         }
     }
 

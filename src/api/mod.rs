@@ -428,14 +428,27 @@ pub(crate) fn request_timeout(listener: Listener, limit: std::time::Duration) ->
     }
 }
 
-/// The answer to a request refused on its head.
-pub fn refusal(listener: Listener, refusal: &Refusal, head: &Head<'_>) -> Rendered<'static> {
+/// The answer to a request refused on its head. A function that is not this one is Lambda's 404,
+/// its message as Lambda words it, then which function this simulator serves.
+pub fn refusal(
+    listener: Listener,
+    refusal: &Refusal,
+    head: &Head<'_>,
+    ctx: &Context,
+) -> Rendered<'static> {
     match (listener, refusal) {
         (_, Refusal::InvalidRequestId) => runtime::invalid_request_id(),
         (_, Refusal::FunctionNotFound(arn)) => invoke_error(
             404,
             "ResourceNotFoundException",
-            &format!("Function not found: {arn}"),
+            &format!(
+                "Function not found: {arn}. This simulator serves {} (also named 'function'), \
+                 version $LATEST or {}, in account {} and region {}",
+                ctx.arn(),
+                ctx.version,
+                ctx.account_id,
+                ctx.region
+            ),
         ),
         (Listener::Runtime, Refusal::NotFound) => runtime_error(
             404,

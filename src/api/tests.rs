@@ -216,11 +216,12 @@ fn invoke_routes_resolve_names_arns_and_qualifiers() {
 
 #[test]
 fn refusals_render_in_each_listeners_dialect() {
+    let ctx = ctx();
     with_request("GET /nope HTTP/1.1\r\n\r\n", |h, _| {
-        let r = refusal(Listener::Runtime, &Refusal::NotFound, h);
+        let r = refusal(Listener::Runtime, &Refusal::NotFound, h, &ctx);
         assert_eq!(r.status, 404);
         assert_eq!(json(&r)["errorType"], "NotFound");
-        let r = refusal(Listener::Invoke, &Refusal::NotFound, h);
+        let r = refusal(Listener::Invoke, &Refusal::NotFound, h, &ctx);
         assert_eq!(r.status, 404);
         assert_eq!(
             r.get("x-amzn-ErrorType"),
@@ -231,15 +232,32 @@ fn refusals_render_in_each_listeners_dialect() {
             Listener::Invoke,
             &Refusal::FunctionNotFound("arn:x".into()),
             h,
+            &ctx,
         );
         assert_eq!(
             r.get("x-amzn-ErrorType"),
             Some(&b"ResourceNotFoundException"[..])
         );
-        assert_eq!(json(&r)["message"], "Function not found: arn:x");
-        let r = refusal(Listener::Runtime, &Refusal::MethodNotAllowed("GET"), h);
+        // Lambda's words first, then which function this is.
+        let message = json(&r)["message"].as_str().unwrap().to_string();
+        assert!(
+            message.starts_with("Function not found: arn:x. "),
+            "{message}"
+        );
+        assert!(
+            message.contains("arn:aws:lambda:eu-west-1:123456789012:function:my-fn")
+                && message.contains("account 123456789012")
+                && message.contains("region eu-west-1"),
+            "{message}"
+        );
+        let r = refusal(
+            Listener::Runtime,
+            &Refusal::MethodNotAllowed("GET"),
+            h,
+            &ctx,
+        );
         assert_eq!((r.status, r.get("Allow")), (405, Some(&b"GET"[..])));
-        let r = refusal(Listener::Runtime, &Refusal::InvalidRequestId, h);
+        let r = refusal(Listener::Runtime, &Refusal::InvalidRequestId, h, &ctx);
         assert_eq!(
             text(&r),
             r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#

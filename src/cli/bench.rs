@@ -43,6 +43,8 @@ pub(crate) struct BenchOptions {
     pub svg: Option<PathBuf>,
     /// `--baseline` or `--compare`: what to compare with.
     pub baseline: Option<Baseline>,
+    /// `--histograms`: a text histogram of each phase, after the summary.
+    pub histograms: bool,
 }
 
 impl Default for BenchOptions {
@@ -55,6 +57,7 @@ impl Default for BenchOptions {
             json: None,
             svg: None,
             baseline: None,
+            histograms: false,
         }
     }
 }

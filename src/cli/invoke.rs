@@ -1,7 +1,8 @@
 //! `lambda-sim invoke`: one-shot invocations for scripts and CI. It starts the environment (or
 //! talks to a running `lambda-sim` with `--endpoint`), invokes, prints each answer on stdout and
-//! the log on stderr, shuts down, and exits 0 (success), 1 (a function error) or 2 (a platform
-//! error or a refused invocation).
+//! the log on stderr, shuts down, and exits 0 (success), 1 (a function error), 2 (a platform
+//! error or a refused invocation) or 3 (it could not start: a script can tell its function's
+//! failure from a broken set-up).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -13,7 +14,7 @@ use crate::config::Config;
 use crate::{Builder, InvokeRequest, LogOutput};
 
 /// What `lambda-sim invoke` was asked to do, beyond the simulator's own options.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InvokeOptions {
     /// `--payload JSON`, or `--payload-file F` (read when the command runs).
     pub payload: Payload,
@@ -25,6 +26,17 @@ pub(crate) struct InvokeOptions {
     pub endpoint: Option<String>,
 }
 
+impl Default for InvokeOptions {
+    fn default() -> InvokeOptions {
+        InvokeOptions {
+            payload: Payload::Empty,
+            count: 1,
+            log_tail: false,
+            endpoint: None,
+        }
+    }
+}
+
 /// Where the event comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Payload {
@@ -33,8 +45,10 @@ pub(crate) enum Payload {
     Empty,
     /// `--payload`.
     Inline(String),
-    /// `--payload-file`.
+    /// A file: `--payload-file`, `file://`, `fileb://`, or a path.
     File(PathBuf),
+    /// `-`: standard input, read to its end.
+    Stdin,
 }
 
 impl Payload {
@@ -45,9 +59,19 @@ impl Payload {
             Payload::Inline(text) => Ok(text.clone().into_bytes()),
             Payload::File(path) => std::fs::read(path)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            Payload::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("standard input: {e}")))?;
+                Ok(bytes)
+            }
         }
     }
 }
+
+/// The exit code for "could not start": the simulator, or the endpoint, is not there to invoke.
+const CANNOT_START: u8 = 3;
 
 /// How an invocation ended, as the exit code reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,7 +134,7 @@ pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
                 Ok(handle) => Some(handle),
                 Err(e) => {
                     eprintln!("lambda-sim invoke: {e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(CANNOT_START);
                 }
             }
         }
@@ -147,7 +171,7 @@ pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
                 Ok(answer) => answer,
                 Err(e) => {
                     eprintln!("lambda-sim invoke: {endpoint}: {e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(CANNOT_START);
                 }
             },
             (None, None) => return ExitCode::from(2),

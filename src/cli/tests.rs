@@ -2,7 +2,6 @@
 
 use super::invoke::{Verdict, verdict};
 use super::*;
-use std::os::unix::fs::PermissionsExt;
 
 fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|a| a.to_string()).collect()
@@ -55,7 +54,9 @@ fn flags_and_their_rie_aliases() {
                 "0.0.0.0:9000",
                 "--runtime-api-address=127.0.0.1:0",
                 "--timeout",
-                "0.5",
+                "1",
+                "--account-id",
+                "123456789012",
                 "--memory=512",
                 "--function-name",
                 "f",
@@ -74,7 +75,7 @@ fn flags_and_their_rie_aliases() {
                 "--eager-init",
                 "--task-root",
                 "/tmp",
-                "--quiet",
+                "-q",
                 "--",
                 "python3",
                 "-m",
@@ -88,7 +89,8 @@ fn flags_and_their_rie_aliases() {
     );
     assert_eq!(c.invoke_addr, "0.0.0.0:9000".parse().unwrap());
     assert_eq!(c.runtime_api_addr, "127.0.0.1:0".parse().unwrap());
-    assert_eq!(c.timeout, Duration::from_millis(500));
+    assert_eq!(c.timeout, Duration::from_secs(1));
+    assert_eq!(c.account_id, "123456789012");
     assert_eq!(c.memory_mb, 512);
     assert_eq!(c.function_name, "f");
     assert_eq!(c.handler.as_deref(), Some("h.x"));
@@ -106,11 +108,46 @@ fn flags_and_their_rie_aliases() {
 }
 
 #[test]
-fn options_after_the_bootstrap_belong_to_it() {
-    let c = config(parse_with(&["--quiet", "./run", "--timeout", "9"], &[], &[]).unwrap());
+fn options_are_taken_anywhere_as_rie_takes_them_and_the_rest_is_the_bootstraps() {
+    let c = config(
+        parse_with(
+            &["--quiet", "./run", "--timeout", "9", "--other", "x", "-v"],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
     assert!(c.quiet);
+    assert_eq!(c.timeout, Duration::from_secs(9));
+    assert_eq!(c.bootstrap.unwrap().args, ["--other", "x", "-v"]);
+    // As AWS's own end-to-end test starts RIE.
+    let c = config(
+        parse_with(
+            &[
+                "/lambda-entrypoint.sh",
+                "main.handler",
+                "--runtime-interface-emulator-address",
+                "0.0.0.0:8081",
+            ],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(c.invoke_addr, "0.0.0.0:8081".parse().unwrap());
+    let b = c.bootstrap.unwrap();
+    assert_eq!(b.program, PathBuf::from("/lambda-entrypoint.sh"));
+    assert_eq!(b.args, ["main.handler"]);
+    // After `--`, everything is the bootstrap's, ours included.
+    let c = config(parse_with(&["--", "./run", "--timeout", "9"], &[], &[]).unwrap());
     assert_eq!(c.timeout, Duration::from_secs(3));
     assert_eq!(c.bootstrap.unwrap().args, ["--timeout", "9"]);
+    let c = config(parse_with(&["./run", "--", "--quiet"], &[], &[]).unwrap());
+    assert!(!c.quiet);
+    assert_eq!(c.bootstrap.unwrap().args, ["--quiet"]);
+    // A help flag after the bootstrap is the bootstrap's.
+    let c = config(parse_with(&["./run", "--help"], &[], &[]).unwrap());
+    assert_eq!(c.bootstrap.unwrap().args, ["--help"]);
 }
 
 #[test]
@@ -165,12 +202,15 @@ fn bad_flags_are_usage_errors() {
     for (a, needle) in [
         (&["--nope"][..], "unknown option '--nope'"),
         (&["--timeout"], "--timeout needs a value"),
-        (&["--timeout", "0"], "outside Lambda's range"),
-        (&["--timeout", "901"], "outside Lambda's range"),
-        (&["--timeout", "x"], "not a number"),
+        (&["--timeout", "0"], "1 to 900"),
+        (&["--timeout", "901"], "1 to 900"),
+        (&["--timeout", "x"], "1 to 900"),
+        (&["--timeout", "1.5"], "whole number of seconds"),
+        (&["--log-level", "verbose"], "unknown log level 'verbose'"),
+        (&["--account-id", "12"], "12 digits"),
         (&["--memory", "64"], "outside Lambda's range"),
         (&["--invoke-addr", "nowhere"], "not an address"),
-        (&["--max-queue", "-1"], "not a whole number"),
+        (&["--max-queue", "x"], "not a whole number"),
         (&["--env", "NOVALUE"], "expected KEY=VALUE"),
         (&["--env", "=1"], "invalid variable name"),
         (
@@ -189,24 +229,32 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
-fn no_bootstrap_looks_where_rie_looks_then_runs_the_demo() {
+fn no_bootstrap_looks_where_rie_looks_and_runs_the_demo_only_when_bare() {
     let c = config(parse_with(&[], &[], &["/opt/bootstrap", "/var/runtime/bootstrap"]).unwrap());
     assert_eq!(
         c.bootstrap.unwrap().program,
         PathBuf::from("/opt/bootstrap")
     );
-    let p = parse_with(&["--timeout", "2"], &[], &[]).unwrap();
-    let Mode::Demo {
-        config: demo,
-        notice,
-    } = p.mode
-    else {
+    let c = config(parse_with(&["--quiet"], &[], &["/var/task/bootstrap"]).unwrap());
+    assert_eq!(
+        c.bootstrap.unwrap().program,
+        PathBuf::from("/var/task/bootstrap")
+    );
+    // No arguments at all: the demo, saying why.
+    let Mode::Demo { notice, .. } = parse_with(&[], &[], &[]).unwrap().mode else {
         panic!()
     };
     assert!(notice.unwrap().contains("running the built-in demo"));
-    assert_eq!(demo.timeout, Duration::from_secs(2));
+    // Any option and no bootstrap: exit 1, naming where it looked.
+    let e = parse_with(&["--timeout", "2"], &[], &[]).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    for place in RIE_BOOTSTRAPS {
+        assert!(e.to_string().contains(place), "{e}");
+    }
     assert!(matches!(
-        parse_with(&["demo"], &[], &[]).unwrap().mode,
+        parse_with(&["demo", "--timeout", "2"], &[], &[])
+            .unwrap()
+            .mode,
         Mode::Demo { notice: None, .. }
     ));
     assert_eq!(
@@ -218,38 +266,41 @@ fn no_bootstrap_looks_where_rie_looks_then_runs_the_demo() {
 }
 
 #[test]
-fn help_and_version() {
-    assert_eq!(parse_with(&["--help"], &[], &[]).unwrap().mode, Mode::Help);
-    assert_eq!(parse_with(&["-V"], &[], &[]).unwrap().mode, Mode::Version);
-}
-
-#[test]
-fn bootstraps_are_checked_before_start() {
-    let dir = std::env::temp_dir().join(format!("lambda-sim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("bootstrap");
-    std::fs::write(&exe, "#!/bin/sh\n").unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let plain = dir.join("plain");
-    std::fs::write(&plain, "").unwrap();
-    assert_eq!(check_bootstrap(&exe, None).unwrap(), exe);
-    let e = check_bootstrap(&plain, None).unwrap_err();
-    assert_eq!(e.exit_code(), 1);
-    assert!(e.to_string().contains("not an executable file"));
-    assert!(
-        check_bootstrap(&dir.join("missing"), None)
-            .unwrap_err()
-            .to_string()
-            .contains("does not exist")
+fn help_and_version_per_command_as_cargo_does() {
+    let mode = |a: &[&str]| parse_with(a, &[], &[]).unwrap().mode;
+    assert_eq!(mode(&["--help"]), Mode::Help(Command::Serve));
+    assert_eq!(mode(&["-h"]), Mode::Help(Command::Serve));
+    assert_eq!(mode(&["help"]), Mode::Help(Command::Serve));
+    assert_eq!(mode(&["invoke", "--help"]), Mode::Help(Command::Invoke));
+    assert_eq!(
+        mode(&["bench", "-n", "5", "--help"]),
+        Mode::Help(Command::Bench)
     );
-    let on_path = check_bootstrap(
-        Path::new("bootstrap"),
-        Some(&format!("/nonexistent:{}", dir.display())),
-    )
-    .unwrap();
-    assert_eq!(on_path, exe);
-    assert!(check_bootstrap(Path::new("no-such-tool-xyz"), Some("/usr/bin")).is_err());
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(mode(&["demo", "--help"]), Mode::Help(Command::Demo));
+    assert_eq!(mode(&["help", "invoke"]), Mode::Help(Command::Invoke));
+    assert_eq!(mode(&["help", "bench"]), Mode::Help(Command::Bench));
+    assert_eq!(mode(&["-V"]), Mode::Version);
+    assert_eq!(mode(&["--version"]), Mode::Version);
+    assert_eq!(mode(&["version"]), Mode::Version);
+    assert!(parse_with(&["help", "nope"], &[], &[]).is_err());
+    // Each help names its options with their defaults, its exit codes and an example.
+    for command in [
+        Command::Serve,
+        Command::Invoke,
+        Command::Bench,
+        Command::Demo,
+    ] {
+        let text = command.help();
+        assert!(text.contains("EXIT STATUS"), "{command:?}");
+        assert!(text.contains("EXAMPLE"), "{command:?}");
+        assert!(text.contains("--log-level"), "{command:?}");
+        assert!(text.contains("[default: warn]"), "{command:?}");
+    }
+    assert!(Command::Serve.help().contains("LAMBDA_EXTENSIONS_DIR"));
+    assert!(Command::Serve.help().contains("RUST_LOG"));
+    assert!(Command::Invoke.help().contains("fileb://"));
+    assert!(Command::Invoke.help().contains("    3 "));
+    assert!(Command::Bench.help().contains("--histograms"));
 }
 
 #[test]
@@ -351,7 +402,7 @@ fn invoke_takes_its_own_options_and_any_free_ports() {
                 "./b",
             ],
             &[],
-            &[],
+            &["event.json"],
         )
         .unwrap(),
     );
@@ -364,6 +415,17 @@ fn invoke_takes_its_own_options_and_any_free_ports() {
     );
     assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
     assert_eq!(c.bootstrap, None);
+    // As the ready line prints it.
+    let (_, o) = invoke_mode(
+        parse_with(
+            &["invoke", "--endpoint", "127.0.0.1:8080", "--count", "2"],
+            &[],
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(o.count, 2);
     // With no bootstrap given, RIE's paths are looked at as for a run.
     let (c, _) = invoke_mode(parse_with(&["invoke"], &[], &["/opt/bootstrap"]).unwrap());
     assert_eq!(
@@ -378,12 +440,28 @@ fn invoke_refuses_what_makes_no_sense() {
         Err(CliError::Usage(m)) => m,
         other => panic!("{a:?}: {other:?}"),
     };
-    assert!(usage(&["invoke"]).contains("needs a bootstrap"));
-    assert!(usage(&["invoke", "--endpoint", "http://x:1", "./b"]).contains("bootstrap was given"));
+    assert!(usage(&["invoke", "--endpoint", "x:1", "./b"]).contains("bootstrap was given"));
+    assert!(usage(&["invoke", "--endpoint", "x:1", "--timeout", "5"]).contains("--timeout"));
+    assert!(usage(&["invoke", "--endpoint", "x:1", "-q"]).contains("starts none"));
+    assert!(usage(&["invoke", "--endpoint", "https://x:1"]).contains("http://"));
+    assert!(usage(&["invoke", "--endpoint", "nowhere"]).contains("HOST:PORT"));
     assert!(usage(&["invoke", "--external-runtime", "./b"]).contains("--external-runtime"));
-    assert!(usage(&["invoke", "--count", "0", "./b"]).contains("not a count"));
+    assert!(usage(&["invoke", "--count", "0", "./b"]).contains("at least 1"));
     // Invoke's options mean nothing to a plain run.
     assert!(usage(&["--payload", "{}", "./b"]).contains("unknown option '--payload'"));
+    // No bootstrap is "could not start": exit 3, not a usage error.
+    let e = parse_with(&["invoke"], &[], &[]).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("--endpoint"), "{e}");
+    // The log level is lambda-sim's own: it applies with --endpoint too.
+    assert!(
+        parse_with(
+            &["invoke", "--endpoint", "x:1", "--log-level", "debug"],
+            &[],
+            &[]
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -508,6 +586,7 @@ fn bench_takes_its_own_options_and_the_simulators() {
                 program: "./plain".into(),
                 args: vec!["--fast".into()],
             })),
+            histograms: false,
         }
     );
     // The bootstrap's own flags stay its own.
@@ -527,11 +606,10 @@ fn bench_takes_its_own_options_and_the_simulators() {
 }
 
 #[test]
-fn a_payload_is_json_or_a_file() {
-    let payload = |v: &str| match parse_with(&["invoke", "--payload", v, "./b"], &[], &["ev.json"])
-        .unwrap()
-        .mode
-    {
+fn a_payload_is_json_a_file_or_standard_input_and_anything_else_is_refused() {
+    let files = ["ev.json", "x/ev.json", "raw.bin"];
+    let parsed = |flag: &str, v: &str| parse_with(&["invoke", flag, v, "./b"], &[], &files);
+    let payload = |v: &str| match parsed("--payload", v).unwrap().mode {
         Mode::Invoke { options, .. } => options.payload,
         other => panic!("{other:?}"),
     };
@@ -541,8 +619,25 @@ fn a_payload_is_json_or_a_file() {
         payload("file://x/ev.json"),
         Payload::File("x/ev.json".into())
     );
-    // Neither JSON nor a file: sent as it is, for the Invoke API to refuse.
-    assert_eq!(payload("not json"), Payload::Inline("not json".into()));
+    assert_eq!(payload("fileb://raw.bin"), Payload::File("raw.bin".into()));
+    assert_eq!(payload("-"), Payload::Stdin);
+    // A typo, text that is not JSON, a file:// that is not there: refused before anything
+    // starts, as a bad flag is.
+    for bad in ["ev.jsn", "not json", "{", "file://nope.json"] {
+        let e = parsed("--payload", bad).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+    }
+    assert!(matches!(
+        parsed("--payload-file", "-").unwrap().mode,
+        Mode::Invoke {
+            options: InvokeOptions {
+                payload: Payload::Stdin,
+                ..
+            },
+            ..
+        }
+    ));
+    assert!(parsed("--payload-file", "missing.json").is_err());
     // A file whose name is also JSON is taken as JSON.
     let (_, o, _) =
         bench_mode(parse_with(&["bench", "--payload", "1", "./b"], &[], &["1"]).unwrap());
@@ -550,10 +645,14 @@ fn a_payload_is_json_or_a_file() {
 }
 
 #[test]
-fn bench_without_a_bootstrap_measures_the_demo_unless_rie_finds_one() {
+fn bench_measures_the_demo_when_bare_or_asked_and_otherwise_wants_a_bootstrap() {
     let (c, _, notice) = bench_mode(parse_with(&["bench"], &[], &[]).unwrap());
     assert_eq!(c.bootstrap, None);
     assert!(notice.unwrap().contains("measuring the built-in demo"));
+    let (c, o, notice) =
+        bench_mode(parse_with(&["bench", "--demo", "--count", "7"], &[], &[]).unwrap());
+    assert_eq!((c.bootstrap, o.invocations), (None, 7));
+    assert!(notice.is_some());
     let (c, _, notice) =
         bench_mode(parse_with(&["bench"], &[], &["/var/runtime/bootstrap"]).unwrap());
     assert_eq!(notice, None);
@@ -561,6 +660,11 @@ fn bench_without_a_bootstrap_measures_the_demo_unless_rie_finds_one() {
         c.bootstrap.unwrap().program,
         PathBuf::from("/var/runtime/bootstrap")
     );
+    // Options but no bootstrap: it cannot run (exit 2), rather than measure the demo.
+    let e = parse_with(&["bench", "-n", "5"], &[], &[]).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("--demo"), "{e}");
+    assert!(parse_with(&["bench", "--demo", "./b"], &[], &[]).is_err());
 }
 
 #[test]
@@ -571,7 +675,7 @@ fn bench_refuses_what_makes_no_sense() {
     };
     assert!(usage(&["bench", "-n", "0", "./b"]).contains("at least 1"));
     assert!(usage(&["bench", "--cold-starts", "0", "./b"]).contains("at least 1"));
-    assert!(usage(&["bench", "-n", "many", "./b"]).contains("not a count"));
+    assert!(usage(&["bench", "-n", "many", "./b"]).contains("not a whole number"));
     assert!(usage(&["bench", "--baseline", "--baseline", "./b"]).contains("once"));
     assert!(usage(&["bench", "--baseline", "--compare", "./c", "./b"]).contains("once"));
     assert!(usage(&["bench", "--compare", " ", "./b"]).contains("no command"));

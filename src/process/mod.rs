@@ -115,6 +115,35 @@ fn resolve(program: &Path, path: Option<OsString>) -> io::Result<PathBuf> {
     })
 }
 
+/// The file to execute for `program` (`what` names it in the error): a path must be an
+/// executable file; a bare name must be one in `path`'s directories. Checked before anything
+/// starts, so that a bootstrap that cannot run is the caller's error at once, not an
+/// `Runtime.InvalidEntrypoint` for every invocation.
+pub(crate) fn resolve_executable(
+    what: &str,
+    program: &Path,
+    path: &std::ffi::OsStr,
+) -> Result<PathBuf, String> {
+    if program.components().count() > 1 || program.is_absolute() {
+        if !program.exists() {
+            return Err(format!("{what} {} does not exist", program.display()));
+        }
+        if !is_executable(program) {
+            return Err(format!(
+                "{what} {} is not an executable file (chmod +x?)",
+                program.display()
+            ));
+        }
+        return Ok(program.to_path_buf());
+    }
+    find_on_path(program, path).ok_or_else(|| {
+        format!(
+            "{what} '{}' is not an executable on PATH",
+            program.display()
+        )
+    })
+}
+
 /// The first executable file named `program` in the directories of `path` (`PATH`'s form).
 pub(crate) fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
     path.as_bytes()
@@ -275,6 +304,9 @@ pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("LAMBDA_RUNTIME_DIR", "--task-root"),
 ];
 
+/// Lambda's default `PATH` (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>).
+pub(crate) const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
 /// The environment of a function's runtime (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FunctionEnv {
@@ -308,7 +340,7 @@ impl FunctionEnv {
         if self.clean {
             // Lambda's unreserved defaults. With the host environment underneath they would
             // hide the host's PATH, so they only apply to a clean environment.
-            set("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+            set("PATH", LAMBDA_PATH);
             set("LANG", "en_US.UTF-8");
             set(
                 "LD_LIBRARY_PATH",
@@ -370,6 +402,45 @@ pub(crate) const EXTENSIONS_DO_NOT_GET: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn programs_are_checked_before_anything_starts() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lambda-sim-exe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("bootstrap");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "").unwrap();
+        let path = |p: &str| std::ffi::OsString::from(p);
+        let resolve =
+            |program: &Path, p: &str| super::resolve_executable("bootstrap", program, &path(p));
+        assert_eq!(resolve(&exe, "").unwrap(), exe);
+        assert!(
+            resolve(&plain, "")
+                .unwrap_err()
+                .contains("not an executable file")
+        );
+        assert!(
+            resolve(&dir.join("missing"), "")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        let on_path = resolve(
+            Path::new("bootstrap"),
+            &format!("/nonexistent:{}", dir.display()),
+        );
+        assert_eq!(on_path.unwrap(), exe);
+        assert!(
+            resolve(Path::new("no-such-tool-xyz"), "/usr/bin")
+                .unwrap_err()
+                .contains("not an executable on PATH")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn usable_cpus_counts_the_affinity_mask() {
         // std's count also applies cgroup quotas, so it can only be lower; neither can pass

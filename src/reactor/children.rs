@@ -2,8 +2,8 @@
 //! environment, reading their output, learning of their exits (pidfd, or polling), and killing
 //! what is left when the reactor goes.
 
-use std::io;
-use std::io::Read;
+use std::ffi::OsString;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
@@ -143,20 +143,40 @@ impl Launches {
         extensions: Vec<ExtensionCommand>,
         runtime_addr: SocketAddr,
         log_stream: String,
-    ) -> Launches {
+    ) -> io::Result<Launches> {
+        // The PATH the children will search, as `process::spawn` takes it.
+        let path = config
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| OsString::from(v))
+            .or_else(|| {
+                config
+                    .clean_env
+                    .then(|| OsString::from(process::LAMBDA_PATH))
+            })
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_default();
+        let check = |what: &str, program: &std::path::Path| {
+            process::resolve_executable(what, program, &path)
+                .map(|_| absolute_program(program))
+                .map_err(|message| io::Error::new(io::ErrorKind::NotFound, message))
+        };
+        let runtime = match &config.bootstrap {
+            Some(b) => Some((check("bootstrap", &b.program)?, b.args.clone())),
+            None => None,
+        };
+        let extensions = extensions
+            .into_iter()
+            .map(|e| {
+                let program = check(&format!("extension {}:", e.name), &e.program)?;
+                Ok(ExtensionCommand { program, ..e })
+            })
+            .collect::<io::Result<_>>()?;
         let task_root = config.effective_task_root();
-        Launches {
-            runtime: config
-                .bootstrap
-                .as_ref()
-                .map(|b| (absolute_program(&b.program), b.args.clone())),
-            extensions: extensions
-                .into_iter()
-                .map(|e| ExtensionCommand {
-                    program: absolute_program(&e.program),
-                    ..e
-                })
-                .collect(),
+        Ok(Launches {
+            runtime,
+            extensions,
             cwd: task_root.clone(),
             env: FunctionEnv {
                 runtime_api: children_address(runtime_addr).to_string(),
@@ -170,7 +190,7 @@ impl Launches {
                 extra: config.env.clone(),
                 clean: config.clean_env,
             },
-        }
+        })
     }
 }
 

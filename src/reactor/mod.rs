@@ -258,7 +258,7 @@ impl Reactor {
             extensions,
             runtime_addr,
             log_stream_name(epoch_us, seed),
-        );
+        )?;
         let reactor = Reactor {
             poll,
             start,
