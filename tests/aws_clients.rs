@@ -1,6 +1,7 @@
 //! The AWS CLI and boto3 against lambda-sim's invoke endpoint: `aws lambda invoke` and
 //! boto3's `invoke`, synchronous with the log tail, a function error, `Event`, `DryRun`, an
-//! unknown function. Both are Python packages; `.ci/run` installs them.
+//! unknown function. Both are Python packages: without them these tests skip, unless
+//! `LAMBDA_SIM_REQUIRE_CLIENTS` is set (`.ci/run` installs them and sets it).
 // Tests wait on real time; the no-clock rule of clippy.toml binds the library.
 #![allow(clippy::disallowed_methods)]
 
@@ -74,6 +75,9 @@ fn decode_log(value: &serde_json::Value) -> String {
 
 #[test]
 fn the_aws_cli_invokes_with_every_invocation_type_and_the_log_tail() {
+    if !python_has("awscli", "pip install awscli") {
+        return;
+    }
     let sim = sim();
     let (printed, body) = aws_invoke(
         &sim,
@@ -104,6 +108,9 @@ fn the_aws_cli_invokes_with_every_invocation_type_and_the_log_tail() {
 
 #[test]
 fn boto3_invokes_as_against_lambda() {
+    if !python_has("boto3", "pip install boto3") {
+        return;
+    }
     let sim = sim();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/boto3_invoke.py");
     let run = Command::new("python3")

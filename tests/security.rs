@@ -275,3 +275,32 @@ fn nothing_an_invoker_sends_splits_the_runtimes_next_answer() {
     assert_eq!(parsed, serde_json::json!({"a": 1, "X-Evil: 1": 2}));
     sim.stop();
 }
+
+/// A shell that opened a descriptor before `cargo test` (`exec 7>file`) gives it to the tests,
+/// and through them to lambda-sim: the descriptor check above must count only what lambda-sim
+/// opened itself. This runs that test again in a process started that way.
+#[test]
+fn the_descriptor_check_ignores_what_the_tests_inherited() {
+    if std::env::var_os("LAMBDA_SIM_SECURITY_INNER").is_some() {
+        return; // already the inner run
+    }
+    let file = std::env::temp_dir().join(format!("lambda-sim-inherited-{}", std::process::id()));
+    let me = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            "exec 7>\"$1\"; exec \"$0\" --exact hostile_requests_start_no_program_open_no_file_and_leave_no_descriptor",
+        ])
+        .arg(&me)
+        .arg(&file)
+        .env("LAMBDA_SIM_SECURITY_INNER", "1")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

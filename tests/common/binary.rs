@@ -17,6 +17,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_lambda-sim");
 pub struct Binary {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// Descriptors it inherited from the test process (a shell's `exec 7>file` before `cargo
+    /// test`), by number and target: not lambda-sim's own.
+    inherited: Vec<(u32, String)>,
     pub invoke: SocketAddr,
     pub runtime_api: SocketAddr,
 }
@@ -44,6 +47,7 @@ impl Binary {
     }
 
     fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Binary {
+        let inherited = inheritable_fds();
         let mut child = command
             .args([
                 "--invoke-addr",
@@ -88,6 +92,7 @@ impl Binary {
             runtime_api: addr("runtime-api="),
             child,
             lines,
+            inherited,
         }
     }
 
@@ -140,17 +145,18 @@ impl Binary {
             .unwrap_or(0)
     }
 
-    /// What each descriptor other than stdin, stdout and stderr (which the test gave it) is:
-    /// `socket:[..]`, `pipe:[..]`, a path.
+    /// What each descriptor lambda-sim opened itself is (`socket:[..]`, `pipe:[..]`, a path):
+    /// not stdin, stdout and stderr, which the test gave it, nor what it inherited.
     pub fn fd_targets(&self) -> Vec<String> {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .expect("the simulator's /proc/PID/fd")
             .filter_map(|e| {
                 let e = e.ok()?;
                 let fd: u32 = e.file_name().to_str()?.parse().ok()?;
-                (fd > 2).then(|| std::fs::read_link(e.path()).ok())?
+                let target = std::fs::read_link(e.path()).ok()?.display().to_string();
+                let inherited = self.inherited.iter().any(|(n, t)| *n == fd && *t == target);
+                (fd > 2 && !inherited).then_some(target)
             })
-            .map(|target| target.display().to_string())
             .collect()
     }
 
@@ -288,6 +294,28 @@ impl Binary {
         assert!(status.success(), "{status}");
         gone(&family);
     }
+}
+
+/// This process's descriptors above stderr that a child inherits (no `FD_CLOEXEC`), by
+/// number and target. Rust opens every descriptor close-on-exec, so these came from whoever
+/// started the tests.
+pub fn inheritable_fds() -> Vec<(u32, String)> {
+    const O_CLOEXEC: u32 = 0o2000000;
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let fd: u32 = e.file_name().to_str()?.parse().ok()?;
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())?;
+        let target = std::fs::read_link(e.path()).ok()?.display().to_string();
+        (fd > 2 && flags & O_CLOEXEC == 0).then_some((fd, target))
+    })
+    .collect()
 }
 
 /// The children of `pid`, from every one of its threads.

@@ -273,3 +273,21 @@ pub fn wait_report(sim: &Handle, request_id: &str) -> Vec<String> {
         Duration::from_secs(10),
     )
 }
+
+/// Whether the Python package `module` can be imported. When it cannot, a test that needs it
+/// skips, saying why, unless `LAMBDA_SIM_REQUIRE_CLIENTS` is set (as `.ci/run` sets it after
+/// installing them): then it fails.
+pub fn python_has(module: &str, install: &str) -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
+            "LAMBDA_SIM_REQUIRE_CLIENTS is set and python3 cannot import {module} ({install})"
+        );
+        eprintln!("skipped: python3 cannot import {module}; {install} to run this test");
+    }
+    found
+}
