@@ -70,6 +70,7 @@ fn the_extensions_overhead_brackets_its_sleep() {
             json.to_str().unwrap(),
             "--svg",
             svg.to_str().unwrap(),
+            "--histograms",
         ],
         &python_runtime("echo"),
     );
@@ -90,7 +91,9 @@ fn the_extensions_overhead_brackets_its_sleep() {
         assert!(u(&s["duration_us"]) >= SLEEP_US, "{s}");
         assert!(u(&s["cycle_us"]) >= u(&s["round_trip_us"]), "{s}");
     }
-    let summary = &arm["summary_us"]["overhead: slow"];
+    assert_eq!(doc["schema"], 1);
+    let summary = &arm["summary_us"]["overhead.slow"];
+    assert_eq!(summary["label"], "overhead: slow");
     assert_eq!(u(&summary["n"]), 30);
     let p50 = u(&summary["p50"]);
     // The runtime answers echo in well under the sleep; a second is a generous ceiling.
@@ -100,7 +103,10 @@ fn the_extensions_overhead_brackets_its_sleep() {
     );
     assert!(u(&summary["p50"]) <= u(&summary["p99"]));
     assert_eq!(arm["init_us"].as_array().unwrap().len(), 2);
-    assert!(u(&arm["summary_us"]["lambda-sim CPU"]["p50"]) > 0);
+    assert!(u(&arm["summary_us"]["lambda_sim_cpu"]["p50"]) > 0);
+    // One extension: its row, and no "all extensions" row repeating it.
+    assert!(arm["summary_us"].get("overhead.all").is_none(), "{arm}");
+    assert!(!stdout.contains("overhead: all extensions"), "{stdout}");
 
     // The text report: a table row for the extension and a histogram of it.
     let row = stdout
@@ -160,7 +166,7 @@ fn a_baseline_shows_the_extension_as_a_real_difference() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["phase"] == "duration (REPORT)")
+        .find(|d| d["phase"] == "duration")
         .unwrap();
     // With the extension, each invocation lasts its sleep longer, give or take the runtime.
     let median = &duration["median_us"];
@@ -174,6 +180,16 @@ fn a_baseline_shows_the_extension_as_a_real_difference() {
         .find(|l| l.trim_start().starts_with("duration (REPORT)") && l.contains("median"))
         .unwrap_or_else(|| panic!("no difference line:\n{stdout}"));
     assert!(line.ends_with("a real difference"), "{line}");
+    // Without --histograms: the summary and the differences only.
+    assert!(!stdout.contains("█"), "{stdout}");
+    // Progress counts what the command line asked for, not invocations times environments.
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("lambda-sim bench: invocations 20/20"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("/40"), "{stderr}");
+    assert!(stderr.contains("cold starts 2/2"), "{stderr}");
 }
 
 #[test]

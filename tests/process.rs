@@ -459,6 +459,9 @@ fn a_bootstrap_that_vanishes_is_an_invalid_entrypoint() {
     std::fs::create_dir_all(&dir).unwrap();
     let bootstrap = dir.join("bootstrap");
     std::fs::write(&bootstrap, "#!/bin/sh\nexit 1\n").unwrap();
+    // Executable when the simulator starts (it checks), gone by the first invocation.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
     let sim = Simulator::builder()
         .command([bootstrap.display().to_string()])
         .start()

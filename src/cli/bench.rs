@@ -129,6 +129,8 @@ pub(crate) struct Arm {
 /// A phase's samples, named, ready to summarise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Phase {
+    /// Its stable identifier, `--json`'s key (`round_trip`, `overhead.NAME`, ...).
+    pub key: String,
     /// The name printed.
     pub name: String,
     /// The successful invocations' values (the cold starts' for init), sorted, µs.
@@ -145,19 +147,21 @@ impl Arm {
             .iter()
             .filter(|s| s.failure.is_none())
             .collect();
-        let phase = |name: &str, values: Vec<u64>| {
+        let phase = |key: &str, name: &str, values: Vec<u64>| {
             let mut sorted = values;
             stats::sort(&mut sorted);
             Phase {
+                key: key.to_string(),
                 name: name.to_string(),
                 sorted,
             }
         };
+        let known = |id: PhaseId, values| phase(id.key, id.label, values);
         let mut phases = vec![
-            phase(PHASE_INIT, self.inits.clone()),
-            phase(PHASE_ROUND_TRIP, ok.iter().map(|s| s.round_trip).collect()),
-            phase(PHASE_RUNTIME, ok.iter().filter_map(|s| s.runtime).collect()),
-            phase(
+            known(PHASE_INIT, self.inits.clone()),
+            known(PHASE_ROUND_TRIP, ok.iter().map(|s| s.round_trip).collect()),
+            known(PHASE_RUNTIME, ok.iter().filter_map(|s| s.runtime).collect()),
+            known(
                 PHASE_DURATION,
                 ok.iter().filter_map(|s| s.duration).collect(),
             ),
@@ -177,15 +181,17 @@ impl Arm {
                     .find(|(n, _)| n == name)
                     .map(|(_, us)| *us)
             });
-            phases.push(phase(&format!("overhead: {name}"), values.collect()));
+            let (key, label) = (format!("overhead.{name}"), format!("overhead: {name}"));
+            phases.push(phase(&key, &label, values.collect()));
         }
-        if !names.is_empty() {
+        // The largest of several; with one extension it would repeat that one's row.
+        if names.len() >= 2 {
             let total = ok.iter().map(|s| s.overhead()).collect();
-            phases.push(phase(PHASE_OVERHEAD, total));
+            phases.push(known(PHASE_OVERHEAD, total));
         }
         let outside = ok.iter().filter_map(|s| s.outside()).collect();
-        phases.push(phase(PHASE_OUTSIDE, outside));
-        phases.push(phase(PHASE_CPU, ok.iter().filter_map(|s| s.cpu).collect()));
+        phases.push(known(PHASE_OUTSIDE, outside));
+        phases.push(known(PHASE_CPU, ok.iter().filter_map(|s| s.cpu).collect()));
         phases
     }
 
@@ -208,23 +214,57 @@ impl Arm {
     }
 }
 
-/// The init phase's name.
-pub(crate) const PHASE_INIT: &str = "init (cold start)";
-/// The round trip's.
-pub(crate) const PHASE_ROUND_TRIP: &str = "invoke round trip";
-/// The runtime's.
-pub(crate) const PHASE_RUNTIME: &str = "runtime duration";
-/// The REPORT duration's.
-pub(crate) const PHASE_DURATION: &str = "duration (REPORT)";
-/// The extensions' total overhead's.
-pub(crate) const PHASE_OVERHEAD: &str = "overhead: all extensions";
+/// A phase's stable identifier (the key in `--json`) and its label (in the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PhaseId {
+    /// The identifier.
+    pub key: &'static str,
+    /// The label.
+    pub label: &'static str,
+}
+
+/// The init of a cold start.
+pub(crate) const PHASE_INIT: PhaseId = PhaseId {
+    key: "init",
+    label: "init (cold start)",
+};
+/// The invoker's round trip.
+pub(crate) const PHASE_ROUND_TRIP: PhaseId = PhaseId {
+    key: "round_trip",
+    label: "invoke round trip",
+};
+/// The runtime's duration.
+pub(crate) const PHASE_RUNTIME: PhaseId = PhaseId {
+    key: "runtime",
+    label: "runtime duration",
+};
+/// The REPORT's duration.
+pub(crate) const PHASE_DURATION: PhaseId = PhaseId {
+    key: "duration",
+    label: "duration (REPORT)",
+};
+/// The largest overhead of several extensions (CloudWatch's `PostRuntimeExtensionsDuration`);
+/// each extension's own is `overhead.NAME`.
+pub(crate) const PHASE_OVERHEAD: PhaseId = PhaseId {
+    key: "overhead.all",
+    label: "overhead: all extensions",
+};
 /// The round trip less the runtime's duration.
-pub(crate) const PHASE_OUTSIDE: &str = "outside the runtime";
+pub(crate) const PHASE_OUTSIDE: PhaseId = PhaseId {
+    key: "outside_runtime",
+    label: "outside the runtime",
+};
 /// lambda-sim's own CPU time.
-pub(crate) const PHASE_CPU: &str = "lambda-sim CPU";
+pub(crate) const PHASE_CPU: PhaseId = PhaseId {
+    key: "lambda_sim_cpu",
+    label: "lambda-sim CPU",
+};
+
+/// The version of `--json`'s layout: raised when a key changes meaning or goes.
+pub(crate) const JSON_SCHEMA: u32 = 1;
 
 /// The phases compared between the arms: those every environment has.
-const COMPARED: [&str; 6] = [
+const COMPARED: [PhaseId; 6] = [
     PHASE_INIT,
     PHASE_ROUND_TRIP,
     PHASE_RUNTIME,
@@ -240,7 +280,7 @@ const BOOTSTRAP_SEED: u64 = 0x6c61_6d62_6461;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Difference {
     /// The phase.
-    pub phase: &'static str,
+    pub phase: PhaseId,
     /// Of the medians, with a bootstrap interval.
     pub median: Interval,
     /// Of the means, with Welch's interval (`None` under two samples a side).
@@ -253,13 +293,13 @@ pub(crate) fn compare(a: &Arm, b: &Arm) -> Vec<Difference> {
     let find = |phases: &[Phase], name: &str| {
         phases
             .iter()
-            .find(|p| p.name == name)
+            .find(|p| p.key == name)
             .map(|p| p.sorted.clone())
     };
     COMPARED
         .iter()
         .filter_map(|&phase| {
-            let (x, y) = (find(&pa, phase)?, find(&pb, phase)?);
+            let (x, y) = (find(&pa, phase.key)?, find(&pb, phase.key)?);
             Some(Difference {
                 phase,
                 median: median_difference(&x, &y, stats::RESAMPLES, BOOTSTRAP_SEED)?,
@@ -390,8 +430,9 @@ fn measure(
     payload: &[u8],
 ) -> std::io::Result<()> {
     let mut progress = Progress::new(
-        u64::from(options.invocations) * arms.len() as u64,
-        u64::from(options.cold_starts.max(1) - 1) * arms.len() as u64,
+        u64::from(options.invocations),
+        u64::from(options.cold_starts.max(1)),
+        arms.len() as u64,
     );
     let mut handles = Vec::with_capacity(arms.len());
     for (arm, config) in arms.iter_mut().zip(configs) {
@@ -544,16 +585,20 @@ fn failure(response: &InvokeResponse) -> Option<String> {
 struct Progress {
     invocations: u64,
     cold_starts: u64,
+    arms: u64,
     done: u64,
     shown: u64,
     terminal: bool,
 }
 
 impl Progress {
-    fn new(invocations: u64, cold_starts: u64) -> Progress {
+    /// Progress through `invocations` measured invocations and `cold_starts` cold starts (the
+    /// first among them), each run in every one of `arms` environments.
+    fn new(invocations: u64, cold_starts: u64, arms: u64) -> Progress {
         Progress {
             invocations,
             cold_starts,
+            arms: arms.max(1),
             done: 0,
             shown: 0,
             terminal: std::io::stderr().is_terminal(),
@@ -570,24 +615,28 @@ impl Progress {
         self.show();
     }
 
+    /// Counted as the command line counts them: `-n 200` shows `/200`, whatever the number of
+    /// environments; `--cold-starts 5` shows `/5`, the first already done.
     fn show(&mut self) {
-        let total = (self.invocations + self.cold_starts).max(1);
+        let steps = self.arms * (self.invocations + self.cold_starts - 1);
+        let total = steps.max(1);
         let step = if self.terminal {
             total.div_ceil(200)
         } else {
             total.div_ceil(10)
         };
-        let milestone = self.done == total || self.done == self.invocations;
+        let invoked = self.arms * self.invocations;
+        let milestone = self.done == total || self.done == invoked;
         if self.done < self.shown + step && !milestone {
             return;
         }
         self.shown = self.done;
-        let what = if self.done <= self.invocations {
-            format!("invocations {}/{}", self.done, self.invocations)
+        let what = if self.done <= invoked {
+            format!("invocations {}/{}", self.done / self.arms, self.invocations)
         } else {
             format!(
                 "cold starts {}/{}",
-                self.done - self.invocations,
+                1 + (self.done - invoked) / self.arms,
                 self.cold_starts
             )
         };
@@ -651,7 +700,8 @@ const TEXT_BUCKETS: usize = 10;
 /// The widest bar.
 const BAR_WIDTH: u64 = 40;
 
-/// The report on stdout: a table per arm, the differences, a histogram per phase, failures.
+/// The report on stdout: a table per arm, the differences, a histogram per phase if asked for
+/// (`--histograms`), the failures.
 pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
     let mut out = headline(arms, options) + "\n\n";
     for arm in arms {
@@ -695,7 +745,7 @@ pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
             a.label, b.label
         );
         for d in compare(a, b) {
-            pad(&mut out, &format!("  {}", d.phase), 26, false);
+            pad(&mut out, &format!("  {}", d.phase.label), 26, false);
             out.push_str("median ");
             pad(&mut out, &fmt_signed(d.median.estimate), 9, true);
             out.push_str(&interval(&d.median));
@@ -711,7 +761,7 @@ pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
         }
         out.push('\n');
     }
-    for arm in arms {
+    for arm in arms.iter().filter(|_| options.histograms) {
         for phase in arm.phases() {
             let Some(buckets) = Buckets::spanning(&[&phase.sorted], TEXT_BUCKETS) else {
                 continue;
@@ -811,7 +861,7 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
         String::with_capacity(256 + arms.iter().map(|a| a.samples.len()).sum::<usize>() * 256);
     let _ = write!(
         j,
-        "{{\n\"lambda_sim\":\"{}\",\"invocations\":{},\"warmup\":{},\"cold_starts\":{},\"elapsed_ms\":{},\n\"arms\":[",
+        "{{\n\"schema\":{JSON_SCHEMA},\"lambda_sim\":\"{}\",\"invocations\":{},\"warmup\":{},\"cold_starts\":{},\"elapsed_ms\":{},\n\"arms\":[",
         env!("CARGO_PKG_VERSION"),
         options.invocations,
         options.warmup,
@@ -842,10 +892,12 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
             };
             j.push_str(if first { "\n" } else { ",\n" });
             first = false;
+            json_str(&mut j, &phase.key);
+            j.push_str(":{\"label\":");
             json_str(&mut j, &phase.name);
             let _ = write!(
                 j,
-                ":{{\"n\":{},\"min\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
+                ",\"n\":{},\"min\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
                 s.n,
                 s.min,
                 s.p50,
@@ -893,8 +945,9 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
             j.push_str(if i == 0 { "\n{" } else { ",\n{" });
             let _ = write!(
                 j,
-                "\"phase\":\"{}\",\"median_us\":{},\"mean_us\":{},\"significant\":{}}}",
-                d.phase,
+                "\"phase\":\"{}\",\"label\":\"{}\",\"median_us\":{},\"mean_us\":{},\"significant\":{}}}",
+                d.phase.key,
+                d.phase.label,
                 json_interval(Some(&d.median)),
                 json_interval(d.mean.as_ref()),
                 d.median.excludes_zero()

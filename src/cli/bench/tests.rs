@@ -257,31 +257,47 @@ fn phases_leave_failures_out_and_total_several_extensions() {
     assert_eq!(
         names,
         [
-            PHASE_INIT,
-            PHASE_ROUND_TRIP,
-            PHASE_RUNTIME,
-            PHASE_DURATION,
+            PHASE_INIT.label,
+            PHASE_ROUND_TRIP.label,
+            PHASE_RUNTIME.label,
+            PHASE_DURATION.label,
             "overhead: a",
             "overhead: b",
-            PHASE_OVERHEAD,
-            PHASE_OUTSIDE,
-            PHASE_CPU
+            PHASE_OVERHEAD.label,
+            PHASE_OUTSIDE.label,
+            PHASE_CPU.label
         ]
     );
-    let values = |name: &str| {
+    // Stable keys, for --json.
+    let keys: Vec<&str> = phases.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "init",
+            "round_trip",
+            "runtime",
+            "duration",
+            "overhead.a",
+            "overhead.b",
+            "overhead.all",
+            "outside_runtime",
+            "lambda_sim_cpu"
+        ]
+    );
+    let values = |key: &str| {
         phases
             .iter()
-            .find(|p| p.name == name)
+            .find(|p| p.key == key)
             .map(|p| p.sorted.clone())
             .unwrap()
     };
-    assert_eq!(values(PHASE_INIT), [3000, 4000]);
-    assert_eq!(values(PHASE_ROUND_TRIP), [200, 201, 202]);
-    assert_eq!(values("overhead: a"), [0, 10, 20]);
+    assert_eq!(values(PHASE_INIT.key), [3000, 4000]);
+    assert_eq!(values(PHASE_ROUND_TRIP.key), [200, 201, 202]);
+    assert_eq!(values("overhead.a"), [0, 10, 20]);
     // The slowest extension, each time.
-    assert_eq!(values(PHASE_OVERHEAD), [5, 10, 20]);
-    assert_eq!(values(PHASE_OUTSIDE), [100, 100, 100]);
-    assert_eq!(values(PHASE_CPU), [20, 21, 22]);
+    assert_eq!(values(PHASE_OVERHEAD.key), [5, 10, 20]);
+    assert_eq!(values(PHASE_OUTSIDE.key), [100, 100, 100]);
+    assert_eq!(values(PHASE_CPU.key), [20, 21, 22]);
     assert_eq!(
         arm.all_failures(),
         ["invocation 4 (id-3): Sandbox.Timedout"]
@@ -289,6 +305,12 @@ fn phases_leave_failures_out_and_total_several_extensions() {
     // Without extensions, no overhead at all.
     let none = arm_with("f", vec![sample(0, 200, 100, &[])], vec![]);
     assert!(!none.phases().iter().any(|p| p.name.starts_with("overhead")));
+    // With one extension, its own row and no "all extensions" repeating it.
+    let mut one = arm_with("f", vec![sample(0, 200, 100, &[("a", 7)])], vec![]);
+    one.extensions = vec!["a".into()];
+    let keys: Vec<String> = one.phases().into_iter().map(|p| p.key).collect();
+    assert!(keys.contains(&"overhead.a".to_string()), "{keys:?}");
+    assert!(!keys.contains(&"overhead.all".to_string()), "{keys:?}");
 }
 
 #[test]
@@ -319,9 +341,9 @@ fn comparing_arms_reports_each_shared_phase() {
         vec![3000, 3100, 3200],
     );
     let diffs = compare(&a, &b);
-    let phases: Vec<&str> = diffs.iter().map(|d| d.phase).collect();
+    let phases: Vec<PhaseId> = diffs.iter().map(|d| d.phase).collect();
     assert_eq!(phases, COMPARED);
-    let of = |phase: &str| diffs.iter().find(|d| d.phase == phase).unwrap();
+    let of = |phase: PhaseId| diffs.iter().find(|d| d.phase == phase).unwrap();
     assert_eq!(of(PHASE_INIT).median.estimate, 2000.0);
     assert_eq!(of(PHASE_ROUND_TRIP).median.estimate, 100.0);
     assert!(of(PHASE_ROUND_TRIP).median.excludes_zero());
@@ -338,7 +360,7 @@ fn comparing_arms_reports_each_shared_phase() {
     );
     let line = text
         .lines()
-        .find(|l| l.trim_start().starts_with(PHASE_ROUND_TRIP) && l.contains("median"))
+        .find(|l| l.trim_start().starts_with(PHASE_ROUND_TRIP.label) && l.contains("median"))
         .unwrap();
     assert!(
         line.contains("+100 µs") && line.ends_with("a real difference"),
@@ -346,7 +368,7 @@ fn comparing_arms_reports_each_shared_phase() {
     );
     let line = text
         .lines()
-        .find(|l| l.trim_start().starts_with(PHASE_RUNTIME) && l.contains("median"))
+        .find(|l| l.trim_start().starts_with(PHASE_RUNTIME.label) && l.contains("median"))
         .unwrap();
     assert!(line.ends_with("within the noise"), "{line}");
 }
@@ -405,11 +427,15 @@ fn json_holds_every_sample_and_the_summary() {
     assert_eq!(arm["init_us"], serde_json::json!([5000]));
     assert_eq!(arm["failures"].as_array().unwrap().len(), 1);
     // 28 successful invocations with a runtime duration (one failed, one never released).
-    assert_eq!(arm["summary_us"][PHASE_RUNTIME]["n"], 28);
-    assert_eq!(arm["summary_us"][PHASE_ROUND_TRIP]["min"], 300);
+    assert_eq!(doc["schema"], JSON_SCHEMA);
+    assert_eq!(arm["summary_us"]["runtime"]["n"], 28);
+    assert_eq!(arm["summary_us"]["runtime"]["label"], "runtime duration");
+    assert_eq!(arm["summary_us"]["round_trip"]["min"], 300);
+    assert_eq!(arm["summary_us"]["overhead.a"]["label"], "overhead: a");
     let diffs = doc["differences"].as_array().unwrap();
     assert_eq!(diffs.len(), COMPARED.len());
-    assert_eq!(diffs[0]["phase"], PHASE_INIT);
+    assert_eq!(diffs[0]["phase"], "init");
+    assert_eq!(diffs[0]["label"], "init (cold start)");
     assert_eq!(diffs[0]["median_us"]["estimate"], 2000);
     // One init a side: no variance, no Welch interval.
     assert_eq!(diffs[0]["mean_us"], serde_json::Value::Null);
@@ -440,11 +466,45 @@ fn the_svg_is_well_formed_and_draws_every_invocation() {
             .count()
     };
     // Each invocation's column: outside the runtime and runtime for both; the extension's
-    // overhead only with extensions; legends draw one of each too.
-    assert_eq!(class("rt"), 300 + 300 + 2);
-    assert_eq!(class("ext"), 300 + 2);
+    // overhead only with extensions; the legend draws one of each too.
+    assert_eq!(class("rt"), 300 + 300 + 1);
+    assert_eq!(class("ext"), 300 + 1);
     // The cold starts, and their legend's key.
-    assert_eq!(class("init"), 2 + 2 + 2);
+    assert_eq!(class("init"), 2 + 2 + 1);
+    // Every compared phase's difference: an interval and its estimate (and the legend's).
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert_eq!(circles, COMPARED.len() + 1);
+    // Each histogram marks each series' p50 and p99 (dashed); the legend shows both marks.
+    let lines = |c: &str| {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("line") && n.attribute("class") == Some(c))
+            .count()
+    };
+    let panels = a_phases_with_samples(&doc);
+    assert_eq!(lines("pa"), panels + 1, "p50 of the first environment");
+    assert_eq!(lines("pa p99"), panels + 1, "its p99");
+    assert_eq!(
+        lines("pb"),
+        panels - 1,
+        "the baseline's, but for its extensions' phase"
+    );
+    // One scale for both timelines: their top ticks read the same.
+    let ticks: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("s r"))
+        .filter_map(|n| n.text())
+        .collect();
+    let timed: Vec<&&str> = ticks
+        .iter()
+        .filter(|t| !t.starts_with('≥') && (t.ends_with("µs") || t.ends_with("ms")))
+        .collect();
+    // Four grid lines a timeline; the baseline's are the first's, though its columns are a
+    // tenth as tall.
+    assert_eq!(timed.len(), 8, "{timed:?}");
+    assert_eq!(timed[..4], timed[4..], "{timed:?}");
     // The label was escaped, and is read back whole.
     assert!(
         doc.descendants()
@@ -482,4 +542,12 @@ fn xml_escaping() {
         svg::escape("a<b>&\"c\"\u{1}\td"),
         "a&lt;b&gt;&amp;&quot;c&quot;\u{FFFD}\td"
     );
+}
+
+/// How many histogram panels a picture has: one heading each.
+fn a_phases_with_samples(doc: &roxmltree::Document<'_>) -> usize {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter(|n| n.text().is_some_and(|t| t.ends_with("samples per bucket")))
+        .count()
 }
