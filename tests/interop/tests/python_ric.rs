@@ -13,10 +13,15 @@ fn awslambdaric_answers_events_errors_and_timeouts() {
     let check = Command::new("python3")
         .args(["-c", "import awslambdaric"])
         .status();
-    assert!(
-        check.is_ok_and(|s| s.success()),
-        "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
-    );
+    if !check.is_ok_and(|s| s.success()) {
+        // Skipped, saying why, unless it is required (as .ci/run requires it).
+        assert!(
+            std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
+            "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
+        );
+        eprintln!("skipped: awslambdaric is not installed (pip install awslambdaric)");
+        return;
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
     let sim = common::start(
         &dir,
