@@ -73,8 +73,10 @@
 //!   [`Config::max_queue`] (default [`DEFAULT_MAX_QUEUE`]); past it, the Invoke API's 429. With
 //!   0, it is Lambda with reserved concurrency 1. Each failing init answers one invocation, so a
 //!   crash-looping function answers every queued invocation rather than hanging it. At shutdown,
-//!   queued and unanswered invokers get `Sandbox.Shutdown`. An invoker that leaves while queued
-//!   is removed; one that leaves while its invocation runs does not stop it (nor does Lambda).
+//!   queued and unanswered invokers get `Sandbox.Shutdown`. An invoker whose connection breaks
+//!   (a reset) while queued is removed; one that leaves while its invocation runs does not stop
+//!   it (nor does Lambda). An invoker's EOF is not leaving: it may be a half-close after the
+//!   request, and the answer is still written (the reactor's rule, as Go's server has it).
 //! - **Parked waiters.** Several `/next` calls may be parked at once (a runtime reconnecting, a
 //!   benchmark): the longest-waiting one gets the next invocation. A waiter whose connection
 //!   closes before its release is dropped, and the invocation waits for another. Parked long

@@ -20,6 +20,12 @@ pub(crate) const MAX_PIPELINED_BYTES: usize = 64 * 1024;
 /// and bodies held back behind `Expect: 100-continue`, close the connection instead.
 pub(crate) const MAX_DISCARD_BYTES: u64 = 256 * 1024;
 
+/// A connection whose unwritten output passes this many bytes is not read (nor its buffered
+/// requests decoded) until its peer has taken enough of it: a peer that pipelines requests and
+/// never reads their answers holds at most this much output, one read's worth of requests, and
+/// the answers to them. Nginx and Go's server stop reading such a peer the same way.
+pub(crate) const MAX_UNWRITTEN_BYTES: usize = 256 * 1024;
+
 /// Output buffers larger than this are released once flushed, so that a connection that carried
 /// a 6 MB payload does not keep 6 MB while it sits parked.
 const KEEP_OUTPUT_CAPACITY: usize = 64 * 1024;
@@ -46,8 +52,10 @@ pub(crate) struct Conn {
     pub(crate) route: Option<Route>,
     /// An answer decided from the head, sent once the (discarded) body has been read.
     pub(crate) early: Option<Box<Rendered<'static>>>,
-    /// The peer sent EOF (or the connection broke).
+    /// The connection broke (a reset, a failed write): nothing more can be written.
     pub(crate) peer_closed: bool,
+    /// The peer sent EOF: it sends nothing more, but may still read (a half-close).
+    pub(crate) eof: bool,
     /// Close after the current response, whatever the request asked (its body was not read).
     pub(crate) close_after: bool,
     /// Reading stopped because too much was pipelined; resume when the answer is out.
@@ -110,6 +118,7 @@ impl Conn {
             route: None,
             early: None,
             peer_closed: false,
+            eof: false,
             close_after: false,
             read_paused: false,
             lingering: false,
@@ -131,7 +140,11 @@ impl Conn {
     /// tokio does. A readiness event that reports the peer's EOF passes `to_the_end`, so that
     /// data and EOF arriving together are both seen.
     pub(crate) fn read_some(&mut self, scratch: &mut [u8], to_the_end: bool) -> bool {
-        if self.peer_closed || self.streaming.as_ref().is_some_and(|s| s.throttled) {
+        if self.peer_closed || self.eof || self.streaming.as_ref().is_some_and(|s| s.throttled) {
+            return false;
+        }
+        if self.output_full() {
+            self.read_paused = true;
             return false;
         }
         if self.state != State::Reading
@@ -144,7 +157,7 @@ impl Conn {
         loop {
             match self.stream.read(scratch) {
                 Ok(0) => {
-                    self.peer_closed = true;
+                    self.eof = true;
                     return false;
                 }
                 Ok(n) => {
@@ -171,7 +184,28 @@ impl Conn {
 
     /// Whether the response to the current request must close the connection.
     pub(crate) fn must_close(&self) -> bool {
-        self.close_after || self.peer_closed || !self.decoder.head().keep_alive()
+        self.close_after || self.peer_closed || self.eof || !self.decoder.head().keep_alive()
+    }
+
+    /// Whether the connection is done with: broken, or closed by its peer with nothing left to
+    /// write to it. A peer that half-closed after its request still gets the answer (as Go's
+    /// server, and so AWS's emulator, answers it): an invoker waiting for the function's answer
+    /// keeps its connection, and so does an answer still being written. A runtime's or an
+    /// extension's parked long poll whose peer sent EOF is gone: its process is taken to have
+    /// let go of it.
+    pub(crate) fn is_gone(&self) -> bool {
+        let awaits_answer = self.listener == Listener::Invoke
+            && matches!(
+                self.state,
+                State::Waiting(Wait::Invoke | Wait::InvokeStream)
+            );
+        self.peer_closed || (self.eof && !awaits_answer && !self.has_output())
+    }
+
+    /// Unwritten output past [`MAX_UNWRITTEN_BYTES`]: stop reading and decoding until the peer
+    /// takes some of it. A lingering connection only drops what it reads, so it never is.
+    pub(crate) fn output_full(&self) -> bool {
+        !self.lingering && self.out.len() - self.out_at > MAX_UNWRITTEN_BYTES
     }
 
     /// Answers the current request: `render` appends the whole response, told whether the
@@ -269,10 +303,10 @@ mod tests {
         // A short read emptied the queue: no second read, so the EOF behind it is unseen...
         assert!(!conn.read_some(&mut scratch, false));
         assert_eq!(conn.decoder.buffered(), request.len());
-        assert!(!conn.peer_closed);
+        assert!(!conn.eof);
         // ...which is why an event that reports EOF reads to the end.
         while conn.read_some(&mut scratch, true) {}
-        assert!(conn.peer_closed);
+        assert!(conn.eof);
         assert_eq!(conn.decoder.buffered(), request.len());
     }
 
@@ -291,6 +325,6 @@ mod tests {
         }
         // Ten full reads, then the empty one that would block.
         assert_eq!(conn.decoder.buffered(), 100);
-        assert!(!conn.peer_closed);
+        assert!(!conn.eof);
     }
 }

@@ -92,10 +92,16 @@ impl Reactor {
     }
 
     pub(super) fn conn_writable(&mut self, now: Micros, key: Key) {
-        if let Some(Source::Conn(conn)) = self.sources.get_mut(key) {
-            conn.flush();
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
+        conn.flush();
+        if conn.read_paused && conn.state == State::Reading && !conn.output_full() {
+            // Its peer took the output that stopped reading: read and decode again.
+            self.resume_conn(now, key);
+        } else {
+            self.settle_conn(now, key);
         }
-        self.settle_conn(now, key);
     }
 
     /// Decodes and handles every complete request the connection has buffered, one at a time.
@@ -105,6 +111,11 @@ impl Reactor {
                 return;
             };
             if conn.state != State::Reading {
+                break;
+            }
+            if conn.output_full() {
+                // Its peer is not reading its answers: no more until it does.
+                conn.read_paused = true;
                 break;
             }
             match conn.decoder.next_event() {
@@ -257,7 +268,7 @@ impl Reactor {
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return;
         };
-        if conn.peer_closed {
+        if conn.is_gone() {
             match conn.state {
                 State::Waiting(_) => {
                     // A parked /next or a waiting invoker went away.
@@ -280,7 +291,7 @@ impl Reactor {
             }
             // Drain whatever the peer still sends, to see its EOF.
             while conn.read_some(&mut self.read_buf, true) {}
-            if conn.peer_closed {
+            if conn.eof || conn.peer_closed {
                 self.close_conn(key);
             }
         }

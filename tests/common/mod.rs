@@ -291,3 +291,27 @@ pub fn python_has(module: &str, install: &str) -> bool {
     }
     found
 }
+
+/// Makes closing `stream` send a reset instead of an EOF (`SO_LINGER` with a zero timeout), as a
+/// client killed mid-request or a load balancer giving up does. (The tests' one libc call: std
+/// has no stable way to set `SO_LINGER`.)
+#[allow(unsafe_code)]
+pub fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is the stream's own, open for the call; the option value is a
+    // valid `linger` whose size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::addr_of!(linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
+}

