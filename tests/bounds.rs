@@ -113,3 +113,29 @@ fn an_invoker_that_half_closes_after_its_request_gets_its_answer() {
     assert_eq!(sim.invoke(r#"{"n":2}"#).status, 200);
     sim.stop();
 }
+
+#[test]
+fn an_empty_or_list_only_content_length_is_a_400_that_closes_the_connection() {
+    let sim = Binary::start(&["--quiet", "--external-runtime"], &[]);
+    for (addr, path) in [
+        (sim.runtime_api, "/2018-06-01/ping"),
+        (sim.invoke, INVOKE),
+    ] {
+        for value in ["", ",", " , "] {
+            let mut client = Client::connect(addr);
+            // Read as if it had no Content-Length, the "body" would be a second request.
+            client.send(
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\n\
+                     GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            let answer = client.read_response();
+            assert_eq!(answer.status, 400, "{value:?}: {}", answer.text());
+            assert_eq!(answer.header("Connection"), Some("close"));
+            assert!(client.is_closed(), "{value:?}: the smuggled request was read");
+        }
+    }
+    sim.stop();
+}

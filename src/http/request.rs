@@ -380,6 +380,12 @@ impl RequestDecoder {
                 .push((span(field.name.as_bytes()), span(field.value)));
             let name = field.name;
             if name.eq_ignore_ascii_case("content-length") {
+                // RFC 9112 §6.3: a field with no length in it (empty, or commas only) is as
+                // invalid as one with a bad length, not absent: read as absent, the body
+                // would be taken for the next request.
+                if split_list(field.value).next().is_none() {
+                    return Err(ParseError::Malformed("invalid Content-Length"));
+                }
                 for item in split_list(field.value) {
                     let value = parse_decimal(item)
                         .ok_or(ParseError::Malformed("invalid Content-Length"))?;

@@ -251,6 +251,19 @@ fn bad_framing_is_refused() {
             b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
             ParseError::Malformed("invalid Content-Length"),
         ),
+        // No length at all in the field: not the same as no field.
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: \r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            ParseError::Malformed("invalid Content-Length"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: ,\r\n\r\n",
+            ParseError::Malformed("invalid Content-Length"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length:  , \r\n\r\n",
+            ParseError::Malformed("invalid Content-Length"),
+        ),
         (
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             ParseError::UnsupportedTransferEncoding,
