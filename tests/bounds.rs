@@ -117,10 +117,7 @@ fn an_invoker_that_half_closes_after_its_request_gets_its_answer() {
 #[test]
 fn an_empty_or_list_only_content_length_is_a_400_that_closes_the_connection() {
     let sim = Binary::start(&["--quiet", "--external-runtime"], &[]);
-    for (addr, path) in [
-        (sim.runtime_api, "/2018-06-01/ping"),
-        (sim.invoke, INVOKE),
-    ] {
+    for (addr, path) in [(sim.runtime_api, "/2018-06-01/ping"), (sim.invoke, INVOKE)] {
         for value in ["", ",", " , "] {
             let mut client = Client::connect(addr);
             // Read as if it had no Content-Length, the "body" would be a second request.
@@ -134,8 +131,45 @@ fn an_empty_or_list_only_content_length_is_a_400_that_closes_the_connection() {
             let answer = client.read_response();
             assert_eq!(answer.status, 400, "{value:?}: {}", answer.text());
             assert_eq!(answer.header("Connection"), Some("close"));
-            assert!(client.is_closed(), "{value:?}: the smuggled request was read");
+            assert!(
+                client.is_closed(),
+                "{value:?}: the smuggled request was read"
+            );
         }
     }
+    sim.stop();
+}
+
+#[test]
+fn a_tenant_id_or_trace_header_out_of_its_definition_is_a_400_not_forwarded() {
+    let sim = Binary::python("echo", &[]);
+    let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700";
+    let long_tenant = "t".repeat(70_000);
+    let hostile_trace = format!("{trace};x=\";\"<");
+    for (name, value) in [
+        // It made the fixture runtime's HTTP client die (LineTooLong) before.
+        ("X-Amz-Tenant-Id", long_tenant.as_str()),
+        ("X-Amz-Tenant-Id", "a\"<b"),
+        ("X-Amzn-Trace-Id", hostile_trace.as_str()),
+    ] {
+        let mut client = Client::connect(sim.invoke);
+        let answer = client.request("POST", INVOKE, &[(name, value)], b"{}");
+        assert_eq!(answer.status, 400, "{name}: {}", answer.text());
+        assert_eq!(
+            answer.header("X-Amzn-ErrorType"),
+            Some("InvalidParameterValueException")
+        );
+        assert_eq!(answer.json()["Type"], "User");
+    }
+    // The runtime never saw them, and serves valid ones.
+    let mut client = Client::connect(sim.invoke);
+    let answer = client.request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Tenant-Id", "blue"), ("X-Amzn-Trace-Id", trace)],
+        br#"{"ok":1}"#,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["ok"], 1);
     sim.stop();
 }

@@ -112,6 +112,30 @@ fn invoke_with_carries_every_detail() {
     );
     rt.request("POST", &response_path(&id), &[], b"ok");
     assert_eq!(ticket.wait().unwrap().body, b"ok");
+
+    // Checked as over HTTP: never forwarded as they came.
+    for request in [
+        InvokeRequest {
+            tenant_id: Some("t;9".into()),
+            ..InvokeRequest::default()
+        },
+        InvokeRequest {
+            trace_id: Some("Root=1-00000000-000000000000000000000000;\"<".into()),
+            ..InvokeRequest::default()
+        },
+    ] {
+        let refused = sim.invoke_with(request).unwrap();
+        assert_eq!(
+            refused.status,
+            400,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+        assert_eq!(
+            refused.header("X-Amzn-ErrorType"),
+            Some("InvalidParameterValueException")
+        );
+    }
 }
 
 #[test]

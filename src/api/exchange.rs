@@ -441,6 +441,9 @@ impl Exchange<'_> {
     /// A `RequestResponse` invocation from `invoker`, over HTTP or embedded: it waits for the
     /// function's answer.
     pub(crate) fn invoke(&mut self, invoker: Waiter, request: InvokeRequest) -> Invoked {
+        if let Some(refusal) = invoke::refused_forwarding(&request) {
+            return Invoked::Answered(None, Answer::Rendered(refusal));
+        }
         match self.core.invoke(self.now, invoker.id(), request) {
             Ok(id) => Invoked::Queued(id),
             Err(r) => Invoked::Answered(None, refused_invocation(r)),
@@ -450,6 +453,9 @@ impl Exchange<'_> {
     /// An `Event` invocation, over HTTP or embedded: answered 202 at once, and nobody waits
     /// for its outcome, which the reactor keeps.
     pub(crate) fn invoke_event(&mut self, request: InvokeRequest) -> Invoked {
+        if let Some(refusal) = invoke::refused_forwarding(&request) {
+            return Invoked::Answered(None, Answer::Rendered(refusal));
+        }
         *self.events += 1;
         let nobody = Waiter::Event(*self.events);
         match self.core.invoke(self.now, nobody.id(), request) {

@@ -20,7 +20,10 @@
 //! `{"Type":"User","message":…}`: 404 `ResourceNotFoundException` for another function or
 //! qualifier, 413 `RequestEntityTooLargeException` past 6 MB (1 MB for `Event`), 429
 //! `TooManyRequestsException` when the queue is full, 400 `InvalidRequestContentException` for a
-//! malformed request. Sources: the Invoke API reference above, and the function error shape in
+//! malformed request, 400 `InvalidParameterValueException` for an invocation type, log type,
+//! tenant id (`TenantId`: 1 to 256 of `[a-zA-Z0-9._:/=+\-@ ]`) or trace header (an X-Ray
+//! tracing header of at most 8192 characters) out of its definition: what reaches the runtime
+//! is never forwarded unchecked. Sources: the Invoke API reference above, and the function error shape in
 //! <https://docs.aws.amazon.com/lambda/latest/dg/invocation-sync.html>.
 
 use std::borrow::Cow;
@@ -40,6 +43,75 @@ pub(crate) const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 /// The longest `X-Amz-Client-Context`, in base64 characters (the Invoke API's limit, mirrored
 /// by cargo-lambda's `functions_router.rs`).
 pub(crate) const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
+
+/// The longest `X-Amz-Tenant-Id` (the Invoke API's `TenantId`: 1 to 256 characters of
+/// `[a-zA-Z0-9._:/=+\-@ ]`).
+pub(crate) const MAX_TENANT_ID_BYTES: usize = 256;
+
+/// The longest `X-Amzn-Trace-Id` (the Lambda API's `TraceHeader.XAmznTraceId`, at most 8192
+/// characters: <https://docs.aws.amazon.com/lambda/latest/api/API_TraceHeader.html>).
+pub(crate) const MAX_TRACE_HEADER_BYTES: usize = 8192;
+
+/// Whether `id` is a `TenantId` as the Invoke API's reference defines it.
+pub(crate) fn valid_tenant_id(id: &[u8]) -> bool {
+    (1..=MAX_TENANT_ID_BYTES).contains(&id.len())
+        && id.iter().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'.' | b'_' | b':' | b'/' | b'=' | b'+' | b'-' | b'@' | b' '
+                )
+        })
+}
+
+/// Whether `header` is an X-Ray tracing header
+/// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader>):
+/// `key=value` fields separated by `;`, a `Root=1-<8 hex>-<24 hex>` among them, `Parent` 16 hex
+/// digits, `Sampled` one of `0`, `1`, `?`; other fields (`Lineage`, ...) of token characters;
+/// at most [`MAX_TRACE_HEADER_BYTES`].
+pub(crate) fn valid_trace_header(header: &[u8]) -> bool {
+    let hex = |s: &[u8], n: usize| s.len() == n && s.iter().all(u8::is_ascii_hexdigit);
+    let token = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'-' | b'_' | b'.' | b':' | b'/' | b'=' | b'+' | b'@' | b'|' | b','
+                    )
+            })
+    };
+    if header.len() > MAX_TRACE_HEADER_BYTES {
+        return false;
+    }
+    let mut root = false;
+    for field in header.split(|b| *b == b';').map(trim) {
+        if field.is_empty() {
+            continue;
+        }
+        let Some(eq) = field.iter().position(|b| *b == b'=') else {
+            return false;
+        };
+        let (key, value) = (&field[..eq], &field[eq + 1..]);
+        let ok = match key {
+            b"Root" => {
+                root = true;
+                value.len() == 35
+                    && value.starts_with(b"1-")
+                    && value[10] == b'-'
+                    && hex(&value[2..10], 8)
+                    && hex(&value[11..], 24)
+            }
+            b"Parent" => hex(value, 16),
+            b"Sampled" => matches!(value, b"0" | b"1" | b"?"),
+            _ => token(key) && token(value),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    root
+}
 
 /// Resolves the function name in the path (a name, `name:qualifier`, a partial ARN or a full
 /// ARN; `function` as RIE accepts it) and the `Qualifier` query parameter. `Ok(Some(arn))` for
@@ -176,6 +248,56 @@ fn invalid_value(value: &str, field: &str, set: &str) -> Rendered<'static> {
     )
 }
 
+/// The Invoke API's 400 for an invocation whose tenant id or trace header is not what AWS
+/// defines: both reach the runtime as headers and environment variables (and its extensions
+/// in their events), so neither is forwarded as it came. Invocations over HTTP and embedded
+/// ones are checked alike.
+pub(crate) fn refused_forwarding(request: &InvokeRequest) -> Option<Box<Rendered<'static>>> {
+    if let Some(id) = &request.tenant_id {
+        if !valid_tenant_id(id.as_bytes()) {
+            return Some(Box::new(invalid_tenant_id(id.as_bytes())));
+        }
+    }
+    if let Some(trace) = &request.trace_id {
+        if !valid_trace_header(trace.as_bytes()) {
+            return Some(Box::new(invoke_error(
+                400,
+                "InvalidParameterValueException",
+                &format!(
+                    "X-Amzn-Trace-Id must be an X-Ray tracing header of at most \
+                     {MAX_TRACE_HEADER_BYTES} characters: Root=1-<8 hex digits>-<24 hex digits>, \
+                     then optionally Parent=<16 hex digits>, Sampled=0|1|? and other key=value \
+                     fields, separated by ';'"
+                ),
+            )));
+        }
+    }
+    None
+}
+
+/// The Invoke API's 400 for a `TenantId` out of its constraints. The value is quoted only
+/// when it is short and printable: it is the invoker's, and may be neither.
+fn invalid_tenant_id(id: &[u8]) -> Rendered<'static> {
+    let constraint = if id.len() > MAX_TENANT_ID_BYTES {
+        format!("Member must have length less than or equal to {MAX_TENANT_ID_BYTES}")
+    } else {
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+".to_string()
+    };
+    let shown = match std::str::from_utf8(id) {
+        Ok(text) if id.len() <= MAX_TENANT_ID_BYTES && !text.chars().any(char::is_control) => {
+            format!("Value '{text}'")
+        }
+        _ => format!("A value of {} bytes", id.len()),
+    };
+    invoke_error(
+        400,
+        "InvalidParameterValueException",
+        &format!(
+            "1 validation error detected: {shown} at 'tenantId' failed to satisfy constraint: {constraint}"
+        ),
+    )
+}
+
 /// Reads an invoke request's headers and body into what the core takes, and its invocation
 /// type, or the Invoke API's refusal.
 pub(crate) fn request(
@@ -221,10 +343,12 @@ pub(crate) fn request(
             )));
         }
     }
+    // Checked, with the embedding's invocations, by `refused_forwarding`.
     let header = |name| {
-        head.header_str(name)
+        head.header(name)
+            .map(trim)
             .filter(|v| !v.is_empty())
-            .map(str::to_string)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     };
     let request = InvokeRequest {
         payload,

@@ -946,3 +946,59 @@ fn every_rejection_renders_in_its_listeners_dialect() {
         Some(&b"ServiceException"[..])
     );
 }
+
+#[test]
+fn tenant_ids_and_trace_headers_are_checked_before_they_reach_the_runtime() {
+    let refused = |headers: &str| {
+        let request = invoke_req(headers, "{}").expect("read");
+        invoke::refused_forwarding(&request).map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                r.status,
+                body["Type"].clone(),
+                body["message"].as_str().unwrap().to_string(),
+            )
+        })
+    };
+    let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700";
+    for ok in [
+        "X-Amz-Tenant-Id: blue\r\n".to_string(),
+        "X-Amz-Tenant-Id: a.b_c:d/e=f+g-h@i j\r\n".into(),
+        format!("X-Amz-Tenant-Id: {}\r\n", "t".repeat(256)),
+        format!("X-Amzn-Trace-Id: {trace}\r\n"),
+        format!("X-Amzn-Trace-Id: {trace};Parent=9a9197af755a6419;Sampled=1\r\n"),
+        format!("X-Amzn-Trace-Id: Sampled=?;{trace};Lineage=a87bd80c:1|68fd508a:5\r\n"),
+        format!("X-Amzn-Trace-Id: {trace}; Parent=9a9197af755a6419 ;\r\n"),
+    ] {
+        assert_eq!(refused(&ok), None, "{ok}");
+    }
+    for bad in [
+        format!("X-Amz-Tenant-Id: {}\r\n", "t".repeat(257)),
+        format!("X-Amz-Tenant-Id: {}\r\n", "t".repeat(70_000)),
+        "X-Amz-Tenant-Id: a;b\r\n".into(),
+        "X-Amz-Tenant-Id: a\"<b\r\n".into(),
+        "X-Amz-Tenant-Id: caf\u{e9}\r\n".into(),
+        "X-Amzn-Trace-Id: Parent=9a9197af755a6419\r\n".into(),
+        "X-Amzn-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e70\r\n".into(),
+        "X-Amzn-Trace-Id: Root=2-5bef4de7-ad49b0e87f6ef6c87fc2e700\r\n".into(),
+        "X-Amzn-Trace-Id: Root=1-5bef4de7xad49b0e87f6ef6c87fc2e700\r\n".into(),
+        format!("X-Amzn-Trace-Id: {trace};Parent=9a9197af755a641\r\n"),
+        format!("X-Amzn-Trace-Id: {trace};Sampled=yes\r\n"),
+        format!("X-Amzn-Trace-Id: {trace};x=\";\"<\r\n"),
+        format!("X-Amzn-Trace-Id: {trace};novalue\r\n"),
+        format!("X-Amzn-Trace-Id: {trace};Lineage={}\r\n", "a".repeat(8192)),
+    ] {
+        let (status, kind, message) = refused(&bad).unwrap_or_else(|| panic!("{bad} passed"));
+        assert_eq!((status, kind.as_str()), (400, Some("User")), "{bad}");
+        assert!(
+            message.len() < 400,
+            "the message does not echo a long value: {message}"
+        );
+    }
+    let (_, _, message) = refused("X-Amz-Tenant-Id: a;b\r\n").unwrap();
+    assert_eq!(
+        message,
+        "1 validation error detected: Value 'a;b' at 'tenantId' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+"
+    );
+}
