@@ -173,3 +173,60 @@ fn a_tenant_id_or_trace_header_out_of_its_definition_is_a_400_not_forwarded() {
     assert_eq!(answer.json()["ok"], 1);
     sim.stop();
 }
+
+#[test]
+fn a_telemetry_destination_that_is_one_of_the_simulators_own_listeners_is_refused() {
+    let sim = Binary::start(&["--quiet", "--external-runtime"], &[]);
+    let mut ext = Client::connect(sim.runtime_api);
+    let registered = ext.request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "loop")],
+        br#"{"events":[]}"#,
+    );
+    let id = registered
+        .header("Lambda-Extension-Identifier")
+        .expect("registered")
+        .to_string();
+    let subscribe = |ext: &mut Client, path: &str, schema: &str, destination: serde_json::Value| {
+        let body = serde_json::json!({
+            "schemaVersion": schema,
+            "types": ["platform", "function"],
+            "destination": destination,
+        })
+        .to_string();
+        ext.request(
+            "PUT",
+            path,
+            &[("Lambda-Extension-Identifier", &id)],
+            body.as_bytes(),
+        )
+    };
+    for (path, schema, error) in [
+        ("/2022-07-01/telemetry", "2022-07-01", "ValidationError"),
+        ("/2020-08-15/logs", "2020-08-15", "Logs.ValidationError"),
+    ] {
+        for port in [sim.invoke.port(), sim.runtime_api.port()] {
+            for destination in [
+                serde_json::json!({"protocol": "HTTP", "URI": format!("http://sandbox.localdomain:{port}/")}),
+                serde_json::json!({"protocol": "HTTP", "URI": format!("http://127.0.0.1:{port}/2015-03-31/functions/function/invocations")}),
+                serde_json::json!({"protocol": "TCP", "port": port}),
+            ] {
+                let r = subscribe(&mut ext, path, schema, destination.clone());
+                assert_eq!(r.status, 400, "{destination}: {}", r.text());
+                assert_eq!(r.json()["errorType"], error, "{destination}");
+            }
+        }
+    }
+    // A listener of the extension's own is taken.
+    let own = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = own.local_addr().unwrap().port();
+    let r = subscribe(
+        &mut ext,
+        "/2022-07-01/telemetry",
+        "2022-07-01",
+        serde_json::json!({"protocol": "HTTP", "URI": format!("http://sandbox.localdomain:{port}/")}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    sim.stop();
+}

@@ -397,6 +397,11 @@ impl Exchange<'_> {
                     Ok(checked) => checked,
                     Err(refusal) => return answer(*refusal),
                 };
+                if let Some(refusal) =
+                    telemetry::refuse_own_listener(api, &subscription, &self.ctx.listeners)
+                {
+                    return answer(*refusal);
+                }
                 match self.core.handle_subscribe(id, api) {
                     Ok(first) => {
                         // A repeated subscription is taken and changes nothing

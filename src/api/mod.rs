@@ -58,6 +58,8 @@ pub struct Context {
     pub handler: String,
     /// The most a streamed response may carry ([`crate::StreamLimits::max_bytes`]).
     pub max_stream_bytes: u64,
+    /// The simulator's own listeners, once bound: no telemetry destination may be one of them.
+    pub listeners: Vec<std::net::SocketAddr>,
     arn: String,
 }
 
@@ -82,6 +84,7 @@ impl Context {
             json_logs: false,
             handler: String::new(),
             max_stream_bytes: runtime::MAX_STREAM_BYTES,
+            listeners: Vec::new(),
         }
     }
 

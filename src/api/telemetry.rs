@@ -285,6 +285,40 @@ fn http_destination(uri: &str) -> Result<Destination, String> {
     })
 }
 
+impl Destination {
+    /// The listener it connects to.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        match self {
+            Destination::Http { addr, .. } | Destination::Tcp { addr } => *addr,
+        }
+    }
+}
+
+/// The 400 for a destination that is one of the simulator's own `listeners`: batches posted to
+/// the invoke endpoint would each be an invocation, whose telemetry is another batch, without
+/// end. A listener on `0.0.0.0` or `::` (dual-stack) takes loopback's connections too.
+pub(crate) fn refuse_own_listener(
+    api: Api,
+    subscription: &Subscription,
+    listeners: &[SocketAddr],
+) -> Option<Box<Rendered<'static>>> {
+    let to = subscription.destination.addr();
+    let own = listeners
+        .iter()
+        .any(|l| l.port() == to.port() && (l.ip().is_unspecified() || l.ip() == to.ip()));
+    own.then(|| {
+        Box::new(runtime_error(
+            400,
+            api.validation_error(),
+            &format!(
+                "destination port {} is one of the simulator's own listeners (the invoke \
+                 endpoint or the Runtime API); subscribe with your extension's own listener",
+                to.port()
+            ),
+        ))
+    })
+}
+
 /// 200 `"OK"`: a JSON string, quotes included (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>).
 pub(crate) fn subscribed() -> Rendered<'static> {
     Rendered::new(200, Cow::Borrowed(b"\"OK\"")).header("Content-Type", JSON)

@@ -252,7 +252,8 @@ impl Reactor {
         let seed = config.seed.unwrap_or_else(crate::sys::os_random_u64);
         let extensions = config.all_extensions()?;
         let core = Lifecycle::new(config.lifecycle(&extensions, seed, epoch_us), Micros::ZERO);
-        let ctx = api::Context::of(config, epoch_us);
+        let mut ctx = api::Context::of(config, epoch_us);
+        ctx.listeners = vec![invoke_addr, runtime_addr];
         let launch = Launches::new(
             config,
             extensions,

@@ -551,3 +551,38 @@ fn with_the_json_log_format_json_lines_are_objects() {
     assert_eq!(line(true, "{not json"), json!("{not json"));
     assert_eq!(line(true, "[1,2]"), json!("[1,2]"), "only objects");
 }
+
+#[test]
+fn a_destination_on_one_of_the_simulators_listeners_is_refused() {
+    let sub = |uri: &str| {
+        let body = format!(
+            r#"{{"schemaVersion":"2022-12-13","types":["platform"],"destination":{{"protocol":"HTTP","URI":"{uri}"}}}}"#
+        );
+        subscription(Api::Telemetry, body.as_bytes()).unwrap()
+    };
+    let at = |s: &str| -> std::net::SocketAddr { s.parse().unwrap() };
+    let refused = |uri: &str, listeners: &[std::net::SocketAddr]| {
+        refuse_own_listener(Api::Telemetry, &sub(uri), listeners).map(|r| r.status)
+    };
+    let loopback = [at("127.0.0.1:9001"), at("127.0.0.1:8080")];
+    assert_eq!(
+        refused("http://sandbox.localdomain:9001/", &loopback),
+        Some(400)
+    );
+    assert_eq!(refused("http://localhost:8080/x", &loopback), Some(400));
+    assert_eq!(refused("http://sandbox.localdomain:9002/", &loopback), None);
+    // 0.0.0.0 and :: take loopback's connections too; ::1 and other addresses do not.
+    assert_eq!(
+        refused("http://sandbox:8080/", &[at("0.0.0.0:8080")]),
+        Some(400)
+    );
+    assert_eq!(
+        refused("http://sandbox:8080/", &[at("[::]:8080")]),
+        Some(400)
+    );
+    assert_eq!(refused("http://sandbox:8080/", &[at("[::1]:8080")]), None);
+    assert_eq!(
+        refused("http://sandbox:8080/", &[at("127.0.0.2:8080")]),
+        None
+    );
+}
