@@ -230,3 +230,40 @@ fn a_telemetry_destination_that_is_one_of_the_simulators_own_listeners_is_refuse
     assert_eq!(r.status, 200, "{}", r.text());
     sim.stop();
 }
+
+#[test]
+fn a_long_line_of_output_is_split_at_256_kib_where_a_character_begins() {
+    const MAX: usize = 256 * 1024;
+    let sim = Binary::python("echo", &[]);
+    let ascii = "x".repeat(600_000);
+    // Three bytes each: 262 144 is not a multiple of three.
+    let euros = "€".repeat(100_000);
+    let exact = "y".repeat(MAX);
+    let event = serde_json::json!({"action": "print", "lines": [ascii, euros, exact, "after"]});
+    assert_eq!(sim.invoke(&event.to_string()).status, 200);
+    let lines: Vec<String> = sim
+        .wait_line("after")
+        .into_iter()
+        .filter(|l| l.starts_with(['x', '€', 'y']))
+        .collect();
+    let sizes: Vec<(char, usize)> = lines
+        .iter()
+        .map(|l| (l.chars().next().unwrap(), l.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ('x', MAX),
+            ('x', MAX),
+            ('x', 600_000 - 2 * MAX),
+            ('€', MAX - 1),
+            ('€', 300_000 - (MAX - 1)),
+            ('y', MAX),
+        ]
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{fffd}')),
+        "no character cut"
+    );
+    sim.stop();
+}

@@ -20,8 +20,12 @@ use super::logs::LineOut;
 use super::slab::Key;
 use super::{FIRST_SOURCE, Reactor, Source};
 
-/// The longest line of function output kept whole; longer lines are split.
-const MAX_LINE_BYTES: usize = 256 * 1024;
+/// The longest line of function output kept whole: 256 KiB, CloudWatch Logs' limit on a log
+/// event when Lambda's log pipeline was built on it
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html>).
+/// A longer line becomes several, each of at most this many bytes, cut where a UTF-8
+/// character begins.
+pub(super) const MAX_LINE_BYTES: usize = 256 * 1024;
 
 /// How many dead children are remembered (for their peak memory in a late REPORT).
 const DEAD_CHILDREN_KEPT: usize = 4;
@@ -332,12 +336,11 @@ impl Reactor {
                     while let Some(at) = rest.iter().position(|b| *b == b'\n') {
                         partial.extend_from_slice(&rest[..at]);
                         rest = &rest[at + 1..];
+                        lines.emit_long(partial);
                         lines.emit(partial);
                     }
                     partial.extend_from_slice(rest);
-                    if partial.len() > MAX_LINE_BYTES {
-                        lines.emit(partial);
-                    }
+                    lines.emit_long(partial);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -7,6 +7,7 @@ use crate::lifecycle::{ChildId, PlatformEvent};
 use crate::time::Micros;
 
 use super::children::ChildProc;
+use super::children::MAX_LINE_BYTES;
 use super::sink::Sink;
 use super::{Reactor, sink};
 
@@ -48,6 +49,28 @@ impl LineOut<'_> {
         }
         line.clear();
     }
+
+    /// Emits the first [`MAX_LINE_BYTES`] of `line` as a line of its own, as long as more
+    /// than that is left: what stays is at most that long.
+    pub(super) fn emit_long(&mut self, line: &mut Vec<u8>) {
+        while line.len() > MAX_LINE_BYTES {
+            let cut = utf8_cut(line, MAX_LINE_BYTES);
+            let rest = line.split_off(cut);
+            self.emit(line);
+            *line = rest;
+        }
+    }
+}
+
+/// The largest index at most `at` where no UTF-8 character is cut in two (at most three bytes
+/// back; `at` itself for bytes that are not UTF-8).
+fn utf8_cut(bytes: &[u8], at: usize) -> usize {
+    let continuation = |i: usize| bytes.get(i).is_some_and(|b| b & 0xC0 == 0x80);
+    (at.saturating_sub(3)..=at)
+        .rev()
+        .find(|&i| !continuation(i))
+        .filter(|&i| i > 0)
+        .unwrap_or(at)
 }
 
 /// Appends `bytes` to an invocation's log, keeping no more than twice what the tail shows.
@@ -162,5 +185,18 @@ mod tests {
         }
         assert!(log.len() >= LOG_TAIL_BYTES);
         assert!(log.ends_with(b"00999\n"));
+    }
+
+    #[test]
+    fn long_lines_are_cut_where_a_character_begins() {
+        assert_eq!(utf8_cut(b"abcdef", 4), 4);
+        // "€" is three bytes: E2 82 AC.
+        let euros = "€€€".as_bytes();
+        assert_eq!(utf8_cut(euros, 3), 3);
+        assert_eq!(utf8_cut(euros, 4), 3);
+        assert_eq!(utf8_cut(euros, 5), 3);
+        assert_eq!(utf8_cut(euros, 6), 6);
+        // Not UTF-8: cut where asked.
+        assert_eq!(utf8_cut(&[0x80; 8], 5), 5);
     }
 }
