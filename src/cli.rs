@@ -885,15 +885,18 @@ pub fn main() -> ExitCode {
 
 fn run(config: Config) -> ExitCode {
     let cannot_start = ExitCode::from(Command::Serve.cannot_start_code());
-    // Block SIGTERM and SIGINT before anything else starts, and read them from a signalfd in
-    // the reactor: only the CLI does this, never the library.
-    let signals = match crate::sys::signalfd(&[libc::SIGTERM, libc::SIGINT]) {
-        Ok(fd) => fd,
-        Err(e) => {
-            eprintln!("lambda-sim: cannot watch for signals: {e}");
-            return cannot_start;
-        }
-    };
+    // Block the signals that end a server before anything else starts, and read them from a
+    // signalfd in the reactor: only the CLI does this, never the library. SIGHUP (a terminal
+    // closing) and SIGQUIT end it as SIGTERM does, with SHUTDOWN to the extensions: by their
+    // default action lambda-sim would die at once, and the function's grandchildren outlive it.
+    let signals =
+        match crate::sys::signalfd(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT]) {
+            Ok(fd) => fd,
+            Err(e) => {
+                eprintln!("lambda-sim: cannot watch for signals: {e}");
+                return cannot_start;
+            }
+        };
     if let Err(e) = crate::sys::raise_fd_limit() {
         log::warn!("cannot raise the open-file limit: {e}");
     }

@@ -198,7 +198,7 @@ fn exec_child(exec: &Exec, fds: [RawFd; 3], report: RawFd, parent: libc::pid_t) 
         if libc::chdir(exec.cwd.as_ptr()) != 0 {
             fail(3);
         }
-        // The CLI blocks SIGTERM and SIGINT to read them from a signalfd, and Rust ignores
+        // The CLI blocks SIGTERM, SIGINT, SIGHUP and SIGQUIT to read them from a signalfd, and Rust ignores
         // SIGPIPE: the function gets neither.
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);

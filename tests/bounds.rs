@@ -267,3 +267,23 @@ fn a_long_line_of_output_is_split_at_256_kib_where_a_character_begins() {
     );
     sim.stop();
 }
+
+#[test]
+fn sighup_and_sigquit_shut_down_as_sigterm_does_and_leave_no_grandchild() {
+    for signal in ["HUP", "QUIT"] {
+        let mut sim = Binary::python("echo", &[]);
+        let answer = sim.invoke(r#"{"action":"grandchild"}"#).json();
+        let grandchild = answer["grandchild"].as_u64().unwrap() as u32;
+        assert!(alive(grandchild as i32));
+        let family = sim.descendants();
+        sim.signal(signal);
+        let status = sim.wait_exit();
+        assert!(status.success(), "SIG{signal}: {status}");
+        gone(&family);
+        let lines = sim.lines_so_far();
+        assert!(
+            lines.iter().any(|l| l.contains("shutting down")),
+            "SIG{signal}: {lines:?}"
+        );
+    }
+}

@@ -89,7 +89,7 @@ Invoke the function with
 
 {ENVIRONMENT}
 EXIT STATUS:
-    0    shut down cleanly (SIGTERM, SIGINT; a second signal stops at once)
+    0    shut down cleanly (SIGTERM, SIGINT, SIGHUP, SIGQUIT; a second one stops at once)
     1    could not start: no bootstrap, a bootstrap or extension that is not executable, an
          address in use
     2    bad command line

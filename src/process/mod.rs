@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn a_child_starts_with_no_blocked_signals_sigpipe_at_default_and_no_stdin() {
-        // Block a signal here, as the CLI blocks SIGTERM and SIGINT for its signalfd; Rust
+        // Block a signal here, as the CLI blocks SIGTERM (and others) for its signalfd; Rust
         // itself ignores SIGPIPE. The child must inherit neither.
         let _fd = sys::signalfd(&[libc::SIGUSR1]).unwrap();
         let script = "grep -E '^Sig(Blk|Ign)' /proc/self/status; cat; echo \"stdin ended\"";
