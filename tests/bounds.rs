@@ -287,3 +287,30 @@ fn sighup_and_sigquit_shut_down_as_sigterm_does_and_leave_no_grandchild() {
         );
     }
 }
+
+#[test]
+fn a_sigterm_right_after_the_answer_still_prints_the_invocations_end_and_report() {
+    // A runtime is between its answer and its next `/next` for a moment only (3 tries in 20
+    // lost the lines then); this one stays there for a second, then a few come back at once.
+    let runtime = python_runtime("echo");
+    let mut args = vec!["--"];
+    args.extend(runtime.iter().map(String::as_str));
+    let lingering = r#"{"action":"answer-then-sleep","seconds":1}"#;
+    for payload in [lingering, "{}", "{}", "{}", "{}"] {
+        let mut sim = Binary::start(&args, &[]);
+        let answer = sim.invoke(payload);
+        sim.signal("TERM");
+        let id = answer.header("X-Amzn-RequestId").unwrap().to_string();
+        assert!(sim.wait_exit().success());
+        let lines = sim.read_to_end();
+        for needle in [
+            format!("END RequestId: {id}"),
+            format!("REPORT RequestId: {id}"),
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(&needle)),
+                "no {needle:?} in {lines:#?}"
+            );
+        }
+    }
+}

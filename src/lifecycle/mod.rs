@@ -73,7 +73,9 @@
 //!   [`Config::max_queue`] (default [`DEFAULT_MAX_QUEUE`]); past it, the Invoke API's 429. With
 //!   0, it is Lambda with reserved concurrency 1. Each failing init answers one invocation, so a
 //!   crash-looping function answers every queued invocation rather than hanging it. At shutdown,
-//!   queued and unanswered invokers get `Sandbox.Shutdown`. An invoker whose connection breaks
+//!   queued invokers get `Sandbox.Shutdown`; the running invocation ends before anything is
+//!   stopped, with its `runtimeDone`, END and REPORT: as it stands if the runtime has answered
+//!   (it was only not back on `/next` yet), else with `Sandbox.Shutdown` (status `failure`). An invoker whose connection breaks
 //!   (a reset) while queued is removed; one that leaves while its invocation runs does not stop
 //!   it (nor does Lambda). An invoker's EOF is not leaving: it may be a half-close after the
 //!   request, and the answer is still written (the reactor's rule, as Go's server has it).
@@ -648,11 +650,15 @@ impl Lifecycle {
                 Outcome::Failure(Failure::Shutdown),
             );
         }
-        if let Phase::Invoke(r) = &mut self.env.phase {
-            if let Some(invoker) = r.invoker.take() {
-                let timings = r.timings(now);
-                let id = r.invocation.request_id;
-                self.answer(invoker, id, timings, Outcome::Failure(Failure::Shutdown));
+        // The running invocation ends before the environment stops, with its lines and its
+        // telemetry: completed as it stands if the runtime has answered (it was only not back
+        // on `/next` yet), else ended by the shutdown.
+        if let Phase::Invoke(r) = &self.env.phase {
+            if r.response.is_some() {
+                self.runtime_done(now);
+                self.complete_invocation(now);
+            } else {
+                self.abort_invocation(now, Failure::Shutdown, Status::Failure, now);
             }
         }
         if let Phase::Stopping(stopping) = &mut self.env.phase {

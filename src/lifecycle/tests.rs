@@ -1409,3 +1409,38 @@ fn every_failure_is_recognised_as_the_platforms() {
         assert!(!Failure::is_platform_error_type(function), "{function}");
     }
 }
+
+#[test]
+fn shutdown_before_the_runtime_is_back_on_next_still_reports_the_invocation() {
+    // Answered, not yet complete: the report comes with the shutdown, with the result's status.
+    let (mut h, id) = responded();
+    h.advance(MS);
+    h.lc.shutdown(h.now);
+    h.drain();
+    assert!(h.replies().is_empty(), "the invoker was answered already");
+    assert!(matches!(
+        h.report(),
+        Some(PlatformEvent::Report { request_id, status: Status::Success, error_type: None, duration, .. })
+            if request_id == id && duration == Micros(3 * MS)
+    ));
+    let done = h.position(|a| matches!(a, Action::Event(PlatformEvent::RuntimeDone { .. })));
+    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let kill = h.position(|a| matches!(a, Action::Signal { .. }));
+    assert!(done < report && report < kill, "{:#?}", h.out);
+}
+
+#[test]
+fn shutdown_while_the_runtime_works_ends_the_invocation_with_a_report() {
+    let (mut h, id) = running();
+    h.advance(MS);
+    h.lc.shutdown(h.now);
+    h.drain();
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(reply.request_id, id);
+    assert_eq!(failure(&reply), &Failure::Shutdown);
+    assert!(matches!(
+        h.report(),
+        Some(PlatformEvent::Report { request_id, status: Status::Failure, error_type: Some(t), .. })
+            if request_id == id && t == "Sandbox.Shutdown"
+    ));
+}

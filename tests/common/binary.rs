@@ -280,6 +280,16 @@ impl Binary {
         }
     }
 
+    /// Every line it wrote that the test has not read, to the end of its output (once it has
+    /// exited).
+    pub fn read_to_end(&self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.push(line);
+        }
+        rest
+    }
+
     /// `stop`, then every line it wrote that the test has not read, to its end.
     #[track_caller]
     pub fn stop_and_read(mut self) -> Vec<String> {
