@@ -314,3 +314,102 @@ fn a_sigterm_right_after_the_answer_still_prints_the_invocations_end_and_report(
         }
     }
 }
+
+/// Lines of the function's output that try to act on a terminal: a window title, a clear
+/// screen, a bare CR that overwrites the line with a fake REPORT, a status query the terminal
+/// answers by typing, a NUL.
+const HOSTILE_LINES: [&str; 5] = [
+    "title \u{1b}]0;pwned\u{7}",
+    "clear \u{1b}[2J",
+    "real\rREPORT RequestId: fake",
+    "query \u{1b}[6n",
+    "nul \0 end",
+];
+
+#[test]
+fn on_a_terminal_the_functions_control_characters_are_shown_not_obeyed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut command = format!(
+        "exec {} --invoke-addr 127.0.0.1:0 --runtime-api-addr 127.0.0.1:0 --",
+        quote(BIN)
+    );
+    for word in python_runtime("echo") {
+        command.push(' ');
+        command.push_str(&quote(&word));
+    }
+    // `script` gives lambda-sim a terminal (a pty) and copies what it shows to a pipe.
+    let mut script = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    let mut shown = BufReader::new(script.stdout.take().unwrap());
+    let mut next_line = || {
+        let mut line = Vec::new();
+        shown.read_until(b'\n', &mut line).expect("read");
+        assert!(!line.is_empty(), "the terminal closed");
+        // The terminal writes each newline as CR LF.
+        String::from_utf8_lossy(&line)
+            .trim_end_matches(['\r', '\n'])
+            .to_string()
+    };
+    let ready = next_line();
+    let invoke: std::net::SocketAddr = ready
+        .split(' ')
+        .find_map(|w| w.strip_prefix("invoke="))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no ready line: {ready:?}"));
+    let event = serde_json::json!({"action": "print", "lines": HOSTILE_LINES});
+    let mut client = Client::connect(invoke);
+    assert_eq!(
+        client
+            .request("POST", INVOKE, &[], event.to_string().as_bytes())
+            .status,
+        200
+    );
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.contains("to stderr"))
+    {
+        seen.push(next_line());
+    }
+    let sim = children_of(script.id());
+    for pid in &sim {
+        signal_pid(*pid, "TERM");
+    }
+    assert!(script.wait().unwrap().success());
+    let all = seen.join("\n");
+    assert!(
+        !all.contains(['\u{1b}', '\r', '\0']),
+        "raw control characters reached the terminal: {all:?}"
+    );
+    for expected in [
+        r"title \x1b]0;pwned\x07",
+        r"clear \x1b[2J",
+        r"real\x0dREPORT RequestId: fake",
+        r"query \x1b[6n",
+        r"nul \x00 end",
+    ] {
+        assert!(
+            seen.iter().any(|l| l.ends_with(expected)),
+            "no {expected:?} in {seen:#?}"
+        );
+    }
+}
+
+#[test]
+fn to_a_pipe_the_functions_output_goes_byte_for_byte() {
+    let sim = Binary::python("echo", &[]);
+    let event = serde_json::json!({"action": "print", "lines": HOSTILE_LINES});
+    assert_eq!(sim.invoke(&event.to_string()).status, 200);
+    let lines = sim.wait_line("to stderr");
+    for line in HOSTILE_LINES {
+        assert!(lines.iter().any(|l| l == line), "{line:?} not in {lines:?}");
+    }
+    sim.stop();
+}

@@ -34,7 +34,7 @@ impl LineOut<'_> {
     pub(super) fn emit(&mut self, line: &mut Vec<u8>) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
-        self.sink.line(text);
+        self.sink.untrusted_line(text);
         if let Some(log) = &mut self.tail {
             push_tail(log, text.as_bytes());
             push_tail(log, b"\n");

@@ -7,8 +7,9 @@
 //! short for a person to notice; in a closed loop, 2 ms batches cost 2-3 µs at p50 against
 //! `--quiet` and 20 ms batches nothing measurable (`cargo bench --bench e2e`).
 
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use crate::config::{CAPTURE_LINES, LogOutput};
@@ -71,11 +72,19 @@ pub(crate) struct Sink {
     blocked: bool,
     /// Every line is written as it comes, not in batches (`write_at_once`).
     at_once: bool,
+    /// The target is a terminal: the function's control characters are shown, not obeyed
+    /// (`untrusted_line`).
+    terminal: bool,
 }
 
 impl Sink {
     /// A sink for `output`, and the receiving end when capturing.
     pub(crate) fn new(output: LogOutput) -> (Sink, Option<Receiver<String>>) {
+        let terminal = match output {
+            LogOutput::Stdout => io::stdout().is_terminal(),
+            LogOutput::Stderr => io::stderr().is_terminal(),
+            LogOutput::Capture | LogOutput::Discard => false,
+        };
         let (target, rx) = match output {
             LogOutput::Stdout => (std_target(1), None),
             LogOutput::Stderr => (std_target(2), None),
@@ -93,6 +102,7 @@ impl Sink {
             due: None,
             blocked: false,
             at_once: false,
+            terminal,
         };
         (sink, rx)
     }
@@ -158,6 +168,26 @@ impl Sink {
                 }
             }
         }
+    }
+
+    /// Queues a line of the function's output (its runtime's or an extension's). On a terminal,
+    /// its control characters (C0 but tab, DEL, C1) are written visibly as escapes (`\x1b`),
+    /// as `journalctl` and `less` show them: a line must not retitle the window, clear the
+    /// screen, overwrite a line with a bare CR, or make the terminal type an answer into its
+    /// input. Written to a file or a pipe, the line is kept as it is.
+    pub(crate) fn untrusted_line(&mut self, line: &str) {
+        if !self.terminal || !line.chars().any(is_escaped) {
+            return self.line(line);
+        }
+        let mut shown = String::with_capacity(line.len() + 16);
+        for c in line.chars() {
+            if is_escaped(c) {
+                let _ = write!(shown, "\\x{:02x}", u32::from(c));
+            } else {
+                shown.push(c);
+            }
+        }
+        self.line(&shown);
     }
 
     /// Queues text made of whole lines, each ending in `\n`.
@@ -277,6 +307,11 @@ fn std_target(fd: u8) -> Target {
     }
 }
 
+/// Whether `c` is written as an escape on a terminal: a control character other than tab.
+fn is_escaped(c: char) -> bool {
+    c.is_control() && c != '\t'
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;
@@ -300,6 +335,7 @@ mod tests {
             due: None,
             blocked: false,
             at_once: false,
+            terminal: false,
         };
         (sink, theirs)
     }
@@ -365,5 +401,28 @@ mod tests {
         sink.flush_due(Micros(6));
         assert_eq!(sink.deadline(), None);
         drop(reader);
+    }
+
+    #[test]
+    fn on_a_terminal_the_functions_control_characters_are_shown_not_obeyed() {
+        let hostile = "title\u{1b}]0;pwned\u{7}, clear\u{1b}[2J, \rREPORT fake, nul\0, del\u{7f}, csi\u{9b}, tab\tok";
+        let (mut sink, mut reader) = sink();
+        sink.untrusted_line(hostile);
+        sink.flush();
+        assert_eq!(
+            read_all(&mut reader),
+            format!("{hostile}\n"),
+            "a pipe gets the bytes"
+        );
+        let (mut sink, mut reader) = self::sink();
+        sink.terminal = true;
+        sink.untrusted_line(hostile);
+        sink.line("lambda-sim's own \u{1b}[1mline");
+        sink.flush();
+        assert_eq!(
+            read_all(&mut reader),
+            "title\\x1b]0;pwned\\x07, clear\\x1b[2J, \\x0dREPORT fake, nul\\x00, del\\x7f, csi\\x9b, tab\tok\n\
+             lambda-sim's own \u{1b}[1mline\n"
+        );
     }
 }
