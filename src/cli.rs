@@ -368,6 +368,7 @@ impl Given {
             "--clean-env" => config.clean_env = true,
             "--task-root" => config.task_root = Some(PathBuf::from(value()?)),
             "--max-queue" => config.max_queue = whole(flag, &value()?)?,
+            "--max-queue-bytes" => config.max_queue_bytes = whole(flag, &value()?)?,
             "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
             "--external-runtime" => self.external = true,

@@ -110,6 +110,9 @@ pub struct Config {
     pub seed: Option<u64>,
     /// How many invocations may wait beyond the one in flight (the lifecycle core's decision *the queue*).
     pub max_queue: usize,
+    /// How many bytes of invocations (payload and details) may wait beyond the one in flight
+    /// (default 64 MiB).
+    pub max_queue_bytes: usize,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
@@ -165,6 +168,7 @@ impl Default for Config {
             clean_env: false,
             seed: None,
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
+            max_queue_bytes: crate::lifecycle::DEFAULT_MAX_QUEUE_BYTES,
             eager_init: false,
             freeze: true,
             streaming: StreamLimits::default(),
@@ -192,6 +196,7 @@ impl Config {
             timeout: Micros::from_duration(self.timeout),
             init_timeout: Micros::from_duration(self.init_timeout),
             max_queue: self.max_queue,
+            max_queue_bytes: self.max_queue_bytes,
             runtime: if self.bootstrap.is_some() {
                 RuntimeMode::Process
             } else {

@@ -413,3 +413,42 @@ fn to_a_pipe_the_functions_output_goes_byte_for_byte() {
     }
     sim.stop();
 }
+
+#[test]
+fn the_invocation_queue_is_bounded_in_bytes_with_the_invoke_apis_429() {
+    let sim = Binary::python("echo", &[]);
+    let before = sim.rss_kib();
+    // The environment is busy for the whole test.
+    let busy = sim.invoke_async(r#"{"action":"sleep","seconds":30}"#);
+    thread::sleep(Duration::from_millis(300));
+    let payload = format!("\"{}\"", "x".repeat(1_000_000));
+    let mut statuses = Vec::new();
+    let mut client = Client::connect(sim.invoke);
+    for _ in 0..100 {
+        let r = client.request(
+            "POST",
+            INVOKE,
+            &[("X-Amz-Invocation-Type", "Event")],
+            payload.as_bytes(),
+        );
+        if r.status == 429 {
+            assert_eq!(
+                r.header("X-Amzn-ErrorType"),
+                Some("TooManyRequestsException")
+            );
+        }
+        statuses.push(r.status);
+    }
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    // 64 MiB of 1 MB payloads: 67 wait, the rest are refused (all 100 waited before).
+    assert_eq!(accepted, (64 << 20) / 1_000_002, "{statuses:?}");
+    assert!(
+        statuses[accepted..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+    let grown = sim.rss_kib().saturating_sub(before);
+    eprintln!("RSS grew by {grown} KiB with {accepted} MB queued");
+    assert!(grown < 96 * MIB, "RSS grew by {grown} KiB");
+    sim.stop();
+    drop(busy);
+}

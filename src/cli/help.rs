@@ -27,6 +27,8 @@ SIMULATOR OPTIONS:
                                  [default: /var/task if it exists, else the current directory]
     --max-queue <N>              Invocations that may wait while one runs; past it, 429
                                  [default: 1000]
+    --max-queue-bytes <N>        Bytes of invocations that may wait; past it, 429
+                                 [default: 67108864 (64 MiB)]
     --extension <PATH>           Run an external extension, named after its file name
     --extension <NAME=COMMAND>   ... or a command (split on spaces) that registers as NAME
                                  (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR

@@ -70,7 +70,9 @@
 //!   stopped; the next invocation starts a new init inside its own invoke (phase `invoke`, under
 //!   the function timeout). After `/init/error` the runtime's `/next` is refused with 403.
 //! - **The queue.** Invocations wait first in, first out while the environment is busy, up to
-//!   [`Config::max_queue`] (default [`DEFAULT_MAX_QUEUE`]); past it, the Invoke API's 429. With
+//!   [`Config::max_queue`] of them (default [`DEFAULT_MAX_QUEUE`]) holding up to
+//!   [`Config::max_queue_bytes`] (default [`DEFAULT_MAX_QUEUE_BYTES`]); past either, the
+//!   Invoke API's 429. An invocation the idle environment takes at once never counts. With
 //!   0, it is Lambda with reserved concurrency 1. Each failing init answers one invocation, so a
 //!   crash-looping function answers every queued invocation rather than hanging it. At shutdown,
 //!   queued invokers get `Sandbox.Shutdown`; the running invocation ends before anything is
@@ -139,6 +141,10 @@ pub const DEFAULT_TIMEOUT: Micros = Micros::from_secs(3);
 /// How many invocations may wait for the environment by default (decision *the queue*).
 pub const DEFAULT_MAX_QUEUE: usize = 1000;
 
+/// How many bytes of invocations may wait for the environment by default (decision *the
+/// queue*): 64 MiB, ten synchronous payloads at Lambda's 6 MB limit, 64 asynchronous ones.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 << 20;
+
 /// How long a shutdown without extensions waits for the killed runtime to exit before
 /// finishing anyway.
 pub const SHUTDOWN_GRACE: Micros = Micros::from_secs(2);
@@ -181,6 +187,8 @@ pub struct Config {
     pub init_timeout: Micros,
     /// How many invocations may wait beyond the one the environment is busy with.
     pub max_queue: usize,
+    /// How many bytes of invocations ([`InvokeRequest::bytes`]) may wait beyond that one.
+    pub max_queue_bytes: usize,
     /// Who runs the runtime.
     pub runtime: RuntimeMode,
     /// When to initialise.
@@ -204,6 +212,7 @@ impl Default for Config {
             timeout: DEFAULT_TIMEOUT,
             init_timeout: INIT_TIMEOUT,
             max_queue: DEFAULT_MAX_QUEUE,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
             runtime: RuntimeMode::Process,
             init: InitMode::OnDemand,
             extensions: Vec::new(),
@@ -585,16 +594,28 @@ impl Lifecycle {
 
     /// Queues an invocation from `invoker`, who will get exactly one
     /// [`Action::Reply`]. Refused with [`Rejection::TooManyRequests`] when more than
-    /// `max_queue` invocations would wait beyond the one in flight (decision *the queue*).
+    /// `max_queue` invocations, or more than `max_queue_bytes` of them, would wait beyond the
+    /// one in flight (decision *the queue*).
     pub fn invoke(
         &mut self,
         now: Micros,
         invoker: WaiterId,
         mut request: InvokeRequest,
     ) -> Result<RequestId, Rejection> {
-        let busy = usize::from(matches!(self.env.phase, Phase::Invoke(_)));
-        if self.queue.len() + busy > self.config.max_queue {
+        let busy = matches!(self.env.phase, Phase::Invoke(_));
+        if self.queue.len() + usize::from(busy) > self.config.max_queue {
             return Err(Rejection::TooManyRequests);
+        }
+        // Summed when needed: nothing waits on the hot path, and at most `max_queue` do.
+        if busy || !self.queue.is_empty() {
+            let waiting: usize = self
+                .queue
+                .iter()
+                .map(|q| q.invocation.request.bytes())
+                .sum();
+            if waiting + request.bytes() > self.config.max_queue_bytes {
+                return Err(Rejection::TooManyRequests);
+            }
         }
         let request_id = self.rng.uuid_v4();
         // The invoker's header moves into the invocation; the request keeps the rest.

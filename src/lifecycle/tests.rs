@@ -875,6 +875,34 @@ fn queue_is_bounded_by_max_queue() {
 }
 
 #[test]
+fn queue_is_bounded_by_bytes_too() {
+    let mut h = Harness::new(Config {
+        max_queue_bytes: 10,
+        ..config(RuntimeMode::Process, InitMode::OnDemand)
+    });
+    // Taken by the idle environment: a large invocation never waits, so never counts.
+    let a = h.invoke(101, &"a".repeat(100)).unwrap();
+    h.next(RUNTIME).unwrap();
+    h.invoke(102, "bbbbbb").unwrap(); // 6 bytes wait
+    h.invoke(103, "cccc").unwrap(); // 10
+    assert_eq!(h.invoke(104, "d"), Err(Rejection::TooManyRequests));
+    // The invoker's details count with the payload.
+    h.respond(a, "A").unwrap();
+    h.next(RUNTIME).unwrap(); // b runs: 4 bytes wait
+    let r = h.lc.invoke(
+        h.now,
+        WaiterId(105),
+        InvokeRequest {
+            payload: b"ee".to_vec(),
+            tenant_id: Some("tenant".into()),
+            ..InvokeRequest::default()
+        },
+    );
+    assert_eq!(r, Err(Rejection::TooManyRequests));
+    h.invoke(105, "ee").unwrap();
+}
+
+#[test]
 fn queue_of_zero_refuses_while_busy() {
     let mut h = Harness::new(Config {
         max_queue: 0,

@@ -244,6 +244,20 @@ pub struct InvokeRequest {
     pub log_tail: bool,
 }
 
+impl InvokeRequest {
+    /// The bytes it holds: its payload and the invoker's details (what a queue of them costs).
+    pub fn bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.payload.len()
+            + text(&self.content_type)
+            + text(&self.client_context)
+            + text(&self.cognito_identity)
+            + text(&self.trace_id)
+            + text(&self.tenant_id)
+            + text(&self.invoked_arn)
+    }
+}
+
 /// An invocation as the runtime receives it: immutable once created. The core keeps it (queued,
 /// then running); `/next` answers borrow it through [`Lifecycle::invocation`](super::Lifecycle::invocation).
 #[derive(Debug, PartialEq, Eq)]

@@ -209,6 +209,13 @@ impl Builder {
         self
     }
 
+    /// How many bytes of invocations may wait beyond the one in flight (default 64 MiB); past
+    /// it, as past `max_queue`, 429.
+    pub fn max_queue_bytes(mut self, max: usize) -> Builder {
+        self.config.max_queue_bytes = max;
+        self
+    }
+
     /// Initialise at start-up rather than on the first invocation.
     pub fn eager_init(mut self, eager: bool) -> Builder {
         self.config.eager_init = eager;
