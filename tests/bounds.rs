@@ -452,3 +452,68 @@ fn the_invocation_queue_is_bounded_in_bytes_with_the_invoke_apis_429() {
     sim.stop();
     drop(busy);
 }
+
+#[test]
+fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
+    // No shaping: only the invoker's pace may hold the stream back.
+    let sim = Binary::python("echo", &["--stream-rate", "0"]);
+    let before = sim.rss_kib();
+    let event = r#"{"action":"stream","size":1048576,"repeat":150}"#;
+    let mut invoker = TcpStream::connect(sim.invoke).unwrap();
+    invoker
+        .write_all(&request_bytes(
+            "POST",
+            "/2021-11-15/functions/function/response-streaming-invocations",
+            &[],
+            event.as_bytes(),
+        ))
+        .unwrap();
+    // 150 MiB unread: before, lambda-sim took all of it into memory and gave the runtime its
+    // 202 within about a second.
+    thread::sleep(Duration::from_secs(3));
+    let grown = sim.rss_kib().saturating_sub(before);
+    eprintln!("RSS grew by {grown} KiB while the invoker read nothing");
+    assert!(grown < 32 * MIB, "RSS grew by {grown} KiB");
+    let early: Vec<String> = sim.lines_so_far();
+    assert!(
+        !early.iter().any(|l| l.starts_with("stream: ")),
+        "the runtime finished while its invoker had read nothing: {early:?}"
+    );
+    // Once the invoker reads, everything comes, and the runtime is answered.
+    invoker
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (mut total, mut buf) = (0usize, vec![0u8; 1 << 20]);
+    while total < 150 << 20 {
+        let n = invoker.read(&mut buf).expect("the stream keeps coming");
+        assert!(n > 0, "closed after {total} bytes");
+        total += n;
+    }
+    let lines = sim.wait_line("stream: ");
+    assert!(lines.last().unwrap().contains("202"), "{lines:?}");
+    sim.stop();
+}
+
+#[test]
+fn a_stream_held_back_by_its_invoker_flows_on_when_the_invoker_leaves() {
+    let sim = Binary::python("echo", &["--stream-rate", "0"]);
+    let event = r#"{"action":"stream","size":1048576,"repeat":20}"#;
+    let invoker = TcpStream::connect(sim.invoke).unwrap();
+    (&invoker)
+        .write_all(&request_bytes(
+            "POST",
+            "/2021-11-15/functions/function/response-streaming-invocations",
+            &[],
+            event.as_bytes(),
+        ))
+        .unwrap();
+    thread::sleep(Duration::from_millis(500));
+    assert!(!sim.lines_so_far().iter().any(|l| l.starts_with("stream: ")));
+    reset(&invoker);
+    drop(invoker);
+    // Lambda finishes an invocation whose invoker left.
+    let lines = sim.wait_line("stream: ");
+    assert!(lines.last().unwrap().contains("202"), "{lines:?}");
+    assert_eq!(sim.invoke(r#"{"after":1}"#).status, 200);
+    sim.stop();
+}

@@ -527,6 +527,9 @@ pub(crate) struct ResponseStream {
     pub(crate) started: Option<Micros>,
     /// ...and whether reading waits for the rate to allow more (`StreamLimits`).
     pub(crate) throttled: bool,
+    /// Reading waits for the invoker to take what it was sent: its connection's unwritten
+    /// output is past its bound. The runtime feels the invoker's pace through TCP.
+    pub(crate) backpressured: bool,
 }
 
 impl ResponseStream {
@@ -540,6 +543,7 @@ impl ResponseStream {
             content_type,
             started: None,
             throttled: false,
+            backpressured: false,
         }
     }
 

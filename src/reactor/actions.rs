@@ -361,6 +361,34 @@ impl Reactor {
             bytes,
         };
         self.send_chunk(piece);
+        // An invoker that does not keep up: the runtime's stream is not read again until it
+        // has taken what it was sent, so memory holds at most one connection's bound per
+        // stream and the runtime's writes block at the invoker's pace.
+        if let Waiter::Conn(invoker) = Waiter::of(to) {
+            let invoker = Key::from_u64(invoker);
+            if let Some(Source::Conn(conn)) = self.sources.get_mut(invoker) {
+                if conn.output_full() {
+                    conn.feeder = Some(key);
+                    if let Some(Source::Conn(runtime)) = self.sources.get_mut(key) {
+                        if let Some(stream) = runtime.streaming.as_mut() {
+                            stream.backpressured = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The invoker a runtime's stream waited for has drained its output, or is gone: the
+    /// runtime's connection is read again.
+    pub(super) fn resume_feeder(&mut self, now: Micros, feeder: Key) {
+        if let Some(Source::Conn(conn)) = self.sources.get_mut(feeder) {
+            if let Some(stream) = conn.streaming.as_mut() {
+                stream.backpressured = false;
+            }
+            // No new readiness comes for bytes already waiting: read until it would block.
+            self.conn_readable(now, feeder, true);
+        }
     }
 
     /// Whether `invoker` takes a streamed response's bytes as they come.

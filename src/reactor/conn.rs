@@ -66,6 +66,9 @@ pub(crate) struct Conn {
     pub(crate) streaming: Option<Box<ResponseStream>>,
     /// An `InvokeWithResponseStream` invoker whose answer's head is out.
     pub(crate) stream_started: bool,
+    /// The runtime's connection whose stream waits for this invoker to read (its
+    /// `backpressured` stream): read again once this connection's output drains.
+    pub(crate) feeder: Option<super::slab::Key>,
     /// Requests completed on this connection (wrapping): tells the sweep that one ended.
     pub(crate) requests: u32,
     /// What the last sweep saw it waiting on its peer for, with how many requests it had
@@ -124,6 +127,7 @@ impl Conn {
             lingering: false,
             streaming: None,
             stream_started: false,
+            feeder: None,
             requests: 0,
             watched: None,
             out: Vec::new(),
@@ -140,8 +144,14 @@ impl Conn {
     /// tokio does. A readiness event that reports the peer's EOF passes `to_the_end`, so that
     /// data and EOF arriving together are both seen.
     pub(crate) fn read_some(&mut self, scratch: &mut [u8], to_the_end: bool) -> bool {
-        if self.peer_closed || self.eof || self.streaming.as_ref().is_some_and(|s| s.throttled) {
+        if self.peer_closed || self.eof {
             return false;
+        }
+        if let Some(stream) = &self.streaming {
+            if stream.throttled || stream.backpressured {
+                self.read_paused = true;
+                return false;
+            }
         }
         if self.output_full() {
             self.read_paused = true;

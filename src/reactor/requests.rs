@@ -96,6 +96,14 @@ impl Reactor {
             return;
         };
         conn.flush();
+        if conn.feeder.is_some() && !conn.output_full() {
+            if let Some(feeder) = conn.feeder.take() {
+                self.resume_feeder(now, feeder);
+            }
+        }
+        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
+            return;
+        };
         if conn.read_paused && conn.state == State::Reading && !conn.output_full() {
             // Its peer took the output that stopped reading: read and decode again.
             self.resume_conn(now, key);
@@ -298,6 +306,18 @@ impl Reactor {
     }
 
     pub(super) fn close_conn(&mut self, key: Key) {
+        if let Some(Source::Conn(conn)) = self.sources.get(key) {
+            if let Some(feeder) = conn.feeder {
+                // The stream it held back flows again, to nobody: Lambda finishes the
+                // invocation without its invoker.
+                if let Some(Source::Conn(runtime)) = self.sources.get_mut(feeder) {
+                    if let Some(stream) = runtime.streaming.as_mut() {
+                        stream.backpressured = false;
+                    }
+                    self.to_process.push(feeder);
+                }
+            }
+        }
         self.remove_source(key);
         self.lingering.retain(|(_, k)| *k != key);
         self.throttled.retain(|(_, k)| *k != key);
