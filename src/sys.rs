@@ -428,6 +428,15 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// This process's open-file soft limit (`RLIMIT_NOFILE`).
+pub(crate) fn open_file_limit() -> io::Result<u64> {
+    // SAFETY: rlimit is plain data; getrlimit fills it in.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `lim` is a live, writable rlimit.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    Ok(lim.rlim_cur)
+}
+
 /// A non-blocking `CLOCK_MONOTONIC` timerfd, disarmed. The reactor's deadlines arm it instead
 /// of bounding each `epoll_wait`: arming a kernel timer on every wait (and cancelling it on
 /// every wake) costs microseconds per turn in a virtual machine.

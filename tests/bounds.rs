@@ -517,3 +517,64 @@ fn a_stream_held_back_by_its_invoker_flows_on_when_the_invoker_leaves() {
     assert_eq!(sim.invoke(r#"{"after":1}"#).status, 200);
     sim.stop();
 }
+
+#[test]
+fn connections_that_hold_descriptors_cannot_starve_the_function() {
+    let runtime = python_runtime("echo");
+    let mut args = vec!["--"];
+    args.extend(runtime.iter().map(String::as_str));
+    // 256 descriptors; 300 connections from a process that is not the function, sending
+    // nothing. Before, every invocation hung until they were released.
+    let sim = Binary::start_after("ulimit -n 256", &args, &[]);
+    let mut hoard = Vec::new();
+    for i in 0..300 {
+        let addr = if i % 2 == 0 {
+            sim.runtime_api
+        } else {
+            sim.invoke
+        };
+        hoard.push(TcpStream::connect(addr).expect("connect"));
+    }
+    thread::sleep(Duration::from_millis(300));
+    for n in 0..3 {
+        let answer = sim.invoke(&format!(r#"{{"n":{n}}}"#));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        assert_eq!(answer.json()["n"], n);
+    }
+    let lines = sim.stop_and_read();
+    let warnings = lines
+        .iter()
+        .filter(|l| l.contains("open-file limit"))
+        .count();
+    assert_eq!(warnings, 1, "said once: {lines:#?}");
+    drop(hoard);
+}
+
+#[test]
+fn a_runtime_api_connection_that_sends_nothing_is_closed_after_a_grace() {
+    let sim = Binary::start(&["--quiet", "--external-runtime"], &[]);
+    let mut silent = TcpStream::connect(sim.runtime_api).unwrap();
+    let mut used = Client::connect(sim.runtime_api);
+    assert_eq!(
+        used.request("GET", "/2018-06-01/ping", &[], b"").status,
+        200
+    );
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let start = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = silent.read(&mut byte);
+    let waited = start.elapsed();
+    assert!(matches!(read, Ok(0)), "closed, with nothing said: {read:?}");
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(15)).contains(&waited),
+        "closed after {waited:?}, the grace is 10 s"
+    );
+    // A runtime's connection that has been used stays, idle, as long as the function works.
+    assert_eq!(
+        used.request("GET", "/2018-06-01/ping", &[], b"").status,
+        200
+    );
+    sim.stop();
+}

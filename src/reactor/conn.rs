@@ -48,6 +48,9 @@ pub(crate) struct Conn {
     pub(crate) listener: Listener,
     pub(crate) decoder: RequestDecoder,
     pub(crate) state: State,
+    /// When it was accepted: the oldest idle connection is the first closed when descriptors
+    /// run short (`Reactor::evict_idle`).
+    pub(crate) opened: Micros,
     /// The current request's route, between its head and its completion.
     pub(crate) route: Option<Route>,
     /// An answer decided from the head, sent once the (discarded) body has been read.
@@ -85,6 +88,8 @@ pub(crate) enum Exposed {
     Request,
     /// A next request, with nothing in flight.
     Idle,
+    /// A first request, on a Runtime API connection that has sent nothing yet.
+    Fresh,
 }
 
 impl Conn {
@@ -105,17 +110,23 @@ impl Conn {
         }
         let runtime = self.listener == Listener::Runtime;
         if self.decoder.is_idle() {
-            return (!runtime).then_some(Exposed::Idle);
+            return match (runtime, self.requests) {
+                (false, _) => Some(Exposed::Idle),
+                // A runtime's or an extension's connection sends its request as it opens.
+                (true, 0) => Some(Exposed::Fresh),
+                (true, _) => None,
+            };
         }
         let response_body = self.decoder.is_reading_body()
             && self.route.as_ref().is_some_and(Route::is_runtime_post);
         (!(runtime && response_body)).then_some(Exposed::Request)
     }
 
-    pub(crate) fn new(stream: TcpStream, listener: Listener) -> Conn {
+    pub(crate) fn new(stream: TcpStream, listener: Listener, opened: Micros) -> Conn {
         Conn {
             stream,
             listener,
+            opened,
             decoder: RequestDecoder::new(),
             state: State::Reading,
             route: None,
@@ -210,6 +221,20 @@ impl Conn {
                 State::Waiting(Wait::Invoke | Wait::InvokeStream)
             );
         self.peer_closed || (self.eof && !awaits_answer && !self.has_output())
+    }
+
+    /// Whether it may be closed to free its descriptor: it waits for nothing of the
+    /// function's and owes nothing. A connection that never sent a request, an idle invoker's
+    /// keep-alive connection, or one lingering after its last answer; never a runtime's or an
+    /// extension's connection that has been used (it may be their keep-alive connection).
+    pub(crate) fn is_evictable(&self) -> bool {
+        if self.lingering {
+            return true;
+        }
+        self.state == State::Reading
+            && self.decoder.is_idle()
+            && !self.has_output()
+            && (self.requests == 0 || self.listener == Listener::Invoke)
     }
 
     /// Unwritten output past [`MAX_UNWRITTEN_BYTES`]: stop reading and decoding until the peer
@@ -308,7 +333,7 @@ mod tests {
         client.write_all(request).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut conn = Conn::new(server, Listener::Runtime);
+        let mut conn = Conn::new(server, Listener::Runtime, Micros::ZERO);
         let mut scratch = vec![0u8; 4096];
         // A short read emptied the queue: no second read, so the EOF behind it is unseen...
         assert!(!conn.read_some(&mut scratch, false));
@@ -326,7 +351,7 @@ mod tests {
         let (mut client, server) = pair();
         client.write_all(&[b'x'; 100]).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut conn = Conn::new(server, Listener::Runtime);
+        let mut conn = Conn::new(server, Listener::Runtime, Micros::ZERO);
         let mut scratch = vec![0u8; 10];
         let mut reads = 0;
         while conn.read_some(&mut scratch, false) {

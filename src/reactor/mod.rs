@@ -184,6 +184,14 @@ pub(crate) struct Reactor {
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
     finished_at: Option<Micros>,
+    /// How many sources (connections, pipes, pidfds) may be open before a new connection
+    /// closes an idle one: the open-file limit, less what was open at start, less
+    /// `FD_RESERVE` for the function.
+    fd_budget: usize,
+    /// Connections wait in the backlog for a free descriptor.
+    accept_blocked: bool,
+    /// The open-file limit was reached once, and said so.
+    fd_warned: bool,
 }
 
 impl Reactor {
@@ -311,6 +319,9 @@ impl Reactor {
             to_process: Vec::new(),
             lingering: Vec::new(),
             finished_at: None,
+            fd_budget: descriptor_budget(),
+            accept_blocked: false,
+            fd_warned: false,
         };
         Ok((
             reactor,
@@ -386,6 +397,7 @@ impl Reactor {
                 self.drain(now);
             }
             self.expire_lingering(now);
+            self.accept_waiting(now);
             if self.sweep_at.is_some_and(|at| at <= now) {
                 self.sweep(now);
             }
@@ -526,6 +538,18 @@ impl Reactor {
         self.core.shutdown(now);
         self.drain(now);
     }
+}
+
+/// How many sources the reactor may hold before it frees descriptors: the open-file limit,
+/// less the descriptors open now (the host's, the listeners, the poll's), less
+/// [`requests::FD_RESERVE`].
+fn descriptor_budget() -> usize {
+    let limit =
+        crate::sys::open_file_limit().map_or(1024, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let open = std::fs::read_dir("/proc/self/fd").map_or(32, |d| d.count());
+    let room = limit.saturating_sub(open);
+    // Under a very low limit, half of what is left still serves.
+    room.saturating_sub(requests::FD_RESERVE).max(room / 2)
 }
 
 /// The warning for a listener bound where other hosts can reach it: the defaults are loopback,

@@ -23,9 +23,24 @@ use super::{FIRST_SOURCE, Reactor, Source, conn};
 /// How long a closing connection waits for the peer's EOF after our last response.
 const LINGER: Micros = Micros::from_secs(2);
 
+/// How long a Runtime API connection may stay open without sending its first request. A
+/// runtime's or an extension's client sends as it connects; this closes what only holds a
+/// descriptor. (The Invoke API's idle connections have the idle timeout.)
+pub(super) const FRESH_GRACE: Micros = Micros::from_secs(10);
+
+/// Descriptors kept for the function's own needs: its runtime's and extensions' connections,
+/// their pipes and pidfds, telemetry connections. Past the open-file limit less these, a new
+/// connection first closes the oldest idle one.
+pub(super) const FD_RESERVE: usize = 64;
+
 impl Reactor {
     pub(super) fn accept(&mut self, now: Micros, listener: Listener) {
         loop {
+            if self.sources.len() >= self.fd_budget && !self.evict_idle() {
+                // Left in the backlog, accepted once a descriptor is free (`accept_blocked`).
+                self.descriptors_exhausted();
+                return;
+            }
             let accepted = match listener {
                 Listener::Invoke => self.invoke_listener.accept(),
                 Listener::Runtime => self.runtime_listener.accept(),
@@ -33,7 +48,7 @@ impl Reactor {
             match accepted {
                 Ok((stream, peer)) => {
                     log::debug!("{listener:?}: connection from {peer}");
-                    if let Some(key) = self.add_conn(stream, listener) {
+                    if let Some(key) = self.add_conn(now, stream, listener) {
                         self.sweep_at.get_or_insert(now + self.sweep_period());
                         // Bytes may already be waiting; readiness for them was reported before
                         // we registered.
@@ -42,9 +57,13 @@ impl Reactor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    if !self.evict_idle() {
+                        self.descriptors_exhausted();
+                        return;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE and friends: the connection stays in the backlog until a later
-                    // accept succeeds.
                     log::warn!("accept failed on the {listener:?} listener: {e}");
                     return;
                 }
@@ -52,12 +71,64 @@ impl Reactor {
         }
     }
 
-    fn add_conn(&mut self, stream: TcpStream, listener: Listener) -> Option<Key> {
+    /// Closes the idle connection that has waited longest ([`Conn::is_evictable`]) to free a
+    /// descriptor, lingering ones first. Returns whether there was one.
+    fn evict_idle(&mut self) -> bool {
+        let oldest = self
+            .sources
+            .iter()
+            .filter_map(|(key, source)| match source {
+                Source::Conn(c) if c.is_evictable() => Some((!c.lingering, c.opened, key)),
+                _ => None,
+            })
+            .min_by_key(|(fresh, opened, _)| (*fresh, *opened));
+        let Some((_, _, key)) = oldest else {
+            return false;
+        };
+        self.warn_descriptors(true);
+        self.close_conn(key);
+        true
+    }
+
+    /// No descriptor to accept a connection with: it waits in the backlog until one is freed.
+    fn descriptors_exhausted(&mut self) {
+        self.accept_blocked = true;
+        self.warn_descriptors(false);
+    }
+
+    /// Says once, as a warning, that the open-file limit was reached.
+    fn warn_descriptors(&mut self, evicting: bool) {
+        if std::mem::replace(&mut self.fd_warned, true) {
+            return;
+        }
+        let what = if evicting {
+            "closing the connections idle longest"
+        } else {
+            "new connections wait until one closes"
+        };
+        log::warn!(
+            "lambda-sim's open-file limit is nearly reached ({} connections and pipes open, {} \
+             descriptors kept for the function): {what}. Raise the limit with `ulimit -n`.",
+            self.sources.len(),
+            FD_RESERVE
+        );
+    }
+
+    /// Connections left in the backlog for want of descriptors are accepted once one is free.
+    pub(super) fn accept_waiting(&mut self, now: Micros) {
+        if self.accept_blocked && self.sources.len() < self.fd_budget {
+            self.accept_blocked = false;
+            self.accept(now, Listener::Runtime);
+            self.accept(now, Listener::Invoke);
+        }
+    }
+
+    fn add_conn(&mut self, now: Micros, stream: TcpStream, listener: Listener) -> Option<Key> {
         // Small request/response exchanges: Nagle's algorithm would add up to 40 ms of delay.
         let _ = stream.set_nodelay(true);
         let key = self
             .sources
-            .insert(Source::Conn(Conn::new(stream, listener)));
+            .insert(Source::Conn(Conn::new(stream, listener, now)));
         let token = Token(FIRST_SOURCE + key.index as usize);
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return None;
@@ -378,6 +449,7 @@ impl Reactor {
             let limit = match exposed {
                 Exposed::Request => request_limit,
                 Exposed::Idle => idle_limit,
+                Exposed::Fresh => FRESH_GRACE,
             };
             match conn.watched {
                 Some((seen, requests, since)) if seen == exposed && requests == conn.requests => {
@@ -407,7 +479,7 @@ impl Reactor {
             conn.listener
         );
         match exposed {
-            Exposed::Idle => self.close_conn(key),
+            Exposed::Idle | Exposed::Fresh => self.close_conn(key),
             Exposed::Request => {
                 // A runtime's response cut short by its own slowness ends its invocation.
                 let (route, stream) = (conn.route.take(), conn.streaming.take());

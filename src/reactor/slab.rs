@@ -66,6 +66,11 @@ impl<T> Slab<T> {
         }
     }
 
+    /// How many entries it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         match self.slots.get(key.index as usize) {
             Some(Slot::Full { generation, value }) if *generation == key.generation => Some(value),

@@ -46,6 +46,14 @@ impl Binary {
         Binary::launch(sh, args, envs)
     }
 
+    /// `start_merged`, after the shell runs `setup` (a `ulimit`, say) in the process that then
+    /// becomes lambda-sim.
+    pub fn start_after(setup: &str, args: &[&str], envs: &[(&str, &str)]) -> Binary {
+        let mut sh = Command::new("/bin/sh");
+        sh.args(["-c", &format!("{setup}; exec \"$0\" \"$@\" 2>&1"), BIN]);
+        Binary::launch(sh, args, envs)
+    }
+
     fn launch(mut command: Command, args: &[&str], envs: &[(&str, &str)]) -> Binary {
         let inherited = inheritable_fds();
         let mut child = command
