@@ -901,6 +901,12 @@ fn run(config: Config) -> ExitCode {
     if let Err(e) = crate::sys::raise_fd_limit() {
         log::warn!("cannot raise the open-file limit: {e}");
     }
+    // Orphans of the function's processes come back to lambda-sim rather than to init, so that
+    // it can freeze and kill them with the rest. Only the CLI: an embedding host's children
+    // are its own business.
+    if let Err(e) = crate::sys::set_child_subreaper() {
+        log::warn!("cannot become a child subreaper, orphans of the function may escape: {e}");
+    }
     let server = match Server::bind(&config) {
         Ok(server) => server,
         Err(e) => {

@@ -318,6 +318,42 @@ pub(crate) fn kill_group(pgid: i32, signal: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// Sends `signal` to process `pid`. A process that is already gone is not an error.
+pub(crate) fn kill_pid(pid: i32, signal: libc::c_int) -> io::Result<()> {
+    if pid <= 1 {
+        // Never a group, every process, or init by mistake.
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: kill takes plain integers.
+    match check(unsafe { libc::kill(pid, signal) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphans among its
+/// descendants become its children, not init's, so that none escapes its reach.
+pub(crate) fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// Whether this process is a child subreaper.
+pub(crate) fn is_child_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer, which is live.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_GET_CHILD_SUBREAPER,
+            &mut flag as *mut libc::c_int,
+            0,
+            0,
+            0,
+        )
+    };
+    ret == 0 && flag != 0
+}
+
 /// Puts a descriptor in non-blocking mode (`O_NONBLOCK` on its open file description).
 pub(crate) fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
     let fd = fd.as_raw_fd();

@@ -455,10 +455,11 @@ fn the_invocation_queue_is_bounded_in_bytes_with_the_invoke_apis_429() {
 
 #[test]
 fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
-    // No shaping: only the invoker's pace may hold the stream back.
-    let sim = Binary::python("echo", &["--stream-rate", "0"]);
+    // No shaping: only the invoker's pace may hold the stream back. (A slow reader makes the
+    // function slow, and its timeout runs meanwhile, as on Lambda: it is long here.)
+    let sim = Binary::python("echo", &["--stream-rate", "0", "--timeout", "120"]);
     let before = sim.rss_kib();
-    let event = r#"{"action":"stream","size":1048576,"repeat":150}"#;
+    let event = r#"{"action":"stream","size":1048576,"repeat":100}"#;
     let mut invoker = TcpStream::connect(sim.invoke).unwrap();
     invoker
         .write_all(&request_bytes(
@@ -468,7 +469,7 @@ fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
             event.as_bytes(),
         ))
         .unwrap();
-    // 150 MiB unread: before, lambda-sim took all of it into memory and gave the runtime its
+    // 100 MiB unread: before, lambda-sim took all of it into memory and gave the runtime its
     // 202 within about a second.
     thread::sleep(Duration::from_secs(3));
     let grown = sim.rss_kib().saturating_sub(before);
@@ -481,22 +482,26 @@ fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
     );
     // Once the invoker reads, everything comes, and the runtime is answered.
     invoker
-        .set_read_timeout(Some(Duration::from_secs(20)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let (mut total, mut buf) = (0usize, vec![0u8; 1 << 20]);
-    while total < 150 << 20 {
-        let n = invoker.read(&mut buf).expect("the stream keeps coming");
-        assert!(n > 0, "closed after {total} bytes");
-        total += n;
-    }
+    let reader = thread::spawn(move || {
+        let (mut total, mut buf) = (0usize, vec![0u8; 1 << 20]);
+        while let Ok(n @ 1..) = invoker.read(&mut buf) {
+            total += n;
+        }
+        total
+    });
     let lines = sim.wait_line("stream: ");
     assert!(lines.last().unwrap().contains("202"), "{lines:?}");
     sim.stop();
+    // The payload and the event stream's framing around it.
+    let total = reader.join().unwrap();
+    assert!(total > 100 << 20, "{total} bytes");
 }
 
 #[test]
 fn a_stream_held_back_by_its_invoker_flows_on_when_the_invoker_leaves() {
-    let sim = Binary::python("echo", &["--stream-rate", "0"]);
+    let sim = Binary::python("echo", &["--stream-rate", "0", "--timeout", "120"]);
     let event = r#"{"action":"stream","size":1048576,"repeat":20}"#;
     let invoker = TcpStream::connect(sim.invoke).unwrap();
     (&invoker)
@@ -577,4 +582,71 @@ fn a_runtime_api_connection_that_sends_nothing_is_closed_after_a_grace() {
         200
     );
     sim.stop();
+}
+
+/// The pid of a `sleep 300` the runtime started in a session of its own, after the invocation
+/// that started it has completed (and, if `exit`, the runtime has exited, orphaning it).
+fn escapee(sim: &Binary, exit: bool) -> u32 {
+    let event = serde_json::json!({"action": "escape", "exit": exit});
+    let answer = sim.invoke(&event.to_string()).json();
+    let pid = answer["escapee"].as_u64().expect("the escapee's pid") as u32;
+    let sid = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').nth(3).unwrap_or("").to_string())
+    };
+    assert_ne!(
+        sid(pid),
+        sid(answer["pid"].as_u64().unwrap() as u32),
+        "a session of its own"
+    );
+    pid
+}
+
+#[test]
+fn a_process_that_leaves_the_runtimes_group_is_frozen_and_killed_with_it() {
+    let mut sim = Binary::python("echo", &[]);
+    let pid = escapee(&sim, false);
+    // Frozen with the environment...
+    wait_stopped(pid);
+    // ...thawed with it...
+    assert_eq!(sim.invoke(r#"{"n":1}"#).status, 200);
+    // ...and killed at shutdown, which is clean only then.
+    sim.signal("TERM");
+    assert!(sim.wait_exit().success());
+    gone(&[pid]);
+}
+
+#[test]
+fn a_process_left_behind_is_killed_by_a_reset() {
+    let sim = Binary::python("echo", &["--timeout", "1"]);
+    let pid = escapee(&sim, false);
+    // The next invocation times out: the reset kills the runtime and what it left.
+    let timed_out = sim.invoke(r#"{"action":"sleep","seconds":5}"#);
+    assert_eq!(timed_out.header("X-Amz-Function-Error"), Some("Unhandled"));
+    gone(&[pid]);
+    assert_eq!(sim.invoke(r#"{"after":"reset"}"#).status, 200);
+    sim.stop();
+}
+
+#[test]
+fn an_orphan_of_the_runtime_is_adopted_and_killed_with_its_environment() {
+    let mut sim = Binary::python("echo", &[]);
+    let pid = escapee(&sim, true);
+    // Its parent exited: it is lambda-sim's now (a child subreaper), not init's.
+    assert!(
+        wait_until(Duration::from_secs(5), || children_of(sim.pid())
+            .contains(&pid)),
+        "not adopted: {:?}",
+        children_of(sim.pid())
+    );
+    // The runtime's exit ended its environment: nothing of it lives on, and the next
+    // invocation starts a new one.
+    gone(&[pid]);
+    assert_eq!(sim.invoke(r#"{"n":2}"#).status, 200);
+    // An orphan of the new environment dies at shutdown, which is clean only then.
+    let second = escapee(&sim, true);
+    sim.signal("TERM");
+    assert!(sim.wait_exit().success());
+    gone(&[second]);
 }

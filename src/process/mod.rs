@@ -239,6 +239,79 @@ pub(crate) fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::R
     sys::kill_group(pgid, signal)
 }
 
+/// Every descendant of the processes `roots` (not the roots themselves), found through each
+/// thread's `/proc/PID/task/TID/children`: whatever their process group or session, so that a
+/// process that left its group with `setsid()` is still found while its parents live.
+pub(crate) fn descendants(roots: &[i32]) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut next: Vec<i32> = roots.to_vec();
+    while let Some(pid) = next.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                // A pid seen twice (a reused pid, a race with exits) is walked once.
+                if child > 1 && !found.contains(&child) && !roots.contains(&child) {
+                    found.push(child);
+                    next.push(child);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// This process's children that are not among `known`: as a child subreaper, the orphans of
+/// its function's processes. Those that have exited are reaped here.
+pub(crate) fn adopted(known: &[i32]) -> Vec<i32> {
+    own_children()
+        .into_iter()
+        .filter(|pid| !known.contains(pid))
+        .filter(|pid| !matches!(sys::reap(*pid), Ok(Some(_))))
+        .collect()
+}
+
+/// This process's own children.
+fn own_children() -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                text.split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+    }
+    children
+}
+
+/// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
+pub(crate) fn is_running(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command's closing parenthesis.
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
+/// Sends `signal` to each of `pids`.
+pub(crate) fn signal_each(pids: &[i32], signal: libc::c_int) {
+    for &pid in pids {
+        let _ = sys::kill_pid(pid, signal);
+    }
+}
+
 /// Freezes (SIGSTOP) or thaws (SIGCONT) the process group `pgid`.
 pub(crate) fn freeze_group(pgid: i32, freeze: bool) -> io::Result<()> {
     sys::kill_group(pgid, if freeze { libc::SIGSTOP } else { libc::SIGCONT })

@@ -72,8 +72,10 @@ impl Reactor {
         }
     }
 
-    /// SIGSTOP or SIGCONT to every live child's process group.
-    fn signal_frozen(&self, freeze: bool) {
+    /// SIGSTOP or SIGCONT to every live child's process group, then to every other process of
+    /// the function: one that left its group (`setsid()`), or, with lambda-sim a child
+    /// subreaper, an orphan it adopted. The ones stopped are the ones continued.
+    fn signal_frozen(&mut self, freeze: bool) {
         for proc in self.children.iter().filter(|c| c.alive) {
             if let Err(e) = process::freeze_group(proc.pid, freeze) {
                 log::warn!(
@@ -82,6 +84,12 @@ impl Reactor {
                     proc.pid
                 );
             }
+        }
+        if freeze {
+            self.frozen_strays = self.function_tree();
+            process::signal_each(&self.frozen_strays, libc::SIGSTOP);
+        } else {
+            process::signal_each(&std::mem::take(&mut self.frozen_strays), libc::SIGCONT);
         }
     }
 
@@ -129,6 +137,12 @@ impl Reactor {
                 role,
                 init_type,
             } => {
+                if role == lifecycle::Role::Runtime && self.subreaper {
+                    // A new environment starts with nothing left of the last one: the orphans
+                    // its processes left (a runtime that exited, say) die now, as Lambda
+                    // destroys a sandbox whole.
+                    process::signal_each(&self.adopted_tree(), libc::SIGKILL);
+                }
                 if let Err(message) = self.spawn_child(now, child, role, init_type) {
                     self.deferred
                         .push_back(Deferred::SpawnFailed(child, message));
@@ -141,8 +155,18 @@ impl Reactor {
                     if let Some(kib) = proc.rss.as_ref().and_then(process::PeakRss::read) {
                         proc.max_rss_kib = proc.max_rss_kib.max(kib);
                     }
-                    if let Err(e) = process::signal_group(proc.pid, signal) {
-                        log::warn!("cannot signal {} (pid {}): {e}", proc.what, proc.pid);
+                    let pid = proc.pid;
+                    if let Err(e) = process::signal_group(pid, signal) {
+                        log::warn!("cannot signal {} (pid {pid}): {e}", proc.what);
+                    }
+                    if signal == lifecycle::Signal::Kill {
+                        // Whatever left the group dies with it, the runtime itself included.
+                        let mut strays = process::descendants(&[pid]);
+                        strays.push(pid);
+                        if self.subreaper {
+                            strays.extend(self.adopted_tree());
+                        }
+                        process::signal_each(&strays, libc::SIGKILL);
                     }
                 }
             }

@@ -397,6 +397,11 @@ impl Reactor {
         proc.rss = None;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
         log::debug!("{} (pid {}) exited: {}", proc.what, proc.pid, exit.status);
+        if !proc.extension && self.subreaper {
+            // The runtime's exit ends its environment (as on Lambda, whatever the phase): the
+            // orphans its processes left die with it.
+            process::signal_each(&self.adopted_tree(), libc::SIGKILL);
+        }
         // Its last words come before the news of its death.
         let outputs: Vec<Key> = self
             .sources
@@ -413,9 +418,85 @@ impl Reactor {
     }
 
     pub(super) fn kill_children(&mut self) {
+        let strays = self.function_tree();
         for proc in self.children.iter().filter(|c| c.alive) {
             let _ = process::kill_group(proc.pid);
         }
+        process::signal_each(&strays, libc::SIGKILL);
+    }
+
+    /// Every process of the function outside the children's own groups, as far as lambda-sim
+    /// can see: the live children themselves (one may have moved to another group), their
+    /// descendants whatever their group or session, and, as a child subreaper, the orphans it
+    /// adopted and theirs. (Without the subreaper, as when embedded, an orphan is init's.)
+    pub(super) fn function_tree(&self) -> Vec<i32> {
+        let roots: Vec<i32> = self
+            .children
+            .iter()
+            .filter(|c| c.alive)
+            .map(|c| c.pid)
+            .collect();
+        if roots.is_empty() && !self.subreaper {
+            return Vec::new();
+        }
+        let mut tree = process::descendants(&roots);
+        tree.extend_from_slice(&roots);
+        if self.subreaper {
+            tree.extend(self.adopted_tree());
+        }
+        tree
+    }
+
+    /// The orphans lambda-sim adopted as a child subreaper, and their descendants.
+    pub(super) fn adopted_tree(&self) -> Vec<i32> {
+        let known: Vec<i32> = self.children.iter().map(|c| c.pid).collect();
+        let adopted = process::adopted(&known);
+        if adopted.is_empty() {
+            return adopted;
+        }
+        let mut tree = process::descendants(&adopted);
+        tree.extend(adopted);
+        tree
+    }
+
+    /// At the end of a run: kills what is left of the function (processes that left their
+    /// group, orphans adopted) and waits up to a second for it to be gone. An error if anything
+    /// lives on: the shutdown was not clean.
+    pub(super) fn reap_the_rest(&mut self) -> io::Result<()> {
+        let mut left = self.function_tree();
+        left.retain(|pid| process::is_running(*pid));
+        if left.is_empty() {
+            return Ok(());
+        }
+        // Its own children were killed at the shutdown's deadline and may be dying still;
+        // anything else was left behind.
+        let strays: Vec<i32> = left
+            .iter()
+            .copied()
+            .filter(|pid| !self.children.iter().any(|c| c.pid == *pid))
+            .collect();
+        if !strays.is_empty() {
+            log::warn!(
+                "the function left {} process(es) running after its shutdown (pids {strays:?}): killing them",
+                strays.len()
+            );
+        }
+        for _ in 0..100 {
+            process::signal_each(&left, libc::SIGKILL);
+            // Adopted ones are reaped as they are listed; others are gone once dead.
+            // A zombie is dead (the children are reaped on the way out, in `drop`).
+            left = self.function_tree();
+            left.retain(|pid| process::is_running(*pid));
+            if left.is_empty() {
+                return Ok(());
+            }
+            // At exit only, and only when something was left behind.
+            #[allow(clippy::disallowed_methods)]
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(io::Error::other(format!(
+            "processes of the function outlived the shutdown: pids {left:?}"
+        )))
     }
 }
 

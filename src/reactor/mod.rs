@@ -192,6 +192,11 @@ pub(crate) struct Reactor {
     accept_blocked: bool,
     /// The open-file limit was reached once, and said so.
     fd_warned: bool,
+    /// lambda-sim is a child subreaper (the CLI makes it one): its own children that it did not
+    /// spawn are orphans of the function's processes.
+    subreaper: bool,
+    /// The processes stopped one by one at the last freeze (`signal_frozen`).
+    frozen_strays: Vec<i32>,
 }
 
 impl Reactor {
@@ -322,6 +327,8 @@ impl Reactor {
             fd_budget: descriptor_budget(),
             accept_blocked: false,
             fd_warned: false,
+            subreaper: crate::sys::is_child_subreaper(),
+            frozen_strays: Vec::new(),
         };
         Ok((
             reactor,
@@ -418,8 +425,9 @@ impl Reactor {
         self.answer_state_waiters();
         self.answer_event_waiters();
         self.log_events();
+        let clean = self.reap_the_rest();
         self.sink.finish();
-        Ok(())
+        clean
     }
 
     /// Makes sure the timerfd fires by `at`: it is re-armed only for a deadline earlier than
