@@ -606,6 +606,9 @@ fn escapee(sim: &Binary, exit: bool) -> u32 {
 #[test]
 fn a_process_that_leaves_the_runtimes_group_is_frozen_and_killed_with_it() {
     let mut sim = Binary::python("echo", &[]);
+    // An invocation just before: the freeze after the escape comes within the period between
+    // walks of /proc, so it is the walk deferred to the period's end that finds the escapee.
+    assert_eq!(sim.invoke(r#"{"n":0}"#).status, 200);
     let pid = escapee(&sim, false);
     // Frozen with the environment...
     wait_stopped(pid);

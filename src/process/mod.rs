@@ -295,13 +295,34 @@ fn own_children() -> Vec<i32> {
     children
 }
 
+/// Those of `pids` whose process group is none of `groups` (read from `/proc/PID/stat`): the
+/// ones a signal to the groups misses.
+pub(crate) fn outside_groups(pids: &[i32], groups: &[i32]) -> Vec<i32> {
+    pids.iter()
+        .copied()
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After the command: state, ppid, pgrp.
+            let pgrp = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(2))
+                .and_then(|g| g.parse::<i32>().ok());
+            pgrp.is_some_and(|g| !groups.contains(&g))
+        })
+        .collect()
+}
+
 /// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
 pub(crate) fn is_running(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
     // The state follows the command's closing parenthesis.
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
     !matches!(state, None | Some('Z' | 'X'))
 }
 

@@ -17,6 +17,10 @@ use super::logs::LOG_TAIL_BYTES;
 use super::slab::{Key, Slab};
 use super::{Reactor, Source};
 
+/// How often a freeze may walk `/proc` for the function's processes outside its children's
+/// groups (`Reactor::signal_frozen`).
+pub(super) const STRAY_WALK_PERIOD: Micros = Micros(50_000);
+
 /// Events found while carrying out actions, fed to the core once the drain is done.
 #[derive(Debug)]
 pub(super) enum Deferred {
@@ -68,16 +72,23 @@ impl Reactor {
     /// Sends the SIGCONT of a thaw, if one is due.
     fn thaw_now(&mut self) {
         if std::mem::take(&mut self.thaw_due) {
-            self.signal_frozen(false);
+            self.signal_frozen(None);
         }
     }
 
-    /// SIGSTOP or SIGCONT to every live child's process group, then to every other process of
-    /// the function: one that left its group (`setsid()`), or, with lambda-sim a child
-    /// subreaper, an orphan it adopted. The ones stopped are the ones continued.
-    fn signal_frozen(&mut self, freeze: bool) {
+    /// SIGSTOP (`Some(now)`) or SIGCONT (`None`) to every live child's process group, then to
+    /// every other process of the function: one that left its group (`setsid()`), or, with
+    /// lambda-sim a child subreaper, an orphan it adopted. The ones stopped are the ones
+    /// continued.
+    ///
+    /// Finding those takes a walk of `/proc` (a few microseconds a process), so a freeze walks
+    /// at most every [`STRAY_WALK_PERIOD`]: in between, it stops the processes the last walk
+    /// found, and the walk it skipped runs at the period's end if the environment is still
+    /// frozen (`walk_strays_due`). A process that leaves its group is stopped within that
+    /// period of a freeze.
+    fn signal_frozen(&mut self, freeze: Option<Micros>) {
         for proc in self.children.iter().filter(|c| c.alive) {
-            if let Err(e) = process::freeze_group(proc.pid, freeze) {
+            if let Err(e) = process::freeze_group(proc.pid, freeze.is_some()) {
                 log::warn!(
                     "cannot freeze or thaw {} (pid {}): {e}",
                     proc.what,
@@ -85,11 +96,43 @@ impl Reactor {
                 );
             }
         }
-        if freeze {
-            self.frozen_strays = self.function_tree();
+        let Some(now) = freeze else {
+            self.stray_walk_due = None;
+            process::signal_each(&self.frozen_strays, libc::SIGCONT);
+            return;
+        };
+        match self.strays_walked {
+            Some(at) if now.since(at) < STRAY_WALK_PERIOD => {
+                self.stray_walk_due = Some(at + STRAY_WALK_PERIOD);
+            }
+            _ => {
+                self.strays_walked = Some(now);
+                self.frozen_strays = self.strays();
+            }
+        }
+        process::signal_each(&self.frozen_strays, libc::SIGSTOP);
+    }
+
+    /// The function's processes that a signal to its children's groups misses (usually none:
+    /// then a freeze costs no more than the group signals).
+    fn strays(&self) -> Vec<i32> {
+        let groups: Vec<i32> = self
+            .children
+            .iter()
+            .filter(|c| c.alive)
+            .map(|c| c.pid)
+            .collect();
+        process::outside_groups(&self.function_tree(), &groups)
+    }
+
+    /// The walk a freeze skipped, if the environment is still frozen: what it finds is
+    /// stopped now, and continued at the thaw.
+    pub(super) fn walk_strays_due(&mut self, now: Micros) {
+        if self.stray_walk_due.is_some_and(|at| at <= now) {
+            self.stray_walk_due = None;
+            self.strays_walked = Some(now);
+            self.frozen_strays = self.strays();
             process::signal_each(&self.frozen_strays, libc::SIGSTOP);
-        } else {
-            process::signal_each(&std::mem::take(&mut self.frozen_strays), libc::SIGCONT);
         }
     }
 
@@ -204,7 +247,7 @@ impl Reactor {
             }
             Action::Freeze => {
                 self.thaw_now();
-                self.signal_frozen(true);
+                self.signal_frozen(Some(now));
                 self.hub.set_frozen(true);
                 log::debug!("environment frozen");
             }

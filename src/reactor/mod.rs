@@ -197,6 +197,10 @@ pub(crate) struct Reactor {
     subreaper: bool,
     /// The processes stopped one by one at the last freeze (`signal_frozen`).
     frozen_strays: Vec<i32>,
+    /// When `/proc` was last walked for them...
+    strays_walked: Option<Micros>,
+    /// ...and when the walk a freeze skipped is due, if the environment is still frozen then.
+    stray_walk_due: Option<Micros>,
 }
 
 impl Reactor {
@@ -329,6 +333,8 @@ impl Reactor {
             fd_warned: false,
             subreaper: crate::sys::is_child_subreaper(),
             frozen_strays: Vec::new(),
+            strays_walked: None,
+            stray_walk_due: None,
         };
         Ok((
             reactor,
@@ -405,6 +411,7 @@ impl Reactor {
             }
             self.expire_lingering(now);
             self.accept_waiting(now);
+            self.walk_strays_due(now);
             if self.sweep_at.is_some_and(|at| at <= now) {
                 self.sweep(now);
             }
@@ -472,6 +479,7 @@ impl Reactor {
             self.exit_poll_at,
             self.hub.poll_timeout(),
             self.sweep_at,
+            self.stray_walk_due,
         ]
         .into_iter()
         .flatten()
