@@ -1,6 +1,13 @@
 //! Child processes: the Lambda environment they start with, spawning them in their own process
 //! group, and reading how they ended. The reactor owns the descriptors; the system calls
 //! themselves are in `crate::sys`.
+//!
+//! On Lambda every process in the sandbox is frozen and destroyed together
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). A process
+//! group is not the sandbox: a process may leave it (`setsid()`), and an orphan goes to init.
+//! So the function's processes are also found by descent ([`descendants`], whatever their
+//! group), those a group signal misses are signalled one by one ([`outside_groups`]), and the
+//! CLI makes lambda-sim a child subreaper so that orphans come back to it ([`adopted`]).
 
 use std::ffi::OsString;
 use std::fs::File;
