@@ -62,6 +62,7 @@ struct Setup {
     external: bool,
     eager: bool,
     max_queue: u8,
+    max_queue_bytes: u8,
     timeout_ms: u16,
     externals: u8,
     freeze: bool,
@@ -75,6 +76,8 @@ fuzz_target!(|setup: Setup| {
             timeout: Micros::from_millis(u64::from(setup.timeout_ms) + 1),
             init_timeout: Micros::from_millis(500),
             max_queue: usize::from(setup.max_queue % 8),
+            // Payloads are a byte each: a small bound is reached as often as the count's.
+            max_queue_bytes: usize::from(setup.max_queue_bytes % 8),
             runtime: if setup.external {
                 RuntimeMode::External
             } else {
