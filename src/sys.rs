@@ -198,8 +198,8 @@ fn exec_child(exec: &Exec, fds: [RawFd; 3], report: RawFd, parent: libc::pid_t) 
         if libc::chdir(exec.cwd.as_ptr()) != 0 {
             fail(3);
         }
-        // The CLI blocks SIGTERM, SIGINT, SIGHUP and SIGQUIT to read them from a signalfd, and Rust ignores
-        // SIGPIPE: the function gets neither.
+        // The CLI blocks SIGTERM, SIGINT, SIGHUP and SIGQUIT to read them from a signalfd,
+        // and Rust ignores SIGPIPE: the function gets neither.
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -452,10 +452,7 @@ pub(crate) fn read_signal(fd: &OwnedFd) -> io::Result<Option<i32>> {
 /// Raises this process's open-file soft limit to its hard limit; returns the new soft limit.
 /// Thousands of parked long polls need thousands of descriptors.
 pub fn raise_fd_limit() -> io::Result<u64> {
-    // SAFETY: rlimit is plain data; getrlimit fills it in.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: `lim` is a live, writable rlimit.
-    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    let mut lim = nofile_limits()?;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
         // SAFETY: `lim` is a valid rlimit whose soft limit does not exceed its hard limit.
@@ -466,11 +463,16 @@ pub fn raise_fd_limit() -> io::Result<u64> {
 
 /// This process's open-file soft limit (`RLIMIT_NOFILE`).
 pub(crate) fn open_file_limit() -> io::Result<u64> {
+    Ok(nofile_limits()?.rlim_cur)
+}
+
+/// The soft and hard `RLIMIT_NOFILE`.
+fn nofile_limits() -> io::Result<libc::rlimit> {
     // SAFETY: rlimit is plain data; getrlimit fills it in.
     let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
     // SAFETY: `lim` is a live, writable rlimit.
     check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    Ok(lim.rlim_cur)
+    Ok(lim)
 }
 
 /// A non-blocking `CLOCK_MONOTONIC` timerfd, disarmed. The reactor's deadlines arm it instead

@@ -453,13 +453,10 @@ fn the_invocation_queue_is_bounded_in_bytes_with_the_invoke_apis_429() {
     drop(busy);
 }
 
-#[test]
-fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
-    // No shaping: only the invoker's pace may hold the stream back. (A slow reader makes the
-    // function slow, and its timeout runs meanwhile, as on Lambda: it is long here.)
-    let sim = Binary::python("echo", &["--stream-rate", "0", "--timeout", "120"]);
-    let before = sim.rss_kib();
-    let event = r#"{"action":"stream","size":1048576,"repeat":100}"#;
+/// An `InvokeWithResponseStream` invoker whose runtime streams `mib` MiB, that has read
+/// nothing yet.
+fn stream_invoker(sim: &Binary, mib: u32) -> TcpStream {
+    let event = format!(r#"{{"action":"stream","size":1048576,"repeat":{mib}}}"#);
     let mut invoker = TcpStream::connect(sim.invoke).unwrap();
     invoker
         .write_all(&request_bytes(
@@ -469,6 +466,16 @@ fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
             event.as_bytes(),
         ))
         .unwrap();
+    invoker
+}
+
+#[test]
+fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
+    // No shaping: only the invoker's pace may hold the stream back. (A slow reader makes the
+    // function slow, and its timeout runs meanwhile, as on Lambda: it is long here.)
+    let sim = Binary::python("echo", &["--stream-rate", "0", "--timeout", "120"]);
+    let before = sim.rss_kib();
+    let mut invoker = stream_invoker(&sim, 100);
     // 100 MiB unread: before, lambda-sim took all of it into memory and gave the runtime its
     // 202 within about a second.
     thread::sleep(Duration::from_secs(3));
@@ -502,16 +509,7 @@ fn a_streaming_invoker_that_does_not_read_holds_the_runtime_back_not_memory() {
 #[test]
 fn a_stream_held_back_by_its_invoker_flows_on_when_the_invoker_leaves() {
     let sim = Binary::python("echo", &["--stream-rate", "0", "--timeout", "120"]);
-    let event = r#"{"action":"stream","size":1048576,"repeat":20}"#;
-    let invoker = TcpStream::connect(sim.invoke).unwrap();
-    (&invoker)
-        .write_all(&request_bytes(
-            "POST",
-            "/2021-11-15/functions/function/response-streaming-invocations",
-            &[],
-            event.as_bytes(),
-        ))
-        .unwrap();
+    let invoker = stream_invoker(&sim, 20);
     thread::sleep(Duration::from_millis(500));
     assert!(!sim.lines_so_far().iter().any(|l| l.starts_with("stream: ")));
     reset(&invoker);

@@ -23,8 +23,8 @@
 //! malformed request, 400 `InvalidParameterValueException` for an invocation type, log type,
 //! tenant id (`TenantId`: 1 to 256 of `[a-zA-Z0-9._:/=+\-@ ]`) or trace header (an X-Ray
 //! tracing header of at most 8192 characters) out of its definition: what reaches the runtime
-//! is never forwarded unchecked. Sources: the Invoke API reference above, and the function error shape in
-//! <https://docs.aws.amazon.com/lambda/latest/dg/invocation-sync.html>.
+//! is never forwarded unchecked. Sources: the Invoke API reference above, and the function
+//! error shape in <https://docs.aws.amazon.com/lambda/latest/dg/invocation-sync.html>.
 
 use std::borrow::Cow;
 

@@ -77,10 +77,11 @@
 //!   crash-looping function answers every queued invocation rather than hanging it. At shutdown,
 //!   queued invokers get `Sandbox.Shutdown`; the running invocation ends before anything is
 //!   stopped, with its `runtimeDone`, END and REPORT: as it stands if the runtime has answered
-//!   (it was only not back on `/next` yet), else with `Sandbox.Shutdown` (status `failure`). An invoker whose connection breaks
-//!   (a reset) while queued is removed; one that leaves while its invocation runs does not stop
-//!   it (nor does Lambda). An invoker's EOF is not leaving: it may be a half-close after the
-//!   request, and the answer is still written (the reactor's rule, as Go's server has it).
+//!   (it was only not back on `/next` yet), else with `Sandbox.Shutdown` (status `failure`).
+//!   An invoker whose connection breaks (a reset) while queued is removed; one that leaves
+//!   while its invocation runs does not stop it (nor does Lambda). An invoker's EOF is not
+//!   leaving: it may be a half-close after the request, and the answer is still written (the
+//!   reactor's rule, as Go's server has it).
 //! - **Parked waiters.** Several `/next` calls may be parked at once (a runtime reconnecting, a
 //!   benchmark): the longest-waiting one gets the next invocation. A waiter whose connection
 //!   closes before its release is dropped, and the invocation waits for another. Parked long

@@ -253,22 +253,11 @@ pub(crate) fn descendants(roots: &[i32]) -> Vec<i32> {
     let mut found = Vec::new();
     let mut next: Vec<i32> = roots.to_vec();
     while let Some(pid) = next.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
-                continue;
-            };
-            for child in children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<i32>().ok())
-            {
-                // A pid seen twice (a reused pid, a race with exits) is walked once.
-                if child > 1 && !found.contains(&child) && !roots.contains(&child) {
-                    found.push(child);
-                    next.push(child);
-                }
+        for child in children(&pid.to_string()) {
+            // A pid seen twice (a reused pid, a race with exits) is walked once.
+            if child > 1 && !found.contains(&child) && !roots.contains(&child) {
+                found.push(child);
+                next.push(child);
             }
         }
     }
@@ -278,16 +267,16 @@ pub(crate) fn descendants(roots: &[i32]) -> Vec<i32> {
 /// This process's children that are not among `known`: as a child subreaper, the orphans of
 /// its function's processes. Those that have exited are reaped here.
 pub(crate) fn adopted(known: &[i32]) -> Vec<i32> {
-    own_children()
+    children("self")
         .into_iter()
         .filter(|pid| !known.contains(pid))
         .filter(|pid| !matches!(sys::reap(*pid), Ok(Some(_))))
         .collect()
 }
 
-/// This process's own children.
-fn own_children() -> Vec<i32> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+/// The children of process `pid` (a number, or `self`), from every one of its threads.
+fn children(pid: &str) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
     let mut children = Vec::new();
@@ -302,20 +291,21 @@ fn own_children() -> Vec<i32> {
     children
 }
 
-/// Those of `pids` whose process group is none of `groups` (read from `/proc/PID/stat`): the
-/// ones a signal to the groups misses.
+/// The fields of `/proc/PID/stat` after the command (which may hold spaces and parentheses):
+/// state, ppid, pgrp, ...
+fn stat_fields(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ").map(|(_, rest)| rest.to_string())
+}
+
+/// Those of `pids` whose process group is none of `groups`: the ones a signal to the groups
+/// misses.
 pub(crate) fn outside_groups(pids: &[i32], groups: &[i32]) -> Vec<i32> {
     pids.iter()
         .copied()
         .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // After the command: state, ppid, pgrp.
-            let pgrp = stat
-                .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.split(' ').nth(2))
-                .and_then(|g| g.parse::<i32>().ok());
+            let pgrp =
+                stat_fields(*pid).and_then(|fields| fields.split(' ').nth(2)?.parse::<i32>().ok());
             pgrp.is_some_and(|g| !groups.contains(&g))
         })
         .collect()
@@ -323,13 +313,7 @@ pub(crate) fn outside_groups(pids: &[i32], groups: &[i32]) -> Vec<i32> {
 
 /// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
 pub(crate) fn is_running(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command's closing parenthesis.
-    let state = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next());
+    let state = stat_fields(pid).and_then(|fields| fields.chars().next());
     !matches!(state, None | Some('Z' | 'X'))
 }
 

@@ -116,13 +116,8 @@ impl Reactor {
     /// The function's processes that a signal to its children's groups misses (usually none:
     /// then a freeze costs no more than the group signals).
     fn strays(&self) -> Vec<i32> {
-        let groups: Vec<i32> = self
-            .children
-            .iter()
-            .filter(|c| c.alive)
-            .map(|c| c.pid)
-            .collect();
-        process::outside_groups(&self.function_tree(), &groups)
+        let groups = self.live_pids();
+        process::outside_groups(&self.tree_of(&groups), &groups)
     }
 
     /// The walk a freeze skipped, if the environment is still frozen: what it finds is
@@ -203,13 +198,8 @@ impl Reactor {
                         log::warn!("cannot signal {} (pid {pid}): {e}", proc.what);
                     }
                     if signal == lifecycle::Signal::Kill {
-                        // Whatever left the group dies with it, the runtime itself included.
-                        let mut strays = process::descendants(&[pid]);
-                        strays.push(pid);
-                        if self.subreaper {
-                            strays.extend(self.adopted_tree());
-                        }
-                        process::signal_each(&strays, libc::SIGKILL);
+                        // Whatever left the group dies with it, the child itself included.
+                        process::signal_each(&self.tree_of(&[pid]), libc::SIGKILL);
                     }
                 }
             }
@@ -449,13 +439,21 @@ impl Reactor {
     /// The invoker a runtime's stream waited for has drained its output, or is gone: the
     /// runtime's connection is read again.
     pub(super) fn resume_feeder(&mut self, now: Micros, feeder: Key) {
-        if let Some(Source::Conn(conn)) = self.sources.get_mut(feeder) {
-            if let Some(stream) = conn.streaming.as_mut() {
-                stream.backpressured = false;
-            }
+        if self.unblock_feeder(feeder) {
             // No new readiness comes for bytes already waiting: read until it would block.
             self.conn_readable(now, feeder, true);
         }
+    }
+
+    /// Lets the runtime's connection `feeder` be read again; false if it is gone.
+    pub(super) fn unblock_feeder(&mut self, feeder: Key) -> bool {
+        let Some(Source::Conn(conn)) = self.sources.get_mut(feeder) else {
+            return false;
+        };
+        if let Some(stream) = conn.streaming.as_mut() {
+            stream.backpressured = false;
+        }
+        true
     }
 
     /// Whether `invoker` takes a streamed response's bytes as they come.

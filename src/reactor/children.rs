@@ -425,26 +425,34 @@ impl Reactor {
         process::signal_each(&strays, libc::SIGKILL);
     }
 
-    /// Every process of the function outside the children's own groups, as far as lambda-sim
-    /// can see: the live children themselves (one may have moved to another group), their
-    /// descendants whatever their group or session, and, as a child subreaper, the orphans it
-    /// adopted and theirs. (Without the subreaper, as when embedded, an orphan is init's.)
+    /// Every process of the function lambda-sim can see: the live children (one may have
+    /// moved to another group), their descendants whatever their group or session, and, as a
+    /// child subreaper, the orphans it adopted and theirs. (Without the subreaper, as when
+    /// embedded, an orphan is init's.)
     pub(super) fn function_tree(&self) -> Vec<i32> {
-        let roots: Vec<i32> = self
-            .children
-            .iter()
-            .filter(|c| c.alive)
-            .map(|c| c.pid)
-            .collect();
-        if roots.is_empty() && !self.subreaper {
-            return Vec::new();
+        self.tree_of(&self.live_pids())
+    }
+
+    /// `roots`, their descendants, and (as a child subreaper) the adopted orphans and theirs.
+    pub(super) fn tree_of(&self, roots: &[i32]) -> Vec<i32> {
+        let mut tree = Vec::new();
+        if !roots.is_empty() {
+            tree = process::descendants(roots);
+            tree.extend_from_slice(roots);
         }
-        let mut tree = process::descendants(&roots);
-        tree.extend_from_slice(&roots);
         if self.subreaper {
             tree.extend(self.adopted_tree());
         }
         tree
+    }
+
+    /// The pids of the live children: each leads its own process group.
+    pub(super) fn live_pids(&self) -> Vec<i32> {
+        self.children
+            .iter()
+            .filter(|c| c.alive)
+            .map(|c| c.pid)
+            .collect()
     }
 
     /// The orphans lambda-sim adopted as a child subreaper, and their descendants.

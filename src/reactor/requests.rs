@@ -167,16 +167,15 @@ impl Reactor {
             return;
         };
         conn.flush();
-        if conn.feeder.is_some() && !conn.output_full() {
-            if let Some(feeder) = conn.feeder.take() {
-                self.resume_feeder(now, feeder);
-            }
+        let drained = !conn.output_full();
+        // A runtime's stream that waited for this invoker to read flows again.
+        let feeder = if drained { conn.feeder.take() } else { None };
+        // Its peer took the output that stopped reading: read and decode again.
+        let reread = drained && conn.read_paused && conn.state == State::Reading;
+        if let Some(feeder) = feeder {
+            self.resume_feeder(now, feeder);
         }
-        let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
-            return;
-        };
-        if conn.read_paused && conn.state == State::Reading && !conn.output_full() {
-            // Its peer took the output that stopped reading: read and decode again.
+        if reread {
             self.resume_conn(now, key);
         } else {
             self.settle_conn(now, key);
@@ -377,16 +376,16 @@ impl Reactor {
     }
 
     pub(super) fn close_conn(&mut self, key: Key) {
-        if let Some(Source::Conn(conn)) = self.sources.get(key) {
-            if let Some(feeder) = conn.feeder {
-                // The stream it held back flows again, to nobody: Lambda finishes the
-                // invocation without its invoker.
-                if let Some(Source::Conn(runtime)) = self.sources.get_mut(feeder) {
-                    if let Some(stream) = runtime.streaming.as_mut() {
-                        stream.backpressured = false;
-                    }
-                    self.to_process.push(feeder);
-                }
+        if let Some(Source::Conn(Conn {
+            feeder: Some(feeder),
+            ..
+        })) = self.sources.get(key)
+        {
+            // The stream it held back flows again, to nobody: Lambda finishes the invocation
+            // without its invoker.
+            let feeder = *feeder;
+            if self.unblock_feeder(feeder) {
+                self.to_process.push(feeder);
             }
         }
         self.remove_source(key);

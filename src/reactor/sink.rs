@@ -80,19 +80,14 @@ pub(crate) struct Sink {
 impl Sink {
     /// A sink for `output`, and the receiving end when capturing.
     pub(crate) fn new(output: LogOutput) -> (Sink, Option<Receiver<String>>) {
-        let terminal = match output {
-            LogOutput::Stdout => io::stdout().is_terminal(),
-            LogOutput::Stderr => io::stderr().is_terminal(),
-            LogOutput::Capture | LogOutput::Discard => false,
-        };
-        let (target, rx) = match output {
-            LogOutput::Stdout => (std_target(1), None),
-            LogOutput::Stderr => (std_target(2), None),
+        let (target, rx, terminal) = match output {
+            LogOutput::Stdout => (std_target(1), None, io::stdout().is_terminal()),
+            LogOutput::Stderr => (std_target(2), None, io::stderr().is_terminal()),
             LogOutput::Capture => {
                 let (tx, rx) = sync_channel(CAPTURE_LINES);
-                (Target::Capture(tx), Some(rx))
+                (Target::Capture(tx), Some(rx), false)
             }
-            LogOutput::Discard => (Target::Discard, None),
+            LogOutput::Discard => (Target::Discard, None, false),
         };
         let sink = Sink {
             target,
