@@ -1,8 +1,9 @@
 //! The operating system's calls, and every `unsafe` block in lambda-sim: thin wrappers around
 //! libc, each with its reason. Spawning children (fork, exec, process groups,
 //! `PR_SET_PDEATHSIG`), signalling and reaping them (kill, pidfd, waitid), the reactor's timerfd,
-//! the CLI's signalfd, the seed from `getrandom`, the descriptor limit, the CPU affinity mask and
-//! a thread's CPU clock. Callers see safe functions only.
+//! the CLI's signalfd, the seed from `getrandom`, the descriptor limit, the CPU affinity mask,
+//! a thread's CPU clock and listing a directory without allocating. Callers see safe functions
+//! only.
 //!
 //! Linux only; pidfd (5.3+) where the kernel has it.
 #![allow(unsafe_code)]
@@ -315,6 +316,51 @@ pub(crate) fn kill_group(pgid: i32, signal: libc::c_int) -> io::Result<()> {
     match check(unsafe { libc::kill(-pgid, signal) }) {
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
         other => other.map(drop),
+    }
+}
+
+/// Calls `each` with the name of every entry of the open directory `dir` but `.` and `..`, read
+/// with `getdents64(2)` into `buf`. `buf` is kept by the caller, so that once it has grown a
+/// listing allocates nothing (`std::fs::read_dir` allocates for the iterator and each entry).
+pub(crate) fn dir_names(
+    dir: &std::fs::File,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    // struct linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name.
+    const NAME_AT: usize = 19;
+    if buf.len() < 4096 {
+        buf.resize(4096, 0);
+    }
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call,
+        // and the kernel writes at most that many; the descriptor is borrowed from a live File.
+        let read = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        let read = match usize::try_from(read) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read.min(buf.len()),
+            Err(_) => return Err(io::Error::last_os_error()),
+        };
+        let mut entries = &buf[..read];
+        while entries.len() >= NAME_AT {
+            let len = usize::from(u16::from_ne_bytes([entries[16], entries[17]]));
+            if len < NAME_AT || len > entries.len() {
+                return Err(io::Error::from(io::ErrorKind::InvalidData));
+            }
+            let name = &entries[NAME_AT..len];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if name != b"." && name != b".." {
+                each(name);
+            }
+            entries = &entries[len..];
+        }
     }
 }
 

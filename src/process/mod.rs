@@ -5,9 +5,10 @@
 //! On Lambda every process in the sandbox is frozen and destroyed together
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). A process
 //! group is not the sandbox: a process may leave it (`setsid()`), and an orphan goes to init.
-//! So the function's processes are also found by descent ([`descendants`], whatever their
-//! group), those a group signal misses are signalled one by one ([`outside_groups`]), and the
-//! CLI makes lambda-sim a child subreaper so that orphans come back to it ([`adopted`]).
+//! So the function's processes are also found by descent ([`ProcWalk::tree`], whatever their
+//! group), those a group signal misses are signalled one by one ([`ProcWalk::group_of`]), and
+//! the CLI makes lambda-sim a child subreaper so that orphans come back to it
+//! ([`ProcWalk::adopted`]).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -246,75 +247,137 @@ pub(crate) fn signal_group(pgid: i32, signal: crate::lifecycle::Signal) -> io::R
     sys::kill_group(pgid, signal)
 }
 
-/// Every descendant of the processes `roots` (not the roots themselves), found through each
-/// thread's `/proc/PID/task/TID/children`: whatever their process group or session, so that a
-/// process that left its group with `setsid()` is still found while its parents live.
-pub(crate) fn descendants(roots: &[i32]) -> Vec<i32> {
-    let mut found = Vec::new();
-    let mut next: Vec<i32> = roots.to_vec();
-    while let Some(pid) = next.pop() {
-        for child in children(&pid.to_string()) {
-            // A pid seen twice (a reused pid, a race with exits) is walked once.
-            if child > 1 && !found.contains(&child) && !roots.contains(&child) {
-                found.push(child);
-                next.push(child);
+/// Walks `/proc` for the function's processes. Its buffers are kept between walks, so that once
+/// they have grown a walk allocates nothing: a freeze walks every so often, and an invocation
+/// allocates only its payloads.
+#[derive(Debug, Default)]
+pub(crate) struct ProcWalk {
+    /// The path being read.
+    path: String,
+    /// A file's text.
+    text: Vec<u8>,
+    /// A directory's entries, as `getdents64(2)` writes them.
+    entries: Vec<u8>,
+    /// The threads of the process whose children are being read.
+    tids: Vec<i32>,
+    /// The children read last.
+    kids: Vec<i32>,
+    /// The processes whose children are still to be read.
+    pending: Vec<i32>,
+}
+
+impl ProcWalk {
+    /// Appends to `out` the processes `roots` and every descendant of theirs, each once, found
+    /// through each thread's `/proc/PID/task/TID/children`: whatever their process group or
+    /// session, so that a process that left its group with `setsid()` is still found while its
+    /// parents live.
+    pub(crate) fn tree(&mut self, roots: impl IntoIterator<Item = i32>, out: &mut Vec<i32>) {
+        let first = out.len();
+        for root in roots {
+            if !out[first..].contains(&root) {
+                out.push(root);
+            }
+        }
+        self.descend(first, out);
+    }
+
+    /// Appends to `out` this process's children for which `known` is false, and their
+    /// descendants: as a child subreaper, the orphans of its function's processes. Those that
+    /// have exited are reaped here.
+    pub(crate) fn adopted(&mut self, known: impl Fn(i32) -> bool, out: &mut Vec<i32>) {
+        let first = out.len();
+        self.read_children(None);
+        for &pid in &self.kids {
+            if !known(pid) && !matches!(sys::reap(pid), Ok(Some(_))) {
+                out.push(pid);
+            }
+        }
+        self.descend(first, out);
+    }
+
+    /// Appends to `out` the descendants of `out[first..]`.
+    fn descend(&mut self, first: usize, out: &mut Vec<i32>) {
+        self.pending.clear();
+        self.pending.extend_from_slice(&out[first..]);
+        while let Some(pid) = self.pending.pop() {
+            self.read_children(Some(pid));
+            for &child in &self.kids {
+                // A pid seen twice (a reused pid, a race with exits) is walked once.
+                if child > 1 && !out[first..].contains(&child) {
+                    out.push(child);
+                    self.pending.push(child);
+                }
             }
         }
     }
-    found
-}
 
-/// This process's children that are not among `known`: as a child subreaper, the orphans of
-/// its function's processes. Those that have exited are reaped here.
-pub(crate) fn adopted(known: &[i32]) -> Vec<i32> {
-    children("self")
-        .into_iter()
-        .filter(|pid| !known.contains(pid))
-        .filter(|pid| !matches!(sys::reap(*pid), Ok(Some(_))))
-        .collect()
-}
-
-/// The children of process `pid` (a number, or `self`), from every one of its threads.
-fn children(pid: &str) -> Vec<i32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut children = Vec::new();
-    for task in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            children.extend(
-                text.split_whitespace()
-                    .filter_map(|c| c.parse::<i32>().ok()),
-            );
+    /// Reads into `kids` the children of process `pid` (this process for `None`), from every
+    /// one of its threads.
+    fn read_children(&mut self, pid: Option<i32>) {
+        use std::fmt::Write;
+        self.kids.clear();
+        self.tids.clear();
+        self.path.clear();
+        let _ = match pid {
+            Some(pid) => write!(self.path, "/proc/{pid}/task"),
+            None => write!(self.path, "/proc/self/task"),
+        };
+        let Ok(dir) = File::open(&self.path) else {
+            return;
+        };
+        let tids = &mut self.tids;
+        let listed = sys::dir_names(&dir, &mut self.entries, |name| {
+            if let Some(tid) = std::str::from_utf8(name).ok().and_then(|n| n.parse().ok()) {
+                tids.push(tid);
+            }
+        });
+        if listed.is_err() {
+            return;
+        }
+        let dir_len = self.path.len();
+        for &tid in &self.tids {
+            self.path.truncate(dir_len);
+            let _ = write!(self.path, "/{tid}/children");
+            if read_into(&self.path, &mut self.text).is_ok() {
+                let text = std::str::from_utf8(&self.text).unwrap_or("");
+                self.kids.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
         }
     }
-    children
+
+    /// The fields of `/proc/PID/stat` after the command (which may hold spaces and
+    /// parentheses): state, ppid, pgrp, ...
+    fn stat_fields(&mut self, pid: i32) -> Option<&str> {
+        use std::fmt::Write;
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/stat");
+        read_into(&self.path, &mut self.text).ok()?;
+        let stat = std::str::from_utf8(&self.text).ok()?;
+        stat.rsplit_once(") ").map(|(_, rest)| rest)
+    }
+
+    /// The process group of process `pid`, if it still exists.
+    pub(crate) fn group_of(&mut self, pid: i32) -> Option<i32> {
+        self.stat_fields(pid)?.split(' ').nth(2)?.parse().ok()
+    }
+
+    /// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
+    pub(crate) fn is_running(&mut self, pid: i32) -> bool {
+        let state = self
+            .stat_fields(pid)
+            .and_then(|fields| fields.chars().next());
+        !matches!(state, None | Some('Z' | 'X'))
+    }
 }
 
-/// The fields of `/proc/PID/stat` after the command (which may hold spaces and parentheses):
-/// state, ppid, pgrp, ...
-fn stat_fields(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ").map(|(_, rest)| rest.to_string())
-}
-
-/// Those of `pids` whose process group is none of `groups`: the ones a signal to the groups
-/// misses.
-pub(crate) fn outside_groups(pids: &[i32], groups: &[i32]) -> Vec<i32> {
-    pids.iter()
-        .copied()
-        .filter(|pid| {
-            let pgrp =
-                stat_fields(*pid).and_then(|fields| fields.split(' ').nth(2)?.parse::<i32>().ok());
-            pgrp.is_some_and(|g| !groups.contains(&g))
-        })
-        .collect()
-}
-
-/// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
-pub(crate) fn is_running(pid: i32) -> bool {
-    let state = stat_fields(pid).and_then(|fields| fields.chars().next());
-    !matches!(state, None | Some('Z' | 'X'))
+/// Replaces `text` with the contents of the file at `path`.
+fn read_into(path: &str, text: &mut Vec<u8>) -> io::Result<()> {
+    use std::io::Read;
+    text.clear();
+    File::open(path)?.read_to_end(text).map(drop)
 }
 
 /// Sends `signal` to each of `pids`.
@@ -488,6 +551,57 @@ pub(crate) const EXTENSIONS_DO_NOT_GET: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use super::ProcWalk;
+
+    #[test]
+    fn a_walk_finds_grandchildren_in_another_session_and_their_groups() {
+        // A shell whose child leaves the session; the shell prints the child's pid.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(shell.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let shell_pid = i32::try_from(shell.id()).unwrap();
+        let mut walk = ProcWalk::default();
+        // The second walk reuses the first's buffers and finds the same.
+        for _ in 0..2 {
+            let mut tree = vec![7];
+            walk.tree([shell_pid, shell_pid], &mut tree);
+            assert_eq!(
+                tree[..2],
+                [7, shell_pid],
+                "what was there stays; a root once"
+            );
+            assert!(tree.contains(&grandchild), "{tree:?} lacks {grandchild}");
+            assert_eq!(tree.len(), 3, "{tree:?}");
+        }
+        // `setsid` runs just after the fork that `$!` names.
+        for _ in 0..200 {
+            if walk.group_of(grandchild) == Some(grandchild) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            walk.group_of(grandchild),
+            Some(grandchild),
+            "setsid leads its group"
+        );
+        assert!(walk.is_running(grandchild));
+        let _ = std::process::Command::new("kill")
+            .arg(grandchild.to_string())
+            .status();
+        shell.wait().unwrap();
+        assert!(!walk.is_running(shell_pid), "reaped: gone");
+    }
 
     #[test]
     fn programs_are_checked_before_anything_starts() {

@@ -107,17 +107,28 @@ impl Reactor {
             }
             _ => {
                 self.strays_walked = Some(now);
-                self.frozen_strays = self.strays();
+                self.walk_strays();
             }
         }
         process::signal_each(&self.frozen_strays, libc::SIGSTOP);
     }
 
-    /// The function's processes that a signal to its children's groups misses (usually none:
-    /// then a freeze costs no more than the group signals).
-    fn strays(&self) -> Vec<i32> {
-        let groups = self.live_pids();
-        process::outside_groups(&self.tree_of(&groups), &groups)
+    /// Finds the function's processes that a signal to its children's groups misses (usually
+    /// none: then a freeze costs no more than the group signals), into `frozen_strays`. Its
+    /// vector and the walk's buffers are reused: a walk allocates nothing.
+    fn walk_strays(&mut self) {
+        let mut tree = std::mem::take(&mut self.frozen_strays);
+        tree.clear();
+        self.function_tree_into(&mut tree);
+        let children = &self.children;
+        let walk = &mut self.walk;
+        // A live child leads its own group (it was spawned so), and one whose group is none
+        // of theirs is missed by the group signals.
+        tree.retain(|&pid| {
+            walk.group_of(pid)
+                .is_some_and(|group| !children.iter().any(|c| c.alive && c.pid == group))
+        });
+        self.frozen_strays = tree;
     }
 
     /// The walk a freeze skipped, if the environment is still frozen: what it finds is
@@ -126,7 +137,7 @@ impl Reactor {
         if self.stray_walk_due.is_some_and(|at| at <= now) {
             self.stray_walk_due = None;
             self.strays_walked = Some(now);
-            self.frozen_strays = self.strays();
+            self.walk_strays();
             process::signal_each(&self.frozen_strays, libc::SIGSTOP);
         }
     }
@@ -179,7 +190,8 @@ impl Reactor {
                     // A new environment starts with nothing left of the last one: the orphans
                     // its processes left (a runtime that exited, say) die now, as Lambda
                     // destroys a sandbox whole.
-                    process::signal_each(&self.adopted_tree(), libc::SIGKILL);
+                    let orphans = self.adopted_tree();
+                    process::signal_each(&orphans, libc::SIGKILL);
                 }
                 if let Err(message) = self.spawn_child(now, child, role, init_type) {
                     self.deferred
@@ -199,7 +211,8 @@ impl Reactor {
                     }
                     if signal == lifecycle::Signal::Kill {
                         // Whatever left the group dies with it, the child itself included.
-                        process::signal_each(&self.tree_of(&[pid]), libc::SIGKILL);
+                        let tree = self.tree_of(pid);
+                        process::signal_each(&tree, libc::SIGKILL);
                     }
                 }
             }

@@ -400,7 +400,8 @@ impl Reactor {
         if !proc.extension && self.subreaper {
             // The runtime's exit ends its environment (as on Lambda, whatever the phase): the
             // orphans its processes left die with it.
-            process::signal_each(&self.adopted_tree(), libc::SIGKILL);
+            let orphans = self.adopted_tree();
+            process::signal_each(&orphans, libc::SIGKILL);
         }
         // Its last words come before the news of its death.
         let outputs: Vec<Key> = self
@@ -429,42 +430,41 @@ impl Reactor {
     /// moved to another group), their descendants whatever their group or session, and, as a
     /// child subreaper, the orphans it adopted and theirs. (Without the subreaper, as when
     /// embedded, an orphan is init's.)
-    pub(super) fn function_tree(&self) -> Vec<i32> {
-        self.tree_of(&self.live_pids())
-    }
-
-    /// `roots`, their descendants, and (as a child subreaper) the adopted orphans and theirs.
-    pub(super) fn tree_of(&self, roots: &[i32]) -> Vec<i32> {
+    pub(super) fn function_tree(&mut self) -> Vec<i32> {
         let mut tree = Vec::new();
-        if !roots.is_empty() {
-            tree = process::descendants(roots);
-            tree.extend_from_slice(roots);
-        }
-        if self.subreaper {
-            tree.extend(self.adopted_tree());
-        }
+        self.function_tree_into(&mut tree);
         tree
     }
 
-    /// The pids of the live children: each leads its own process group.
-    pub(super) fn live_pids(&self) -> Vec<i32> {
-        self.children
-            .iter()
-            .filter(|c| c.alive)
-            .map(|c| c.pid)
-            .collect()
+    /// [`Self::function_tree`], appended to `out`.
+    pub(super) fn function_tree_into(&mut self, out: &mut Vec<i32>) {
+        let live = self.children.iter().filter(|c| c.alive).map(|c| c.pid);
+        self.walk.tree(live, out);
+        self.adopted_into(out);
+    }
+
+    /// `root`, its descendants, and (as a child subreaper) the adopted orphans and theirs.
+    pub(super) fn tree_of(&mut self, root: i32) -> Vec<i32> {
+        let mut tree = Vec::new();
+        self.walk.tree([root], &mut tree);
+        self.adopted_into(&mut tree);
+        tree
     }
 
     /// The orphans lambda-sim adopted as a child subreaper, and their descendants.
-    pub(super) fn adopted_tree(&self) -> Vec<i32> {
-        let known: Vec<i32> = self.children.iter().map(|c| c.pid).collect();
-        let adopted = process::adopted(&known);
-        if adopted.is_empty() {
-            return adopted;
-        }
-        let mut tree = process::descendants(&adopted);
-        tree.extend(adopted);
+    pub(super) fn adopted_tree(&mut self) -> Vec<i32> {
+        let mut tree = Vec::new();
+        self.adopted_into(&mut tree);
         tree
+    }
+
+    /// [`Self::adopted_tree`], appended to `out`; nothing when not a child subreaper.
+    fn adopted_into(&mut self, out: &mut Vec<i32>) {
+        if self.subreaper {
+            let children = &self.children;
+            self.walk
+                .adopted(|pid| children.iter().any(|c| c.pid == pid), out);
+        }
     }
 
     /// At the end of a run: kills what is left of the function (processes that left their
@@ -472,7 +472,7 @@ impl Reactor {
     /// lives on: the shutdown was not clean.
     pub(super) fn reap_the_rest(&mut self) -> io::Result<()> {
         let mut left = self.function_tree();
-        left.retain(|pid| process::is_running(*pid));
+        left.retain(|pid| self.walk.is_running(*pid));
         if left.is_empty() {
             return Ok(());
         }
@@ -494,7 +494,7 @@ impl Reactor {
             // Adopted ones are reaped as they are listed; others are gone once dead.
             // A zombie is dead (the children are reaped on the way out, in `drop`).
             left = self.function_tree();
-            left.retain(|pid| process::is_running(*pid));
+            left.retain(|pid| self.walk.is_running(*pid));
             if left.is_empty() {
                 return Ok(());
             }

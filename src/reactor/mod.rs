@@ -201,6 +201,8 @@ pub(crate) struct Reactor {
     strays_walked: Option<Micros>,
     /// ...and when the walk a freeze skipped is due, if the environment is still frozen then.
     stray_walk_due: Option<Micros>,
+    /// The buffers of every walk of `/proc`.
+    walk: crate::process::ProcWalk,
 }
 
 impl Reactor {
@@ -334,6 +336,7 @@ impl Reactor {
             subreaper: crate::sys::is_child_subreaper(),
             frozen_strays: Vec::new(),
             strays_walked: None,
+            walk: crate::process::ProcWalk::default(),
             stray_walk_due: None,
         };
         Ok((
