@@ -588,6 +588,8 @@ mod tests {
             if walk.group_of(grandchild) == Some(grandchild) {
                 break;
             }
+            // A test waiting on another process, not the library.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(
