@@ -13,6 +13,8 @@ pub(crate) fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        410 => "Gone",
         413 => "Payload Too Large",
         417 => "Expectation Failed",
         429 => "Too Many Requests",
