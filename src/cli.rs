@@ -371,6 +371,10 @@ impl Given {
             "--max-queue-bytes" => config.max_queue_bytes = whole(flag, &value()?)?,
             "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
+            "--max-concurrency" => {
+                config.max_concurrency =
+                    Some(max_concurrency(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?)
+            }
             "--external-runtime" => self.external = true,
             "--no-freeze" => config.freeze = false,
             "--stream-max-bytes" => config.streaming.max_bytes = whole(flag, &value()?)?,
@@ -772,6 +776,17 @@ fn timeout(v: &str) -> Result<Duration, String> {
         Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => Err(format!(
             "'{v}': Lambda's timeout is a whole number of seconds, 1 to 900"
+        )),
+    }
+}
+
+/// Managed Instances' invocations per environment: 1 to 1600, the range of
+/// `PerExecutionEnvironmentMaxConcurrency` (<https://docs.aws.amazon.com/lambda/latest/api/API_LambdaManagedInstancesCapacityProviderConfig.html>).
+fn max_concurrency(v: &str) -> Result<u32, String> {
+    match v.trim().parse::<u32>() {
+        Ok(m) if (1..=1600).contains(&m) => Ok(m),
+        _ => Err(format!(
+            "'{v}': Managed Instances take 1 to 1600 invocations per environment"
         )),
     }
 }

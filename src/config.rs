@@ -115,6 +115,11 @@ pub struct Config {
     pub max_queue_bytes: usize,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
+    /// Lambda Managed Instances: the environment takes up to this many invocations at once,
+    /// initialises at start-up, and is never frozen (the lifecycle core's decision *Managed
+    /// Instances*); the runtime gets it as `AWS_LAMBDA_MAX_CONCURRENCY`. `None`: one
+    /// invocation at a time, as Lambda's default model.
+    pub max_concurrency: Option<u32>,
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
     /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Never with an external runtime.
     pub freeze: bool,
@@ -170,6 +175,7 @@ impl Default for Config {
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
             max_queue_bytes: crate::lifecycle::DEFAULT_MAX_QUEUE_BYTES,
             eager_init: false,
+            max_concurrency: None,
             freeze: true,
             streaming: StreamLimits::default(),
             timeouts: ConnectionTimeouts::default(),
@@ -208,7 +214,8 @@ impl Config {
                 InitMode::OnDemand
             },
             extensions: extensions.iter().map(|e| e.name.clone()).collect(),
-            freeze: self.freeze,
+            freeze: self.freeze && self.max_concurrency.is_none(),
+            max_concurrency: self.max_concurrency,
             seed,
             epoch_us,
         }

@@ -216,6 +216,20 @@ pub(crate) struct Exchange<'a> {
     pub(crate) events: &'a mut u64,
 }
 
+/// The answer to a runtime's result the core refused. One too late for its timed-out invocation
+/// is answered so once, and forgotten.
+fn refuse_result(
+    core: &mut Lifecycle,
+    id: RequestId,
+    listener: Listener,
+    refused: Rejection,
+) -> Rendered<'static> {
+    if refused == Rejection::InvokeTimeout {
+        core.handle_late_result(id);
+    }
+    rejection(listener, refused)
+}
+
 impl Exchange<'_> {
     /// A request's head is in: routes it and decides, before any byte of its body, whether it
     /// is refused, and how much body it may have.
@@ -230,7 +244,7 @@ impl Exchange<'_> {
         let refused = match &route {
             Route::Refuse(refusal) => Some(super::refusal(listener, refusal, head, self.ctx)),
             Route::Response(id) => match (core.check_runtime_result(*id, false), mode) {
-                (Err(r), _) => Some(rejection(listener, r)),
+                (Err(r), _) => Some(refuse_result(core, *id, listener, r)),
                 (Ok(()), None) => {
                     // The runtime's 400, and the invocation fails with it (rapid).
                     let invalid = RuntimeResult::InvalidResponseMode;
@@ -242,7 +256,7 @@ impl Exchange<'_> {
             Route::Error(id) => core
                 .check_runtime_result(*id, true)
                 .err()
-                .map(|r| rejection(listener, r)),
+                .map(|r| refuse_result(core, *id, listener, r)),
             Route::InitError => core
                 .check_init_error()
                 .err()

@@ -363,6 +363,9 @@ pub(crate) fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'s
     let (status, error_type) = match rejection {
         // rapid `AwsRequestIDValidator` (RIE `internal/lambda/rapi/middleware/middleware.go`).
         Rejection::InvalidRequestId => return runtime::invalid_request_id(),
+        // Managed Instances: a result too late for its timed-out invocation (RIE
+        // `internal/lambda-managed-instances/rapi/rendering/render_error.go`, `RenderInvokeTimeout`).
+        Rejection::InvokeTimeout => (410, "InvokeTimeout"),
         // rapid `RenderInvalidStateTransition` (RIE `internal/lambda/rapi/rendering`).
         Rejection::InvalidStateTransition { .. } => (403, "InvalidStateTransition"),
         // The Invoke API's throttling answer for a function at its reserved concurrency
@@ -378,7 +381,11 @@ pub(crate) fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'s
             (403, "Extension.InvalidExtensionState")
         }
         Rejection::TooManyExtensions => (403, "Extension.TooManyExtensions"),
-        Rejection::ShutdownForInternal => (403, "Extension.InvalidEventType"),
+        // Managed Instances: SHUTDOWN only, and nothing for internal extensions (RIE
+        // `internal/lambda-managed-instances/core/externalagent.go`, `ValidateExternalAgentEvent`).
+        Rejection::ShutdownForInternal | Rejection::EventNotAllowed { .. } => {
+            (403, "Extension.InvalidEventType")
+        }
         Rejection::UnknownExtension(_) => (403, "Extension.UnknownExtensionIdentifier"),
         Rejection::SubscriptionClosed(api) => return telemetry::subscription_closed(api),
         // The error of the API that was asked, not of the one already held.

@@ -34,6 +34,10 @@ SIMULATOR OPTIONS:
                                  (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR
                                  [default: /opt/extensions])
     --eager-init                 Initialise at start-up (provisioned-concurrency)
+    --max-concurrency <M>        Lambda Managed Instances: the environment runs up to M
+                                 invocations at once (AWS_LAMBDA_MAX_CONCURRENCY=M for the
+                                 runtime), initialises at start-up and is never frozen;
+                                 extensions may take SHUTDOWN only [default: off, 1 at a time]
     --external-runtime           Spawn no runtime: wait for one you start yourself
                                  (extensions still start; nothing is frozen)
     --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between

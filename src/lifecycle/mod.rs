@@ -21,7 +21,7 @@
 //!
 //! # Transitions
 //! One environment, one runtime, up to ten extensions, one invocation in flight (classic
-//! Lambda). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
+//! Lambda; decision *Managed Instances* for several in flight). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
 //! extensions' too (`internal/lambda/core/agent_state_names.go`); `Phase` adds the
 //! environment's own. `Lifecycle::progress` (private) moves the environment on whenever what a
 //! phase waits for is there. The sources are linked at the end; "decision" names one of
@@ -96,6 +96,30 @@
 //!   Nothing is frozen. Timeouts still apply to invocations: the request id becomes invalid, and
 //!   the runtime's next `/next` starts a new init. Parked connections stay through a reset.
 //!
+//! - **Managed Instances** ([`Config::max_concurrency`]; [managed], RIE
+//!   `internal/lambda-managed-instances`). One environment runs up to M invocations at once
+//!   over the same Runtime API. It initialises at start-up (reported
+//!   `lambda-managed-instances`, under [`MANAGED_INIT_TIMEOUT`] or the function timeout if
+//!   longer; no REPORT carries an `Init Duration`); the init is done once the extensions are
+//!   ready and the runtime's first `/next` has come. After that the phase stays `Ready`: every
+//!   parked `/next` takes the next invocation while fewer than M are in flight, and results
+//!   come by id, in any order. An invocation is complete with its result (`runtimeDone`, END
+//!   and REPORT then): no extension may subscribe to INVOKE (403
+//!   `Extension.InvalidEventType`; an internal extension may subscribe to nothing), so none
+//!   has to come back. Nothing is frozen ("continuously running"). A timeout ends its
+//!   invocation only (`Sandbox.Timedout` to its invoker, status `timeout` on its REPORT); the
+//!   environment and the other invocations go on, and the runtime's late `/response` or
+//!   `/error` for it gets 410 `InvokeTimeout` once, for the last [`TIMED_OUT_REMEMBERED`]
+//!   timed-out invocations, then `InvalidRequestID`. The runtime's exit, an extension's crash
+//!   or error end every invocation in flight with that failure, each invoker answered once,
+//!   and the environment is replaced at once (not after a failed init, which waits for the
+//!   next invocation, as above). Invocations beyond the M slots wait in the queue, whose
+//!   bound counts beyond the slots; AWS's docs say an environment whose workers are all busy
+//!   rejects the invocation, and RIE answers `Runtime.Unavailable`: lambda-sim plays the
+//!   service in front of the environment, which queues it, and `--max-queue 0` gives the
+//!   429 at once. A shutdown ends those in flight with `Sandbox.Shutdown`.
+//!
+//! [managed]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html
 //! [runtime-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 //! [extensions-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
 //! [environment]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
@@ -145,6 +169,15 @@ pub const DEFAULT_MAX_QUEUE: usize = 1000;
 /// How many bytes of invocations may wait for the environment by default (decision *the
 /// queue*): 64 MiB, ten synchronous payloads at Lambda's 6 MB limit, 64 asynchronous ones.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 << 20;
+
+/// The init limit of a Managed Instances environment: 130 s, or the function timeout if that is
+/// longer (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>, "Init phase").
+pub const MANAGED_INIT_TIMEOUT: Micros = Micros::from_secs(130);
+
+/// How many timed-out invocations a Managed Instances environment remembers, so that a late
+/// result for one is answered `InvokeTimeout` rather than `InvalidRequestID` (RIE
+/// `internal/lambda-managed-instances/invoke/timeout/timeout_cache.go`).
+pub const TIMED_OUT_REMEMBERED: usize = 1000;
 
 /// How long a shutdown without extensions waits for the killed runtime to exit before
 /// finishing anyway.
@@ -201,6 +234,10 @@ pub struct Config {
     /// Whether to freeze the environment between invocations (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Only ever
     /// with [`RuntimeMode::Process`]: an external runtime is not ours to stop.
     pub freeze: bool,
+    /// Lambda Managed Instances: the environment runs up to this many invocations at once
+    /// (the runtime's `AWS_LAMBDA_MAX_CONCURRENCY`); see decision *Managed Instances*. `None`
+    /// is Lambda's default model: one invocation at a time.
+    pub max_concurrency: Option<u32>,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -218,6 +255,7 @@ impl Default for Config {
             init: InitMode::OnDemand,
             extensions: Vec::new(),
             freeze: true,
+            max_concurrency: None,
             seed: 0,
             epoch_us: 0,
         }
@@ -387,6 +425,16 @@ struct Environment {
     /// The start of a suppressed init and the invocation it counts against.
     budget: Option<(RequestId, Micros)>,
     timers: TimerTable,
+    /// Managed Instances: the invocations in flight, in release order (the phase stays
+    /// `Ready`). Empty, and never used, in the default model, where `Phase::Invoke` holds
+    /// the one invocation.
+    flying: Vec<Running>,
+    /// Managed Instances: the invocations that timed out most recently, oldest first, at most
+    /// [`TIMED_OUT_REMEMBERED`].
+    timed_out: VecDeque<RequestId>,
+    /// Managed Instances: the environment failed while serving; a new one initialises once
+    /// this one has stopped.
+    replace: bool,
 }
 
 impl Environment {
@@ -442,6 +490,11 @@ impl Lifecycle {
                 pending_init: None,
                 budget: None,
                 timers: TimerTable::default(),
+                flying: Vec::with_capacity(
+                    config.max_concurrency.map_or(0, |m| m.min(1024) as usize),
+                ),
+                timed_out: VecDeque::new(),
+                replace: false,
             },
             external_names,
             config,
@@ -449,7 +502,12 @@ impl Lifecycle {
             actions: VecDeque::new(),
             next_child: 0,
         };
-        if lc.config.init == InitMode::Eager || lc.config.runtime == RuntimeMode::External {
+        // A Managed Instances environment is initialised before any invocation (it has no
+        // cold starts: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>).
+        if lc.config.init == InitMode::Eager
+            || lc.config.runtime == RuntimeMode::External
+            || lc.managed().is_some()
+        {
             lc.start_init(now);
             lc.progress(now);
         }
@@ -457,6 +515,11 @@ impl Lifecycle {
     }
 
     // ----- getters -----
+
+    /// Managed Instances' limit on invocations in flight, if the environment is one.
+    fn managed(&self) -> Option<usize> {
+        self.config.max_concurrency.map(|m| m.max(1) as usize)
+    }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &Config {
@@ -485,7 +548,9 @@ impl Lifecycle {
     /// Whether the environment is initialised with nothing to do: no invocation running, the
     /// last one complete (its extensions back too), none queued.
     pub fn is_idle(&self) -> bool {
-        matches!(self.env.phase, Phase::Ready) && self.queue.is_empty()
+        matches!(self.env.phase, Phase::Ready)
+            && self.queue.is_empty()
+            && self.env.flying.is_empty()
     }
 
     /// Whether the environment is frozen: between an [`Action::Freeze`] and an
@@ -500,6 +565,7 @@ impl Lifecycle {
     /// The reactor then reports what it has on the wire with [`Lifecycle::handle_wire`].
     pub fn may_freeze(&self) -> bool {
         self.config.freeze
+            && self.managed().is_none()
             && self.config.runtime == RuntimeMode::Process
             && !self.env.frozen
             && self.env.runtime.is_some()
@@ -516,30 +582,59 @@ impl Lifecycle {
         self.env.parked.len()
     }
 
-    /// The request id of the invocation with the runtime, if any.
+    /// The request id of the invocation with the runtime, if any (with Managed Instances, the
+    /// one released first of those in flight).
     pub fn current_request(&self) -> Option<RequestId> {
         match &self.env.phase {
             Phase::Invoke(r) => Some(r.invocation.request_id),
-            _ => None,
+            _ => self.env.flying.first().map(|r| r.invocation.request_id),
+        }
+    }
+
+    /// How many invocations are with the runtime.
+    pub fn in_flight(&self) -> usize {
+        match &self.env.phase {
+            Phase::Invoke(_) => 1,
+            _ => self.env.flying.len(),
+        }
+    }
+
+    /// The invocation `request_id` while it is with the runtime.
+    fn running(&self, request_id: RequestId) -> Option<&Running> {
+        match &self.env.phase {
+            Phase::Invoke(r) if r.invocation.request_id == request_id => Some(r),
+            Phase::Invoke(_) => None,
+            _ => self
+                .env
+                .flying
+                .iter()
+                .find(|r| r.invocation.request_id == request_id),
+        }
+    }
+
+    /// [`Self::running`], to change.
+    fn running_mut(&mut self, request_id: RequestId) -> Option<&mut Running> {
+        match &mut self.env.phase {
+            Phase::Invoke(r) if r.invocation.request_id == request_id => Some(r),
+            Phase::Invoke(_) => None,
+            _ => self
+                .env
+                .flying
+                .iter_mut()
+                .find(|r| r.invocation.request_id == request_id),
         }
     }
 
     /// The invocation `request_id` while it is with the runtime: what an [`Action::Release`]
     /// or an INVOKE [`Action::ReleaseExtension`] renders. `None` once it has ended.
     pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
-        match &self.env.phase {
-            Phase::Invoke(r) if r.invocation.request_id == request_id => Some(&r.invocation),
-            _ => None,
-        }
+        self.running(request_id).map(|r| &r.invocation)
     }
 
     /// Who waits for the answer of invocation `request_id` while it runs: `None` once answered
     /// or gone. The reactor forwards a streamed response's chunks to it as they come.
     pub fn invoker(&self, request_id: RequestId) -> Option<WaiterId> {
-        match &self.env.phase {
-            Phase::Invoke(r) if r.invocation.request_id == request_id => r.invoker,
-            _ => None,
-        }
+        self.running(request_id).and_then(|r| r.invoker)
     }
 
     /// The registered extensions, in registration order.
@@ -560,8 +655,8 @@ impl Lifecycle {
         request_id: RequestId,
         error: bool,
     ) -> Result<(), Rejection> {
-        match &self.env.phase {
-            Phase::Invoke(r) if r.invocation.request_id == request_id => {
+        match self.running(request_id) {
+            Some(r) => {
                 if r.response.is_some() {
                     Err(Rejection::InvalidStateTransition {
                         from: self.runtime_state(),
@@ -575,7 +670,8 @@ impl Lifecycle {
                     Ok(())
                 }
             }
-            _ => Err(Rejection::InvalidRequestId),
+            None if self.env.timed_out.contains(&request_id) => Err(Rejection::InvokeTimeout),
+            None => Err(Rejection::InvalidRequestId),
         }
     }
 
@@ -596,19 +692,21 @@ impl Lifecycle {
     /// Queues an invocation from `invoker`, who will get exactly one
     /// [`Action::Reply`]. Refused with [`Rejection::TooManyRequests`] when more than
     /// `max_queue` invocations, or more than `max_queue_bytes` of them, would wait beyond the
-    /// one in flight (decision *the queue*).
+    /// ones the environment may run at once (decision *the queue*).
     pub fn invoke(
         &mut self,
         now: Micros,
         invoker: WaiterId,
         mut request: InvokeRequest,
     ) -> Result<RequestId, Rejection> {
-        let busy = matches!(self.env.phase, Phase::Invoke(_));
-        if self.queue.len() + usize::from(busy) > self.config.max_queue {
+        // One slot per invocation the environment may run at once.
+        let slots = self.managed().unwrap_or(1);
+        let in_flight = self.in_flight();
+        if self.queue.len() + in_flight >= slots + self.config.max_queue {
             return Err(Rejection::TooManyRequests);
         }
         // Summed when needed: nothing waits on the hot path, and at most `max_queue` do.
-        if busy || !self.queue.is_empty() {
+        if in_flight >= slots || !self.queue.is_empty() {
             let waiting: usize = self
                 .queue
                 .iter()
@@ -683,6 +781,9 @@ impl Lifecycle {
                 self.abort_invocation(now, Failure::Shutdown, Status::Failure, now);
             }
         }
+        // Managed Instances: an invocation completes with its result, so those in flight have
+        // none yet.
+        self.abort_flying(now, || Failure::Shutdown);
         if let Phase::Stopping(stopping) = &mut self.env.phase {
             // A reset in progress becomes the last stop.
             stopping.finish = true;
@@ -733,11 +834,18 @@ impl Lifecycle {
     /// take a while): the end of the Telemetry API's `responseLatency`. Optional: without it
     /// the response counts as started when complete.
     pub fn handle_runtime_response_started(&mut self, now: Micros, request_id: RequestId) {
-        if let Phase::Invoke(r) = &mut self.env.phase {
-            if r.invocation.request_id == request_id && r.response.is_none() {
+        if let Some(r) = self.running_mut(request_id) {
+            if r.response.is_none() {
                 r.response_started.get_or_insert(now);
             }
         }
+    }
+
+    /// A result for `request_id` was refused as too late ([`Rejection::InvokeTimeout`]): the
+    /// invocation is forgotten, so that another result for it is `InvalidRequestID` (RIE
+    /// `internal/lambda-managed-instances/invoke/invoke_router.go` consumes it so).
+    pub fn handle_late_result(&mut self, request_id: RequestId) {
+        self.env.timed_out.retain(|id| *id != request_id);
     }
 
     /// The runtime posted its result for `request_id`: `/response`, `/error`, or a response the
@@ -749,7 +857,7 @@ impl Lifecycle {
         result: RuntimeResult,
     ) -> Result<(), Rejection> {
         self.check_runtime_result(request_id, matches!(result, RuntimeResult::Error(_)))?;
-        let Phase::Invoke(r) = &mut self.env.phase else {
+        let Some(r) = self.running_mut(request_id) else {
             return Err(Rejection::InvalidRequestId);
         };
         let (outcome, status, produced_bytes) = match result {
@@ -807,6 +915,12 @@ impl Lifecycle {
             let id = r.invocation.request_id;
             self.answer(invoker, id, timings, outcome);
         }
+        if self.managed().is_some() {
+            // Decision *Managed Instances*: no extension takes INVOKE, so the invocation is
+            // complete with its result.
+            self.complete_flying(now, request_id);
+            self.progress(now);
+        }
         Ok(())
     }
 
@@ -846,6 +960,15 @@ impl Lifecycle {
             return Err(Rejection::TooManyExtensions);
         }
         let external = self.external_names.iter().position(|n| &**n == name);
+        if self.managed().is_some() {
+            // SHUTDOWN only, and nothing for an internal extension (RIE
+            // `internal/lambda-managed-instances/core/externalagent.go` and
+            // `rapi/handler/agentregister.go`).
+            let internal = external.is_none();
+            if events.invoke || (internal && events.shutdown) {
+                return Err(Rejection::EventNotAllowed { internal });
+            }
+        }
         if external.is_none() && events.shutdown {
             return Err(Rejection::ShutdownForInternal);
         }
@@ -982,6 +1105,11 @@ impl Lifecycle {
                 r.invoker = None;
             }
         }
+        for r in &mut self.env.flying {
+            if r.invoker == Some(waiter) {
+                r.invoker = None;
+            }
+        }
         for ext in &mut self.env.extensions {
             if ext.waiter == Some(waiter) {
                 ext.waiter = None;
@@ -1064,6 +1192,10 @@ impl Lifecycle {
             self.env.timers.stop(Timer::Invoke);
             self.timeout_invocation(now);
         }
+        while let Some(r) = self.env.flying.iter().find(|r| r.deadline <= now) {
+            let id = r.invocation.request_id;
+            self.timeout_flying(now, id);
+        }
         if self.env.timers.is_due(Timer::StopRuntime, now) {
             self.env.timers.stop(Timer::StopRuntime);
             if matches!(&self.env.phase, Phase::Stopping(s) if s.stage == StopStage::Runtime) {
@@ -1094,6 +1226,10 @@ impl Lifecycle {
     /// When [`Lifecycle::handle_timeout`] should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Micros> {
-        self.env.timers.next()
+        let flying = self.env.flying.iter().map(|r| r.deadline).min();
+        match (self.env.timers.next(), flying) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }

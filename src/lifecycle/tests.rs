@@ -1259,6 +1259,7 @@ fn request_ids_are_reproducible_from_the_seed() {
 
 mod extensions;
 mod freeze;
+mod managed;
 
 // ----- X-Amz-Log-Type: Tail (decision: durations) -----
 

@@ -7,10 +7,10 @@ use super::extensions::ExtState;
 use super::timers::{Timer, TimerTable};
 use super::{
     Action, ChildId, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase, InitStage,
-    InitType, InvokeReply, Lifecycle, MAX_EXTENSIONS, Micros, Outcome, Overheads, Phase,
-    PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId, ResponseTimes, Role, Running, RuntimeMode,
-    SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE, ShutdownReason, Signal,
-    Status, StopStage, Stopping, Timings, WaiterId,
+    InitType, InvokeReply, Lifecycle, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome,
+    Overheads, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId, ResponseTimes, Role,
+    Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE,
+    ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED, Timings, WaiterId,
 };
 
 impl Lifecycle {
@@ -21,9 +21,12 @@ impl Lifecycle {
             let external = self.config.runtime == RuntimeMode::External;
             let parked = !self.env.parked.is_empty();
             let queued = !self.queue.is_empty();
+            let slot_free = self.managed().is_none_or(|m| self.env.flying.len() < m);
             match &self.env.phase {
-                Phase::Ready if queued && parked => self.release(now),
+                Phase::Ready if queued && parked && slot_free => self.release(now),
                 Phase::Down | Phase::InitFailed if queued => self.start_init(now),
+                // Managed Instances: a serving environment that failed is replaced at once.
+                Phase::Down if self.env.replace => self.start_init(now),
                 // An external runtime already parked on /next after a reset starts over.
                 Phase::Down if external && parked => self.start_init(now),
                 Phase::Init(init)
@@ -84,26 +87,35 @@ impl Lifecycle {
     }
 
     pub(super) fn start_init(&mut self, now: Micros) {
-        let phase = if self.env.inits == 0 {
+        self.env.replace = false;
+        // Managed Instances: each init is a new environment's, never inside an invocation.
+        let phase = if self.env.inits == 0 || self.managed().is_some() {
             InitPhase::Init
         } else {
             InitPhase::Invoke
         };
         self.env.inits += 1;
-        let kind = if phase == InitPhase::Init && self.config.init == InitMode::Eager {
+        let kind = if self.managed().is_some() {
+            InitType::ManagedInstances
+        } else if phase == InitPhase::Init && self.config.init == InitMode::Eager {
             InitType::ProvisionedConcurrency
         } else {
             InitType::OnDemand
         };
         let limit = match (self.config.runtime, phase) {
             (RuntimeMode::External, _) => None,
+            (RuntimeMode::Process, _) if kind == InitType::ManagedInstances => {
+                Some(MANAGED_INIT_TIMEOUT.max(self.config.timeout))
+            }
             (RuntimeMode::Process, InitPhase::Init) => Some(self.config.init_timeout),
             // A suppressed init counts against the function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
             (RuntimeMode::Process, InitPhase::Invoke) => Some(self.config.timeout),
         };
         let for_request = match phase {
-            InitPhase::Invoke => self.queue.front().map(|q| q.invocation.request_id),
-            InitPhase::Init => None,
+            InitPhase::Invoke if kind == InitType::OnDemand => {
+                self.queue.front().map(|q| q.invocation.request_id)
+            }
+            _ => None,
         };
         if let Some(limit) = limit {
             self.env.timers.set(Timer::Init, now + limit);
@@ -241,7 +253,15 @@ impl Lifecycle {
                 self.abort_invocation(now, failure, Status::Failure, now);
                 self.stop(now, ShutdownReason::Failure, false);
             }
-            Phase::Ready | Phase::InitFailed => self.stop(now, ShutdownReason::Failure, false),
+            Phase::Ready | Phase::InitFailed => {
+                // Managed Instances: each invocation in flight ends with the failure, and a
+                // new environment replaces this one (not after a failed init: a function that
+                // cannot initialise waits for the next invocation, rather than spinning).
+                self.env.replace =
+                    self.managed().is_some() && matches!(self.env.phase, Phase::Ready);
+                self.abort_flying(now, || failure.clone());
+                self.stop(now, ShutdownReason::Failure, false);
+            }
             Phase::Down | Phase::Stopping(_) | Phase::Finished => {}
         }
     }
@@ -256,7 +276,9 @@ impl Lifecycle {
             _ => now,
         };
         let deadline = budget_start + self.config.timeout;
-        self.env.timers.set(Timer::Invoke, deadline);
+        if self.managed().is_none() {
+            self.env.timers.set(Timer::Invoke, deadline);
+        }
         self.thaw();
         self.event(PlatformEvent::Start {
             request_id: id,
@@ -282,7 +304,7 @@ impl Lifecycle {
             }
         }
         let init_duration = self.env.pending_init.take();
-        self.set_phase(Phase::Invoke(Running {
+        let running = Running {
             invocation: q.invocation,
             invoker: Some(q.invoker),
             received: q.received,
@@ -297,7 +319,75 @@ impl Lifecycle {
             awaiting,
             returned: 0,
             back: [Micros::ZERO; MAX_EXTENSIONS],
-        }));
+        };
+        if self.managed().is_some() {
+            self.env.flying.push(running);
+        } else {
+            self.set_phase(Phase::Invoke(running));
+        }
+    }
+
+    /// Managed Instances: invocation `id` has its result, so it is complete: `runtimeDone`
+    /// and its report now (decision *Managed Instances*).
+    pub(super) fn complete_flying(&mut self, now: Micros, id: RequestId) {
+        let Some(at) = self
+            .env
+            .flying
+            .iter()
+            .position(|r| r.invocation.request_id == id)
+        else {
+            return;
+        };
+        let mut r = self.env.flying.remove(at);
+        let (status, error_type, produced_bytes) = match &r.response {
+            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
+            None => (Status::Success, None, 0),
+        };
+        self.event(PlatformEvent::RuntimeDone {
+            request_id: id,
+            status,
+            error_type: error_type.clone(),
+            duration: now.since(r.released),
+            produced_bytes,
+            response: response_times(&r),
+        });
+        self.report(&r, status, error_type, now);
+        self.answer_held(&mut r, now, None);
+    }
+
+    /// Managed Instances: invocation `id` timed out. Its invoker gets `Sandbox.Timedout`; the
+    /// environment and the other invocations go on, and a late result for it is told so
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>, "Independent timeouts").
+    pub(super) fn timeout_flying(&mut self, now: Micros, id: RequestId) {
+        let Some(at) = self
+            .env
+            .flying
+            .iter()
+            .position(|r| r.invocation.request_id == id)
+        else {
+            return;
+        };
+        let r = self.env.flying.remove(at);
+        let after = self.config.timeout;
+        self.event(PlatformEvent::TimedOut {
+            request_id: id,
+            after,
+        });
+        let ended = r.deadline.min(now);
+        self.end_running(r, now, Failure::Timeout { after }, Status::Timeout, ended);
+        if self.env.timed_out.len() >= TIMED_OUT_REMEMBERED {
+            self.env.timed_out.pop_front();
+        }
+        self.env.timed_out.push_back(id);
+    }
+
+    /// Managed Instances: every invocation in flight ends with `failure()` (the environment
+    /// stops, or shuts down).
+    pub(super) fn abort_flying(&mut self, now: Micros, failure: impl Fn() -> Failure) {
+        while !self.env.flying.is_empty() {
+            let r = self.env.flying.remove(0);
+            self.end_running(r, now, failure(), Status::Failure, now);
+        }
     }
 
     /// The runtime is back on `/next` after posting its result (5.2 step 4).
@@ -382,10 +472,22 @@ impl Lifecycle {
         status: Status,
         ended: Micros,
     ) {
-        let Phase::Invoke(mut r) = self.set_phase(Phase::Down) else {
+        let Phase::Invoke(r) = self.set_phase(Phase::Down) else {
             return;
         };
         self.env.timers.stop(Timer::Invoke);
+        self.end_running(r, now, failure, status, ended);
+    }
+
+    /// Ends invocation `r`, no longer in flight, with `failure`; see [`Self::abort_invocation`].
+    fn end_running(
+        &mut self,
+        mut r: Running,
+        now: Micros,
+        failure: Failure,
+        status: Status,
+        ended: Micros,
+    ) {
         let id = r.invocation.request_id;
         let error_type = Some(failure.error_type().to_string());
         let tail = r.invocation.request.log_tail;

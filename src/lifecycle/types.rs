@@ -298,6 +298,9 @@ pub enum InitType {
     OnDemand,
     /// Started ahead of any invocation (`--eager-init`).
     ProvisionedConcurrency,
+    /// A Managed Instances environment, started ahead of any invocation (RIE
+    /// `internal/lambda-managed-instances/interop/model.go`, `InitializationType`).
+    ManagedInstances,
 }
 
 impl InitType {
@@ -306,6 +309,7 @@ impl InitType {
         match self {
             InitType::OnDemand => "on-demand",
             InitType::ProvisionedConcurrency => "provisioned-concurrency",
+            InitType::ManagedInstances => "lambda-managed-instances",
         }
     }
 }
@@ -820,8 +824,11 @@ pub enum Action {
 /// Why the core refused a request; `api` maps each to its status code and error body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// The request id is not the invocation in flight (400 `InvalidRequestID`).
+    /// The request id is not an invocation in flight (400 `InvalidRequestID`).
     InvalidRequestId,
+    /// Managed Instances: a result for an invocation that has timed out already (410
+    /// `InvokeTimeout`).
+    InvokeTimeout,
     /// The runtime may not do this in its current state (403 `InvalidStateTransition`).
     InvalidStateTransition {
         /// The runtime's state, as rapid names it.
@@ -839,6 +846,12 @@ pub enum Rejection {
     TooManyExtensions,
     /// An internal extension asked for SHUTDOWN (403 `Extension.InvalidEventType`).
     ShutdownForInternal,
+    /// Managed Instances: an external extension asked for INVOKE, or an internal one for any
+    /// event (403 `Extension.InvalidEventType`).
+    EventNotAllowed {
+        /// The extension is internal (it may subscribe to nothing).
+        internal: bool,
+    },
     /// An identifier no registered extension has (403 `Extension.UnknownExtensionIdentifier`).
     UnknownExtension(Uuid),
     /// The extension may not do this in its state (403 `Extension.InvalidExtensionState`).
@@ -859,6 +872,7 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rejection::InvalidRequestId => f.write_str("Invalid request ID"),
+            Rejection::InvokeTimeout => f.write_str("Invoke timeout"),
             Rejection::InvalidStateTransition { from, to } => write!(
                 f,
                 "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
@@ -873,6 +887,12 @@ impl fmt::Display for Rejection {
             }
             Rejection::ShutdownForInternal => {
                 f.write_str("SHUTDOWN: ShutdownEventNotSupportedForInternalExtension")
+            }
+            Rejection::EventNotAllowed { internal: false } => {
+                f.write_str("INVOKE: ErrorInvalidEventType")
+            }
+            Rejection::EventNotAllowed { internal: true } => {
+                f.write_str("No events allowed for internal extensions")
             }
             Rejection::UnknownExtension(id) => write!(f, "Unknown extension {id}"),
             Rejection::ExtensionState { from, to } => write!(

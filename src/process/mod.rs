@@ -447,6 +447,7 @@ pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("AWS_LAMBDA_INITIALIZATION_TYPE", "--eager-init"),
     ("AWS_LAMBDA_LOG_GROUP_NAME", "--function-name"),
     ("AWS_LAMBDA_LOG_STREAM_NAME", "--seed"),
+    ("AWS_LAMBDA_MAX_CONCURRENCY", "--max-concurrency"),
     ("AWS_LAMBDA_RUNTIME_API", "--runtime-api-addr"),
     ("LAMBDA_TASK_ROOT", "--task-root"),
     ("LAMBDA_RUNTIME_DIR", "--task-root"),
@@ -474,6 +475,9 @@ pub(crate) struct FunctionEnv {
     pub task_root: String,
     /// `_HANDLER`, when there is one.
     pub handler: Option<String>,
+    /// Managed Instances: `AWS_LAMBDA_MAX_CONCURRENCY`, the runtime's alone (RIE
+    /// `internal/lambda-managed-instances/rapidcore/env/environment.go`).
+    pub max_concurrency: Option<u32>,
     /// `--env` pairs, applied last.
     pub extra: Vec<(String, String)>,
     /// Lambda's environment only, nothing inherited (`--clean-env`).
@@ -520,6 +524,9 @@ impl FunctionEnv {
         if let Some(handler) = &self.handler {
             set("_HANDLER", handler);
         }
+        if let Some(m) = self.max_concurrency {
+            set("AWS_LAMBDA_MAX_CONCURRENCY", &m.to_string());
+        }
         vars.extend(self.extra.iter().cloned());
         vars
     }
@@ -539,6 +546,7 @@ pub(crate) const EXTENSIONS_DO_NOT_GET: &[&str] = &[
     "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_LOG_GROUP_NAME",
     "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_MAX_CONCURRENCY",
     "AWS_XRAY_CONTEXT_MISSING",
     "AWS_XRAY_DAEMON_ADDRESS",
     "LAMBDA_RUNTIME_DIR",
@@ -688,6 +696,7 @@ mod tests {
             log_stream: "2026/11/26/[$LATEST]0123".into(),
             task_root: "/var/task".into(),
             handler: Some("app.handler".into()),
+            max_concurrency: None,
             extra: vec![("MY_VAR".into(), "1".into())],
             clean,
         }

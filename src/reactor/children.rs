@@ -191,6 +191,7 @@ impl Launches {
                 log_stream,
                 task_root: task_root.display().to_string(),
                 handler: config.effective_handler(),
+                max_concurrency: config.max_concurrency,
                 extra: config.env.clone(),
                 clean: config.clean_env,
             },

@@ -135,6 +135,7 @@ impl Reactor {
             queued: self.core.queued(),
             parked: self.core.parked(),
             current: self.core.current_request().map(|id| id.to_string()),
+            in_flight: self.core.in_flight(),
             extensions: self.core.extensions(),
             initialized: self.core.is_initialized(),
             idle: self.core.is_idle(),

@@ -222,6 +222,15 @@ impl Builder {
         self
     }
 
+    /// Lambda Managed Instances: the environment runs up to `max` invocations at once, over
+    /// the same Runtime API (its runtime gets `AWS_LAMBDA_MAX_CONCURRENCY`); it initialises at
+    /// start-up, is never frozen, and its extensions may subscribe to SHUTDOWN only. See the
+    /// lifecycle's decision *Managed Instances*.
+    pub fn max_concurrency(mut self, max: u32) -> Builder {
+        self.config.max_concurrency = Some(max.max(1));
+        self
+    }
+
     /// Whether to freeze the runtime and extensions with SIGSTOP between invocations, and
     /// thaw them with SIGCONT for the next one or for shutdown, as Lambda does (default on;
     /// always off without a bootstrap). [`Handle::wait_for`]`(`[`Awaited::Frozen`]`, ..)`

@@ -153,8 +153,12 @@ pub struct EnvState {
     pub queued: usize,
     /// Runtime `/next` calls parked.
     pub parked: usize,
-    /// The request id of the invocation with the runtime, if any.
+    /// The request id of the invocation with the runtime, if any (with Managed Instances, the
+    /// one released first of those in flight).
     pub current: Option<String>,
+    /// How many invocations are with the runtime: at most one, or with Managed Instances, at
+    /// most `max_concurrency`.
+    pub in_flight: usize,
     /// The registered extensions, in registration order.
     pub extensions: Vec<ExtensionInfo>,
     /// Whether the environment is initialised (between invocations or running one).
