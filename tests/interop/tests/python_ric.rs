@@ -8,18 +8,26 @@ use std::process::Command;
 
 use common::invoke;
 
-#[test]
-fn awslambdaric_answers_events_errors_and_timeouts() {
+/// Whether awslambdaric can be imported; if not, the test is skipped, saying why, unless it
+/// is required (as .ci/run requires it).
+fn have_awslambdaric() -> bool {
     let check = Command::new("python3")
         .args(["-c", "import awslambdaric"])
         .status();
-    if !check.is_ok_and(|s| s.success()) {
-        // Skipped, saying why, unless it is required (as .ci/run requires it).
-        assert!(
-            std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
-            "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
-        );
-        eprintln!("skipped: awslambdaric is not installed (pip install awslambdaric)");
+    if check.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
+        "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
+    );
+    eprintln!("skipped: awslambdaric is not installed (pip install awslambdaric)");
+    false
+}
+
+#[test]
+fn awslambdaric_answers_events_errors_and_timeouts() {
+    if !have_awslambdaric() {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
@@ -71,4 +79,55 @@ fn awslambdaric_answers_events_errors_and_timeouts() {
         (r.status, &r.json()["event"]["after"]),
         (200, &serde_json::json!("timeout"))
     );
+}
+
+/// awslambdaric 4 runs `AWS_LAMBDA_MAX_CONCURRENCY` worker processes, each on `/next`, when
+/// the variable is set: its Managed Instances mode.
+#[test]
+fn awslambdaric_runs_its_multi_concurrent_mode_under_max_concurrency() {
+    if !have_awslambdaric() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let sim = common::start(
+        &dir,
+        &[
+            "--max-concurrency",
+            "4",
+            "--timeout",
+            "2",
+            "--",
+            "python3",
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ],
+    );
+    let addr = sim.invoke;
+    // Four at once, each holding its worker for half a second: four workers answer.
+    let calls: Vec<_> = (0..4)
+        .map(|i| std::thread::spawn(move || invoke(addr, &format!(r#"{{"sleep":0.5,"n":{i}}}"#))))
+        .collect();
+    let mut pids = std::collections::HashSet::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        let r = call.join().unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["event"]["n"], i);
+        pids.insert(r.json()["pid"].as_i64().unwrap());
+    }
+    assert_eq!(
+        pids.len(),
+        4,
+        "four worker processes took one invocation each"
+    );
+
+    // A timeout ends that invocation only; the others are served meanwhile.
+    let slow = std::thread::spawn(move || invoke(addr, r#"{"sleep":3}"#));
+    let r = invoke(addr, r#"{"quick":true}"#);
+    assert_eq!(r.status, 200);
+    let slow = slow.join().unwrap();
+    assert_eq!(slow.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(slow.json()["errorType"], "Sandbox.Timedout");
+    let r = invoke(addr, r#"{"after":"timeout"}"#);
+    assert_eq!(r.json()["event"]["after"], "timeout");
 }
