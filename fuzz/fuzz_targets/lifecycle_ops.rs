@@ -21,6 +21,8 @@ enum Op {
     Respond {
         current: bool,
         error: bool,
+        /// Which of the invocations in flight, with Managed Instances.
+        which: u8,
     },
     TooLarge,
     Truncated,
@@ -66,6 +68,8 @@ struct Setup {
     timeout_ms: u16,
     externals: u8,
     freeze: bool,
+    /// 0: one invocation at a time; else Managed Instances with `1 + n % 4` at once.
+    managed: u8,
     ops: Vec<Op>,
 }
 
@@ -90,12 +94,20 @@ fuzz_target!(|setup: Setup| {
             },
             extensions: (0..setup.externals % 4).map(name).collect(),
             freeze: setup.freeze,
+            max_concurrency: (setup.managed > 0).then(|| 1 + u32::from(setup.managed % 4)),
             seed: 1,
             epoch_us: 0,
         },
         now,
     );
-    let mut state = Invariants::default();
+    let mut state = Invariants {
+        slots: if setup.managed > 0 {
+            1 + usize::from(setup.managed % 4)
+        } else {
+            1
+        },
+        ..Invariants::default()
+    };
     state.drain(&mut lc);
     for op in setup.ops {
         match op {
@@ -129,8 +141,12 @@ fuzz_target!(|setup: Setup| {
                     state.parked.insert(waiter);
                 }
             }
-            Op::Respond { current, error } => {
-                let id = state.request_id(&lc, current);
+            Op::Respond {
+                current,
+                error,
+                which,
+            } => {
+                let id = state.in_flight(&lc, current, which);
                 let result = if error {
                     RuntimeResult::Error(FunctionError {
                         error_type: "Runtime.X".into(),
@@ -278,8 +294,12 @@ struct Invariants {
     finished: bool,
     /// Between a Freeze and a Thaw.
     frozen: bool,
-    /// The invocation released and not yet reported: at most one at a time.
-    open: Option<RequestId>,
+    /// The invocations released and not yet reported, in release order: at most `slots`.
+    open: Vec<RequestId>,
+    /// How many invocations may be in flight at once.
+    slots: usize,
+    /// Those that timed out, whose late result must be refused.
+    timed_out: HashSet<RequestId>,
 }
 
 fn name(n: u8) -> String {
@@ -293,6 +313,16 @@ impl Invariants {
             // An id the core never handed out.
             _ => Uuid::parse("00000000-0000-4000-8000-000000000000").expect("a valid UUID"),
         }
+    }
+
+    /// One of the invocations in flight (the `which`th), or an id never handed out.
+    fn in_flight(&self, lc: &Lifecycle, current: bool, which: u8) -> RequestId {
+        if current && !self.open.is_empty() {
+            let id = self.open[usize::from(which) % self.open.len()];
+            assert!(lc.invocation(id).is_some(), "{id} open but unknown to the core");
+            return id;
+        }
+        self.request_id(lc, false)
     }
 
     /// A registered extension's identifier, or one never handed out.
@@ -343,20 +373,26 @@ impl Invariants {
                 } => {
                     // Parked waiters are answered once; a Running re-render answers a fresh /next.
                     self.parked.remove(&waiter);
-                    // One invocation in flight: a release is the open one again, or a new one
-                    // once the last was reported.
-                    match self.open {
-                        Some(open) => assert_eq!(open, request_id, "two invocations in flight"),
-                        None => self.open = Some(request_id),
+                    // A release is an open one again (a re-render, one at a time only), or a
+                    // new one while fewer than `slots` are open.
+                    if !self.open.contains(&request_id) {
+                        assert!(
+                            self.open.len() < self.slots,
+                            "more than {} invocations in flight",
+                            self.slots
+                        );
+                        self.open.push(request_id);
+                    } else {
+                        assert_eq!(self.slots, 1, "released twice with Managed Instances");
                     }
                 }
+                Action::Event(PlatformEvent::TimedOut { request_id, .. }) => {
+                    self.timed_out.insert(request_id);
+                }
                 Action::Event(PlatformEvent::Report { request_id, .. }) => {
-                    assert_eq!(
-                        self.open,
-                        Some(request_id),
-                        "a report for no open invocation"
-                    );
-                    self.open = None;
+                    let at = self.open.iter().position(|id| *id == request_id);
+                    let at = at.expect("a report for no open invocation");
+                    self.open.remove(at);
                 }
                 Action::Close(waiter) => {
                     self.parked.remove(&waiter);
@@ -374,6 +410,10 @@ impl Invariants {
             }
         }
         assert_eq!(lc.is_frozen(), self.frozen);
+        assert_eq!(lc.in_flight(), self.open.len(), "the core counts what it released");
+        for id in &self.timed_out {
+            assert!(lc.invocation(*id).is_none(), "{id} timed out but still in flight");
+        }
         assert!(lc.parked() <= 16);
         if let Some(at) = lc.poll_timeout() {
             assert!(at < Micros::MAX);
