@@ -319,7 +319,10 @@ impl Invariants {
     fn in_flight(&self, lc: &Lifecycle, current: bool, which: u8) -> RequestId {
         if current && !self.open.is_empty() {
             let id = self.open[usize::from(which) % self.open.len()];
-            assert!(lc.invocation(id).is_some(), "{id} open but unknown to the core");
+            assert!(
+                lc.invocation(id).is_some(),
+                "{id} open but unknown to the core"
+            );
             return id;
         }
         self.request_id(lc, false)
@@ -410,9 +413,16 @@ impl Invariants {
             }
         }
         assert_eq!(lc.is_frozen(), self.frozen);
-        assert_eq!(lc.in_flight(), self.open.len(), "the core counts what it released");
+        assert_eq!(
+            lc.in_flight(),
+            self.open.len(),
+            "the core counts what it released"
+        );
         for id in &self.timed_out {
-            assert!(lc.invocation(*id).is_none(), "{id} timed out but still in flight");
+            assert!(
+                lc.invocation(*id).is_none(),
+                "{id} timed out but still in flight"
+            );
         }
         assert!(lc.parked() <= 16);
         if let Some(at) = lc.poll_timeout() {
