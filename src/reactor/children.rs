@@ -241,13 +241,14 @@ impl Reactor {
             }
         };
         let spawned = process::spawn(&spec).map_err(|e| {
-            // Lambda words it as Go's os/exec does.
+            // Lambda words it as Go's os/exec does. (ASCII lowercasing: the OS's messages are
+            // ASCII, and Unicode's case tables would cost the binary 16 KB.)
             let reason = e.to_string();
             let reason = reason
                 .split(" (os error")
                 .next()
                 .unwrap_or(&reason)
-                .to_lowercase();
+                .to_ascii_lowercase();
             format!("fork/exec {}: {reason}", spec.program.display())
         })?;
         log::debug!("{what} started: pid {}", spawned.pid);
