@@ -18,7 +18,7 @@ use std::time::Instant;
 use lambda_sim::Micros;
 use lambda_sim::internals::id::Uuid;
 use lambda_sim::lifecycle::{
-    Action, Config, Events, InitMode, InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode,
+    Action, Config, EnvId, Events, InitMode, InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode,
     RuntimeResult, WaiterId,
 };
 use lambda_sim::{LogOutput, Simulator};
@@ -58,6 +58,8 @@ fn allocations_per_call(n: usize, mut f: impl FnMut() -> io::Result<()>) -> io::
 /// The request's payload and the runtime's response: the only allocations an invocation needs.
 const PAYLOAD_ALLOCATIONS: f64 = 2.0;
 
+/// The one environment.
+const E0: EnvId = EnvId(0);
 const RUNTIME: WaiterId = WaiterId(1);
 const INVOKER: WaiterId = WaiterId(2);
 const EXTENSION: WaiterId = WaiterId(3);
@@ -77,12 +79,12 @@ fn ready_core_with_extension() -> (Lifecycle, Micros, Uuid) {
         shutdown: false,
     };
     let id = core
-        .handle_extension_register(now, "bench-ext", events)
+        .handle_extension_register(now, E0, "bench-ext", events)
         .expect("registration is open during the init");
     now = now + Micros(10);
-    core.handle_runtime_next(now, RUNTIME)
+    core.handle_runtime_next(now, E0, RUNTIME)
         .expect("the runtime may ask for its first event");
-    core.handle_extension_next(now, EXTENSION, id)
+    core.handle_extension_next(now, E0, EXTENSION, id)
         .expect("the extension may ask for its first event");
     while core.poll_action().is_some() {}
     (core, now, id)
@@ -124,16 +126,16 @@ fn one_invocation_with_extension(
         body: response,
         content_type: None,
     };
-    core.handle_runtime_result(*now, id, result)
+    core.handle_runtime_result(*now, E0, id, result)
         .expect("the runtime answers its invocation");
-    core.handle_runtime_next(*now, RUNTIME)
+    core.handle_runtime_next(*now, E0, RUNTIME)
         .expect("and asks for the next");
     *now = *now + Micros(3);
-    core.handle_extension_next(*now, EXTENSION, ext)
+    core.handle_extension_next(*now, E0, EXTENSION, ext)
         .expect("the extension is done");
     let mut overhead = None;
     while let Some(action) = core.poll_action() {
-        if let Action::Event(PlatformEvent::Report { extensions, .. }) = &action {
+        if let Action::Event(_, PlatformEvent::Report { extensions, .. }) = &action {
             overhead = extensions.max();
         }
     }
@@ -154,7 +156,7 @@ fn ready_core() -> (Lifecycle, Micros) {
     let mut core = Lifecycle::new(config, now);
     while core.poll_action().is_some() {}
     now = now + Micros(10);
-    core.handle_runtime_next(now, RUNTIME)
+    core.handle_runtime_next(now, E0, RUNTIME)
         .expect("the runtime may ask for its first event");
     while core.poll_action().is_some() {}
     (core, now)
@@ -189,9 +191,9 @@ fn one_invocation(
         body: response,
         content_type: None,
     };
-    core.handle_runtime_result(*now, id, result)
+    core.handle_runtime_result(*now, E0, id, result)
         .expect("the runtime answers its invocation");
-    core.handle_runtime_next(*now, RUNTIME)
+    core.handle_runtime_next(*now, E0, RUNTIME)
         .expect("and asks for the next");
     let mut replied = 0;
     while let Some(action) = core.poll_action() {

@@ -371,6 +371,10 @@ impl Given {
             "--max-queue-bytes" => config.max_queue_bytes = whole(flag, &value()?)?,
             "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
+            "--concurrency" => {
+                config.concurrency =
+                    concurrency(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?
+            }
             "--max-concurrency" => {
                 config.max_concurrency =
                     Some(max_concurrency(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?)
@@ -776,6 +780,17 @@ fn timeout(v: &str) -> Result<Duration, String> {
         Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => Err(format!(
             "'{v}': Lambda's timeout is a whole number of seconds, 1 to 900"
+        )),
+    }
+}
+
+/// How many environments: 1 to 1000, Lambda's default concurrency for an account
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>).
+fn concurrency(v: &str) -> Result<usize, String> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{v}': 1 to 1000 execution environments (Lambda's default concurrency)"
         )),
     }
 }

@@ -115,6 +115,11 @@ pub struct Config {
     pub max_queue_bytes: usize,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
+    /// How many execution environments may run at once, each with its own runtime, extensions,
+    /// Runtime API and log stream: Lambda's concurrency for the function (default 1). The
+    /// first environment's Runtime API is at `runtime_api_addr`, the others' on free ports of
+    /// the same address. See the lifecycle core's decision *several environments*.
+    pub concurrency: usize,
     /// Lambda Managed Instances: the environment takes up to this many invocations at once,
     /// initialises at start-up, and is never frozen (the lifecycle core's decision *Managed
     /// Instances*); the runtime gets it as `AWS_LAMBDA_MAX_CONCURRENCY`. `None`: one
@@ -175,6 +180,7 @@ impl Default for Config {
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
             max_queue_bytes: crate::lifecycle::DEFAULT_MAX_QUEUE_BYTES,
             eager_init: false,
+            concurrency: 1,
             max_concurrency: None,
             freeze: true,
             streaming: StreamLimits::default(),
@@ -215,6 +221,7 @@ impl Config {
             },
             extensions: extensions.iter().map(|e| e.name.clone()).collect(),
             freeze: self.freeze && self.max_concurrency.is_none(),
+            concurrency: self.concurrency.max(1),
             max_concurrency: self.max_concurrency,
             seed,
             epoch_us,

@@ -46,16 +46,16 @@
 //! ```
 //! use lambda_sim::Micros;
 //! use lambda_sim::lifecycle::{
-//!     Action, Config, InvokeRequest, Lifecycle, Outcome, Rejection, RuntimeMode, RuntimeResult,
-//!     WaiterId,
+//!     Action, Config, EnvId, InvokeRequest, Lifecycle, Outcome, Rejection, RuntimeMode,
+//!     RuntimeResult, WaiterId,
 //! };
 //!
-//! // A runtime the harness plays itself (no process is spawned).
+//! // A runtime the harness plays itself (no process is spawned), in the one environment.
 //! let config = Config { runtime: RuntimeMode::External, ..Config::default() };
 //! let mut core = Lifecycle::new(config, Micros::ZERO);
-//! let (runtime, invoker) = (WaiterId(1), WaiterId(2));
+//! let (env, runtime, invoker) = (EnvId(0), WaiterId(1), WaiterId(2));
 //!
-//! core.handle_runtime_next(Micros(10), runtime)?; // GET /next: parked
+//! core.handle_runtime_next(Micros(10), env, runtime)?; // GET /next: parked
 //! let request = InvokeRequest { payload: br#"{"n":1}"#.to_vec(), ..Default::default() };
 //! let id = core.invoke(Micros(20), invoker, request)?;
 //! // Mutate, then drain: the invocation is released to the parked `/next`.
@@ -63,7 +63,8 @@
 //! assert!(actions.any(|a| matches!(a, Action::Release { waiter, .. } if waiter == runtime)));
 //!
 //! let body = b"ok".to_vec();
-//! core.handle_runtime_result(Micros(70), id, RuntimeResult::Response { body, content_type: None })?;
+//! let result = RuntimeResult::Response { body, content_type: None };
+//! core.handle_runtime_result(Micros(70), env, id, result)?;
 //! let reply = std::iter::from_fn(|| core.poll_action())
 //!     .find_map(|a| match a {
 //!         Action::Reply { invoker: to, reply } if to == invoker => Some(reply),
@@ -178,7 +179,7 @@ pub use config::{
 pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Status, Timings};
 pub use simulator::{
     Awaited, Builder, DEFAULT_SPIN, EnvState, Handle, InvocationReport, InvokeResponse, Simulator,
-    Stopped, Streamed, TelemetryCapture, Ticket,
+    State, Stopped, Streamed, TelemetryCapture, Ticket,
 };
 pub use time::Micros;
 

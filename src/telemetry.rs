@@ -7,6 +7,10 @@
 //! **Replay**: from the start of an init to its end, every record is also kept, and a subscriber
 //! that arrives during the init gets them first, so it sees `platform.initStart` and the early
 //! lines as Lambda's subscribers do. Then `platform.telemetrySubscription` announces it.
+//!
+//! **Environments**: each execution environment has its own Telemetry API, as on Lambda. A
+//! subscriber receives the records of the environment it subscribed in, the replay is that
+//! environment's init, and a frozen environment holds its own subscribers' batches only.
 
 pub(crate) mod batch;
 
@@ -15,7 +19,7 @@ use crate::api::telemetry::{
     Api, Destination, Schema, Subscription, Types, write_event, write_line, write_logs_dropped,
     write_logs_event, write_subscription,
 };
-use crate::lifecycle::PlatformEvent;
+use crate::lifecycle::{EnvId, PlatformEvent};
 use crate::time::Micros;
 use batch::{Batch, Batcher, Dropped, Framing};
 
@@ -89,6 +93,8 @@ pub(crate) struct SubscriberId(pub usize);
 
 #[derive(Debug)]
 struct Subscriber {
+    /// The environment it subscribed in: it receives that environment's records.
+    env: EnvId,
     subscription: Subscription,
     batcher: Batcher,
 }
@@ -96,13 +102,16 @@ struct Subscriber {
 /// Every subscriber's buffer, and the replay of the current init. See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
-    /// Records of the init in progress, for subscribers still to come; `None` outside an init.
-    replay: Option<Vec<(Micros, Record)>>,
+    /// By environment: records of the init in progress, for subscribers still to come; `None`
+    /// outside an init.
+    replay: Vec<Option<Vec<(Micros, Record)>>>,
     subscribers: Vec<Subscriber>,
-    /// Every event, as a subscriber to all types sees it, for the embedding API.
+    /// Every event of every environment, as a subscriber to all types sees it, for the
+    /// embedding API.
     capture: Option<Capture>,
-    /// The environment is frozen: no batch goes, and no timer runs, until it thaws.
-    frozen: bool,
+    /// By environment: it is frozen, so no batch of its subscribers goes, and no timer of
+    /// theirs runs, until it thaws.
+    frozen: Vec<bool>,
 }
 
 /// The last events of every type, rendered, for the embedding API; bounded, counting what it
@@ -153,7 +162,9 @@ impl Hub {
 
     /// Whether lines of output should be recorded (see [`Hub::wants`]).
     pub(crate) fn wants_lines(&self) -> bool {
-        !self.subscribers.is_empty() || self.replay.is_some() || self.capture.is_some()
+        !self.subscribers.is_empty()
+            || self.replay.iter().any(Option::is_some)
+            || self.capture.is_some()
     }
 
     /// Keeps the last `max` events of every type from now on (see [`Hub::captured`]).
@@ -178,54 +189,79 @@ impl Hub {
             .all(|s| s.batcher.is_empty() && !s.batcher.in_flight())
     }
 
-    /// Batches sent and not yet answered.
-    pub(crate) fn in_flight(&self) -> usize {
+    /// Batches of `env`'s subscribers sent and not yet answered.
+    pub(crate) fn in_flight(&self, env: EnvId) -> usize {
         self.subscribers
             .iter()
-            .filter(|s| s.batcher.in_flight())
+            .filter(|s| s.env == env && s.batcher.in_flight())
             .count()
     }
 
-    /// Holds every batch while the environment is frozen, and lets them go when it thaws: a
-    /// subscriber in a frozen process cannot receive . Nothing is retried, dropped
-    /// or counted as lost meanwhile; what came due goes at the thaw.
-    pub(crate) fn set_frozen(&mut self, frozen: bool) {
-        self.frozen = frozen;
+    /// Whether `env` is frozen.
+    fn is_frozen(&self, env: EnvId) -> bool {
+        self.frozen.get(env.index()).copied().unwrap_or(false)
     }
 
-    /// Records kept for replay (zero outside an init).
+    /// Holds every batch of `env`'s subscribers while it is frozen, and lets them go when it
+    /// thaws: a subscriber in a frozen process cannot receive. Nothing is retried, dropped or
+    /// counted as lost meanwhile; what came due goes at the thaw.
+    pub(crate) fn set_frozen(&mut self, env: EnvId, frozen: bool) {
+        if self.frozen.len() <= env.index() {
+            self.frozen.resize(env.index() + 1, false);
+        }
+        self.frozen[env.index()] = frozen;
+    }
+
+    /// Records of `env` kept for replay (zero outside an init).
     #[cfg(test)]
-    pub(crate) fn replayable(&self) -> usize {
-        self.replay.as_ref().map_or(0, Vec::len)
+    pub(crate) fn replayable(&self, env: EnvId) -> usize {
+        self.replay
+            .get(env.index())
+            .and_then(Option::as_ref)
+            .map_or(0, Vec::len)
     }
 
-    /// Takes a record produced at `at`: each subscriber that wants it gets it, and an init keeps
-    /// it for replay (`platform.initStart` begins an init, `platform.initReport` ends it).
-    /// `max_memory_mb` is what a report carries.
-    pub(crate) fn record(&mut self, ctx: &Context, at: Micros, record: Record, max_memory_mb: u64) {
-        self.take(ctx, at, record.item(), max_memory_mb);
+    /// Takes a record `env` produced at `at`: each of its subscribers that wants it gets it,
+    /// and an init keeps it for replay (`platform.initStart` begins an init,
+    /// `platform.initReport` ends it). `max_memory_mb` is what a report carries.
+    pub(crate) fn record(
+        &mut self,
+        env: EnvId,
+        ctx: &Context,
+        at: Micros,
+        record: Record,
+        max_memory_mb: u64,
+    ) {
+        self.take(env, ctx, at, record.item(), max_memory_mb);
     }
 
     /// [`Hub::record`] for a lifecycle event the caller keeps: it is copied only for a replay.
     pub(crate) fn record_event(
         &mut self,
+        env: EnvId,
         ctx: &Context,
         at: Micros,
         event: &PlatformEvent,
         memory: u64,
     ) {
-        self.take(ctx, at, Item::Platform(event), memory);
+        self.take(env, ctx, at, Item::Platform(event), memory);
     }
 
-    /// Delivers `item` to each subscriber and keeps it for a replay during an init. One copy
-    /// in the binary: its callers sit on the reactor's hot path, and it is off it.
+    /// Delivers `item` to each of `env`'s subscribers and keeps it for a replay during its
+    /// init. One copy in the binary: its callers sit on the reactor's hot path, and it is off
+    /// it.
     #[inline(never)]
-    fn take(&mut self, ctx: &Context, at: Micros, item: Item<'_>, max_memory_mb: u64) {
+    fn take(&mut self, env: EnvId, ctx: &Context, at: Micros, item: Item<'_>, max_memory_mb: u64) {
         if let Item::Platform(PlatformEvent::InitStart { .. }) = item {
-            self.replay = Some(Vec::new());
+            if self.replay.len() <= env.index() {
+                self.replay.resize_with(env.index() + 1, || None);
+            }
+            self.replay[env.index()] = Some(Vec::new());
         }
         for i in 0..self.subscribers.len() {
-            self.deliver(ctx, i, at, item, max_memory_mb);
+            if self.subscribers[i].env == env {
+                self.deliver(ctx, i, at, item, max_memory_mb);
+            }
         }
         if let Some(capture) = &mut self.capture {
             let schema = Schema::Telemetry2025_01_29;
@@ -238,9 +274,12 @@ impl Hub {
                 capture.total += 1;
             }
         }
+        let replay = self.replay.get_mut(env.index());
         if let Item::Platform(PlatformEvent::InitDone { .. }) = item {
-            self.replay = None;
-        } else if let Some(replay) = &mut self.replay {
+            if let Some(replay) = replay {
+                *replay = None;
+            }
+        } else if let Some(Some(replay)) = replay {
             if replay.len() == MAX_REPLAY {
                 replay.remove(0);
             }
@@ -248,10 +287,12 @@ impl Hub {
         }
     }
 
-    /// Adds a subscriber at `now` as extension `name`: it gets the replay of the init in
-    /// progress, then everyone gets its `platform.telemetrySubscription`.
+    /// Adds a subscriber in `env` at `now` as extension `name`: it gets the replay of the
+    /// environment's init in progress, then everyone there gets its
+    /// `platform.telemetrySubscription`.
     pub(crate) fn subscribe(
         &mut self,
+        env: EnvId,
         ctx: &Context,
         now: Micros,
         name: &str,
@@ -263,22 +304,23 @@ impl Hub {
         };
         let types = subscription.types;
         self.subscribers.push(Subscriber {
+            env,
             batcher: Batcher::new(subscription.buffering, framing),
             subscription,
         });
         let id = self.subscribers.len() - 1;
-        if let Some(replay) = self.replay.take() {
+        if let Some(replay) = self.replay.get_mut(env.index()).and_then(Option::take) {
             // An init's records hold no report, so no memory figure is needed.
             for (at, record) in &replay {
                 self.deliver(ctx, id, *at, record.item(), 0);
             }
-            self.replay = Some(replay);
+            self.replay[env.index()] = Some(replay);
         }
         let subscribed = Record::Subscribed {
             name: name.to_string(),
             types,
         };
-        self.record(ctx, now, subscribed, 0);
+        self.record(env, ctx, now, subscribed, 0);
         SubscriberId(id)
     }
 
@@ -296,10 +338,12 @@ impl Hub {
         ctx: &Context,
         now: Micros,
     ) -> Option<(SubscriberId, Batch)> {
-        if self.frozen {
-            return None;
-        }
+        let frozen = &self.frozen;
+        let is_frozen = |env: EnvId| frozen.get(env.index()).copied().unwrap_or(false);
         self.subscribers.iter_mut().enumerate().find_map(|(i, s)| {
+            if is_frozen(s.env) {
+                return None;
+            }
             let platform = s.subscription.types.platform;
             let mut report = |dropped: Dropped, out: &mut Vec<u8>| {
                 if platform {
@@ -321,13 +365,11 @@ impl Hub {
 
     /// When [`Hub::handle_timeout`] or [`Hub::poll_batch`] should next be called.
     pub(crate) fn poll_timeout(&self) -> Option<Micros> {
-        if self.frozen {
-            // No batch is in flight (the environment froze after the last one was answered),
-            // and none is due until the thaw.
-            return None;
-        }
+        // A frozen environment's subscribers have no batch in flight (it froze after the last
+        // one was answered), and none is due until the thaw.
         self.subscribers
             .iter()
+            .filter(|s| !self.is_frozen(s.env))
             .filter_map(|s| s.batcher.poll_timeout())
             .min()
     }

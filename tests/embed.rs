@@ -221,13 +221,18 @@ fn the_state_of_the_environment() {
     let sim = external(Duration::from_secs(5));
     let s = sim.state().unwrap();
     assert_eq!(
-        (s.runtime_state, s.queued, s.parked, s.current),
+        (
+            s.first().runtime_state,
+            s.queued,
+            s.first().parked,
+            s.first().current.clone()
+        ),
         ("Started", 0, 0, None)
     );
     let mut rt = Client::connect(sim.runtime_api_addr());
     rt.send(&request_bytes("GET", NEXT, &[], b""));
     wait_state(&sim, "ready and parked", |s| {
-        s.runtime_state == "Ready" && s.parked == 1
+        s.first().runtime_state == "Ready" && s.first().parked == 1
     });
     let ticket = sim.submit("{}").unwrap();
     let next = rt.read_response();
@@ -237,15 +242,15 @@ fn the_state_of_the_environment() {
         .to_string();
     let s = sim.state().unwrap();
     assert_eq!(
-        (s.runtime_state, s.current.as_deref()),
+        (s.first().runtime_state, s.first().current.as_deref()),
         ("Running", Some(id.as_str()))
     );
     rt.request("POST", &response_path(&id), &[], b"x");
     ticket.wait().unwrap();
     let s = sim.state().unwrap();
-    assert_eq!(s.runtime_state, "RuntimeResponseSentState");
+    assert_eq!(s.first().runtime_state, "RuntimeResponseSentState");
     assert_eq!(
-        s.current.as_deref(),
+        s.first().current.as_deref(),
         Some(id.as_str()),
         "in flight until back on /next"
     );

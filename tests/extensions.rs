@@ -427,9 +427,11 @@ fn the_extensions_api_refuses_as_rapid_does() {
     // The runtime's first /next closes registration; the init waits for the extension.
     let mut runtime = Client::connect(addr);
     runtime.send(&request_bytes("GET", NEXT, &[], b""));
-    wait_state(&sim, "registration closed", |s| s.runtime_state == "Ready");
+    wait_state(&sim, "registration closed", |s| {
+        s.first().runtime_state == "Ready"
+    });
     assert!(
-        !sim.state().unwrap().initialized,
+        !sim.state().unwrap().first().initialized,
         "the extension is not ready yet"
     );
     let mut late = Client::connect(addr);
@@ -450,9 +452,9 @@ fn the_extensions_api_refuses_as_rapid_does() {
         .wait_for(Awaited::Initialized, Duration::from_secs(10))
         .unwrap()
         .expect("initialised");
-    assert_eq!(state.extensions.len(), 1);
-    assert_eq!(state.extensions[0].name, "agent");
-    assert!(!state.extensions[0].external);
+    assert_eq!(state.first().extensions.len(), 1);
+    assert_eq!(state.first().extensions[0].name, "agent");
+    assert!(!state.first().extensions[0].external);
     let ticket = sim.submit("{}").unwrap();
     let invoke = runtime.read_response();
     let event = ext.read_response();
@@ -469,8 +471,8 @@ fn the_extensions_api_refuses_as_rapid_does() {
     assert_eq!(ticket.wait().unwrap().body_str(), "\"ok\"");
     // The runtime is back; the invocation is not complete until the extension is too.
     runtime.send(&request_bytes("GET", NEXT, &[], b""));
-    wait_state(&sim, "runtime back", |s| s.parked == 1);
-    assert!(!sim.state().unwrap().idle);
+    wait_state(&sim, "runtime back", |s| s.first().parked == 1);
+    assert!(!sim.state().unwrap().first().idle);
     ext.send(&request_bytes(
         "GET",
         &format!("{EXT}/event/next"),
@@ -480,7 +482,7 @@ fn the_extensions_api_refuses_as_rapid_does() {
     let idle = sim
         .wait_for(Awaited::Idle, Duration::from_secs(10))
         .unwrap();
-    assert!(idle.is_some_and(|s| s.idle));
+    assert!(idle.is_some_and(|s| s.first().idle));
 }
 
 #[test]

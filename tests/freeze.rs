@@ -53,7 +53,7 @@ fn wait_frozen(sim: &Handle) {
         .wait_for(Awaited::Frozen, Duration::from_secs(10))
         .expect("running")
         .expect("frozen within 10 s");
-    assert!(state.frozen && state.idle, "{state:?}");
+    assert!(state.first().frozen && state.first().idle, "{state:?}");
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn the_runtime_its_children_and_the_extensions_are_stopped_between_invocations()
             .all(|pid| state_of(*pid) != 'T')),
         "thawed for the invocation"
     );
-    assert!(!sim.state().unwrap().frozen);
+    assert!(!sim.state().unwrap().first().frozen);
     assert_eq!(ticket.wait().unwrap().status, 200);
     wait_frozen(&sim);
     for pid in [runtime, grandchild, ext] {
@@ -153,7 +153,7 @@ fn without_freezing_the_same_thread_runs_between_invocations() {
     // The control for the test above: what it measures does move when nothing is frozen.
     let (before, after, sim, file) = ticks_while_idle(false, Duration::from_millis(400));
     assert!(after >= before + 5, "{before} then {after}");
-    assert!(!sim.state().unwrap().frozen);
+    assert!(!sim.state().unwrap().first().frozen);
     sim.shutdown().unwrap();
     let _ = std::fs::remove_file(&file);
 }

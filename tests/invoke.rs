@@ -340,7 +340,11 @@ fn a_dry_run_is_validated_answered_204_and_runs_nothing() {
     );
     assert_eq!(r.status, 400);
     let state = sim.state().unwrap();
-    assert_eq!(state.runtime_state, "NotStarted", "nothing ran: {state:?}");
+    assert_eq!(
+        state.first().runtime_state,
+        "NotStarted",
+        "nothing ran: {state:?}"
+    );
     assert!(!sim.lines().iter().any(|l| l.starts_with("START")));
 }
 

@@ -183,18 +183,18 @@ fn the_embedding_api_runs_managed_instances_and_shows_what_is_in_flight() {
     assert!(
         wait_until(std::time::Duration::from_secs(5), || sim
             .state()
-            .is_ok_and(|s| s.in_flight == 3)),
+            .is_ok_and(|s| s.first().in_flight == 3)),
         "{:?}",
         sim.state()
     );
     let state = sim.state().unwrap();
-    assert_eq!(state.runtime_state, "Ready");
-    assert!(!state.idle);
+    assert_eq!(state.first().runtime_state, "Ready");
+    assert!(!state.first().idle);
     for ticket in tickets {
         let answer = ticket.wait().unwrap();
         let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
         assert_eq!(body["most_at_once"], 3);
     }
-    wait_state(&sim, "idle", |s| s.idle && s.in_flight == 0);
+    wait_state(&sim, "idle", |s| s.first().idle && s.first().in_flight == 0);
     sim.shutdown().unwrap();
 }

@@ -327,7 +327,7 @@ fn init_error_answers_the_waiting_invoker_and_next_is_refused_until_a_new_init()
     // The next invocation starts a new init; the runtime's /next now succeeds.
     let invoker = invoke_async(&sim, &[], r#"{"n":2}"#);
     wait_state(&sim, "a new init", |s| {
-        s.queued == 1 && s.runtime_state == "Started"
+        s.queued == 1 && s.first().runtime_state == "Started"
     });
     let (id, next) = next(&mut rt);
     assert_eq!(next.body, br#"{"n":2}"#);
@@ -357,9 +357,9 @@ fn several_parked_next_calls_longest_waiting_first() {
     let mut a = Client::connect(sim.runtime_api_addr());
     let mut b = Client::connect(sim.runtime_api_addr());
     a.send(&request_bytes("GET", NEXT, &[], b""));
-    wait_state(&sim, "a parked", |s| s.parked == 1);
+    wait_state(&sim, "a parked", |s| s.first().parked == 1);
     b.send(&request_bytes("GET", NEXT, &[], b""));
-    wait_state(&sim, "b parked", |s| s.parked == 2);
+    wait_state(&sim, "b parked", |s| s.first().parked == 2);
     let first = invoke_async(&sim, &[], r#"{"n":1}"#);
     let got = a.read_response();
     assert_eq!(got.body, br#"{"n":1}"#);
@@ -372,7 +372,7 @@ fn several_parked_next_calls_longest_waiting_first() {
     // a is back on /next; b waited longer and gets the next one.
     a.send(&request_bytes("GET", NEXT, &[], b""));
     wait_state(&sim, "both parked", |s| {
-        s.parked == 2 && s.runtime_state == "Ready"
+        s.first().parked == 2 && s.first().runtime_state == "Ready"
     });
     let second = invoke_async(&sim, &[], r#"{"n":2}"#);
     let got = b.read_response();
@@ -391,9 +391,9 @@ fn a_parked_next_that_disconnects_is_dropped() {
     {
         let mut gone = Client::connect(sim.runtime_api_addr());
         gone.send(&request_bytes("GET", NEXT, &[], b""));
-        wait_state(&sim, "the /next parked", |s| s.parked == 1);
+        wait_state(&sim, "the /next parked", |s| s.first().parked == 1);
     }
-    wait_state(&sim, "the closed /next dropped", |s| s.parked == 0);
+    wait_state(&sim, "the closed /next dropped", |s| s.first().parked == 0);
     let invoker = invoke_async(&sim, &[], r#"{"n":1}"#);
     wait_state(&sim, "the invocation queued", |s| s.queued == 1);
     // The invocation waits for a live /next rather than going to the closed one.
@@ -482,7 +482,7 @@ fn a_pipelined_request_behind_a_parked_next_waits_its_turn() {
     let mut batch = request_bytes("GET", NEXT, &[], b"");
     batch.extend(request_bytes("GET", "/ping", &[], b""));
     rt.send(&batch);
-    wait_state(&sim, "the /next parked", |s| s.parked == 1);
+    wait_state(&sim, "the /next parked", |s| s.first().parked == 1);
     let invoker = invoke_async(&sim, &[], r#"{"n":1}"#);
     let first = rt.read_response();
     assert_eq!(first.body, br#"{"n":1}"#, "the /next answer comes first");

@@ -8,8 +8,8 @@ use arbitrary::Arbitrary;
 use lambda_sim::Micros;
 use lambda_sim::internals::id::{RequestId, Uuid};
 use lambda_sim::lifecycle::{
-    Action, ChildId, Config, Events, ExitStatus, ExtensionErrorKind, FunctionError, InitMode,
-    InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode, RuntimeResult, WaiterId, Wire,
+    Action, ChildId, Config, EnvId, Events, ExitStatus, ExtensionErrorKind, FunctionError,
+    InitMode, InvokeRequest, Lifecycle, PlatformEvent, RuntimeMode, RuntimeResult, WaiterId, Wire,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +26,8 @@ enum Op {
     },
     TooLarge,
     Truncated,
-    InitError,
+    /// `/init/error` from environment `n % envs`.
+    InitError(u8),
     Closed(u8),
     ChildExit {
         current: bool,
@@ -37,6 +38,7 @@ enum Op {
     /// An extension registers as name `name % 6`: names 0-2 are the external ones when the
     /// setup has them.
     Register {
+        env: u8,
         name: u8,
         invoke: bool,
         shutdown: bool,
@@ -54,6 +56,7 @@ enum Op {
     /// The reactor reports what it has on the wire (it does so while `may_freeze` holds; the
     /// fuzzer does so at any time).
     Wire {
+        env: u8,
         replies: bool,
         batches: bool,
     },
@@ -70,6 +73,8 @@ struct Setup {
     freeze: bool,
     /// 0: one invocation at a time; else Managed Instances with `1 + n % 4` at once.
     managed: u8,
+    /// `1 + n % 3` environments.
+    envs: u8,
     ops: Vec<Op>,
 }
 
@@ -94,6 +99,7 @@ fuzz_target!(|setup: Setup| {
             },
             extensions: (0..setup.externals % 4).map(name).collect(),
             freeze: setup.freeze,
+            concurrency: 1 + usize::from(setup.envs % 3),
             max_concurrency: (setup.managed > 0).then(|| 1 + u32::from(setup.managed % 4)),
             seed: 1,
             epoch_us: 0,
@@ -106,6 +112,7 @@ fuzz_target!(|setup: Setup| {
         } else {
             1
         },
+        envs: 1 + usize::from(setup.envs % 3),
         ..Invariants::default()
     };
     state.drain(&mut lc);
@@ -137,7 +144,10 @@ fuzz_target!(|setup: Setup| {
                 if state.parked.contains(&waiter) {
                     continue;
                 }
-                if lc.handle_runtime_next(now, waiter).is_ok() {
+                if lc
+                    .handle_runtime_next(now, state.env_of(waiter), waiter)
+                    .is_ok()
+                {
                     state.parked.insert(waiter);
                 }
             }
@@ -146,7 +156,7 @@ fuzz_target!(|setup: Setup| {
                 error,
                 which,
             } => {
-                let id = state.in_flight(&lc, current, which);
+                let (env, id) = state.in_flight(&lc, current, which);
                 let result = if error {
                     RuntimeResult::Error(FunctionError {
                         error_type: "Runtime.X".into(),
@@ -159,19 +169,20 @@ fuzz_target!(|setup: Setup| {
                         content_type: None,
                     }
                 };
-                let _ = lc.handle_runtime_result(now, id, result);
+                let _ = lc.handle_runtime_result(now, env, id, result);
             }
             Op::TooLarge => {
-                let id = state.request_id(&lc, true);
-                let _ = lc.handle_runtime_result(now, id, RuntimeResult::TooLarge);
+                let (env, id) = state.in_flight(&lc, true, 0);
+                let _ = lc.handle_runtime_result(now, env, id, RuntimeResult::TooLarge);
             }
             Op::Truncated => {
-                let id = state.request_id(&lc, true);
-                let _ = lc.handle_runtime_result(now, id, RuntimeResult::Truncated);
+                let (env, id) = state.in_flight(&lc, true, 0);
+                let _ = lc.handle_runtime_result(now, env, id, RuntimeResult::Truncated);
             }
-            Op::InitError => {
+            Op::InitError(n) => {
                 let _ = lc.handle_init_error(
                     now,
+                    state.env(n),
                     FunctionError {
                         error_type: "Runtime.Y".into(),
                         body: Vec::new(),
@@ -205,14 +216,19 @@ fuzz_target!(|setup: Setup| {
             Op::SpawnFailed => lc.handle_spawn_failed(now, state.last_child, "gone".into()),
             Op::Shutdown => lc.shutdown(now),
             Op::Register {
+                env,
                 name: n,
                 invoke,
                 shutdown,
             } => {
                 let events = Events { invoke, shutdown };
-                if let Ok(id) = lc.handle_extension_register(now, &name(n % 6), events) {
-                    assert!(!state.extensions.contains(&id), "an identifier given twice");
-                    state.extensions.push(id);
+                let env = state.env(env);
+                if let Ok(id) = lc.handle_extension_register(now, env, &name(n % 6), events) {
+                    assert!(
+                        !state.extensions.iter().any(|(e, _)| *e == id),
+                        "an identifier given twice"
+                    );
+                    state.extensions.push((id, env));
                 }
             }
             Op::ExtNext { which, waiter } => {
@@ -220,11 +236,10 @@ fuzz_target!(|setup: Setup| {
                 if state.parked.contains(&waiter) {
                     continue;
                 }
-                if lc
-                    .handle_extension_next(now, waiter, state.extension(which))
-                    .is_ok()
-                {
+                let (id, env) = state.extension(which);
+                if lc.handle_extension_next(now, env, waiter, id).is_ok() {
                     state.parked.insert(waiter);
+                    state.waiter_env.insert(waiter, env);
                 }
             }
             Op::ExtError { which, exit } => {
@@ -233,21 +248,28 @@ fuzz_target!(|setup: Setup| {
                 } else {
                     ExtensionErrorKind::Init
                 };
-                let _ = lc.handle_extension_error(now, state.extension(which), kind, "E".into());
+                let (id, env) = state.extension(which);
+                let _ = lc.handle_extension_error(now, env, id, kind, "E".into());
             }
-            Op::Wire { replies, batches } => {
-                let may = lc.may_freeze();
+            Op::Wire {
+                env,
+                replies,
+                batches,
+            } => {
+                let env = state.env(env);
+                let may = lc.may_freeze(env);
                 let wire = Wire {
                     unwritten_replies: usize::from(replies),
                     batches_in_flight: usize::from(batches),
                 };
-                lc.handle_wire(now, wire);
+                lc.handle_wire(now, env, wire);
                 let froze = lc.poll_action();
                 match &froze {
-                    Some(Action::Freeze) => {
+                    Some(Action::Freeze(e)) => {
+                        assert_eq!(*e, env, "another environment froze");
                         assert!(may && wire.is_quiet(), "a freeze it should not have made");
-                        assert!(lc.is_idle(), "frozen while not idle");
-                        state.frozen = true;
+                        assert!(lc.is_idle(env), "frozen while not idle");
+                        state.frozen.insert(env);
                     }
                     None => assert!(!(may && wire.is_quiet()), "no freeze on a quiet wire"),
                     Some(other) => panic!("{other:?} in answer to the wire"),
@@ -273,7 +295,7 @@ fuzz_target!(|setup: Setup| {
     lc.handle_timeout(now);
     state.drain(&mut lc);
     assert!(lc.is_finished(), "shutdown never finished");
-    assert!(!state.frozen, "finished frozen");
+    assert!(state.frozen.is_empty(), "finished frozen");
     assert!(
         state.pending_invokers.is_empty(),
         "unanswered after shutdown: {:?}",
@@ -289,15 +311,22 @@ struct Invariants {
     last_child: ChildId,
     /// Children spawned and not yet reported as exited.
     alive: Vec<ChildId>,
-    /// Identifiers handed out at registration.
-    extensions: Vec<Uuid>,
+    /// Identifiers handed out at registration, and their environments.
+    extensions: Vec<(Uuid, EnvId)>,
     finished: bool,
-    /// Between a Freeze and a Thaw.
-    frozen: bool,
-    /// The invocations released and not yet reported, in release order: at most `slots`.
-    open: Vec<RequestId>,
-    /// How many invocations may be in flight at once.
+    /// The environments between a Freeze and a Thaw.
+    frozen: HashSet<EnvId>,
+    /// The invocations released and not yet reported, in release order, and where: at most
+    /// `slots` in each environment.
+    open: Vec<(RequestId, EnvId)>,
+    /// How many invocations may be in flight at once in each environment.
     slots: usize,
+    /// How many environments there are.
+    envs: usize,
+    /// The environment of each extension's `event/next` waiter.
+    waiter_env: HashMap<WaiterId, EnvId>,
+    /// The environment of each child.
+    child_env: HashMap<ChildId, EnvId>,
     /// Those that timed out, whose late result must be refused.
     timed_out: HashSet<RequestId>,
 }
@@ -307,32 +336,52 @@ fn name(n: u8) -> String {
 }
 
 impl Invariants {
-    fn request_id(&self, lc: &Lifecycle, current: bool) -> RequestId {
-        match (current, lc.current_request()) {
-            (true, Some(id)) => id,
-            // An id the core never handed out.
-            _ => Uuid::parse("00000000-0000-4000-8000-000000000000").expect("a valid UUID"),
-        }
+    /// Environment `n % envs`.
+    fn env(&self, n: u8) -> EnvId {
+        EnvId((usize::from(n) % self.envs) as u16)
     }
 
-    /// One of the invocations in flight (the `which`th), or an id never handed out.
-    fn in_flight(&self, lc: &Lifecycle, current: bool, which: u8) -> RequestId {
+    /// The environment a runtime's `/next` connection belongs to.
+    fn env_of(&self, waiter: WaiterId) -> EnvId {
+        EnvId((waiter.0 as usize % self.envs) as u16)
+    }
+
+    /// One of the invocations in flight (the `which`th) and its environment, or an id never
+    /// handed out (to the first environment).
+    fn in_flight(&self, lc: &Lifecycle, current: bool, which: u8) -> (EnvId, RequestId) {
         if current && !self.open.is_empty() {
-            let id = self.open[usize::from(which) % self.open.len()];
+            let (id, env) = self.open[usize::from(which) % self.open.len()];
             assert!(
                 lc.invocation(id).is_some(),
                 "{id} open but unknown to the core"
             );
-            return id;
+            return (env, id);
         }
-        self.request_id(lc, false)
+        let unknown = Uuid::parse("00000000-0000-4000-8000-000000000000").expect("a valid UUID");
+        (EnvId(0), unknown)
     }
 
-    /// A registered extension's identifier, or one never handed out.
-    fn extension(&self, which: u8) -> Uuid {
+    /// A registered extension's identifier and environment, or one never handed out.
+    fn extension(&self, which: u8) -> (Uuid, EnvId) {
         match self.extensions.len() {
-            0 => Uuid::parse("00000000-0000-4000-8000-000000000001").expect("a valid UUID"),
+            0 => (
+                Uuid::parse("00000000-0000-4000-8000-000000000001").expect("a valid UUID"),
+                EnvId(0),
+            ),
             n => self.extensions[usize::from(which) % n],
+        }
+    }
+
+    /// Whether `action` would reach a process of a frozen environment.
+    fn reaches_frozen(&self, action: &Action) -> bool {
+        let frozen = |env: Option<&EnvId>| env.is_some_and(|e| self.frozen.contains(e));
+        match action {
+            Action::Release { waiter, .. } => frozen(Some(&self.env_of(*waiter))),
+            Action::ReleaseExtension { waiter, .. } => frozen(self.waiter_env.get(waiter)),
+            Action::Signal { child, .. } => frozen(self.child_env.get(child)),
+            Action::Spawn { env, .. } | Action::Freeze(env) => frozen(Some(env)),
+            Action::Finished => !self.frozen.is_empty(),
+            _ => false,
         }
     }
 
@@ -344,25 +393,11 @@ impl Invariants {
                 "an action after Finished: {action:?}"
             );
             // A stopped process can be released to, signalled or spawned beside, in no way.
-            if self.frozen {
-                assert!(
-                    !matches!(
-                        action,
-                        Action::Release { .. }
-                            | Action::ReleaseExtension { .. }
-                            | Action::Signal { .. }
-                            | Action::Spawn { .. }
-                            | Action::Finished
-                            | Action::Freeze
-                    ),
-                    "{action:?} while frozen"
-                );
-            }
+            assert!(!self.reaches_frozen(&action), "{action:?} while frozen");
             match action {
-                Action::Freeze => panic!("a freeze not asked for by the wire"),
-                Action::Thaw => {
-                    assert!(self.frozen, "a thaw while not frozen");
-                    self.frozen = false;
+                Action::Freeze(_) => panic!("a freeze not asked for by the wire"),
+                Action::Thaw(env) => {
+                    assert!(self.frozen.remove(&env), "a thaw while not frozen");
                 }
                 Action::Reply { invoker, reply } => {
                     assert!(
@@ -376,25 +411,28 @@ impl Invariants {
                 } => {
                     // Parked waiters are answered once; a Running re-render answers a fresh /next.
                     self.parked.remove(&waiter);
-                    // A release is an open one again (a re-render, one at a time only), or a
-                    // new one while fewer than `slots` are open.
-                    if !self.open.contains(&request_id) {
-                        assert!(
-                            self.open.len() < self.slots,
-                            "more than {} invocations in flight",
-                            self.slots
-                        );
-                        self.open.push(request_id);
-                    } else {
-                        assert_eq!(self.slots, 1, "released twice with Managed Instances");
+                    let env = self.env_of(waiter);
+                    // A release is an open one again (a re-render, one at a time only, in its
+                    // own environment), or a new one while fewer than `slots` are open there.
+                    match self.open.iter().find(|(id, _)| *id == request_id) {
+                        Some((_, was)) => {
+                            assert_eq!(*was, env, "released again in another environment");
+                            assert_eq!(self.slots, 1, "released twice with Managed Instances");
+                        }
+                        None => {
+                            let there = self.open.iter().filter(|(_, e)| *e == env).count();
+                            assert!(there < self.slots, "more than {} in flight", self.slots);
+                            self.open.push((request_id, env));
+                        }
                     }
                 }
-                Action::Event(PlatformEvent::TimedOut { request_id, .. }) => {
+                Action::Event(_, PlatformEvent::TimedOut { request_id, .. }) => {
                     self.timed_out.insert(request_id);
                 }
-                Action::Event(PlatformEvent::Report { request_id, .. }) => {
-                    let at = self.open.iter().position(|id| *id == request_id);
+                Action::Event(env, PlatformEvent::Report { request_id, .. }) => {
+                    let at = self.open.iter().position(|(id, _)| *id == request_id);
                     let at = at.expect("a report for no open invocation");
+                    assert_eq!(self.open[at].1, env, "reported by another environment");
                     self.open.remove(at);
                 }
                 Action::Close(waiter) => {
@@ -404,27 +442,34 @@ impl Invariants {
                     // An event answers a parked event/next, or the call that asks for it.
                     self.parked.remove(&waiter);
                 }
-                Action::Spawn { child, .. } => {
+                Action::Spawn { env, child, .. } => {
+                    assert!(
+                        env.index() < self.envs,
+                        "an environment beyond the concurrency"
+                    );
                     self.last_child = child;
                     self.alive.push(child);
+                    self.child_env.insert(child, env);
                 }
                 Action::Finished => self.finished = true,
-                Action::Signal { .. } | Action::Event(_) => {}
+                Action::Signal { .. } | Action::Event(..) => {}
             }
         }
-        assert_eq!(lc.is_frozen(), self.frozen);
-        assert_eq!(
-            lc.in_flight(),
-            self.open.len(),
-            "the core counts what it released"
-        );
+        assert_eq!(lc.env_count(), self.envs);
+        for i in 0..self.envs {
+            let env = EnvId(i as u16);
+            assert_eq!(lc.is_frozen(env), self.frozen.contains(&env));
+            let open = self.open.iter().filter(|(_, e)| *e == env).count();
+            assert_eq!(lc.in_flight(env), open, "the core counts what it released");
+        }
         for id in &self.timed_out {
             assert!(
                 lc.invocation(*id).is_none(),
                 "{id} timed out but still in flight"
             );
         }
-        assert!(lc.parked() <= 16);
+        let parked: usize = (0..self.envs).map(|i| lc.parked(EnvId(i as u16))).sum();
+        assert!(parked <= 16);
         if let Some(at) = lc.poll_timeout() {
             assert!(at < Micros::MAX);
         }

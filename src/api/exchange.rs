@@ -37,7 +37,8 @@ use super::{Context, Listener, Rendered, Route, extensions, invoke, rejection, t
 use crate::http::{Head, RequestDecoder};
 use crate::id::{RequestId, Uuid};
 use crate::lifecycle::{
-    InvokeRequest, Lifecycle, MAX_RESPONSE_BYTES, Rejection, RuntimeResult, StreamEnd, WaiterId,
+    EnvId, InvokeRequest, Lifecycle, MAX_RESPONSE_BYTES, Rejection, RuntimeResult, StreamEnd,
+    WaiterId,
 };
 use crate::telemetry::Hub;
 use crate::time::Micros;
@@ -208,6 +209,8 @@ pub(crate) struct Exchange<'a> {
     pub(crate) now: Micros,
     /// The lifecycle core.
     pub(crate) core: &'a mut Lifecycle,
+    /// The environment whose Runtime API the request came to (any, on the invoke endpoint).
+    pub(crate) env: EnvId,
     /// Telemetry and Logs subscribers.
     pub(crate) hub: &'a mut Hub,
     /// The function, as the wire shows it.
@@ -220,12 +223,13 @@ pub(crate) struct Exchange<'a> {
 /// is answered so once, and forgotten.
 fn refuse_result(
     core: &mut Lifecycle,
+    env: EnvId,
     id: RequestId,
     listener: Listener,
     refused: Rejection,
 ) -> Rendered<'static> {
     if refused == Rejection::InvokeTimeout {
-        core.handle_late_result(id);
+        core.handle_late_result(env, id);
     }
     rejection(listener, refused)
 }
@@ -236,29 +240,29 @@ impl Exchange<'_> {
     pub(crate) fn begin(&mut self, listener: Listener, head: &Head<'_>) -> Begin {
         let route = super::route(listener, head, self.ctx);
         log::debug!("{:?} {} -> {route:?}", head.method(), head.target());
-        let core = &mut *self.core;
+        let (core, env) = (&mut *self.core, self.env);
         let mode = match &route {
             Route::Response(_) => runtime::response_mode(head),
             _ => Some(ResponseMode::Buffered),
         };
         let refused = match &route {
             Route::Refuse(refusal) => Some(super::refusal(listener, refusal, head, self.ctx)),
-            Route::Response(id) => match (core.check_runtime_result(*id, false), mode) {
-                (Err(r), _) => Some(refuse_result(core, *id, listener, r)),
+            Route::Response(id) => match (core.check_runtime_result(env, *id, false), mode) {
+                (Err(r), _) => Some(refuse_result(core, env, *id, listener, r)),
                 (Ok(()), None) => {
                     // The runtime's 400, and the invocation fails with it (rapid).
                     let invalid = RuntimeResult::InvalidResponseMode;
-                    let _ = core.handle_runtime_result(self.now, *id, invalid);
+                    let _ = core.handle_runtime_result(self.now, env, *id, invalid);
                     Some(runtime::invalid_response_mode())
                 }
                 (Ok(()), Some(_)) => None,
             },
             Route::Error(id) => core
-                .check_runtime_result(*id, true)
+                .check_runtime_result(env, *id, true)
                 .err()
-                .map(|r| refuse_result(core, *id, listener, r)),
+                .map(|r| refuse_result(core, env, *id, listener, r)),
             Route::InitError => core
-                .check_init_error()
+                .check_init_error(env)
                 .err()
                 .map(|r| rejection(listener, r)),
             _ => None,
@@ -275,7 +279,7 @@ impl Exchange<'_> {
         };
         if let Route::Response(id) | Route::Error(id) = &route {
             // Taken: the body may take a while, and its start ends the response's latency.
-            core.handle_runtime_response_started(self.now, *id);
+            core.handle_runtime_response_started(self.now, env, *id);
         }
         let limit = match stream {
             // A streaming invoker takes up to the stream limit; a buffered one keeps to the
@@ -313,7 +317,9 @@ impl Exchange<'_> {
             (None, Cut::Truncated) => RuntimeResult::Truncated,
         };
         // Refused only if the invocation has ended meanwhile; nothing is left to tell.
-        let _ = self.core.handle_runtime_result(self.now, id, result);
+        let _ = self
+            .core
+            .handle_runtime_result(self.now, self.env, id, result);
     }
 
     /// A request is complete in `decoder`: raises its event in the core and says what to
@@ -333,7 +339,7 @@ impl Exchange<'_> {
         let refused = |r: Rejection| answer(rejection(listener, r));
         match route {
             Route::Ping => answer(super::pong()),
-            Route::Next => match self.core.handle_runtime_next(now, waiter.id()) {
+            Route::Next => match self.core.handle_runtime_next(now, self.env, waiter.id()) {
                 Ok(()) => Outcome::Park(Wait::Next),
                 Err(r) => refused(r),
             },
@@ -346,19 +352,19 @@ impl Exchange<'_> {
                     }
                     None => (RuntimeResult::Response { body, content_type }, None),
                 };
-                let taken = self.core.handle_runtime_result(now, id, result);
+                let taken = self.core.handle_runtime_result(now, self.env, id, result);
                 post(listener, taken, piece)
             }
             Route::Error(id) => {
                 let error = runtime::invocation_error(head, body);
-                let taken = self
-                    .core
-                    .handle_runtime_result(now, id, RuntimeResult::Error(error));
+                let taken =
+                    self.core
+                        .handle_runtime_result(now, self.env, id, RuntimeResult::Error(error));
                 post(listener, taken, None)
             }
             Route::InitError => {
                 let error = runtime::init_error(head, body);
-                let taken = self.core.handle_init_error(now, error);
+                let taken = self.core.handle_init_error(now, self.env, error);
                 post(listener, taken, None)
             }
             Route::ExtensionRegister => {
@@ -371,7 +377,10 @@ impl Exchange<'_> {
                     }
                 };
                 let (name, events) = (&registration.name, registration.events);
-                match self.core.handle_extension_register(now, name, events) {
+                match self
+                    .core
+                    .handle_extension_register(now, self.env, name, events)
+                {
                     Ok(id) => {
                         log::debug!("extension {name} registered as {id}");
                         Outcome::Answer(Answer::Registered {
@@ -387,7 +396,10 @@ impl Exchange<'_> {
                 }
             }
             Route::ExtensionNext => match extensions::identifier(head) {
-                Ok(id) => match self.core.handle_extension_next(now, waiter.id(), id) {
+                Ok(id) => match self
+                    .core
+                    .handle_extension_next(now, self.env, waiter.id(), id)
+                {
                     Ok(()) => Outcome::Park(Wait::Event),
                     Err(r) => refused(r),
                 },
@@ -398,7 +410,9 @@ impl Exchange<'_> {
                     .and_then(|id| Ok((id, extensions::error_type(head)?)));
                 match checked {
                     Ok((id, error_type)) => {
-                        let taken = self.core.handle_extension_error(now, id, kind, error_type);
+                        let taken = self
+                            .core
+                            .handle_extension_error(now, self.env, id, kind, error_type);
                         post(listener, taken, None)
                     }
                     Err(refusal) => answer(*refusal),
@@ -416,13 +430,19 @@ impl Exchange<'_> {
                 {
                     return answer(*refusal);
                 }
-                match self.core.handle_subscribe(id, api) {
+                match self.core.handle_subscribe(self.env, id, api) {
                     Ok(first) => {
                         // A repeated subscription is taken and changes nothing
                         // (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html).
                         if first {
-                            let name = self.core.extension_name(id).unwrap_or("").to_string();
-                            let id = self.hub.subscribe(self.ctx, now, &name, subscription);
+                            let name = self
+                                .core
+                                .extension_name(self.env, id)
+                                .unwrap_or("")
+                                .to_string();
+                            let id =
+                                self.hub
+                                    .subscribe(self.env, self.ctx, now, &name, subscription);
                             log::debug!("extension {name} subscribed to telemetry as {id:?}");
                         }
                         answer(telemetry::subscribed())

@@ -34,6 +34,10 @@ SIMULATOR OPTIONS:
                                  (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR
                                  [default: /opt/extensions])
     --eager-init                 Initialise at start-up (provisioned-concurrency)
+    --concurrency <N>            Up to N execution environments at once, each with its own
+                                 runtime, extensions and Runtime API (the first at
+                                 --runtime-api-addr, the others on free ports); lines are
+                                 tagged [env N] [default: 1]
     --max-concurrency <M>        Lambda Managed Instances: the environment runs up to M
                                  invocations at once (AWS_LAMBDA_MAX_CONCURRENCY=M for the
                                  runtime), initialises at start-up and is never frozen;

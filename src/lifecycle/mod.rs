@@ -125,6 +125,7 @@
 //! [environment]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 
 mod extensions;
+mod inputs;
 mod timers;
 mod transitions;
 mod types;
@@ -136,13 +137,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::id::Rng;
-use extensions::{ExtState, Extension};
-use timers::{Timer, TimerTable};
+use extensions::Extension;
+use timers::TimerTable;
 
 pub use crate::id::{RequestId, TraceId, Uuid};
 pub use crate::time::Micros;
 pub use types::{
-    Action, ChildId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
+    Action, ChildId, EnvId, Events, ExitStatus, ExtensionErrorKind, ExtensionEvent, ExtensionInfo,
     Failure, FunctionError, InitPhase, InitType, Invocation, InvokeReply, InvokeRequest,
     MAX_EXTENSIONS, Outcome, Overheads, PlatformEvent, Rejection, ResponseTimes, Role,
     RuntimeResult, ShutdownReason, Signal, Status, StreamEnd, TelemetryApi, Timings, WaiterId,
@@ -234,6 +235,9 @@ pub struct Config {
     /// Whether to freeze the environment between invocations (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Only ever
     /// with [`RuntimeMode::Process`]: an external runtime is not ours to stop.
     pub freeze: bool,
+    /// How many execution environments may run at once (Lambda's concurrency for the function;
+    /// decision *several environments*). 0 counts as 1.
+    pub concurrency: usize,
     /// Lambda Managed Instances: the environment runs up to this many invocations at once
     /// (the runtime's `AWS_LAMBDA_MAX_CONCURRENCY`); see decision *Managed Instances*. `None`
     /// is Lambda's default model: one invocation at a time.
@@ -255,6 +259,7 @@ impl Default for Config {
             init: InitMode::OnDemand,
             extensions: Vec::new(),
             freeze: true,
+            concurrency: 1,
             max_concurrency: None,
             seed: 0,
             epoch_us: 0,
@@ -438,6 +443,25 @@ struct Environment {
 }
 
 impl Environment {
+    fn new(config: &Config) -> Environment {
+        Environment {
+            phase: Phase::Down,
+            parked: VecDeque::new(),
+            runtime: None,
+            extensions: Vec::new(),
+            names: None,
+            external: vec![None; config.extensions.len()],
+            inits: 0,
+            frozen: false,
+            pending_init: None,
+            budget: None,
+            timers: TimerTable::default(),
+            flying: Vec::with_capacity(config.max_concurrency.map_or(0, |m| m.min(1024) as usize)),
+            timed_out: VecDeque::new(),
+            replace: false,
+        }
+    }
+
     fn slot_of(&self, id: Uuid) -> Option<usize> {
         self.extensions.iter().position(|e| e.id == id)
     }
@@ -455,80 +479,10 @@ impl Environment {
         }
         Ok(slot)
     }
-}
-
-/// The lifecycle machine. See the module docs for the calling convention and the transitions.
-#[derive(Debug)]
-pub struct Lifecycle {
-    config: Config,
-    /// `Config::extensions`, shared with the registrations and reports that name them.
-    external_names: Vec<Arc<str>>,
-    rng: Rng,
-    env: Environment,
-    queue: VecDeque<Queued>,
-    actions: VecDeque<Action>,
-    next_child: u64,
-}
-
-impl Lifecycle {
-    /// A new environment at `now`. With [`InitMode::Eager`], or an external runtime, its init
-    /// starts at once (drain [`Lifecycle::poll_action`] for the spawns).
-    pub fn new(config: Config, now: Micros) -> Lifecycle {
-        let external_names: Vec<Arc<str>> =
-            config.extensions.iter().map(|n| Arc::from(&**n)).collect();
-        let mut lc = Lifecycle {
-            rng: Rng::from_seed(config.seed),
-            env: Environment {
-                phase: Phase::Down,
-                parked: VecDeque::new(),
-                runtime: None,
-                extensions: Vec::new(),
-                names: None,
-                external: vec![None; external_names.len()],
-                inits: 0,
-                frozen: false,
-                pending_init: None,
-                budget: None,
-                timers: TimerTable::default(),
-                flying: Vec::with_capacity(
-                    config.max_concurrency.map_or(0, |m| m.min(1024) as usize),
-                ),
-                timed_out: VecDeque::new(),
-                replace: false,
-            },
-            external_names,
-            config,
-            queue: VecDeque::new(),
-            actions: VecDeque::new(),
-            next_child: 0,
-        };
-        // A Managed Instances environment is initialised before any invocation (it has no
-        // cold starts: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>).
-        if lc.config.init == InitMode::Eager
-            || lc.config.runtime == RuntimeMode::External
-            || lc.managed().is_some()
-        {
-            lc.start_init(now);
-            lc.progress(now);
-        }
-        lc
-    }
-
-    // ----- getters -----
-
-    /// Managed Instances' limit on invocations in flight, if the environment is one.
-    fn managed(&self) -> Option<usize> {
-        self.config.max_concurrency.map(|m| m.max(1) as usize)
-    }
-
-    /// The configuration it was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
 
     /// The runtime's state as rapid names it in 403 messages.
-    pub fn runtime_state(&self) -> &'static str {
-        match &self.env.phase {
+    fn runtime_state(&self) -> &'static str {
+        match &self.phase {
             Phase::Down => "NotStarted",
             Phase::Init(init) if init.stage == InitStage::AwaitExtensions => "Ready",
             Phase::Init(_) => "Started",
@@ -540,72 +494,29 @@ impl Lifecycle {
         }
     }
 
-    /// Whether the environment is initialised: between invocations or running one.
-    pub fn is_initialized(&self) -> bool {
-        matches!(self.env.phase, Phase::Ready | Phase::Invoke(_))
-    }
-
-    /// Whether the environment is initialised with nothing to do: no invocation running, the
-    /// last one complete (its extensions back too), none queued.
-    pub fn is_idle(&self) -> bool {
-        matches!(self.env.phase, Phase::Ready)
-            && self.queue.is_empty()
-            && self.env.flying.is_empty()
-    }
-
-    /// Whether the environment is frozen: between an [`Action::Freeze`] and an
-    /// [`Action::Thaw`].
-    pub fn is_frozen(&self) -> bool {
-        self.env.frozen
-    }
-
-    /// Whether the environment would freeze now if nothing were on the wire (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>):
-    /// freezing is on, the runtime is a process of ours, and the environment is idle (the init
-    /// or the last invocation complete, extensions included, none queued) and not frozen yet.
-    /// The reactor then reports what it has on the wire with [`Lifecycle::handle_wire`].
-    pub fn may_freeze(&self) -> bool {
-        self.config.freeze
-            && self.managed().is_none()
-            && self.config.runtime == RuntimeMode::Process
-            && !self.env.frozen
-            && self.env.runtime.is_some()
-            && self.is_idle()
-    }
-
-    /// Invocations waiting for the environment.
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Runtime `/next` calls parked.
-    pub fn parked(&self) -> usize {
-        self.env.parked.len()
-    }
-
-    /// The request id of the invocation with the runtime, if any (with Managed Instances, the
-    /// one released first of those in flight).
-    pub fn current_request(&self) -> Option<RequestId> {
-        match &self.env.phase {
-            Phase::Invoke(r) => Some(r.invocation.request_id),
-            _ => self.env.flying.first().map(|r| r.invocation.request_id),
+    /// How many invocations are with the runtime.
+    fn in_flight(&self) -> usize {
+        match &self.phase {
+            Phase::Invoke(_) => 1,
+            _ => self.flying.len(),
         }
     }
 
-    /// How many invocations are with the runtime.
-    pub fn in_flight(&self) -> usize {
-        match &self.env.phase {
-            Phase::Invoke(_) => 1,
-            _ => self.env.flying.len(),
+    /// The invocation with the runtime, if any (with Managed Instances, the one released
+    /// first of those in flight).
+    fn current_request(&self) -> Option<RequestId> {
+        match &self.phase {
+            Phase::Invoke(r) => Some(r.invocation.request_id),
+            _ => self.flying.first().map(|r| r.invocation.request_id),
         }
     }
 
     /// The invocation `request_id` while it is with the runtime.
     fn running(&self, request_id: RequestId) -> Option<&Running> {
-        match &self.env.phase {
+        match &self.phase {
             Phase::Invoke(r) if r.invocation.request_id == request_id => Some(r),
             Phase::Invoke(_) => None,
             _ => self
-                .env
                 .flying
                 .iter()
                 .find(|r| r.invocation.request_id == request_id),
@@ -614,71 +525,48 @@ impl Lifecycle {
 
     /// [`Self::running`], to change.
     fn running_mut(&mut self, request_id: RequestId) -> Option<&mut Running> {
-        match &mut self.env.phase {
+        match &mut self.phase {
             Phase::Invoke(r) if r.invocation.request_id == request_id => Some(r),
             Phase::Invoke(_) => None,
             _ => self
-                .env
                 .flying
                 .iter_mut()
                 .find(|r| r.invocation.request_id == request_id),
         }
     }
 
-    /// The invocation `request_id` while it is with the runtime: what an [`Action::Release`]
-    /// or an INVOKE [`Action::ReleaseExtension`] renders. `None` once it has ended.
-    pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
-        self.running(request_id).map(|r| &r.invocation)
+    /// Whether it is initialised with nothing to do: no invocation running, the last one
+    /// complete (its extensions back too).
+    fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Ready) && self.flying.is_empty()
     }
 
-    /// Who waits for the answer of invocation `request_id` while it runs: `None` once answered
-    /// or gone. The reactor forwards a streamed response's chunks to it as they come.
-    pub fn invoker(&self, request_id: RequestId) -> Option<WaiterId> {
-        self.running(request_id).and_then(|r| r.invoker)
+    /// Whether it may take a queued invocation now: `Ready`, a `/next` parked, and (with
+    /// Managed Instances) a slot free.
+    fn can_take(&self, slots: usize) -> bool {
+        matches!(self.phase, Phase::Ready) && !self.parked.is_empty() && self.flying.len() < slots
     }
 
-    /// The registered extensions, in registration order.
-    pub fn extensions(&self) -> Vec<ExtensionInfo> {
-        self.env.extensions.iter().map(Extension::info).collect()
-    }
-
-    /// Whether shutdown has completed.
-    pub fn is_finished(&self) -> bool {
-        matches!(self.env.phase, Phase::Finished)
-    }
-
-    /// Whether a `/response` (`error == false`) or `/error` for `request_id` would be taken
-    /// now. Called when the request's head arrives, before its body is read, as rapid validates
-    /// before any state change.
-    pub fn check_runtime_result(
-        &self,
-        request_id: RequestId,
-        error: bool,
-    ) -> Result<(), Rejection> {
+    /// See [`Lifecycle::check_runtime_result`].
+    fn check_runtime_result(&self, request_id: RequestId, error: bool) -> Result<(), Rejection> {
         match self.running(request_id) {
-            Some(r) => {
-                if r.response.is_some() {
-                    Err(Rejection::InvalidStateTransition {
-                        from: self.runtime_state(),
-                        to: if error {
-                            "InvocationErrorResponse"
-                        } else {
-                            "InvocationResponse"
-                        },
-                    })
+            Some(r) if r.response.is_some() => Err(Rejection::InvalidStateTransition {
+                from: self.runtime_state(),
+                to: if error {
+                    "InvocationErrorResponse"
                 } else {
-                    Ok(())
-                }
-            }
-            None if self.env.timed_out.contains(&request_id) => Err(Rejection::InvokeTimeout),
+                    "InvocationResponse"
+                },
+            }),
+            Some(_) => Ok(()),
+            None if self.timed_out.contains(&request_id) => Err(Rejection::InvokeTimeout),
             None => Err(Rejection::InvalidRequestId),
         }
     }
 
-    /// Whether `/init/error` would be taken now: during an init, before the runtime's first
-    /// `/next`.
-    pub fn check_init_error(&self) -> Result<(), Rejection> {
-        match &self.env.phase {
+    /// See [`Lifecycle::check_init_error`].
+    fn check_init_error(&self) -> Result<(), Rejection> {
+        match &self.phase {
             Phase::Init(init) if init.stage != InitStage::AwaitExtensions => Ok(()),
             _ => Err(Rejection::InvalidStateTransition {
                 from: self.runtime_state(),
@@ -687,42 +575,327 @@ impl Lifecycle {
         }
     }
 
+    /// Whether `child` is its runtime or one of its external extensions.
+    fn owns(&self, child: ChildId) -> bool {
+        self.runtime == Some(child) || self.external.contains(&Some(child))
+    }
+
+    /// When its next timer falls due.
+    fn next_deadline(&self) -> Option<Micros> {
+        if self.flying.is_empty() {
+            return self.timers.next();
+        }
+        let flying = self.flying.iter().map(|r| r.deadline).min();
+        match (self.timers.next(), flying) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// What the environments share: the configuration, the invocation queue, the id generator and
+/// the actions they ask for, in order.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    /// `Config::extensions`, shared with the registrations and reports that name them.
+    external_names: Vec<Arc<str>>,
+    rng: Rng,
+    queue: VecDeque<Queued>,
+    actions: VecDeque<Action>,
+    next_child: u64,
+    /// Shutdown has begun: new invocations are answered `Sandbox.Shutdown`.
+    shutting_down: bool,
+}
+
+impl Shared {
+    /// Managed Instances' limit on invocations in flight in each environment, if they are
+    /// Managed Instances.
+    fn managed(&self) -> Option<usize> {
+        self.config.max_concurrency.map(|m| m.max(1) as usize)
+    }
+
+    /// How many invocations each environment may run at once.
+    fn slots(&self) -> usize {
+        self.managed().unwrap_or(1)
+    }
+
+    /// See [`Lifecycle::may_freeze`].
+    fn may_freeze(&self, env: &Environment) -> bool {
+        self.config.freeze
+            && self.managed().is_none()
+            && self.config.runtime == RuntimeMode::Process
+            && !env.frozen
+            && env.runtime.is_some()
+            && env.is_idle()
+            && self.queue.is_empty()
+    }
+}
+
+/// One environment and what it shares with the others: the transitions and the inputs of one
+/// environment are `Cx` methods (`transitions.rs`, `inputs.rs`).
+struct Cx<'a> {
+    s: &'a mut Shared,
+    env: &'a mut Environment,
+    id: EnvId,
+}
+
+/// The lifecycle machine. See the module docs for the calling convention and the transitions.
+#[derive(Debug)]
+pub struct Lifecycle {
+    s: Shared,
+    /// The execution environments, [`Config::concurrency`] of them, each `Down` until an
+    /// invocation needs it.
+    envs: Vec<Environment>,
+    /// [`Action::Finished`] has gone out.
+    finished: bool,
+}
+
+impl Lifecycle {
+    /// The environments at `now`. With [`InitMode::Eager`], an external runtime, or Managed
+    /// Instances, every one starts its init at once (drain [`Lifecycle::poll_action`] for the
+    /// spawns).
+    pub fn new(config: Config, now: Micros) -> Lifecycle {
+        let external_names: Vec<Arc<str>> =
+            config.extensions.iter().map(|n| Arc::from(&**n)).collect();
+        let count = config.concurrency.max(1);
+        let envs = (0..count).map(|_| Environment::new(&config)).collect();
+        let mut lc = Lifecycle {
+            s: Shared {
+                rng: Rng::from_seed(config.seed),
+                external_names,
+                config,
+                queue: VecDeque::new(),
+                actions: VecDeque::new(),
+                next_child: 0,
+                shutting_down: false,
+            },
+            envs,
+            finished: false,
+        };
+        // A Managed Instances environment is initialised before any invocation (it has no
+        // cold starts: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>).
+        if lc.s.config.init == InitMode::Eager
+            || lc.s.config.runtime == RuntimeMode::External
+            || lc.s.managed().is_some()
+        {
+            for i in 0..count {
+                let mut cx = lc.cx(EnvId(i as u16));
+                cx.start_init(now);
+                cx.progress(now);
+            }
+        }
+        lc
+    }
+
+    /// Environment `env` with what it shares.
+    fn cx(&mut self, env: EnvId) -> Cx<'_> {
+        Cx {
+            s: &mut self.s,
+            env: &mut self.envs[env.index()],
+            id: env,
+        }
+    }
+
+    /// Environment `env`.
+    fn env(&self, env: EnvId) -> &Environment {
+        &self.envs[env.index()]
+    }
+
+    /// After every input: queued invocations go to the environments that can take them, the
+    /// first such environment in order first (decision *several environments*); while more
+    /// wait than environments are starting, another environment starts its init. Then
+    /// [`Action::Finished`], once every environment has finished.
+    // Called after every input: one copy in the binary, not one per caller.
+    #[inline(never)]
+    fn settle(&mut self, now: Micros) {
+        let slots = self.s.slots();
+        while !self.s.queue.is_empty() {
+            if let Some(i) = self.envs.iter().position(|e| e.can_take(slots)) {
+                let mut cx = self.cx(EnvId(i as u16));
+                cx.release(now);
+                cx.progress(now);
+                continue;
+            }
+            let starting = self
+                .envs
+                .iter()
+                .filter(|e| matches!(e.phase, Phase::Init(_)))
+                .count();
+            let down = self
+                .envs
+                .iter()
+                .position(|e| matches!(e.phase, Phase::Down | Phase::InitFailed));
+            match down {
+                Some(i) if self.s.queue.len() > starting => {
+                    let mut cx = self.cx(EnvId(i as u16));
+                    cx.start_init(now);
+                    cx.progress(now);
+                }
+                _ => break,
+            }
+        }
+        if self.s.shutting_down
+            && !self.finished
+            && self.envs.iter().all(|e| matches!(e.phase, Phase::Finished))
+        {
+            self.finished = true;
+            self.s.actions.push_back(Action::Finished);
+        }
+    }
+
+    // ----- getters -----
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &Config {
+        &self.s.config
+    }
+
+    /// How many execution environments there are (each `Down` until needed).
+    pub fn env_count(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// The runtime's state in `env`, as rapid names it in 403 messages.
+    pub fn runtime_state(&self, env: EnvId) -> &'static str {
+        self.env(env).runtime_state()
+    }
+
+    /// Whether `env` is initialised: between invocations or running one.
+    pub fn is_initialized(&self, env: EnvId) -> bool {
+        matches!(self.env(env).phase, Phase::Ready | Phase::Invoke(_))
+    }
+
+    /// Whether `env` is initialised with nothing to do: no invocation running, the last one
+    /// complete (its extensions back too), none queued.
+    pub fn is_idle(&self, env: EnvId) -> bool {
+        self.env(env).is_idle() && self.s.queue.is_empty()
+    }
+
+    /// Whether `env` is frozen: between an [`Action::Freeze`] and an [`Action::Thaw`].
+    pub fn is_frozen(&self, env: EnvId) -> bool {
+        self.env(env).frozen
+    }
+
+    /// Whether `env` would freeze now if nothing were on its wire (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>):
+    /// freezing is on, the runtime is a process of ours, and the environment is idle (the init
+    /// or the last invocation complete, extensions included, none queued) and not frozen yet.
+    /// The reactor then reports what it has on the wire with [`Lifecycle::handle_wire`].
+    pub fn may_freeze(&self, env: EnvId) -> bool {
+        self.s.may_freeze(self.env(env))
+    }
+
+    /// Invocations waiting for an environment.
+    pub fn queued(&self) -> usize {
+        self.s.queue.len()
+    }
+
+    /// Runtime `/next` calls parked in `env`.
+    pub fn parked(&self, env: EnvId) -> usize {
+        self.env(env).parked.len()
+    }
+
+    /// The request id of the invocation with `env`'s runtime, if any (with Managed Instances,
+    /// the one released first of those in flight).
+    pub fn current_request(&self, env: EnvId) -> Option<RequestId> {
+        self.env(env).current_request()
+    }
+
+    /// How many invocations are with `env`'s runtime.
+    pub fn in_flight(&self, env: EnvId) -> usize {
+        self.env(env).in_flight()
+    }
+
+    /// The invocation `request_id` while it is with a runtime: what an [`Action::Release`]
+    /// or an INVOKE [`Action::ReleaseExtension`] renders. `None` once it has ended.
+    pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
+        self.envs
+            .iter()
+            .find_map(|e| e.running(request_id))
+            .map(|r| &r.invocation)
+    }
+
+    /// Who waits for the answer of invocation `request_id` while it runs: `None` once answered
+    /// or gone. The reactor forwards a streamed response's chunks to it as they come.
+    pub fn invoker(&self, request_id: RequestId) -> Option<WaiterId> {
+        self.envs
+            .iter()
+            .find_map(|e| e.running(request_id))
+            .and_then(|r| r.invoker)
+    }
+
+    /// The extensions registered in `env`, in registration order.
+    pub fn extensions(&self, env: EnvId) -> Vec<ExtensionInfo> {
+        self.env(env)
+            .extensions
+            .iter()
+            .map(Extension::info)
+            .collect()
+    }
+
+    /// The name of extension `id` in `env`, if it is registered there.
+    pub fn extension_name(&self, env: EnvId, id: Uuid) -> Option<&str> {
+        let env = self.env(env);
+        env.slot_of(id).map(|slot| &*env.extensions[slot].name)
+    }
+
+    /// Whether shutdown has completed in every environment.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Whether a `/response` (`error == false`) or `/error` for `request_id` from `env`'s
+    /// runtime would be taken now. Called when the request's head arrives, before its body is
+    /// read, as rapid validates before any state change. Another environment's invocation is
+    /// an invalid id: each environment has a Runtime API of its own.
+    pub fn check_runtime_result(
+        &self,
+        env: EnvId,
+        request_id: RequestId,
+        error: bool,
+    ) -> Result<(), Rejection> {
+        self.env(env).check_runtime_result(request_id, error)
+    }
+
+    /// Whether `/init/error` would be taken now from `env`'s runtime: during an init, before
+    /// the runtime's first `/next`.
+    pub fn check_init_error(&self, env: EnvId) -> Result<(), Rejection> {
+        self.env(env).check_init_error()
+    }
+
     // ----- commands -----
 
-    /// Queues an invocation from `invoker`, who will get exactly one
-    /// [`Action::Reply`]. Refused with [`Rejection::TooManyRequests`] when more than
-    /// `max_queue` invocations, or more than `max_queue_bytes` of them, would wait beyond the
-    /// ones the environment may run at once (decision *the queue*).
+    /// Queues an invocation from `invoker`, who will get exactly one [`Action::Reply`].
+    /// Refused with [`Rejection::TooManyRequests`] when more than `max_queue` invocations, or
+    /// more than `max_queue_bytes` of them, would wait beyond the ones the environments may
+    /// run at once (decision *the queue*).
     pub fn invoke(
         &mut self,
         now: Micros,
         invoker: WaiterId,
         mut request: InvokeRequest,
     ) -> Result<RequestId, Rejection> {
-        // One slot per invocation the environment may run at once.
-        let slots = self.managed().unwrap_or(1);
-        let in_flight = self.in_flight();
-        if self.queue.len() + in_flight >= slots + self.config.max_queue {
+        // One slot per invocation the environments may run at once.
+        let slots = self.s.slots() * self.envs.len();
+        let in_flight: usize = self.envs.iter().map(Environment::in_flight).sum();
+        let queue = &self.s.queue;
+        if queue.len() + in_flight >= slots + self.s.config.max_queue {
             return Err(Rejection::TooManyRequests);
         }
         // Summed when needed: nothing waits on the hot path, and at most `max_queue` do.
-        if in_flight >= slots || !self.queue.is_empty() {
-            let waiting: usize = self
-                .queue
-                .iter()
-                .map(|q| q.invocation.request.bytes())
-                .sum();
-            if waiting + request.bytes() > self.config.max_queue_bytes {
+        if in_flight >= slots || !queue.is_empty() {
+            let waiting: usize = queue.iter().map(|q| q.invocation.request.bytes()).sum();
+            if waiting + request.bytes() > self.s.config.max_queue_bytes {
                 return Err(Rejection::TooManyRequests);
             }
         }
-        let request_id = self.rng.uuid_v4();
+        let request_id = self.s.rng.uuid_v4();
         // The invoker's header moves into the invocation; the request keeps the rest.
         let trace_id = match request.trace_id.take() {
             Some(t) => TraceId::from(t),
             None => {
-                let secs = (self.config.epoch_us + now.as_micros()) / 1_000_000;
-                self.rng.trace_id(secs)
+                let secs = (self.s.config.epoch_us + now.as_micros()) / 1_000_000;
+                self.s.rng.trace_id(secs)
             }
         };
         let invocation = Invocation {
@@ -730,14 +903,14 @@ impl Lifecycle {
             trace_id,
             request,
         };
-        if self.shutting_down() {
+        if self.s.shutting_down {
             let timings = Timings {
                 received: now,
                 released: None,
                 responded: now,
                 init: None,
             };
-            self.answer(
+            self.s.answer(
                 invoker,
                 request_id,
                 timings,
@@ -745,472 +918,208 @@ impl Lifecycle {
             );
             return Ok(request_id);
         }
-        self.queue.push_back(Queued {
+        self.s.queue.push_back(Queued {
             invoker,
             invocation,
             received: now,
         });
-        self.progress(now);
+        self.settle(now);
         Ok(request_id)
     }
 
-    /// Begins shutdown: every queued or unanswered invoker gets `Sandbox.Shutdown`, and the
-    /// environment stops with reason `spindown` (see the module docs). [`Action::Finished`]
-    /// follows once every process has exited, or at the deadline.
+    /// Begins shutdown: every queued or unanswered invoker gets `Sandbox.Shutdown`, and every
+    /// environment stops with reason `spindown`, each with its own budget (see the module
+    /// docs). [`Action::Finished`] follows once every process has exited, or at the deadlines.
     pub fn shutdown(&mut self, now: Micros) {
-        if self.shutting_down() {
+        if self.s.shutting_down {
             return;
         }
-        while let Some(q) = self.queue.pop_front() {
+        self.s.shutting_down = true;
+        while let Some(q) = self.s.queue.pop_front() {
             let timings = q.timings(now, None);
-            self.answer(
+            self.s.answer(
                 q.invoker,
                 q.invocation.request_id,
                 timings,
                 Outcome::Failure(Failure::Shutdown),
             );
         }
-        // The running invocation ends before the environment stops, with its lines and its
-        // telemetry: completed as it stands if the runtime has answered (it was only not back
-        // on `/next` yet), else ended by the shutdown.
-        if let Phase::Invoke(r) = &self.env.phase {
-            if r.response.is_some() {
-                self.runtime_done(now);
-                self.complete_invocation(now);
-            } else {
-                self.abort_invocation(now, Failure::Shutdown, Status::Failure, now);
-            }
+        for i in 0..self.envs.len() {
+            self.cx(EnvId(i as u16)).shutdown(now);
         }
-        // Managed Instances: an invocation completes with its result, so those in flight have
-        // none yet.
-        self.abort_flying(now, || Failure::Shutdown);
-        if let Phase::Stopping(stopping) = &mut self.env.phase {
-            // A reset in progress becomes the last stop.
-            stopping.finish = true;
-            return;
-        }
-        self.stop(now, ShutdownReason::Spindown, true);
-        self.progress(now);
+        self.settle(now);
     }
 
     // ----- events -----
 
-    /// A runtime called `GET /runtime/invocation/next` on `waiter`. `Ok` means it is parked or
-    /// answered by an [`Action::Release`]; the caller answers a rejection itself.
-    pub fn handle_runtime_next(&mut self, now: Micros, waiter: WaiterId) -> Result<(), Rejection> {
-        match &self.env.phase {
-            // Decision *external runtime*: with no process of ours, a /next after a reset is a runtime starting over.
-            Phase::Down if self.config.runtime == RuntimeMode::External => self.start_init(now),
-            // Parked; in stage runtime, `progress` takes it as the end of the runtime's init.
-            Phase::Init(_) => {}
-            Phase::Down | Phase::InitFailed => {
-                return Err(Rejection::InvalidStateTransition {
-                    from: self.runtime_state(),
-                    to: "Ready",
-                });
-            }
-            Phase::Ready => {}
-            // rapid's RuntimeRunningState.Ready returns nil and the handler renders the current
-            // invocation again: a runtime that reconnects gets its work back.
-            Phase::Invoke(r) if r.response.is_none() => {
-                self.actions.push_back(Action::Release {
-                    waiter,
-                    request_id: r.invocation.request_id,
-                    deadline: r.deadline,
-                });
-                return Ok(());
-            }
-            // Back on /next after its response: the runtime is done with the invocation.
-            Phase::Invoke(_) => self.runtime_done(now),
-            // Parked until the stop completes, then closed.
-            Phase::Stopping(_) | Phase::Finished => {}
-        }
-        self.env.parked.push_back(waiter);
-        self.progress(now);
-        Ok(())
+    /// `env`'s runtime called `GET /runtime/invocation/next` on `waiter`. `Ok` means it is
+    /// parked or answered by an [`Action::Release`]; the caller answers a rejection itself.
+    pub fn handle_runtime_next(
+        &mut self,
+        now: Micros,
+        env: EnvId,
+        waiter: WaiterId,
+    ) -> Result<(), Rejection> {
+        let r = self.cx(env).handle_runtime_next(now, waiter);
+        self.settle(now);
+        r
     }
 
-    /// The head of the runtime's `/response` or `/error` for `request_id` arrived (its body may
-    /// take a while): the end of the Telemetry API's `responseLatency`. Optional: without it
-    /// the response counts as started when complete.
-    pub fn handle_runtime_response_started(&mut self, now: Micros, request_id: RequestId) {
-        if let Some(r) = self.running_mut(request_id) {
-            if r.response.is_none() {
-                r.response_started.get_or_insert(now);
-            }
-        }
+    /// The head of `env`'s runtime's `/response` or `/error` for `request_id` arrived (its body
+    /// may take a while): the end of the Telemetry API's `responseLatency`. Optional: without
+    /// it the response counts as started when complete.
+    pub fn handle_runtime_response_started(
+        &mut self,
+        now: Micros,
+        env: EnvId,
+        request_id: RequestId,
+    ) {
+        self.cx(env)
+            .handle_runtime_response_started(now, request_id);
     }
 
     /// A result for `request_id` was refused as too late ([`Rejection::InvokeTimeout`]): the
     /// invocation is forgotten, so that another result for it is `InvalidRequestID` (RIE
     /// `internal/lambda-managed-instances/invoke/invoke_router.go` consumes it so).
-    pub fn handle_late_result(&mut self, request_id: RequestId) {
-        self.env.timed_out.retain(|id| *id != request_id);
+    pub fn handle_late_result(&mut self, env: EnvId, request_id: RequestId) {
+        self.cx(env).handle_late_result(request_id);
     }
 
-    /// The runtime posted its result for `request_id`: `/response`, `/error`, or a response the
-    /// HTTP layer could not take (too large, truncated). The invoker is answered at once.
+    /// `env`'s runtime posted its result for `request_id`: `/response`, `/error`, or a
+    /// response the HTTP layer could not take (too large, truncated). The invoker is answered
+    /// at once.
     pub fn handle_runtime_result(
         &mut self,
         now: Micros,
+        env: EnvId,
         request_id: RequestId,
         result: RuntimeResult,
     ) -> Result<(), Rejection> {
-        self.check_runtime_result(request_id, matches!(result, RuntimeResult::Error(_)))?;
-        let Some(r) = self.running_mut(request_id) else {
-            return Err(Rejection::InvalidRequestId);
-        };
-        let (outcome, status, produced_bytes) = match result {
-            RuntimeResult::Response { body, content_type } => {
-                let n = body.len() as u64;
-                (Outcome::Response { body, content_type }, Status::Success, n)
-            }
-            RuntimeResult::Error(e) => {
-                let n = e.body.len() as u64;
-                (Outcome::FunctionError(e), Status::Error, n)
-            }
-            RuntimeResult::TooLarge => (
-                Outcome::Failure(Failure::ResponseTooLarge),
-                Status::Error,
-                0,
-            ),
-            RuntimeResult::Truncated => (
-                Outcome::Failure(Failure::TruncatedResponse),
-                Status::Failure,
-                0,
-            ),
-            RuntimeResult::InvalidResponseMode => (
-                Outcome::Failure(Failure::InvalidResponseMode),
-                Status::Failure,
-                0,
-            ),
-            RuntimeResult::Streamed { forwarded, end } => match end {
-                StreamEnd::Complete { body, content_type } => {
-                    let n = forwarded + body.len() as u64;
-                    (Outcome::Response { body, content_type }, Status::Success, n)
-                }
-                StreamEnd::Error(e) => (Outcome::FunctionError(e), Status::Error, forwarded),
-                StreamEnd::TooLarge { limit } => (
-                    Outcome::Failure(Failure::StreamTooLarge { limit }),
-                    Status::Error,
-                    forwarded,
-                ),
-                StreamEnd::Truncated => (
-                    Outcome::Failure(Failure::TruncatedResponse),
-                    Status::Failure,
-                    forwarded,
-                ),
-            },
-        };
-        r.response = Some(Responded {
-            at: now,
-            status,
-            error_type: outcome.error_type().map(str::to_string),
-            produced_bytes,
-        });
-        if r.invocation.request.log_tail {
-            r.held = Some(outcome);
-        } else if let Some(invoker) = r.invoker.take() {
-            let timings = r.timings(now);
-            let id = r.invocation.request_id;
-            self.answer(invoker, id, timings, outcome);
-        }
-        if self.managed().is_some() {
-            // Decision *Managed Instances*: no extension takes INVOKE, so the invocation is
-            // complete with its result.
-            self.complete_flying(now, request_id);
-            self.progress(now);
-        }
-        Ok(())
+        let r = self.cx(env).handle_runtime_result(now, request_id, result);
+        self.settle(now);
+        r
     }
 
-    /// The runtime posted `/runtime/init/error`. The invocation waiting for the init (if any)
-    /// gets the posted error; the runtime is killed; `/next` is refused until a new init.
+    /// `env`'s runtime posted `/runtime/init/error`. The invocation waiting for the init (if
+    /// any) gets the posted error; the runtime is killed; `/next` is refused until a new init.
     pub fn handle_init_error(
         &mut self,
         now: Micros,
+        env: EnvId,
         error: FunctionError,
     ) -> Result<(), Rejection> {
-        self.check_init_error()?;
-        self.fail_init(now, Status::Error, InitFailure::Reported(error));
-        if matches!(self.env.phase, Phase::Down) {
-            self.set_phase(Phase::InitFailed);
-        }
-        self.progress(now);
-        Ok(())
+        let r = self.cx(env).handle_init_error(now, error);
+        self.settle(now);
+        r
     }
 
-    /// An extension asked to register as `name` for `events` (`POST /extension/register`).
-    /// Returns its identifier. Registration is open from the start of an init until the
-    /// runtime's first `/next` (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Init phase").
+    /// An extension asked `env` to register it as `name` for `events` (`POST
+    /// /extension/register`). Returns its identifier. Registration is open from the start of
+    /// an init until the runtime's first `/next` (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Init phase").
     pub fn handle_extension_register(
         &mut self,
         now: Micros,
+        env: EnvId,
         name: &str,
         events: Events,
     ) -> Result<Uuid, Rejection> {
-        if !matches!(&self.env.phase, Phase::Init(init) if init.stage != InitStage::AwaitExtensions)
-        {
-            return Err(Rejection::RegistrationClosed);
-        }
-        if self.env.extensions.iter().any(|e| &*e.name == name) {
-            return Err(Rejection::ExtensionNameTaken);
-        }
-        if self.env.extensions.len() >= MAX_EXTENSIONS {
-            return Err(Rejection::TooManyExtensions);
-        }
-        let external = self.external_names.iter().position(|n| &**n == name);
-        if self.managed().is_some() {
-            // SHUTDOWN only, and nothing for an internal extension (RIE
-            // `internal/lambda-managed-instances/core/externalagent.go` and
-            // `rapi/handler/agentregister.go`).
-            let internal = external.is_none();
-            if events.invoke || (internal && events.shutdown) {
-                return Err(Rejection::EventNotAllowed { internal });
-            }
-        }
-        if external.is_none() && events.shutdown {
-            return Err(Rejection::ShutdownForInternal);
-        }
-        let id = self.rng.uuid_v4();
-        let name = match external {
-            Some(i) => self.external_names[i].clone(),
-            None => Arc::from(name),
-        };
-        self.env.extensions.push(Extension {
-            id,
-            name,
-            events,
-            external,
-            state: ExtState::Registered,
-            waiter: None,
-            pending: None,
-            subscribed: None,
-        });
-        self.progress(now);
-        Ok(id)
+        let r = self.cx(env).handle_extension_register(now, name, events);
+        self.settle(now);
+        r
     }
 
-    /// Extension `id` subscribes through `api` for the platform's records. Taken while the
-    /// environment initialises (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>, <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>); a repeat through the same API is taken
-    /// again (idempotent: the caller must not deliver twice) and says so with `Ok(false)`;
-    /// through the other API it is refused. Returns whether the subscription is new.
-    pub fn handle_subscribe(&mut self, id: Uuid, api: TelemetryApi) -> Result<bool, Rejection> {
-        let in_init = matches!(self.env.phase, Phase::Init(_));
-        let slot = self.env.usable_slot(id, "Subscribed")?;
-        let ext = &mut self.env.extensions[slot];
-        match ext.subscribed {
-            Some(held) if held != api => Err(Rejection::SubscribedElsewhere(held)),
-            _ if !in_init => Err(Rejection::SubscriptionClosed(api)),
-            Some(_) => Ok(false),
-            None => {
-                ext.subscribed = Some(api);
-                Ok(true)
-            }
-        }
+    /// Extension `id` of `env` subscribes through `api` for the platform's records. Taken
+    /// while the environment initialises (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>, <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-logs-api.html>); a repeat through the same
+    /// API is taken again (idempotent: the caller must not deliver twice) and says so with
+    /// `Ok(false)`; through the other API it is refused. Returns whether the subscription is
+    /// new.
+    pub fn handle_subscribe(
+        &mut self,
+        env: EnvId,
+        id: Uuid,
+        api: TelemetryApi,
+    ) -> Result<bool, Rejection> {
+        self.cx(env).handle_subscribe(id, api)
     }
 
-    /// The name of extension `id`, if it is registered.
-    pub fn extension_name(&self, id: Uuid) -> Option<&str> {
-        self.env
-            .slot_of(id)
-            .map(|slot| &*self.env.extensions[slot].name)
-    }
-
-    /// Extension `id` called `GET /extension/event/next` on `waiter`: it is done with what it
-    /// was doing (its init, or an invocation) and waits for the next event. `Ok` means parked
-    /// or answered by an [`Action::ReleaseExtension`].
+    /// Extension `id` of `env` called `GET /extension/event/next` on `waiter`: it is done with
+    /// what it was doing (its init, or an invocation) and waits for the next event. `Ok`
+    /// means parked or answered by an [`Action::ReleaseExtension`].
     pub fn handle_extension_next(
         &mut self,
         now: Micros,
+        env: EnvId,
         waiter: WaiterId,
         id: Uuid,
     ) -> Result<(), Rejection> {
-        let slot = self.env.usable_slot(id, "Ready")?;
-        let ext = &mut self.env.extensions[slot];
-        if let Some(event) = ext.pending.take() {
-            ext.state = ExtState::Running;
-            self.actions
-                .push_back(Action::ReleaseExtension { waiter, event });
-            return Ok(());
-        }
-        if ext.state == ExtState::Running {
-            if let Phase::Invoke(r) = &mut self.env.phase {
-                let bit = 1 << slot;
-                if r.awaiting & bit != 0 {
-                    r.awaiting &= !bit;
-                    r.returned |= bit;
-                    r.back[slot] = now;
-                }
-            }
-        }
-        ext.state = ExtState::Ready;
-        // A second call while parked (a reconnect): the newest connection waits.
-        if let Some(old) = ext.waiter.replace(waiter) {
-            self.actions.push_back(Action::Close(old));
-        }
-        self.progress(now);
-        Ok(())
+        let r = self.cx(env).handle_extension_next(now, waiter, id);
+        self.settle(now);
+        r
     }
 
-    /// Extension `id` posted `init/error` or `exit/error` with `error_type`. An init fails; a
-    /// running invocation fails; an idle environment resets. The extension is refused from then
-    /// on (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "init/error" and
-    /// "exit/error").
+    /// Extension `id` of `env` posted `init/error` or `exit/error` with `error_type`. An init
+    /// fails; a running invocation fails; an idle environment resets. The extension is refused
+    /// from then on (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "init/error" and "exit/error").
     pub fn handle_extension_error(
         &mut self,
         now: Micros,
+        env: EnvId,
         id: Uuid,
         kind: ExtensionErrorKind,
         error_type: String,
     ) -> Result<(), Rejection> {
-        let slot = self
-            .env
-            .slot_of(id)
-            .ok_or(Rejection::UnknownExtension(id))?;
-        let in_init = matches!(self.env.phase, Phase::Init(_));
-        let ext = &mut self.env.extensions[slot];
-        let (allowed, to) = match kind {
-            ExtensionErrorKind::Init => (in_init && ext.state == ExtState::Registered, "InitError"),
-            ExtensionErrorKind::Exit => (!ext.state.failed(), "ExitError"),
-        };
-        if !allowed {
-            return Err(Rejection::ExtensionState {
-                from: ext.state.as_str(),
-                to,
-            });
-        }
-        ext.state = match kind {
-            ExtensionErrorKind::Init => ExtState::InitError,
-            ExtensionErrorKind::Exit => ExtState::ExitError,
-        };
-        let failure = Failure::ExtensionError {
-            name: ext.name.clone(),
-            kind,
-            error_type,
-        };
-        self.fail_environment(now, failure);
-        self.progress(now);
-        Ok(())
+        let r = self
+            .cx(env)
+            .handle_extension_error(now, id, kind, error_type);
+        self.settle(now);
+        r
     }
 
     /// The connection or ticket `waiter` went away. A parked `/next` or `event/next` is
-    /// forgotten (decision *parked waiters*); a queued invocation is dropped (*the queue*); a running one continues without
-    /// anyone to answer.
+    /// forgotten (decision *parked waiters*); a queued invocation is dropped (*the queue*); a
+    /// running one continues without anyone to answer.
     pub fn handle_waiter_closed(&mut self, _now: Micros, waiter: WaiterId) {
-        self.env.parked.retain(|w| *w != waiter);
-        self.queue.retain(|q| q.invoker != waiter);
-        if let Phase::Invoke(r) = &mut self.env.phase {
-            if r.invoker == Some(waiter) {
-                r.invoker = None;
-            }
-        }
-        for r in &mut self.env.flying {
-            if r.invoker == Some(waiter) {
-                r.invoker = None;
-            }
-        }
-        for ext in &mut self.env.extensions {
-            if ext.waiter == Some(waiter) {
-                ext.waiter = None;
-            }
+        self.s.queue.retain(|q| q.invoker != waiter);
+        for i in 0..self.envs.len() {
+            self.cx(EnvId(i as u16)).handle_waiter_closed(waiter);
         }
     }
 
-    /// What the reactor has on the wire, reported while [`Lifecycle::may_freeze`] holds. The
-    /// environment freezes ([`Action::Freeze`]) only when the wire is quiet: every reply for
-    /// the last invocation fully written, no telemetry batch in flight.
-    pub fn handle_wire(&mut self, _now: Micros, wire: Wire) {
-        if wire.is_quiet() && self.may_freeze() {
-            self.env.frozen = true;
-            self.actions.push_back(Action::Freeze);
-        }
+    /// What the reactor has on `env`'s wire, reported while [`Lifecycle::may_freeze`] holds.
+    /// The environment freezes ([`Action::Freeze`]) only when the wire is quiet: every reply
+    /// for the last invocation fully written, no telemetry batch in flight.
+    pub fn handle_wire(&mut self, now: Micros, env: EnvId, wire: Wire) {
+        self.cx(env).handle_wire(now, wire);
     }
 
     /// Child `child` exited with `status`.
     pub fn handle_child_exit(&mut self, now: Micros, child: ChildId, status: ExitStatus) {
-        if self.env.runtime == Some(child) {
-            self.env.runtime = None;
-            let request_id = self.current_request();
-            match &self.env.phase {
-                Phase::Init(_) | Phase::Ready | Phase::Invoke(_) => {
-                    self.event(PlatformEvent::RuntimeExited { request_id, status });
-                    self.fail_environment(now, Failure::RuntimeExit(status));
-                }
-                Phase::Stopping(s) if s.stage == StopStage::Runtime => self.stop_extensions(),
-                Phase::Stopping(_) | Phase::Down | Phase::InitFailed | Phase::Finished => {}
-            }
-        } else if let Some(i) = self.env.external.iter().position(|c| *c == Some(child)) {
-            self.env.external[i] = None;
-            let name = self.external_names[i].clone();
-            match &self.env.phase {
-                Phase::Init(_) | Phase::Ready | Phase::Invoke(_) | Phase::InitFailed => {
-                    self.event(PlatformEvent::ExtensionExited {
-                        name: name.clone(),
-                        status,
-                    });
-                    self.fail_environment(now, Failure::ExtensionCrash { name, status });
-                }
-                // Exiting is what a stopping extension is asked to do.
-                Phase::Stopping(_) | Phase::Down | Phase::Finished => {}
-            }
-        }
         // A runtime or extension killed by an earlier reset is no longer ours: nothing to do.
-        self.progress(now);
+        if let Some(i) = self.envs.iter().position(|e| e.owns(child)) {
+            self.cx(EnvId(i as u16))
+                .handle_child_exit(now, child, status);
+        }
+        self.settle(now);
     }
 
     /// The reactor could not start child `child` (the executable vanished or is not
     /// executable).
     pub fn handle_spawn_failed(&mut self, now: Micros, child: ChildId, message: String) {
-        if self.env.runtime == Some(child) {
-            self.env.runtime = None;
-            if matches!(self.env.phase, Phase::Init(_)) {
-                let failure = Failure::InvalidEntrypoint { message };
-                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
-            }
-        } else if let Some(i) = self.env.external.iter().position(|c| *c == Some(child)) {
-            self.env.external[i] = None;
-            if matches!(self.env.phase, Phase::Init(_)) {
-                let name = self.external_names[i].clone();
-                let failure = Failure::ExtensionLaunch { name, message };
-                self.fail_init(now, Status::Failure, InitFailure::Platform(failure));
-            }
+        if let Some(i) = self.envs.iter().position(|e| e.owns(child)) {
+            self.cx(EnvId(i as u16))
+                .handle_spawn_failed(now, child, message);
         }
-        self.progress(now);
+        self.settle(now);
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`, in every environment.
     pub fn handle_timeout(&mut self, now: Micros) {
-        if self.env.timers.is_due(Timer::Init, now) {
-            self.env.timers.stop(Timer::Init);
-            if let Phase::Init(init) = &self.env.phase {
-                let limit = init.limit.unwrap_or(self.config.init_timeout);
-                self.fail_init(now, Status::Timeout, InitFailure::Timeout(limit));
+        for i in 0..self.envs.len() {
+            if self.envs[i].next_deadline().is_some_and(|at| at <= now) {
+                self.cx(EnvId(i as u16)).handle_timeout(now);
             }
         }
-        if self.env.timers.is_due(Timer::Invoke, now) {
-            self.env.timers.stop(Timer::Invoke);
-            self.timeout_invocation(now);
-        }
-        while let Some(r) = self.env.flying.iter().find(|r| r.deadline <= now) {
-            let id = r.invocation.request_id;
-            self.timeout_flying(now, id);
-        }
-        if self.env.timers.is_due(Timer::StopRuntime, now) {
-            self.env.timers.stop(Timer::StopRuntime);
-            if matches!(&self.env.phase, Phase::Stopping(s) if s.stage == StopStage::Runtime) {
-                self.signal_runtime(Signal::Kill);
-                self.stop_extensions();
-            }
-        }
-        if self.env.timers.is_due(Timer::Stop, now) {
-            self.env.timers.stop(Timer::Stop);
-            if matches!(self.env.phase, Phase::Stopping(_)) {
-                self.kill_all();
-                self.complete_stop();
-            }
-        }
-        self.progress(now);
+        self.settle(now);
     }
 
     // ----- outputs -----
@@ -1220,16 +1129,34 @@ impl Lifecycle {
     /// [`Action::Close`] or [`Action::Signal`] must not overtake it.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.s.actions.pop_front()
     }
 
     /// When [`Lifecycle::handle_timeout`] should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Micros> {
-        let flying = self.env.flying.iter().map(|r| r.deadline).min();
-        match (self.env.timers.next(), flying) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        match &self.envs[..] {
+            [env] => env.next_deadline(),
+            envs => envs.iter().filter_map(Environment::next_deadline).min(),
         }
+    }
+}
+
+impl Shared {
+    fn answer(
+        &mut self,
+        invoker: WaiterId,
+        request_id: RequestId,
+        timings: Timings,
+        outcome: Outcome,
+    ) {
+        self.actions.push_back(Action::Reply {
+            invoker,
+            reply: InvokeReply {
+                request_id,
+                outcome,
+                timings,
+            },
+        });
     }
 }

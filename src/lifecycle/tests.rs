@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The one environment, unless a test says otherwise.
+const E0: EnvId = EnvId(0);
+
 const MS: u64 = 1_000;
 const S: u64 = 1_000_000;
 
@@ -71,7 +74,7 @@ impl Harness {
     }
 
     fn next(&mut self, waiter: u64) -> Result<(), Rejection> {
-        let r = self.lc.handle_runtime_next(self.now, WaiterId(waiter));
+        let r = self.lc.handle_runtime_next(self.now, E0, WaiterId(waiter));
         self.drain();
         r
     }
@@ -79,6 +82,7 @@ impl Harness {
     fn respond(&mut self, id: RequestId, body: &str) -> Result<(), Rejection> {
         let r = self.lc.handle_runtime_result(
             self.now,
+            E0,
             id,
             RuntimeResult::Response {
                 body: body.as_bytes().to_vec(),
@@ -92,6 +96,7 @@ impl Harness {
     fn error(&mut self, id: RequestId, error_type: &str) -> Result<(), Rejection> {
         let r = self.lc.handle_runtime_result(
             self.now,
+            E0,
             id,
             RuntimeResult::Error(FunctionError {
                 error_type: error_type.into(),
@@ -158,6 +163,7 @@ impl Harness {
                     child,
                     role: Role::Runtime,
                     init_type,
+                    ..
                 } => Some((*child, *init_type)),
                 _ => None,
             })
@@ -191,7 +197,7 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|a| match a {
-                Action::Event(e) => Some(e.clone()),
+                Action::Event(_, e) => Some(e.clone()),
                 _ => None,
             })
             .collect()
@@ -235,7 +241,7 @@ const RUNTIME: u64 = 1;
 fn down() -> Harness {
     let h = Harness::new(config(RuntimeMode::Process, InitMode::OnDemand));
     assert!(h.out.is_empty());
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     h
 }
 
@@ -251,7 +257,7 @@ fn initializing() -> (Harness, RequestId) {
             kind: InitType::OnDemand
         }]
     );
-    assert_eq!(h.lc.runtime_state(), "Started");
+    assert_eq!(h.lc.runtime_state(E0), "Started");
     assert_eq!(h.lc.poll_timeout(), Some(Micros::from_secs(10)));
     (h, id)
 }
@@ -264,7 +270,7 @@ fn running() -> (Harness, RequestId) {
     let (released, deadline) = h.one_release(RUNTIME);
     assert_eq!(released, id);
     assert_eq!(deadline, Micros(5 * MS + 3 * S));
-    assert_eq!(h.lc.runtime_state(), "Running");
+    assert_eq!(h.lc.runtime_state(E0), "Running");
     (h, id)
 }
 
@@ -273,7 +279,7 @@ fn responded() -> (Harness, RequestId) {
     let (mut h, id) = running();
     h.advance(2 * MS);
     h.respond(id, "ok").unwrap();
-    assert_eq!(h.lc.runtime_state(), "RuntimeResponseSentState");
+    assert_eq!(h.lc.runtime_state(E0), "RuntimeResponseSentState");
     (h, id)
 }
 
@@ -282,8 +288,8 @@ fn ready() -> Harness {
     let (mut h, _) = responded();
     h.advance(MS);
     h.next(RUNTIME).unwrap();
-    assert_eq!(h.lc.runtime_state(), "Ready");
-    assert_eq!(h.lc.parked(), 1);
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
+    assert_eq!(h.lc.parked(E0), 1);
     h
 }
 
@@ -308,7 +314,7 @@ fn down_response_is_an_invalid_request_id() {
     let id = Rng::from_seed(1).uuid_v4();
     assert_eq!(h.respond(id, "x"), Err(Rejection::InvalidRequestId));
     assert_eq!(
-        h.lc.check_runtime_result(Rng::from_seed(99).uuid_v4(), false),
+        h.lc.check_runtime_result(E0, Rng::from_seed(99).uuid_v4(), false),
         Err(Rejection::InvalidRequestId)
     );
 }
@@ -350,6 +356,7 @@ fn init_error_answers_the_waiting_invocation_and_kills_the_runtime() {
     let posted = br#"{"errorMessage":"bad config","errorType":"InitFail"}"#.to_vec();
     h.lc.handle_init_error(
         h.now,
+        E0,
         FunctionError {
             error_type: "Runtime.InitFail".into(),
             body: posted.clone(),
@@ -374,7 +381,7 @@ fn init_error_answers_the_waiting_invocation_and_kills_the_runtime() {
         h.init_done(),
         Some(PlatformEvent::InitDone { status: Status::Error, error_type: Some(t), .. }) if t == "Runtime.InitFail"
     ));
-    assert_eq!(h.lc.runtime_state(), "InitError");
+    assert_eq!(h.lc.runtime_state(E0), "InitError");
     assert_eq!(h.lc.poll_timeout(), None);
 }
 
@@ -383,6 +390,7 @@ fn init_failed_next_is_refused_until_the_next_invocation() {
     let (mut h, _) = initializing();
     h.lc.handle_init_error(
         h.now,
+        E0,
         FunctionError {
             error_type: "Runtime.Unknown".into(),
             body: Vec::new(),
@@ -401,7 +409,7 @@ fn init_failed_next_is_refused_until_the_next_invocation() {
     // The runtime's exit, after our kill, changes nothing.
     h.exit(ChildId(0), ExitStatus::Signal(9));
     assert!(h.out.is_empty());
-    assert_eq!(h.lc.runtime_state(), "InitError");
+    assert_eq!(h.lc.runtime_state(E0), "InitError");
     // The next invocation starts a suppressed init in a new runtime.
     h.invoke(101, "{}").unwrap();
     assert_eq!(h.spawns(), [(ChildId(1), InitType::OnDemand)]);
@@ -422,7 +430,7 @@ fn init_error_is_refused_outside_init() {
         content_type: None,
     };
     assert_eq!(
-        h.lc.handle_init_error(h.now, err.clone()),
+        h.lc.handle_init_error(h.now, E0, err.clone()),
         Err(Rejection::InvalidStateTransition {
             from: "Ready",
             to: "InitError"
@@ -430,7 +438,7 @@ fn init_error_is_refused_outside_init() {
     );
     let (mut h, _) = running();
     assert_eq!(
-        h.lc.handle_init_error(h.now, err),
+        h.lc.handle_init_error(h.now, E0, err),
         Err(Rejection::InvalidStateTransition {
             from: "Running",
             to: "InitError"
@@ -452,7 +460,7 @@ fn init_exit_answers_runtime_exit_error() {
         format!("RequestId: {id} Error: Runtime exited with error: exit status 2")
     );
     assert!(h.kills().is_empty(), "nothing left to kill");
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
 }
 
 #[test]
@@ -536,8 +544,8 @@ fn running_next_renders_the_same_invocation_again() {
     let (again, deadline) = h.one_release(7);
     assert_eq!(again, id);
     assert_eq!(deadline, Micros(5 * MS + 3 * S));
-    assert_eq!(h.lc.runtime_state(), "Running");
-    assert_eq!(h.lc.parked(), 0);
+    assert_eq!(h.lc.runtime_state(E0), "Running");
+    assert_eq!(h.lc.parked(E0), 0);
 }
 
 #[test]
@@ -594,13 +602,13 @@ fn running_response_for_another_id_is_an_invalid_request_id() {
         Err(Rejection::InvalidRequestId)
     );
     assert!(h.out.is_empty());
-    assert_eq!(h.lc.runtime_state(), "Running");
+    assert_eq!(h.lc.runtime_state(E0), "Running");
 }
 
 #[test]
 fn running_too_large_response_answers_function_response_size_too_large() {
     let (mut h, id) = running();
-    h.lc.handle_runtime_result(h.now, id, RuntimeResult::TooLarge)
+    h.lc.handle_runtime_result(h.now, E0, id, RuntimeResult::TooLarge)
         .unwrap();
     h.drain();
     let reply = h.one_reply(INVOKER);
@@ -626,7 +634,7 @@ fn running_too_large_response_answers_function_response_size_too_large() {
 #[test]
 fn running_truncated_response_answers_runtime_truncated_response() {
     let (mut h, id) = running();
-    h.lc.handle_runtime_result(h.now, id, RuntimeResult::Truncated)
+    h.lc.handle_runtime_result(h.now, E0, id, RuntimeResult::Truncated)
         .unwrap();
     h.drain();
     assert_eq!(
@@ -662,7 +670,7 @@ fn running_timeout_answers_sandbox_timedout_and_resets() {
         extensions: Overheads::default(),
         responded: None,
     }));
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     // The request id is no longer valid.
     assert_eq!(h.respond(id, "late"), Err(Rejection::InvalidRequestId));
     // The next invocation re-initialises (suppressed init).
@@ -678,7 +686,7 @@ fn running_timeout_closes_the_dead_runtimes_parked_connections() {
     h.one_release(RUNTIME);
     h.advance(3 * S);
     assert_eq!(h.closes(), [2]);
-    assert_eq!(h.lc.parked(), 0);
+    assert_eq!(h.lc.parked(E0), 0);
 }
 
 #[test]
@@ -704,7 +712,7 @@ fn running_exit_answers_runtime_exit_error() {
         })
     ));
     assert_eq!(h.lc.poll_timeout(), None);
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
 }
 
 #[test]
@@ -819,7 +827,7 @@ fn ready_runtime_exit_while_idle_reinitialises_on_the_next_invoke() {
     h.exit(ChildId(0), ExitStatus::Code(0));
     assert_eq!(h.closes(), [RUNTIME]);
     assert!(h.replies().is_empty());
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     h.invoke(101, "{}").unwrap();
     assert_eq!(h.spawns(), [(ChildId(1), InitType::OnDemand)]);
     assert!(h.events().contains(&PlatformEvent::InitStart {
@@ -833,7 +841,7 @@ fn ready_stale_child_exit_is_ignored() {
     let mut h = ready();
     h.exit(ChildId(7), ExitStatus::Code(1));
     assert!(h.out.is_empty());
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
 }
 
 // ----- decision: the queue -----
@@ -942,7 +950,7 @@ fn init_continues_when_its_invoker_leaves() {
     assert_eq!(h.lc.queued(), 0);
     h.next(RUNTIME).unwrap();
     assert!(h.releases().is_empty());
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
 }
 
 #[test]
@@ -1012,21 +1020,21 @@ fn parked_longest_waiting_gets_the_next_invocation() {
     let mut h = ready();
     h.next(2).unwrap();
     h.next(3).unwrap();
-    assert_eq!(h.lc.parked(), 3);
+    assert_eq!(h.lc.parked(E0), 3);
     let a = h.invoke(101, "a").unwrap();
     h.one_release(RUNTIME);
     h.respond(a, "A").unwrap();
     h.next(4).unwrap(); // back on next: completes; 2 is now the longest waiting
     let b = h.invoke(102, "b").unwrap();
     assert_eq!(h.one_release(2).0, b);
-    assert_eq!(h.lc.parked(), 2);
+    assert_eq!(h.lc.parked(E0), 2);
 }
 
 #[test]
 fn parked_waiter_that_closes_is_dropped() {
     let mut h = ready();
     h.lc.handle_waiter_closed(h.now, WaiterId(RUNTIME));
-    assert_eq!(h.lc.parked(), 0);
+    assert_eq!(h.lc.parked(E0), 0);
     let id = h.invoke(101, "a").unwrap();
     assert!(h.releases().is_empty());
     // The invocation waits for another /next.
@@ -1040,7 +1048,7 @@ fn parked_waiters_have_no_timeout() {
     assert_eq!(h.lc.poll_timeout(), None);
     h.advance(3600 * S);
     assert!(h.out.is_empty());
-    assert_eq!(h.lc.parked(), 1);
+    assert_eq!(h.lc.parked(E0), 1);
 }
 
 // ----- decision: eager init -----
@@ -1095,7 +1103,7 @@ fn eager_init_failure_with_nobody_waiting_then_a_suppressed_init() {
 fn external() -> Harness {
     let h = Harness::new(config(RuntimeMode::External, InitMode::OnDemand));
     assert!(h.spawns().is_empty());
-    assert_eq!(h.lc.runtime_state(), "Started");
+    assert_eq!(h.lc.runtime_state(E0), "Started");
     // No init limit: the simulator waits for the runtime to connect.
     assert_eq!(h.lc.poll_timeout(), None);
     h
@@ -1137,7 +1145,7 @@ fn external_timeout_invalidates_the_id_and_the_next_next_starts_a_new_init() {
         phase: InitPhase::Invoke,
         kind: InitType::OnDemand
     }));
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
     assert_eq!(h.respond(id, "late"), Err(Rejection::InvalidRequestId));
     let b = h.invoke(102, "{}").unwrap();
     assert_eq!(h.one_release(2).0, b);
@@ -1150,9 +1158,9 @@ fn external_next_after_a_reset_is_a_new_init() {
     h.invoke(101, "{}").unwrap();
     h.one_release(RUNTIME);
     h.advance(3 * S);
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     h.next(RUNTIME).unwrap();
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
     assert!(matches!(
         h.init_done(),
         Some(PlatformEvent::InitDone {
@@ -1168,6 +1176,7 @@ fn external_init_error_refuses_next_until_the_next_invocation() {
     let mut h = external();
     h.lc.handle_init_error(
         h.now,
+        E0,
         FunctionError {
             error_type: "Runtime.Bad".into(),
             body: b"{}".to_vec(),
@@ -1287,7 +1296,7 @@ fn a_log_tail_invoker_is_answered_after_the_report_not_at_the_response() {
     assert_eq!(h.replies(), [], "held until the invocation is complete");
     h.advance(MS);
     h.next(RUNTIME).unwrap();
-    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let report = h.position(|a| matches!(a, Action::Event(_, PlatformEvent::Report { .. })));
     let reply = h.position(|a| matches!(a, Action::Reply { .. }));
     assert!(report < reply, "{:#?}", h.out);
     let answer = h.one_reply(INVOKER);
@@ -1305,7 +1314,7 @@ fn a_log_tail_invoker_is_answered_after_the_report_not_at_the_response() {
 fn a_log_tail_invoker_of_a_timed_out_invocation_gets_the_timeout_after_the_report() {
     let (mut h, _) = running_with_tail();
     h.advance(3 * S);
-    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let report = h.position(|a| matches!(a, Action::Event(_, PlatformEvent::Report { .. })));
     let reply = h.position(|a| matches!(a, Action::Reply { .. }));
     assert!(report < reply, "{:#?}", h.out);
     let answer = h.one_reply(INVOKER);
@@ -1324,7 +1333,7 @@ fn running_invoker_is_known_until_answered() {
 }
 
 fn streamed(h: &mut Harness, id: RequestId, forwarded: u64, end: StreamEnd) -> InvokeReply {
-    h.lc.handle_runtime_result(h.now, id, RuntimeResult::Streamed { forwarded, end })
+    h.lc.handle_runtime_result(h.now, E0, id, RuntimeResult::Streamed { forwarded, end })
         .unwrap();
     h.drain();
     let reply = h.one_reply(INVOKER);
@@ -1385,7 +1394,7 @@ fn running_stream_errors_are_function_errors_and_overruns_and_cuts_are_failures(
     assert_eq!(failure(&reply).error_type(), "Runtime.TruncatedResponse");
 
     let id = h.invoke(INVOKER, "{}").unwrap();
-    h.lc.handle_runtime_result(h.now, id, RuntimeResult::InvalidResponseMode)
+    h.lc.handle_runtime_result(h.now, E0, id, RuntimeResult::InvalidResponseMode)
         .unwrap();
     h.drain();
     let reply = h.one_reply(INVOKER);
@@ -1452,8 +1461,8 @@ fn shutdown_before_the_runtime_is_back_on_next_still_reports_the_invocation() {
         Some(PlatformEvent::Report { request_id, status: Status::Success, error_type: None, duration, .. })
             if request_id == id && duration == Micros(3 * MS)
     ));
-    let done = h.position(|a| matches!(a, Action::Event(PlatformEvent::RuntimeDone { .. })));
-    let report = h.position(|a| matches!(a, Action::Event(PlatformEvent::Report { .. })));
+    let done = h.position(|a| matches!(a, Action::Event(_, PlatformEvent::RuntimeDone { .. })));
+    let report = h.position(|a| matches!(a, Action::Event(_, PlatformEvent::Report { .. })));
     let kill = h.position(|a| matches!(a, Action::Signal { .. }));
     assert!(done < report && report < kill, "{:#?}", h.out);
 }

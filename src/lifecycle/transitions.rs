@@ -6,25 +6,23 @@
 use super::extensions::ExtState;
 use super::timers::{Timer, TimerTable};
 use super::{
-    Action, ChildId, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase, InitStage,
-    InitType, InvokeReply, Lifecycle, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome,
+    Action, ChildId, Cx, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase,
+    InitStage, InitType, InvokeReply, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome,
     Overheads, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId, ResponseTimes, Role,
     Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE,
     ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED, Timings, WaiterId,
 };
 
-impl Lifecycle {
+impl Cx<'_> {
     /// Moves the environment forward as far as it goes without new input: each arm fires when
     /// what its phase waits for is there, and leaves that phase.
     pub(super) fn progress(&mut self, now: Micros) {
         loop {
-            let external = self.config.runtime == RuntimeMode::External;
+            let external = self.s.config.runtime == RuntimeMode::External;
             let parked = !self.env.parked.is_empty();
-            let queued = !self.queue.is_empty();
-            let slot_free = self.managed().is_none_or(|m| self.env.flying.len() < m);
+            // Taking a queued invocation, and starting an init for one, are decided by the
+            // `Lifecycle`, which chooses the environment (`settle`).
             match &self.env.phase {
-                Phase::Ready if queued && parked && slot_free => self.release(now),
-                Phase::Down | Phase::InitFailed if queued => self.start_init(now),
                 // Managed Instances: a serving environment that failed is replaced at once.
                 Phase::Down if self.env.replace => self.start_init(now),
                 // An external runtime already parked on /next after a reset starts over.
@@ -74,7 +72,7 @@ impl Lifecycle {
 
     /// Whether every external extension of this init has registered.
     pub(super) fn externals_registered(&self) -> bool {
-        (0..self.external_names.len())
+        (0..self.s.external_names.len())
             .all(|i| self.env.extensions.iter().any(|e| e.external == Some(i)))
     }
 
@@ -89,31 +87,31 @@ impl Lifecycle {
     pub(super) fn start_init(&mut self, now: Micros) {
         self.env.replace = false;
         // Managed Instances: each init is a new environment's, never inside an invocation.
-        let phase = if self.env.inits == 0 || self.managed().is_some() {
+        let phase = if self.env.inits == 0 || self.s.managed().is_some() {
             InitPhase::Init
         } else {
             InitPhase::Invoke
         };
         self.env.inits += 1;
-        let kind = if self.managed().is_some() {
+        let kind = if self.s.managed().is_some() {
             InitType::ManagedInstances
-        } else if phase == InitPhase::Init && self.config.init == InitMode::Eager {
+        } else if phase == InitPhase::Init && self.s.config.init == InitMode::Eager {
             InitType::ProvisionedConcurrency
         } else {
             InitType::OnDemand
         };
-        let limit = match (self.config.runtime, phase) {
+        let limit = match (self.s.config.runtime, phase) {
             (RuntimeMode::External, _) => None,
             (RuntimeMode::Process, _) if kind == InitType::ManagedInstances => {
-                Some(MANAGED_INIT_TIMEOUT.max(self.config.timeout))
+                Some(MANAGED_INIT_TIMEOUT.max(self.s.config.timeout))
             }
-            (RuntimeMode::Process, InitPhase::Init) => Some(self.config.init_timeout),
+            (RuntimeMode::Process, InitPhase::Init) => Some(self.s.config.init_timeout),
             // A suppressed init counts against the function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
-            (RuntimeMode::Process, InitPhase::Invoke) => Some(self.config.timeout),
+            (RuntimeMode::Process, InitPhase::Invoke) => Some(self.s.config.timeout),
         };
         let for_request = match phase {
             InitPhase::Invoke if kind == InitType::OnDemand => {
-                self.queue.front().map(|q| q.invocation.request_id)
+                self.s.queue.front().map(|q| q.invocation.request_id)
             }
             _ => None,
         };
@@ -122,10 +120,11 @@ impl Lifecycle {
         }
         self.event(PlatformEvent::InitStart { phase, kind });
         // External extensions first; the runtime once they have all registered (5.1 step 2).
-        for i in 0..self.external_names.len() {
+        for i in 0..self.s.external_names.len() {
             let child = self.new_child();
             self.env.external[i] = Some(child);
-            self.actions.push_back(Action::Spawn {
+            self.s.actions.push_back(Action::Spawn {
+                env: self.id,
                 child,
                 role: Role::Extension(i),
                 init_type: kind,
@@ -148,10 +147,11 @@ impl Lifecycle {
         };
         init.stage = InitStage::Runtime;
         let init_type = init.kind;
-        if self.config.runtime == RuntimeMode::Process {
+        if self.s.config.runtime == RuntimeMode::Process {
             let child = self.new_child();
             self.env.runtime = Some(child);
-            self.actions.push_back(Action::Spawn {
+            self.s.actions.push_back(Action::Spawn {
+                env: self.id,
                 child,
                 role: Role::Runtime,
                 init_type,
@@ -160,8 +160,8 @@ impl Lifecycle {
     }
 
     pub(super) fn new_child(&mut self) -> ChildId {
-        let child = ChildId(self.next_child);
-        self.next_child += 1;
+        let child = ChildId(self.s.next_child);
+        self.s.next_child += 1;
         child
     }
 
@@ -195,7 +195,7 @@ impl Lifecycle {
         });
         // Only an on-demand init we timed ourselves goes on the next REPORT: an external
         // runtime's start is not ours to measure.
-        if init.kind == InitType::OnDemand && self.config.runtime == RuntimeMode::Process {
+        if init.kind == InitType::OnDemand && self.s.config.runtime == RuntimeMode::Process {
             self.env.pending_init = Some(duration);
         }
         self.env.budget = init.for_request.map(|id| (id, init.started));
@@ -235,7 +235,7 @@ impl Lifecycle {
             duration,
         });
         // Decisions *init* and *the queue*: each failing init answers the invocation that waited for it.
-        if let Some(q) = self.queue.pop_front() {
+        if let Some(q) = self.s.queue.pop_front() {
             let timings = q.timings(now, Some(duration));
             self.answer(q.invoker, q.invocation.request_id, timings, outcome);
         }
@@ -258,7 +258,7 @@ impl Lifecycle {
                 // new environment replaces this one (not after a failed init: a function that
                 // cannot initialise waits for the next invocation, rather than spinning).
                 self.env.replace =
-                    self.managed().is_some() && matches!(self.env.phase, Phase::Ready);
+                    self.s.managed().is_some() && matches!(self.env.phase, Phase::Ready);
                 self.abort_flying(now, || failure.clone());
                 self.stop(now, ShutdownReason::Failure, false);
             }
@@ -267,7 +267,8 @@ impl Lifecycle {
     }
 
     pub(super) fn release(&mut self, now: Micros) {
-        let (Some(q), Some(waiter)) = (self.queue.pop_front(), self.env.parked.pop_front()) else {
+        let (Some(q), Some(waiter)) = (self.s.queue.pop_front(), self.env.parked.pop_front())
+        else {
             return;
         };
         let id = q.invocation.request_id;
@@ -275,8 +276,8 @@ impl Lifecycle {
             Some((for_id, started)) if for_id == id => started,
             _ => now,
         };
-        let deadline = budget_start + self.config.timeout;
-        if self.managed().is_none() {
+        let deadline = budget_start + self.s.config.timeout;
+        if self.s.managed().is_none() {
             self.env.timers.set(Timer::Invoke, deadline);
         }
         self.thaw();
@@ -285,7 +286,7 @@ impl Lifecycle {
             trace_id: q.invocation.trace_id.clone(),
             tenant_id: q.invocation.request.tenant_id.clone(),
         });
-        self.actions.push_back(Action::Release {
+        self.s.actions.push_back(Action::Release {
             waiter,
             request_id: id,
             deadline,
@@ -295,16 +296,17 @@ impl Lifecycle {
         for (slot, ext) in self.env.extensions.iter_mut().enumerate() {
             if ext.events.invoke && !ext.state.failed() {
                 let event = ExtensionEvent::Invoke {
-                    event_id: self.rng.uuid_v4(),
+                    event_id: self.s.rng.uuid_v4(),
                     request_id: id,
                     deadline,
                 };
-                ext.deliver(event, &mut self.actions);
+                ext.deliver(event, &mut self.s.actions);
                 awaiting |= 1 << slot;
             }
         }
         let init_duration = self.env.pending_init.take();
-        let running = Running {
+        // Built as the phase it becomes: moved once, not twice, on the classic path.
+        let phase = Phase::Invoke(Running {
             invocation: q.invocation,
             invoker: Some(q.invoker),
             received: q.received,
@@ -319,11 +321,12 @@ impl Lifecycle {
             awaiting,
             returned: 0,
             back: [Micros::ZERO; MAX_EXTENSIONS],
-        };
-        if self.managed().is_some() {
-            self.env.flying.push(running);
-        } else {
-            self.set_phase(Phase::Invoke(running));
+        });
+        match phase {
+            Phase::Invoke(running) if self.s.managed().is_some() => self.env.flying.push(running),
+            phase => {
+                self.set_phase(phase);
+            }
         }
     }
 
@@ -368,7 +371,7 @@ impl Lifecycle {
             return;
         };
         let r = self.env.flying.remove(at);
-        let after = self.config.timeout;
+        let after = self.s.config.timeout;
         self.event(PlatformEvent::TimedOut {
             request_id: id,
             after,
@@ -453,10 +456,10 @@ impl Lifecycle {
         let ended = r.deadline.min(now);
         self.event(PlatformEvent::TimedOut {
             request_id: r.invocation.request_id,
-            after: self.config.timeout,
+            after: self.s.config.timeout,
         });
         let failure = Failure::Timeout {
-            after: self.config.timeout,
+            after: self.s.config.timeout,
         };
         self.abort_invocation(now, failure, Status::Timeout, ended);
         self.stop(now, ShutdownReason::Timeout, false);
@@ -619,8 +622,8 @@ impl Lifecycle {
                 .iter_mut()
                 .find(|e| e.external == Some(i) && e.events.shutdown && !e.state.failed());
             match subscriber {
-                Some(ext) => ext.deliver(event, &mut self.actions),
-                None => self.actions.push_back(Action::Signal {
+                Some(ext) => ext.deliver(event, &mut self.s.actions),
+                None => self.s.actions.push_back(Action::Signal {
                     child,
                     signal: Signal::Kill,
                 }),
@@ -648,13 +651,13 @@ impl Lifecycle {
     /// Continues a frozen environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
     pub(super) fn thaw(&mut self) {
         if std::mem::take(&mut self.env.frozen) {
-            self.actions.push_back(Action::Thaw);
+            self.s.actions.push_back(Action::Thaw(self.id));
         }
     }
 
     pub(super) fn signal_runtime(&mut self, signal: Signal) {
         if let Some(child) = self.env.runtime {
-            self.actions.push_back(Action::Signal { child, signal });
+            self.s.actions.push_back(Action::Signal { child, signal });
         }
     }
 
@@ -665,7 +668,7 @@ impl Lifecycle {
             .into_iter()
             .chain(self.env.external.iter().flatten().copied());
         for child in alive {
-            self.actions.push_back(Action::Signal {
+            self.s.actions.push_back(Action::Signal {
                 child,
                 signal: Signal::Kill,
             });
@@ -675,9 +678,9 @@ impl Lifecycle {
     /// The environment goes down; the next invocation re-initialises it (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Parked
     /// connections of our runtime and of the extensions are closed: those processes are gone.
     pub(super) fn reset(&mut self) {
-        if self.config.runtime == RuntimeMode::Process {
+        if self.s.config.runtime == RuntimeMode::Process {
             for waiter in self.env.parked.drain(..) {
-                self.actions.push_back(Action::Close(waiter));
+                self.s.actions.push_back(Action::Close(waiter));
             }
         }
         self.forget_extensions();
@@ -689,18 +692,17 @@ impl Lifecycle {
     pub(super) fn finish(&mut self) {
         self.env.timers = TimerTable::default();
         for waiter in self.env.parked.drain(..) {
-            self.actions.push_back(Action::Close(waiter));
+            self.s.actions.push_back(Action::Close(waiter));
         }
         self.forget_extensions();
         self.set_phase(Phase::Finished);
-        self.actions.push_back(Action::Finished);
     }
 
     pub(super) fn forget_extensions(&mut self) {
         self.env.names = None;
         for ext in self.env.extensions.drain(..) {
             if let Some(waiter) = ext.waiter {
-                self.actions.push_back(Action::Close(waiter));
+                self.s.actions.push_back(Action::Close(waiter));
             }
         }
     }
@@ -712,7 +714,7 @@ impl Lifecycle {
         timings: Timings,
         outcome: Outcome,
     ) {
-        self.actions.push_back(Action::Reply {
+        self.s.actions.push_back(Action::Reply {
             invoker,
             reply: InvokeReply {
                 request_id,
@@ -723,7 +725,7 @@ impl Lifecycle {
     }
 
     pub(super) fn event(&mut self, event: PlatformEvent) {
-        self.actions.push_back(Action::Event(event));
+        self.s.actions.push_back(Action::Event(self.id, event));
     }
 
     pub(super) fn set_phase(&mut self, phase: Phase) -> Phase {

@@ -17,6 +17,18 @@ pub struct WaiterId(pub u64);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChildId(pub u64);
 
+/// One of the execution environments, numbered from 0 in the order of their slots; Lambda
+/// names each in its log stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnvId(pub u16);
+
+impl EnvId {
+    /// Its index among the environments.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
 /// What a child process is to the environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -795,6 +807,8 @@ pub enum Action {
     Close(WaiterId),
     /// Start a child process.
     Spawn {
+        /// The environment it belongs to: its Runtime API, its log stream.
+        env: EnvId,
         /// The id the core will know it by.
         child: ChildId,
         /// What it is.
@@ -809,14 +823,14 @@ pub enum Action {
         /// The signal.
         signal: Signal,
     },
-    /// Freeze the environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>): SIGSTOP the process groups of the runtime and
-    /// of every extension, and hold telemetry batches until the [`Action::Thaw`].
-    Freeze,
+    /// Freeze the environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>): SIGSTOP the process groups of its runtime
+    /// and of every extension, and hold its telemetry batches until the [`Action::Thaw`].
+    Freeze(EnvId),
     /// Thaw it: SIGCONT those process groups and let telemetry flow again. Comes before any
     /// release or signal that a frozen environment would otherwise get.
-    Thaw,
-    /// A lifecycle event to log (and, later, to deliver as telemetry).
-    Event(PlatformEvent),
+    Thaw(EnvId),
+    /// A lifecycle event of an environment, to log and to deliver as its telemetry.
+    Event(EnvId, PlatformEvent),
     /// Shutdown is complete: every invoker has its answer and the children are gone.
     Finished,
 }
@@ -866,6 +880,20 @@ pub enum Rejection {
     /// A subscription through one API by an extension subscribed through the other (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html>:
     /// "the second returns an error"); carries the API it already holds.
     SubscribedElsewhere(TelemetryApi),
+}
+
+impl PlatformEvent {
+    /// The invocation it is about, if it is about one.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            PlatformEvent::Start { request_id, .. }
+            | PlatformEvent::TimedOut { request_id, .. }
+            | PlatformEvent::RuntimeDone { request_id, .. }
+            | PlatformEvent::Report { request_id, .. } => Some(*request_id),
+            PlatformEvent::RuntimeExited { request_id, .. } => *request_id,
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Rejection {

@@ -9,17 +9,13 @@ use crate::lifecycle::{Action, ChildId, ExtensionEvent, InvokeReply, PlatformEve
 use crate::simulator::control::Reply;
 use crate::simulator::results::InvokeResponse;
 use crate::time::Micros;
-use crate::{api, lifecycle, process};
+use crate::{api, lifecycle};
 
 use super::conn::{Conn, State};
 use super::embed::TicketTx;
 use super::logs::LOG_TAIL_BYTES;
 use super::slab::{Key, Slab};
 use super::{Reactor, Source};
-
-/// How often a freeze may walk `/proc` for the function's processes outside its children's
-/// groups (`Reactor::signal_frozen`).
-pub(super) const STRAY_WALK_PERIOD: Micros = Micros(50_000);
 
 /// Events found while carrying out actions, fed to the core once the drain is done.
 #[derive(Debug)]
@@ -44,6 +40,18 @@ pub(super) fn parked(
 }
 
 impl Reactor {
+    /// The environment of the connection `waiter` stands for: the one whose Runtime API it
+    /// came to (the first, for any other waiter).
+    pub(super) fn conn_env(&self, waiter: WaiterId) -> lifecycle::EnvId {
+        match Waiter::of(waiter) {
+            Waiter::Conn(key) => match self.sources.get(Key::from_u64(key)) {
+                Some(Source::Conn(conn)) => conn.env,
+                _ => lifecycle::EnvId(0),
+            },
+            _ => lifecycle::EnvId(0),
+        }
+    }
+
     /// Carries out the core's actions in order, then what they caused: spawn failures fed back
     /// to the core, and connections with pipelined requests to decode. Every mutation of the
     /// core is followed by a full drain before the next.
@@ -69,79 +77,6 @@ impl Reactor {
         self.thaw_now();
     }
 
-    /// Sends the SIGCONT of a thaw, if one is due.
-    fn thaw_now(&mut self) {
-        if std::mem::take(&mut self.thaw_due) {
-            self.signal_frozen(None);
-        }
-    }
-
-    /// SIGSTOP (`Some(now)`) or SIGCONT (`None`) to every live child's process group, then to
-    /// every other process of the function: one that left its group (`setsid()`), or, with
-    /// lambda-sim a child subreaper, an orphan it adopted. The ones stopped are the ones
-    /// continued.
-    ///
-    /// Finding those takes a walk of `/proc` (a few microseconds a process), so a freeze walks
-    /// at most every [`STRAY_WALK_PERIOD`]: in between, it stops the processes the last walk
-    /// found, and the walk it skipped runs at the period's end if the environment is still
-    /// frozen (`walk_strays_due`). A process that leaves its group is stopped within that
-    /// period of a freeze.
-    fn signal_frozen(&mut self, freeze: Option<Micros>) {
-        for proc in self.children.iter().filter(|c| c.alive) {
-            if let Err(e) = process::freeze_group(proc.pid, freeze.is_some()) {
-                log::warn!(
-                    "cannot freeze or thaw {} (pid {}): {e}",
-                    proc.what,
-                    proc.pid
-                );
-            }
-        }
-        let Some(now) = freeze else {
-            self.stray_walk_due = None;
-            process::signal_each(&self.frozen_strays, libc::SIGCONT);
-            return;
-        };
-        match self.strays_walked {
-            Some(at) if now.since(at) < STRAY_WALK_PERIOD => {
-                self.stray_walk_due = Some(at + STRAY_WALK_PERIOD);
-            }
-            _ => {
-                self.strays_walked = Some(now);
-                self.walk_strays();
-            }
-        }
-        process::signal_each(&self.frozen_strays, libc::SIGSTOP);
-    }
-
-    /// Finds the function's processes that a signal to its children's groups misses (usually
-    /// none: then a freeze costs no more than the group signals), into `frozen_strays`. Its
-    /// vector and the walk's buffers are reused: a walk allocates nothing.
-    fn walk_strays(&mut self) {
-        let mut tree = std::mem::take(&mut self.frozen_strays);
-        tree.clear();
-        self.function_tree_into(&mut tree);
-        let children = &self.children;
-        let walk = &mut self.walk;
-        // A live child leads its own group (it was spawned so), and one whose group is none
-        // of theirs is missed by the group signals.
-        tree.retain(|&pid| {
-            walk.group_of(pid)
-                .is_some_and(|group| !children.iter().any(|c| c.alive && c.pid == group))
-        });
-        self.frozen_strays = tree;
-    }
-
-    /// The walk a freeze skipped, if the environment is still frozen: what it finds is
-    /// stopped now, and continued at the thaw.
-    pub(super) fn walk_strays_due(&mut self, now: Micros) {
-        if self.stray_walk_due.is_some_and(|at| at <= now) {
-            self.stray_walk_due = None;
-            self.strays_walked = Some(now);
-            self.walk_strays();
-            process::signal_each(&self.frozen_strays, libc::SIGSTOP);
-        }
-    }
-
     // Inlined into `drain`, its one caller: an `Action` passed by value would be copied.
     #[inline(always)]
     fn execute(&mut self, now: Micros, action: Action) {
@@ -155,7 +90,8 @@ impl Reactor {
                 let Some(invocation) = self.core.invocation(request_id) else {
                     // Ended before its release was carried out: the runtime is still asking
                     // for work, so it asks again.
-                    if let Err(r) = self.core.handle_runtime_next(now, waiter) {
+                    let env = self.conn_env(waiter);
+                    if let Err(r) = self.core.handle_runtime_next(now, env, waiter) {
                         if let Some((_, conn)) = parked(&mut self.sources, waiter, Wait::Next) {
                             let answer = api::rejection(Listener::Runtime, r);
                             conn.answer(|out, close| answer.write(out, close));
@@ -182,42 +118,19 @@ impl Reactor {
                 }
             }
             Action::Spawn {
+                env,
                 child,
                 role,
                 init_type,
             } => {
-                if role == lifecycle::Role::Runtime && self.subreaper {
-                    // A new environment starts with nothing left of the last one: the orphans
-                    // its processes left (a runtime that exited, say) die now, as Lambda
-                    // destroys a sandbox whole.
-                    let orphans = self.adopted_tree();
-                    process::signal_each(&orphans, libc::SIGKILL);
-                }
-                if let Err(message) = self.spawn_child(now, child, role, init_type) {
+                if let Err(message) = self.spawn(now, env, child, role, init_type) {
                     self.deferred
                         .push_back(Deferred::SpawnFailed(child, message));
                 }
             }
-            Action::Signal { child, signal } => {
-                if let Some(proc) = self.children.iter_mut().find(|c| c.id == child && c.alive) {
-                    // Its peak memory, while it can still be read: the REPORT of the invocation
-                    // that ends with this signal is rendered after it has died.
-                    if let Some(kib) = proc.rss.as_ref().and_then(process::PeakRss::read) {
-                        proc.max_rss_kib = proc.max_rss_kib.max(kib);
-                    }
-                    let pid = proc.pid;
-                    if let Err(e) = process::signal_group(pid, signal) {
-                        log::warn!("cannot signal {} (pid {pid}): {e}", proc.what);
-                    }
-                    if signal == lifecycle::Signal::Kill {
-                        // Whatever left the group dies with it, the child itself included.
-                        let tree = self.tree_of(pid);
-                        process::signal_each(&tree, libc::SIGKILL);
-                    }
-                }
-            }
+            Action::Signal { child, signal } => self.signal_child(child, signal),
             // Rendered in batches, off the invocations' path (`log_events_due`).
-            Action::Event(event) => {
+            Action::Event(env, event) => {
                 if !self.report_waiters.is_empty() {
                     self.send_report(&event);
                 }
@@ -226,10 +139,12 @@ impl Reactor {
                         .core
                         .invocation(*request_id)
                         .is_some_and(|i| i.request.log_tail);
-                    self.tail = tail.then(|| (*request_id, Vec::new()));
+                    if tail {
+                        self.start_tail(*request_id, env);
+                    }
                 }
-                if self.tail.is_some() {
-                    self.tail_event(now, &event);
+                if !self.tails.is_empty() {
+                    self.tail_event(now, env, &event);
                 }
                 if self.hub.wants(&event) {
                     let memory = match &event {
@@ -238,43 +153,36 @@ impl Reactor {
                         }
                         _ => 0,
                     };
-                    self.hub.record_event(&self.ctx, now, &event, memory);
+                    self.hub.record_event(env, &self.ctx, now, &event, memory);
                 }
                 if !self.quiet && self.sink.is_shown() {
-                    self.events.push((now, event));
+                    self.events.push((now, env, event));
                     // In order with the diagnostic lines that follow (`Sink::write_at_once`).
                     if self.sink.is_at_once() {
                         self.log_events();
                     }
                 }
             }
-            Action::Freeze => {
-                self.thaw_now();
-                self.signal_frozen(Some(now));
-                self.hub.set_frozen(true);
-                log::debug!("environment frozen");
-            }
-            Action::Thaw => {
-                self.thaw_due = true;
-                self.hub.set_frozen(false);
-                log::debug!("environment thawed");
-            }
+            Action::Freeze(env) => self.freeze(now, env),
+            Action::Thaw(env) => self.thaw(env),
             Action::Finished => {
                 self.finished_at.get_or_insert(now);
             }
         }
     }
 
-    /// The environment may freeze: tells the core what is still on the wire.
-    pub(super) fn offer_freeze(&mut self, now: Micros) {
+    /// Environment `env` may freeze: tells the core what is still on the wire. (Replies not
+    /// yet written are counted for every environment: an invoker's connection belongs to
+    /// none, and the wait is a moment's.)
+    pub(super) fn offer_freeze(&mut self, now: Micros, env: lifecycle::EnvId) {
         let sources = &self.sources;
         self.unwritten
             .retain(|key| matches!(sources.get(*key), Some(Source::Conn(c)) if c.has_output()));
         let wire = lifecycle::Wire {
             unwritten_replies: self.unwritten.len(),
-            batches_in_flight: self.hub.in_flight(),
+            batches_in_flight: self.hub.in_flight(env),
         };
-        self.core.handle_wire(now, wire);
+        self.core.handle_wire(now, env, wire);
         self.drain(now);
     }
 
@@ -319,15 +227,14 @@ impl Reactor {
     }
 
     fn reply(&mut self, invoker: WaiterId, reply: InvokeReply) {
-        let log_result = match self.tail.take() {
-            Some((id, log)) if id == reply.request_id => Some(crate::base64::encode(
-                &log[log.len().saturating_sub(LOG_TAIL_BYTES)..],
-            )),
-            other => {
-                self.tail = other;
-                None
-            }
-        };
+        let tail = self
+            .tails
+            .iter()
+            .position(|(id, _, _)| *id == reply.request_id);
+        let log_result = tail.map(|i| {
+            let (_, _, log) = self.tails.swap_remove(i);
+            crate::base64::encode(&log[log.len().saturating_sub(LOG_TAIL_BYTES)..])
+        });
         if reply.timings.released.is_none() && !self.report_waiters.is_empty() {
             // Never released to the runtime: there will be no report.
             let id = reply.request_id;

@@ -11,7 +11,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use crate::config::{Config, ExtensionCommand};
-use crate::lifecycle::{ChildId, InitType, Role};
+use crate::lifecycle::{ChildId, EnvId, InitType, Role};
 use crate::process::{FunctionEnv, Launch};
 use crate::time::Micros;
 use crate::{lifecycle, process};
@@ -36,6 +36,8 @@ const EXIT_POLL: Micros = Micros(10_000);
 #[derive(Debug)]
 pub(super) struct ChildProc {
     pub(super) id: ChildId,
+    /// The environment it belongs to.
+    pub(super) env: EnvId,
     /// An extension (its lines are `extension` records), not the runtime.
     pub(super) extension: bool,
     /// `the runtime` or `extension NAME`, for messages.
@@ -57,6 +59,8 @@ pub(super) struct Launches {
     /// The external extensions, by the index [`Role::Extension`] carries.
     pub(super) extensions: Vec<ExtensionCommand>,
     pub(super) cwd: std::path::PathBuf,
+    /// The variables every environment's processes get; each environment sets its own Runtime
+    /// API and log stream in them.
     pub(super) env: FunctionEnv,
 }
 
@@ -141,13 +145,8 @@ pub(super) fn log_stream_name(epoch_us: u64, seed: u64) -> String {
 
 impl Launches {
     /// How to start `config`'s runtime and `extensions` (every external one, from the command
-    /// line and the extensions directory), with the Runtime API at `runtime_addr`.
-    pub(super) fn new(
-        config: &Config,
-        extensions: Vec<ExtensionCommand>,
-        runtime_addr: SocketAddr,
-        log_stream: String,
-    ) -> io::Result<Launches> {
+    /// line and the extensions directory).
+    pub(super) fn new(config: &Config, extensions: Vec<ExtensionCommand>) -> io::Result<Launches> {
         // The PATH the children will search, as `process::spawn` takes it.
         let path = config
             .env
@@ -183,12 +182,12 @@ impl Launches {
             extensions,
             cwd: task_root.clone(),
             env: FunctionEnv {
-                runtime_api: children_address(runtime_addr).to_string(),
+                runtime_api: String::new(),
                 function_name: config.function_name.clone(),
                 version: config.function_version.clone(),
                 memory_mb: config.memory_mb,
                 region: config.region.clone(),
-                log_stream,
+                log_stream: String::new(),
                 task_root: task_root.display().to_string(),
                 handler: config.effective_handler(),
                 max_concurrency: config.max_concurrency,
@@ -200,14 +199,64 @@ impl Launches {
 }
 
 impl Reactor {
-    pub(super) fn spawn_child(
+    /// Starts child `child` of `env` (the core's [`lifecycle::Action::Spawn`]).
+    #[inline(never)]
+    pub(super) fn spawn(
         &mut self,
         now: Micros,
+        env: EnvId,
+        child: ChildId,
+        role: Role,
+        init_type: InitType,
+    ) -> Result<(), String> {
+        if role == Role::Runtime && self.subreaper && self.alone(env) {
+            // A new environment starts with nothing left of the last one: the orphans its
+            // processes left (a runtime that exited, say) die now, as Lambda destroys a sandbox
+            // whole. (Orphans cannot be told apart by environment: with another environment
+            // running, they are left to the shutdown.)
+            let orphans = self.adopted_tree();
+            process::signal_each(&orphans, libc::SIGKILL);
+        }
+        self.spawn_child(now, env, child, role, init_type)
+    }
+
+    /// Signals child `child`'s process group (the core's [`lifecycle::Action::Signal`]).
+    #[inline(never)]
+    pub(super) fn signal_child(&mut self, child: ChildId, signal: lifecycle::Signal) {
+        let Some(proc) = self.children.iter_mut().find(|c| c.id == child && c.alive) else {
+            return;
+        };
+        // Its peak memory, while it can still be read: the REPORT of the invocation that ends
+        // with this signal is rendered after it has died.
+        if let Some(kib) = proc.rss.as_ref().and_then(process::PeakRss::read) {
+            proc.max_rss_kib = proc.max_rss_kib.max(kib);
+        }
+        let pid = proc.pid;
+        if let Err(e) = process::signal_group(pid, signal) {
+            log::warn!("cannot signal {} (pid {pid}): {e}", proc.what);
+        }
+        if signal == lifecycle::Signal::Kill {
+            // Whatever left the group dies with it, the child itself included.
+            let tree = self.tree_of(pid);
+            process::signal_each(&tree, libc::SIGKILL);
+        }
+    }
+
+    fn spawn_child(
+        &mut self,
+        now: Micros,
+        env: EnvId,
         child: ChildId,
         role: Role,
         init_type: InitType,
     ) -> Result<(), String> {
         let launch = &self.launch;
+        let io = &self.envs[env.index()];
+        let vars = FunctionEnv {
+            runtime_api: io.runtime_api.clone(),
+            log_stream: io.log_stream.clone(),
+            ..launch.env.clone()
+        };
         let (what, spec) = match role {
             Role::Runtime => {
                 let Some((program, args)) = &launch.runtime else {
@@ -217,7 +266,7 @@ impl Reactor {
                     program: program.clone(),
                     args: args.clone(),
                     cwd: launch.cwd.clone(),
-                    env: launch.env.runtime_vars(init_type),
+                    env: vars.runtime_vars(init_type),
                     remove: Vec::new(),
                     clean_env: launch.env.clean,
                     poll_exit: self.poll_exits,
@@ -232,7 +281,7 @@ impl Reactor {
                     program: ext.program.clone(),
                     args: ext.args.clone(),
                     cwd: launch.cwd.clone(),
-                    env: launch.env.extension_vars(init_type),
+                    env: vars.extension_vars(init_type),
                     remove: process::EXTENSIONS_DO_NOT_GET.to_vec(),
                     clean_env: launch.env.clean,
                     poll_exit: self.poll_exits,
@@ -286,6 +335,7 @@ impl Reactor {
         }
         self.children.push(ChildProc {
             id: child,
+            env,
             extension: matches!(role, Role::Extension(_)),
             what,
             pid: spawned.pid,
@@ -305,9 +355,12 @@ impl Reactor {
 
     /// Reads a child's output and logs it line by line; telemetry subscribers get each line.
     pub(super) fn child_output(&mut self, now: Micros, key: Key) {
-        let extension = match self.sources.get(key) {
+        let (extension, env) = match self.sources.get(key) {
             Some(Source::Output { child, .. }) => {
-                self.children.iter().any(|c| c.id == *child && c.extension)
+                match self.children.iter().find(|c| c.id == *child) {
+                    Some(c) => (c.extension, c.env),
+                    None => (false, EnvId(0)),
+                }
             }
             _ => return,
         };
@@ -320,7 +373,8 @@ impl Reactor {
             };
             let mut lines = LineOut {
                 sink: &mut self.sink,
-                tail: self.tail.as_mut().map(|(_, log)| log),
+                tails: &mut self.tails,
+                env,
                 hub: to_hub.then_some((&mut self.hub, &self.ctx)),
                 now,
                 extension,
@@ -399,9 +453,11 @@ impl Reactor {
         proc.rss = None;
         proc.max_rss_kib = proc.max_rss_kib.max(exit.max_rss_kib);
         log::debug!("{} (pid {}) exited: {}", proc.what, proc.pid, exit.status);
-        if !proc.extension && self.subreaper {
+        let (extension, env) = (proc.extension, proc.env);
+        if !extension && self.subreaper && self.alone(env) {
             // The runtime's exit ends its environment (as on Lambda, whatever the phase): the
-            // orphans its processes left die with it.
+            // orphans its processes left die with it. (They cannot be told apart by
+            // environment: with another environment running, they are left to the shutdown.)
             let orphans = self.adopted_tree();
             process::signal_each(&orphans, libc::SIGKILL);
         }
@@ -461,7 +517,7 @@ impl Reactor {
     }
 
     /// [`Self::adopted_tree`], appended to `out`; nothing when not a child subreaper.
-    fn adopted_into(&mut self, out: &mut Vec<i32>) {
+    pub(super) fn adopted_into(&mut self, out: &mut Vec<i32>) {
         if self.subreaper {
             let children = &self.children;
             self.walk

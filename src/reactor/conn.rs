@@ -9,6 +9,7 @@ use mio::net::TcpStream;
 use crate::api::exchange::{ResponseStream, Wait};
 use crate::api::{Listener, Rendered, Route};
 use crate::http::RequestDecoder;
+use crate::lifecycle::EnvId;
 use crate::time::Micros;
 
 /// While a connection waits for an answer, the client may pipeline more requests; past this many
@@ -46,6 +47,8 @@ pub(crate) enum State {
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) listener: Listener,
+    /// The environment whose Runtime API it came to (the first, on the invoke endpoint).
+    pub(crate) env: EnvId,
     pub(crate) decoder: RequestDecoder,
     pub(crate) state: State,
     /// When it was accepted: the oldest idle connection is the first closed when descriptors
@@ -122,10 +125,11 @@ impl Conn {
         (!(runtime && response_body)).then_some(Exposed::Request)
     }
 
-    pub(crate) fn new(stream: TcpStream, listener: Listener, opened: Micros) -> Conn {
+    pub(crate) fn new(stream: TcpStream, listener: Listener, env: EnvId, opened: Micros) -> Conn {
         Conn {
             stream,
             listener,
+            env,
             opened,
             decoder: RequestDecoder::new(),
             state: State::Reading,
@@ -333,7 +337,7 @@ mod tests {
         client.write_all(request).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut conn = Conn::new(server, Listener::Runtime, Micros::ZERO);
+        let mut conn = Conn::new(server, Listener::Runtime, EnvId(0), Micros::ZERO);
         let mut scratch = vec![0u8; 4096];
         // A short read emptied the queue: no second read, so the EOF behind it is unseen...
         assert!(!conn.read_some(&mut scratch, false));
@@ -351,7 +355,7 @@ mod tests {
         let (mut client, server) = pair();
         client.write_all(&[b'x'; 100]).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut conn = Conn::new(server, Listener::Runtime, Micros::ZERO);
+        let mut conn = Conn::new(server, Listener::Runtime, EnvId(0), Micros::ZERO);
         let mut scratch = vec![0u8; 10];
         let mut reads = 0;
         while conn.read_some(&mut scratch, false) {

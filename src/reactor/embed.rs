@@ -5,13 +5,16 @@
 use std::fmt::Write as _;
 
 use crate::api::exchange::{Answer, Invoked, Waiter};
-use crate::lifecycle::{InvokeReply, PlatformEvent};
+use crate::lifecycle::{EnvId, InvokeReply, PlatformEvent};
 use crate::simulator::control::{Command, Reply};
-use crate::simulator::results::{EnvState, InvocationReport, InvokeResponse, TelemetryCapture};
+use crate::simulator::results::{
+    EnvState, InvocationReport, InvokeResponse, State, TelemetryCapture,
+};
 use crate::time::Micros;
 use crate::{lifecycle, mailbox as mpsc};
 
 use super::Reactor;
+use super::environments::env_ids;
 
 /// How many `Event` outcomes are kept for the embedding API.
 const MAX_OUTCOMES: usize = 1000;
@@ -36,7 +39,7 @@ impl Reactor {
                 }) => {
                     let key = self.tickets.insert(TicketTx { tx: reply, stream });
                     let invoker = Waiter::Ticket(key.to_u64());
-                    match exchange!(self, now).invoke(invoker, request) {
+                    match exchange!(self, now, EnvId(0)).invoke(invoker, request) {
                         Invoked::Queued(id) => {
                             if let Some(report) = report {
                                 self.report_waiters.push((id, report));
@@ -55,7 +58,7 @@ impl Reactor {
                     self.drain(now);
                 }
                 Ok(Command::InvokeEvent { request, reply }) => {
-                    let response = match exchange!(self, now).invoke_event(request) {
+                    let response = match exchange!(self, now, EnvId(0)).invoke_event(request) {
                         Invoked::Answered(id, answer) => self.answered_at_once(now, id, &answer),
                         // Never: nobody waits for an `Event` invocation.
                         Invoked::Queued(id) => {
@@ -129,18 +132,25 @@ impl Reactor {
         InvokeResponse::from_rendered(&answer.render(&self.ctx), id, timings)
     }
 
-    fn env_state(&self) -> EnvState {
-        EnvState {
-            runtime_state: self.core.runtime_state(),
-            queued: self.core.queued(),
-            parked: self.core.parked(),
-            current: self.core.current_request().map(|id| id.to_string()),
-            in_flight: self.core.in_flight(),
-            extensions: self.core.extensions(),
-            initialized: self.core.is_initialized(),
-            idle: self.core.is_idle(),
-            frozen: self.core.is_frozen(),
-            shut_down: self.core.is_finished(),
+    fn env_state(&self) -> State {
+        let core = &self.core;
+        let environments = env_ids(self.envs.len())
+            .map(|env| EnvState {
+                runtime_api: self.envs[env.index()].addr,
+                runtime_state: core.runtime_state(env),
+                parked: core.parked(env),
+                current: core.current_request(env).map(|id| id.to_string()),
+                in_flight: core.in_flight(env),
+                extensions: core.extensions(env),
+                initialized: core.is_initialized(env),
+                idle: core.is_idle(env),
+                frozen: core.is_frozen(env),
+            })
+            .collect();
+        State {
+            queued: core.queued(),
+            environments,
+            shut_down: core.is_finished(),
         }
     }
 

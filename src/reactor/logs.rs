@@ -3,7 +3,8 @@
 //! asked for (`X-Amz-Log-Type: Tail`).
 
 use crate::api;
-use crate::lifecycle::{ChildId, PlatformEvent};
+use crate::id::RequestId;
+use crate::lifecycle::{ChildId, EnvId, PlatformEvent};
 use crate::time::Micros;
 
 use super::children::ChildProc;
@@ -18,11 +19,14 @@ pub(super) const LOG_TAIL_BYTES: usize = 4096;
 /// invocations per second holds about 300.
 const KEEP_EVENTS_CAPACITY: usize = 1024;
 
-/// Where a child's lines go: the log sink, and telemetry subscribers when there are any.
+/// Where a child's lines go: the log sink, the tails of its environment's invocations, and
+/// its environment's telemetry subscribers when there are any.
 pub(super) struct LineOut<'a> {
     pub(super) sink: &'a mut Sink,
-    /// The running invocation's log, when its invoker asked for the tail.
-    pub(super) tail: Option<&'a mut Vec<u8>>,
+    /// The logs of the running invocations whose invokers asked for the tail.
+    pub(super) tails: &'a mut [(RequestId, EnvId, Vec<u8>)],
+    /// The child's environment.
+    pub(super) env: EnvId,
     pub(super) hub: Option<(&'a mut crate::telemetry::Hub, &'a api::Context)>,
     pub(super) now: Micros,
     /// The child is an extension: its lines are `extension` records, not `function`.
@@ -34,10 +38,14 @@ impl LineOut<'_> {
     pub(super) fn emit(&mut self, line: &mut Vec<u8>) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
-        self.sink.untrusted_line(text);
-        if let Some(log) = &mut self.tail {
-            push_tail(log, text.as_bytes());
-            push_tail(log, b"\n");
+        self.sink.untrusted_line(self.env, text);
+        for (_, env, log) in self.tails.iter_mut() {
+            // With Managed Instances, several invocations run at once: each tail gets every
+            // line of the environment, there being no telling whose a line is.
+            if *env == self.env {
+                push_tail(log, text.as_bytes());
+                push_tail(log, b"\n");
+            }
         }
         if let Some((hub, ctx)) = &mut self.hub {
             let record = if self.extension {
@@ -45,7 +53,7 @@ impl LineOut<'_> {
             } else {
                 crate::telemetry::Record::Function(text.to_string())
             };
-            hub.record(ctx, self.now, record, 0);
+            hub.record(self.env, ctx, self.now, record, 0);
         }
         line.clear();
     }
@@ -82,17 +90,32 @@ pub(super) fn push_tail(log: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 impl Reactor {
-    /// Appends `event`'s log lines to the tail of the invocation that asked for it.
+    /// Keeps the log of invocation `request_id` of `env`, whose invoker asked for its tail.
     #[inline(never)]
-    pub(super) fn tail_event(&mut self, now: Micros, event: &PlatformEvent) {
+    pub(super) fn start_tail(&mut self, request_id: RequestId, env: EnvId) {
+        // A tail whose invocation has ended was answered with it, or its invoker left: either
+        // way it is done.
+        let core = &self.core;
+        self.tails
+            .retain(|(id, _, _)| core.invocation(*id).is_some());
+        self.tails.push((request_id, env, Vec::new()));
+    }
+
+    /// Appends `env`'s `event` to the tails of the invocations that asked for one: an event
+    /// of an invocation to its own, any other to every tail of the environment.
+    #[inline(never)]
+    pub(super) fn tail_event(&mut self, now: Micros, env: EnvId, event: &PlatformEvent) {
         let memory = match event {
             PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
             _ => None,
         };
         self.lines.clear();
         api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
-        if let Some((_, log)) = &mut self.tail {
-            push_tail(log, self.lines.as_bytes());
+        let of = event.request_id();
+        for (id, e, log) in &mut self.tails {
+            if *e == env && of.is_none_or(|of| of == *id) {
+                push_tail(log, self.lines.as_bytes());
+            }
         }
     }
 
@@ -127,7 +150,7 @@ impl Reactor {
         let mut events = std::mem::take(&mut self.events);
         // One read of the runtime's peak RSS serves the whole batch.
         let mut memory_of: Option<(Option<ChildId>, Option<u64>)> = None;
-        for (at, event) in events.drain(..) {
+        for (at, env, event) in events.drain(..) {
             let memory = match &event {
                 PlatformEvent::Report { runtime, .. } => match memory_of {
                     Some((child, mb)) if child == *runtime => mb,
@@ -141,7 +164,7 @@ impl Reactor {
             };
             self.lines.clear();
             api::logs::write_event(&mut self.lines, &self.ctx, &event, at, memory);
-            self.sink.lines(&self.lines);
+            self.sink.lines(env, &self.lines);
         }
         // A batch that grew unusually large (the reactor was held up) gives its memory back.
         if events.capacity() > KEEP_EVENTS_CAPACITY {
@@ -151,7 +174,8 @@ impl Reactor {
     }
 
     /// The environment's peak memory for a report: the runtime `child`'s, plus each live
-    /// extension's, as Lambda counts the whole sandbox (a sum of peaks: an upper bound).
+    /// extension's of its environment, as Lambda counts the whole sandbox (a sum of peaks: an
+    /// upper bound).
     pub(super) fn max_memory_mb(&self, child: Option<ChildId>) -> Option<u64> {
         let peak = |proc: &ChildProc| {
             let live = proc
@@ -165,7 +189,7 @@ impl Reactor {
         let extensions: u64 = self
             .children
             .iter()
-            .filter(|c| c.extension && c.alive)
+            .filter(|c| c.extension && c.alive && c.env == runtime.env)
             .map(peak)
             .sum();
         Some((peak(runtime) + extensions).div_ceil(1024))

@@ -17,6 +17,7 @@
 //! - `embed`: the embedding API's commands, and its callers waiting for states and events;
 //! - `subscribers`: delivering telemetry batches to Telemetry and Logs API subscribers;
 //! - `children`: spawning the function's processes, their output and their exits;
+//! - `environments`: each execution environment's Runtime API listener, variables and freeze;
 //! - `logs`: lifecycle lines, the function's output lines, and the invoker's log tail;
 //! - `conn`, `outbound`, `sink`, `slab`: a connection, a subscriber's connection, the log sink,
 //!   and the slab of sources, each with no knowledge of the reactor.
@@ -24,9 +25,10 @@
 /// A request's view of the simulator ([`crate::api::exchange::Exchange`]), borrowed field by field so that a
 /// connection can stay borrowed beside it.
 macro_rules! exchange {
-    ($reactor:ident, $now:expr) => {
+    ($reactor:ident, $now:expr, $env:expr) => {
         crate::api::exchange::Exchange {
             now: $now,
+            env: $env,
             core: &mut $reactor.core,
             hub: &mut $reactor.hub,
             ctx: &$reactor.ctx,
@@ -39,6 +41,7 @@ mod actions;
 mod children;
 mod conn;
 mod embed;
+mod environments;
 mod logs;
 mod outbound;
 mod requests;
@@ -60,7 +63,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::api::{self, Listener};
 use crate::config::Config;
-use crate::lifecycle::{ChildId, Lifecycle, PlatformEvent};
+use crate::lifecycle::{ChildId, EnvId, Lifecycle, PlatformEvent};
 use crate::mailbox as mpsc;
 use crate::simulator::control::{Command, Control, EventTest, Reply};
 use crate::simulator::results::{Awaited, InvokeResponse};
@@ -71,17 +74,20 @@ pub(crate) use sink::Sink;
 use slab::{Key, Slab};
 
 use actions::Deferred;
-use children::{ChildProc, Launches, log_stream_name};
+use children::{ChildProc, Launches, children_address, log_stream_name};
 use embed::TicketTx;
+use environments::{EnvIo, env_ids};
 
 const INVOKE_LISTENER: Token = Token(0);
-const RUNTIME_LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const STOP: Token = Token(3);
 const SINK: Token = Token(4);
 const TIMER: Token = Token(5);
 /// Slab entries use tokens from here on: `Token(FIRST_SOURCE + index)`.
 const FIRST_SOURCE: usize = 16;
+/// Environment `i`'s Runtime API listener is `Token(RUNTIME_LISTENERS + i)`, above any slab
+/// entry's.
+const RUNTIME_LISTENERS: usize = usize::MAX / 2;
 
 /// How long, after shutdown finished, pending responses may take to flush.
 const FINAL_FLUSH: Micros = Micros::from_secs(1);
@@ -119,9 +125,9 @@ pub(crate) struct Reactor {
     core: Lifecycle,
     ctx: api::Context,
     invoke_listener: TcpListener,
-    runtime_listener: TcpListener,
     invoke_addr: SocketAddr,
-    runtime_addr: SocketAddr,
+    /// Each execution environment's listener, variables and freeze, by [`EnvId`].
+    envs: Vec<EnvIo>,
     sources: Slab<Source>,
     tickets: Slab<TicketTx>,
     commands: mpsc::Receiver<Command>,
@@ -146,9 +152,9 @@ pub(crate) struct Reactor {
     sweep_at: Option<Micros>,
     /// Runtime connections whose stream is paused by the shaping, and until when.
     throttled: Vec<(Micros, Key)>,
-    /// The log of the running invocation, if its invoker asked for the tail
-    /// (`X-Amz-Log-Type: Tail`): START, the lines, END, REPORT.
-    tail: Option<(crate::id::RequestId, Vec<u8>)>,
+    /// The log of each running invocation whose invoker asked for the tail
+    /// (`X-Amz-Log-Type: Tail`): START, its environment's lines, END, REPORT.
+    tails: Vec<(crate::id::RequestId, EnvId, Vec<u8>)>,
     /// `Event` invocations handed out, for their invokers' ids.
     events_invoked: u64,
     /// The last outcomes of `Event` invocations, oldest first.
@@ -169,18 +175,13 @@ pub(crate) struct Reactor {
     read_buf: Vec<u8>,
     lines: String,
     /// Lifecycle events waiting to be rendered as log lines, in batches (`log_events_due`).
-    events: Vec<(Micros, PlatformEvent)>,
+    events: Vec<(Micros, EnvId, PlatformEvent)>,
     /// When the waiting events are rendered.
     events_due: Option<Micros>,
     deferred: VecDeque<Deferred>,
     /// Connections that were left with part of an invocation's reply to write (the invoker's
     /// answer, the runtime's 202): no freeze until they are written (`offer_freeze`).
     unwritten: Vec<Key>,
-    /// The core has thawed the environment; SIGCONT goes once the actions that came with the
-    /// thaw are carried out (`drain`'s end), so that the bytes they write wait in the stopped
-    /// processes' sockets. A runtime woken by SIGCONT before its `/next` answer would sleep
-    /// again, then wake for the answer: two wake-ups instead of one.
-    thaw_due: bool,
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
     finished_at: Option<Micros>,
@@ -195,12 +196,6 @@ pub(crate) struct Reactor {
     /// lambda-sim is a child subreaper (the CLI makes it one): its own children that it did not
     /// spawn are orphans of the function's processes.
     subreaper: bool,
-    /// The processes stopped one by one at the last freeze (`signal_frozen`).
-    frozen_strays: Vec<i32>,
-    /// When `/proc` was last walked for them...
-    strays_walked: Option<Micros>,
-    /// ...and when the walk a freeze skipped is due, if the environment is still frozen then.
-    stray_walk_due: Option<Micros>,
     /// The buffers of every walk of `/proc`.
     walk: crate::process::ProcWalk,
 }
@@ -234,9 +229,18 @@ impl Reactor {
                 })
         };
         let mut invoke_listener = bind(config.invoke_addr, "invoke endpoint")?;
-        let mut runtime_listener = bind(config.runtime_api_addr, "Runtime API")?;
         let invoke_addr = invoke_listener.local_addr()?;
-        let runtime_addr = runtime_listener.local_addr()?;
+        // The first environment's Runtime API where asked; the others' on free ports of the
+        // same address.
+        let mut runtime_listeners = Vec::with_capacity(config.concurrency.max(1));
+        for i in 0..config.concurrency.max(1) {
+            let mut addr = config.runtime_api_addr;
+            if i > 0 {
+                addr.set_port(0);
+            }
+            runtime_listeners.push(bind(addr, "Runtime API")?);
+        }
+        let runtime_addr = runtime_listeners[0].local_addr()?;
         for (addr, what) in [
             (invoke_addr, "invoke endpoint"),
             (runtime_addr, "Runtime API"),
@@ -249,7 +253,9 @@ impl Reactor {
         let poll = Poll::new()?;
         let registry = poll.registry();
         registry.register(&mut invoke_listener, INVOKE_LISTENER, Interest::READABLE)?;
-        registry.register(&mut runtime_listener, RUNTIME_LISTENER, Interest::READABLE)?;
+        for (i, listener) in runtime_listeners.iter_mut().enumerate() {
+            registry.register(listener, Token(RUNTIME_LISTENERS + i), Interest::READABLE)?;
+        }
         let waker = Arc::new(Waker::new(registry, WAKER)?);
         let (tx, rx) = mpsc::channel();
 
@@ -259,6 +265,9 @@ impl Reactor {
         let (mut sink, lines_rx) = Sink::new(config.log_output);
         if log::max_level() >= log::LevelFilter::Info {
             sink.write_at_once();
+        }
+        if config.concurrency > 1 {
+            sink.tag_environments();
         }
         if let Some(fd) = sink.nonblocking_fd() {
             let watched =
@@ -272,22 +281,29 @@ impl Reactor {
         let extensions = config.all_extensions()?;
         let core = Lifecycle::new(config.lifecycle(&extensions, seed, epoch_us), Micros::ZERO);
         let mut ctx = api::Context::of(config, epoch_us);
-        ctx.listeners = vec![invoke_addr, runtime_addr];
-        let launch = Launches::new(
-            config,
-            extensions,
-            runtime_addr,
-            log_stream_name(epoch_us, seed),
-        )?;
+        ctx.listeners = vec![invoke_addr];
+        let mut envs = Vec::with_capacity(runtime_listeners.len());
+        for (i, listener) in runtime_listeners.into_iter().enumerate() {
+            let addr = listener.local_addr()?;
+            ctx.listeners.push(addr);
+            // Each environment's stream has a name of its own, as on Lambda.
+            let log_stream = log_stream_name(epoch_us, seed.wrapping_add(i as u64));
+            envs.push(EnvIo::new(
+                listener,
+                addr,
+                children_address(addr).to_string(),
+                log_stream,
+            ));
+        }
+        let launch = Launches::new(config, extensions)?;
         let reactor = Reactor {
             poll,
             start,
             core,
             ctx,
             invoke_listener,
-            runtime_listener,
             invoke_addr,
-            runtime_addr,
+            envs,
             sources: Slab::default(),
             tickets: Slab::default(),
             commands: rx,
@@ -318,12 +334,11 @@ impl Reactor {
             events_due: None,
             deferred: VecDeque::new(),
             unwritten: Vec::new(),
-            thaw_due: false,
             stream_limits: config.streaming,
             timeouts: config.timeouts,
             sweep_at: None,
             throttled: Vec::new(),
-            tail: None,
+            tails: Vec::new(),
             events_invoked: 0,
             outcomes: VecDeque::new(),
             outcome_waiters: Vec::new(),
@@ -334,10 +349,7 @@ impl Reactor {
             accept_blocked: false,
             fd_warned: false,
             subreaper: crate::sys::is_child_subreaper(),
-            frozen_strays: Vec::new(),
-            strays_walked: None,
             walk: crate::process::ProcWalk::default(),
-            stray_walk_due: None,
         };
         Ok((
             reactor,
@@ -354,9 +366,9 @@ impl Reactor {
         self.invoke_addr
     }
 
-    /// The Runtime API's bound address.
+    /// The first environment's Runtime API's bound address.
     pub(crate) fn runtime_api_addr(&self) -> SocketAddr {
-        self.runtime_addr
+        self.envs[0].addr
     }
 
     /// Watches `fd` (a signalfd, for the CLI): each signal read from it begins shutdown, and a
@@ -420,8 +432,10 @@ impl Reactor {
             }
             self.release_throttled(now);
             self.pump_telemetry(now);
-            if self.core.may_freeze() {
-                self.offer_freeze(now);
+            for env in env_ids(self.envs.len()) {
+                if self.core.may_freeze(env) {
+                    self.offer_freeze(now, env);
+                }
             }
             self.answer_state_waiters();
             self.answer_event_waiters();
@@ -482,7 +496,7 @@ impl Reactor {
             self.exit_poll_at,
             self.hub.poll_timeout(),
             self.sweep_at,
-            self.stray_walk_due,
+            self.stray_walk_due(),
         ]
         .into_iter()
         .flatten()
@@ -491,8 +505,13 @@ impl Reactor {
 
     fn on_event(&mut self, now: Micros, event: &mio::event::Event) {
         match event.token() {
-            INVOKE_LISTENER => self.accept(now, Listener::Invoke),
-            RUNTIME_LISTENER => self.accept(now, Listener::Runtime),
+            INVOKE_LISTENER => self.accept(now, Listener::Invoke, EnvId(0)),
+            Token(t) if t >= RUNTIME_LISTENERS => {
+                let env = t - RUNTIME_LISTENERS;
+                if env < self.envs.len() {
+                    self.accept(now, Listener::Runtime, EnvId(env as u16));
+                }
+            }
             WAKER => self.on_commands(now),
             STOP => self.on_signal(now),
             SINK => {

@@ -14,9 +14,11 @@ use crate::api;
 use crate::api::Listener;
 use crate::api::exchange::{Begin, Cut, Outcome, Wait, Waiter};
 use crate::http::{CONTINUE, Event, Framing, ParseError};
+use crate::lifecycle::EnvId;
 use crate::time::Micros;
 
 use super::conn::{Conn, Exposed, State};
+use super::environments::env_ids;
 use super::slab::Key;
 use super::{FIRST_SOURCE, Reactor, Source, conn};
 
@@ -34,7 +36,7 @@ pub(super) const FRESH_GRACE: Micros = Micros::from_secs(10);
 pub(super) const FD_RESERVE: usize = 64;
 
 impl Reactor {
-    pub(super) fn accept(&mut self, now: Micros, listener: Listener) {
+    pub(super) fn accept(&mut self, now: Micros, listener: Listener, env: EnvId) {
         loop {
             if self.sources.len() >= self.fd_budget && !self.evict_idle() {
                 // Left in the backlog, accepted once a descriptor is free (`accept_blocked`).
@@ -43,12 +45,12 @@ impl Reactor {
             }
             let accepted = match listener {
                 Listener::Invoke => self.invoke_listener.accept(),
-                Listener::Runtime => self.runtime_listener.accept(),
+                Listener::Runtime => self.envs[env.index()].listener.accept(),
             };
             match accepted {
                 Ok((stream, peer)) => {
                     log::debug!("{listener:?}: connection from {peer}");
-                    if let Some(key) = self.add_conn(now, stream, listener) {
+                    if let Some(key) = self.add_conn(now, stream, listener, env) {
                         self.sweep_at.get_or_insert(now + self.sweep_period());
                         // Bytes may already be waiting; readiness for them was reported before
                         // we registered.
@@ -118,17 +120,25 @@ impl Reactor {
     pub(super) fn accept_waiting(&mut self, now: Micros) {
         if self.accept_blocked && self.sources.len() < self.fd_budget {
             self.accept_blocked = false;
-            self.accept(now, Listener::Runtime);
-            self.accept(now, Listener::Invoke);
+            for env in env_ids(self.envs.len()) {
+                self.accept(now, Listener::Runtime, env);
+            }
+            self.accept(now, Listener::Invoke, EnvId(0));
         }
     }
 
-    fn add_conn(&mut self, now: Micros, stream: TcpStream, listener: Listener) -> Option<Key> {
+    fn add_conn(
+        &mut self,
+        now: Micros,
+        stream: TcpStream,
+        listener: Listener,
+        env: EnvId,
+    ) -> Option<Key> {
         // Small request/response exchanges: Nagle's algorithm would add up to 40 ms of delay.
         let _ = stream.set_nodelay(true);
         let key = self
             .sources
-            .insert(Source::Conn(Conn::new(stream, listener, now)));
+            .insert(Source::Conn(Conn::new(stream, listener, env, now)));
         let token = Token(FIRST_SOURCE + key.index as usize);
         let Some(Source::Conn(conn)) = self.sources.get_mut(key) else {
             return None;
@@ -230,7 +240,7 @@ impl Reactor {
             Framing::None | Framing::Chunked => true,
             Framing::Length(n) => n <= conn::MAX_DISCARD_BYTES,
         };
-        let begin = exchange!(self, now).begin(conn.listener, &head);
+        let begin = exchange!(self, now, conn.env).begin(conn.listener, &head);
         match begin {
             Begin::Refused(answer) => {
                 if has_body && small_body && !expect_continue {
@@ -258,7 +268,11 @@ impl Reactor {
                 }
                 Err(e) => {
                     // A declared length over the limit: refused before any byte of the body.
-                    exchange!(self, now).cut_short(Some(route), stream, Cut::TooLarge { limit });
+                    exchange!(self, now, conn.env).cut_short(
+                        Some(route),
+                        stream,
+                        Cut::TooLarge { limit },
+                    );
                     let listener = conn.listener;
                     conn.close_after = true;
                     conn.answer(|out, close| api::parse_error(listener, e).write(out, close));
@@ -288,8 +302,13 @@ impl Reactor {
         };
         let stream = conn.streaming.take();
         let waiter = Waiter::Conn(key.to_u64());
-        let outcome =
-            exchange!(self, now).complete(conn.listener, waiter, route, stream, &mut conn.decoder);
+        let outcome = exchange!(self, now, conn.env).complete(
+            conn.listener,
+            waiter,
+            route,
+            stream,
+            &mut conn.decoder,
+        );
         let ctx = &self.ctx;
         match outcome {
             Outcome::Answer(answer) => {
@@ -328,7 +347,7 @@ impl Reactor {
         // A runtime's chunked response that outgrew the limit still ends its invocation.
         if let ParseError::BodyTooLarge { limit } = error {
             let stream = conn.streaming.take();
-            exchange!(self, now).cut_short(route, stream, Cut::TooLarge { limit });
+            exchange!(self, now, conn.env).cut_short(route, stream, Cut::TooLarge { limit });
         }
         let listener = conn.listener;
         conn.close_after = true;
@@ -355,7 +374,7 @@ impl Reactor {
                 }
                 State::Reading if conn.decoder.is_reading_body() => {
                     let (route, stream) = (conn.route.take(), conn.streaming.take());
-                    exchange!(self, now).cut_short(route, stream, Cut::Truncated);
+                    exchange!(self, now, conn.env).cut_short(route, stream, Cut::Truncated);
                 }
                 State::Reading | State::Closing => {}
             }
@@ -482,7 +501,7 @@ impl Reactor {
             Exposed::Request => {
                 // A runtime's response cut short by its own slowness ends its invocation.
                 let (route, stream) = (conn.route.take(), conn.streaming.take());
-                exchange!(self, now).cut_short(route, stream, Cut::Truncated);
+                exchange!(self, now, conn.env).cut_short(route, stream, Cut::Truncated);
                 let answer = api::request_timeout(conn.listener, self.timeouts.request);
                 conn.close_after = true;
                 conn.answer(|out, close| answer.write(out, close));

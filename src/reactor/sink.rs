@@ -13,6 +13,7 @@ use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use crate::config::{CAPTURE_LINES, LogOutput};
+use crate::lifecycle::EnvId;
 use crate::mailbox::{Receiver, SyncSender, TrySendError, sync_channel};
 use crate::time::Micros;
 
@@ -75,6 +76,11 @@ pub(crate) struct Sink {
     /// The target is a terminal: the function's control characters are shown, not obeyed
     /// (`untrusted_line`).
     terminal: bool,
+    /// Several environments: each of their lines says which one it came from (`[env 2] `),
+    /// as each has a log stream of its own on Lambda (`env_line`).
+    tagged: bool,
+    /// Where a tagged line is put together.
+    scratch: String,
 }
 
 impl Sink {
@@ -98,6 +104,8 @@ impl Sink {
             blocked: false,
             at_once: false,
             terminal,
+            tagged: false,
+            scratch: String::new(),
         };
         (sink, rx)
     }
@@ -170,9 +178,9 @@ impl Sink {
     /// as `journalctl` and `less` show them: a line must not retitle the window, clear the
     /// screen, overwrite a line with a bare CR, or make the terminal type an answer into its
     /// input. Written to a file or a pipe, the line is kept as it is.
-    pub(crate) fn untrusted_line(&mut self, line: &str) {
+    pub(crate) fn untrusted_line(&mut self, env: EnvId, line: &str) {
         if !self.terminal || !line.chars().any(is_escaped) {
-            return self.line(line);
+            return self.env_line(env, line);
         }
         let mut shown = String::with_capacity(line.len() + 16);
         for c in line.chars() {
@@ -182,14 +190,31 @@ impl Sink {
                 shown.push(c);
             }
         }
-        self.line(&shown);
+        self.env_line(env, &shown);
     }
 
-    /// Queues text made of whole lines, each ending in `\n`.
-    pub(crate) fn lines(&mut self, text: &str) {
+    /// Queues text made of whole lines, each ending in `\n`, from environment `env`.
+    pub(crate) fn lines(&mut self, env: EnvId, text: &str) {
         for line in text.lines() {
-            self.line(line);
+            self.env_line(env, line);
         }
+    }
+
+    /// Tags every line of an environment with its number from now on (several environments).
+    pub(crate) fn tag_environments(&mut self) {
+        self.tagged = true;
+    }
+
+    /// Queues a line from environment `env`: tagged with it when there are several.
+    pub(crate) fn env_line(&mut self, env: EnvId, line: &str) {
+        if !self.tagged {
+            return self.line(line);
+        }
+        let mut tagged = std::mem::take(&mut self.scratch);
+        tagged.clear();
+        let _ = write!(tagged, "[env {}] {line}", env.index() + 1);
+        self.line(&tagged);
+        self.scratch = tagged;
     }
 
     /// When pending lines are due to be written, for the reactor's poll timeout.
@@ -331,6 +356,8 @@ mod tests {
             blocked: false,
             at_once: false,
             terminal: false,
+            tagged: false,
+            scratch: String::new(),
         };
         (sink, theirs)
     }
@@ -402,7 +429,7 @@ mod tests {
     fn on_a_terminal_the_functions_control_characters_are_shown_not_obeyed() {
         let hostile = "title\u{1b}]0;pwned\u{7}, clear\u{1b}[2J, \rREPORT fake, nul\0, del\u{7f}, csi\u{9b}, tab\tok";
         let (mut sink, mut reader) = sink();
-        sink.untrusted_line(hostile);
+        sink.untrusted_line(EnvId(0), hostile);
         sink.flush();
         assert_eq!(
             read_all(&mut reader),
@@ -411,7 +438,7 @@ mod tests {
         );
         let (mut sink, mut reader) = self::sink();
         sink.terminal = true;
-        sink.untrusted_line(hostile);
+        sink.untrusted_line(EnvId(0), hostile);
         sink.line("lambda-sim's own \u{1b}[1mline");
         sink.flush();
         assert_eq!(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mio::Waker;
 
-use super::results::{Awaited, EnvState, InvocationReport, InvokeResponse, TelemetryCapture};
+use super::results::{Awaited, InvocationReport, InvokeResponse, State, TelemetryCapture};
 use crate::lifecycle::InvokeRequest;
 use crate::mailbox as mpsc;
 
@@ -23,7 +23,7 @@ impl std::fmt::Debug for EventTest {
 #[derive(Debug)]
 pub(crate) enum Reply {
     Response(InvokeResponse),
-    State(EnvState),
+    State(State),
     /// `None` for an invocation that never reached the runtime.
     Report(Option<InvocationReport>),
     Telemetry(TelemetryCapture),

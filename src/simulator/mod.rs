@@ -18,7 +18,7 @@ pub(crate) mod control;
 pub(crate) mod results;
 
 use control::{Command, Control, EventTest, Reply};
-pub use results::{Awaited, EnvState, InvocationReport, InvokeResponse, TelemetryCapture};
+pub use results::{Awaited, EnvState, InvocationReport, InvokeResponse, State, TelemetryCapture};
 
 /// Entry point of the embedding API.
 ///
@@ -219,6 +219,16 @@ impl Builder {
     /// Initialise at start-up rather than on the first invocation.
     pub fn eager_init(mut self, eager: bool) -> Builder {
         self.config.eager_init = eager;
+        self
+    }
+
+    /// Up to `n` execution environments at once (Lambda's concurrency for the function;
+    /// default 1): an invocation goes to an idle environment, the first in order, else starts
+    /// a new one while fewer than `n` exist, else waits. Each has its own runtime, extensions,
+    /// Runtime API, log stream, init, freeze and reset. With [`Builder::eager_init`], all `n`
+    /// initialise at start-up.
+    pub fn concurrency(mut self, n: usize) -> Builder {
+        self.config.concurrency = n.max(1);
         self
     }
 
@@ -495,9 +505,10 @@ impl Handle {
         }
     }
 
-    /// A snapshot of the environment: the runtime's state, queued invocations, parked `/next`
-    /// calls. Handy to wait for a runtime to be ready before measuring.
-    pub fn state(&self) -> Result<EnvState, Stopped> {
+    /// A snapshot of the simulator: queued invocations, and each environment's runtime state,
+    /// invocations in flight, parked `/next` calls, extensions. Handy to wait for a runtime to
+    /// be ready before measuring.
+    pub fn state(&self) -> Result<State, Stopped> {
         let (reply, rx) = mpsc::channel();
         if !self.control.send(Command::State(reply)) {
             return Err(Stopped);
@@ -505,11 +516,11 @@ impl Handle {
         rx.recv().map_err(|_| Stopped).and_then(Reply::into_state)
     }
 
-    /// Waits, at most `timeout`, until the environment reaches `state`, and returns the
-    /// snapshot taken at that moment; `Ok(None)` if it did not in time. Race-free: the
-    /// simulator checks after every step, so a state that lasts only between two inputs is
-    /// still seen.
-    pub fn wait_for(&self, state: Awaited, timeout: Duration) -> Result<Option<EnvState>, Stopped> {
+    /// Waits, at most `timeout`, until the environments reach `state` (each that has started,
+    /// and at least one), and returns the snapshot taken at that moment; `Ok(None)` if they
+    /// did not in time. Race-free: the simulator checks after every step, so a state that
+    /// lasts only between two inputs is still seen.
+    pub fn wait_for(&self, state: Awaited, timeout: Duration) -> Result<Option<State>, Stopped> {
         let (reply, rx) = mpsc::channel();
         if !self.control.send(Command::WaitFor(state, reply)) {
             return Err(Stopped);
@@ -568,9 +579,9 @@ impl Handle {
         }
     }
 
-    /// The registered extensions, in registration order.
+    /// The extensions registered in the first environment, in registration order.
     pub fn extensions(&self) -> Result<Vec<crate::lifecycle::ExtensionInfo>, Stopped> {
-        Ok(self.state()?.extensions)
+        Ok(self.state()?.first().extensions.clone())
     }
 
     /// Where the Runtime API listens (`AWS_LAMBDA_RUNTIME_API`).
@@ -698,7 +709,7 @@ impl Reply {
         }
     }
 
-    fn into_state(self) -> Result<EnvState, Stopped> {
+    fn into_state(self) -> Result<State, Stopped> {
         match self {
             Reply::State(s) => Ok(s),
             _ => Err(Stopped),

@@ -144,13 +144,63 @@ impl InvocationReport {
     }
 }
 
-/// A snapshot of the environment, as the core sees it.
+/// A snapshot of the simulator, as the core sees it: its queue and every execution
+/// environment ([`Handle::state`](crate::Handle::state)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Invocations waiting for an environment.
+    pub queued: usize,
+    /// Every execution environment, in order ([`Builder::concurrency`](crate::Builder::concurrency)
+    /// of them; one that has not been needed yet is `NotStarted`).
+    pub environments: Vec<EnvState>,
+    /// Whether shutdown has completed.
+    pub shut_down: bool,
+}
+
+impl State {
+    /// The first environment (the only one, unless [`Builder::concurrency`](crate::Builder::concurrency) says more).
+    pub fn first(&self) -> &EnvState {
+        &self.environments[0]
+    }
+
+    /// Whether every environment that has started is initialised, and at least one is.
+    pub fn all_initialized(&self) -> bool {
+        self.environments.iter().any(|e| e.initialized)
+            && self
+                .environments
+                .iter()
+                .all(|e| e.initialized || e.runtime_state == "NotStarted")
+    }
+
+    /// Whether nothing is queued, and every environment that has started is idle (at least
+    /// one).
+    pub fn all_idle(&self) -> bool {
+        self.queued == 0
+            && self.environments.iter().any(|e| e.idle)
+            && self
+                .environments
+                .iter()
+                .all(|e| e.idle || e.runtime_state == "NotStarted")
+    }
+
+    /// Whether every environment that has started is frozen (at least one).
+    pub fn all_frozen(&self) -> bool {
+        self.environments.iter().any(|e| e.frozen)
+            && self
+                .environments
+                .iter()
+                .all(|e| e.frozen || e.runtime_state == "NotStarted")
+    }
+}
+
+/// A snapshot of one execution environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvState {
-    /// The runtime's state as rapid names it (`Started`, `Ready`, `Running`, ...).
+    /// Its Runtime API's address (`AWS_LAMBDA_RUNTIME_API` for its processes).
+    pub runtime_api: std::net::SocketAddr,
+    /// The runtime's state as rapid names it (`NotStarted`, `Started`, `Ready`, `Running`,
+    /// ...).
     pub runtime_state: &'static str,
-    /// Invocations waiting for the environment.
-    pub queued: usize,
     /// Runtime `/next` calls parked.
     pub parked: usize,
     /// The request id of the invocation with the runtime, if any (with Managed Instances, the
@@ -168,11 +218,10 @@ pub struct EnvState {
     pub idle: bool,
     /// Whether the runtime and extensions are frozen (SIGSTOP) between invocations.
     pub frozen: bool,
-    /// Whether shutdown has completed.
-    pub shut_down: bool,
 }
 
-/// A lifecycle state to wait for with [`Handle::wait_for`](crate::Handle::wait_for).
+/// A lifecycle state to wait for with [`Handle::wait_for`](crate::Handle::wait_for). With
+/// several environments, each holds for every environment that has started (and at least one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Awaited {
     /// The environment is initialised: runtime and every extension ready.
@@ -190,11 +239,11 @@ pub enum Awaited {
 }
 
 impl Awaited {
-    pub(crate) fn reached(self, state: &EnvState) -> bool {
+    pub(crate) fn reached(self, state: &State) -> bool {
         match self {
-            Awaited::Initialized => state.initialized,
-            Awaited::Idle => state.idle,
-            Awaited::Frozen => state.frozen,
+            Awaited::Initialized => state.all_initialized(),
+            Awaited::Idle => state.all_idle(),
+            Awaited::Frozen => state.all_frozen(),
             Awaited::ShutDown => state.shut_down,
         }
     }

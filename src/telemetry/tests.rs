@@ -7,6 +7,9 @@ use crate::id::{Rng, TraceId};
 use crate::lifecycle::{InitPhase, InitType, Status};
 use crate::telemetry::batch::Buffering;
 
+/// The one environment of these tests.
+const E0: EnvId = EnvId(0);
+
 const MS: u64 = 1_000;
 
 fn ctx() -> Context {
@@ -67,23 +70,25 @@ fn types_in(batch: &Batch) -> Vec<String> {
 fn a_subscriber_during_init_sees_it_from_the_start() {
     let ctx = ctx();
     let mut hub = Hub::new();
-    hub.record(&ctx, Micros(0), init_start(), 0);
+    hub.record(E0, &ctx, Micros(0), init_start(), 0);
     hub.record(
+        E0,
         &ctx,
         Micros(MS),
         Record::Extension("ext: starting".into()),
         0,
     );
     hub.record(
+        E0,
         &ctx,
         Micros(2 * MS),
         Record::Function("runtime: hello".into()),
         0,
     );
-    assert_eq!(hub.replayable(), 3);
-    let id = hub.subscribe(&ctx, Micros(3 * MS), "logger", subscription(ALL, 9));
-    hub.record(&ctx, Micros(4 * MS), init_done(), 0);
-    assert_eq!(hub.replayable(), 0, "the replay ends with the init");
+    assert_eq!(hub.replayable(E0), 3);
+    let id = hub.subscribe(E0, &ctx, Micros(3 * MS), "logger", subscription(ALL, 9));
+    hub.record(E0, &ctx, Micros(4 * MS), init_done(), 0);
+    assert_eq!(hub.replayable(E0), 0, "the replay ends with the init");
     // 25 ms after the first record it received (replayed records keep their own time).
     assert_eq!(hub.poll_timeout(), Some(Micros(25 * MS)));
     let (who, batch) = hub.poll_batch(&ctx, Micros(25 * MS)).unwrap();
@@ -111,20 +116,27 @@ fn a_subscriber_during_init_sees_it_from_the_start() {
 fn a_second_subscriber_sees_the_first_ones_subscription_and_only_its_types() {
     let ctx = ctx();
     let mut hub = Hub::new();
-    hub.record(&ctx, Micros(0), init_start(), 0);
-    hub.subscribe(&ctx, Micros(MS), "first", subscription(ALL, 9));
+    hub.record(E0, &ctx, Micros(0), init_start(), 0);
+    hub.subscribe(E0, &ctx, Micros(MS), "first", subscription(ALL, 9));
     let platform_only = Types {
         platform: true,
         ..Types::default()
     };
     let second = hub.subscribe(
+        E0,
         &ctx,
         Micros(2 * MS),
         "second",
         subscription(platform_only, 10),
     );
-    hub.record(&ctx, Micros(3 * MS), Record::Function("a line".into()), 0);
-    hub.record(&ctx, Micros(4 * MS), init_done(), 0);
+    hub.record(
+        E0,
+        &ctx,
+        Micros(3 * MS),
+        Record::Function("a line".into()),
+        0,
+    );
+    hub.record(E0, &ctx, Micros(4 * MS), init_done(), 0);
     let mut batches = Vec::new();
     while let Some(b) = hub.poll_batch(&ctx, Micros(100 * MS)) {
         hub.handle_sent(Micros(100 * MS), b.0, true);
@@ -153,8 +165,9 @@ fn no_replay_outside_an_init_and_undocumented_events_are_never_sent() {
     let ctx = ctx();
     let mut hub = Hub::new();
     let id = Rng::from_seed(1).uuid_v4();
-    hub.subscribe(&ctx, Micros(0), "late", subscription(ALL, 9));
+    hub.subscribe(E0, &ctx, Micros(0), "late", subscription(ALL, 9));
     hub.record(
+        E0,
         &ctx,
         Micros(MS),
         Record::Platform(PlatformEvent::TimedOut {
@@ -164,6 +177,7 @@ fn no_replay_outside_an_init_and_undocumented_events_are_never_sent() {
         0,
     );
     hub.record(
+        E0,
         &ctx,
         Micros(2 * MS),
         Record::Platform(PlatformEvent::Start {
@@ -173,7 +187,7 @@ fn no_replay_outside_an_init_and_undocumented_events_are_never_sent() {
         }),
         0,
     );
-    assert_eq!(hub.replayable(), 0);
+    assert_eq!(hub.replayable(E0), 0);
     let (_, batch) = hub.poll_batch(&ctx, Micros(25 * MS)).unwrap();
     assert_eq!(
         types_in(&batch),
@@ -185,11 +199,17 @@ fn no_replay_outside_an_init_and_undocumented_events_are_never_sent() {
 fn a_slow_subscriber_holds_back_nobody_else_and_learns_what_it_lost() {
     let ctx = ctx();
     let mut hub = Hub::new();
-    let slow = hub.subscribe(&ctx, Micros(0), "slow", subscription(ALL, 9));
-    let fast = hub.subscribe(&ctx, Micros(0), "fast", subscription(ALL, 10));
+    let slow = hub.subscribe(E0, &ctx, Micros(0), "slow", subscription(ALL, 9));
+    let fast = hub.subscribe(E0, &ctx, Micros(0), "fast", subscription(ALL, 10));
     // Both have a batch in flight; only the fast one is answered.
     for n in 0..10 {
-        hub.record(&ctx, Micros(MS), Record::Function(format!("line {n}")), 0);
+        hub.record(
+            E0,
+            &ctx,
+            Micros(MS),
+            Record::Function(format!("line {n}")),
+            0,
+        );
     }
     let mut in_flight = Vec::new();
     while let Some((id, _)) = hub.poll_batch(&ctx, Micros(30 * MS)) {
@@ -200,6 +220,7 @@ fn a_slow_subscriber_holds_back_nobody_else_and_learns_what_it_lost() {
     // The slow one stays silent: 2 000 more lines overflow its two-batch buffer.
     for n in 0..2_000 {
         hub.record(
+            E0,
             &ctx,
             Micros(40 * MS),
             Record::Function(format!("more {n}")),
@@ -240,8 +261,8 @@ fn a_slow_subscriber_holds_back_nobody_else_and_learns_what_it_lost() {
 fn a_flush_sends_at_once() {
     let ctx = ctx();
     let mut hub = Hub::new();
-    hub.subscribe(&ctx, Micros(0), "x", subscription(ALL, 9));
-    hub.record(&ctx, Micros(0), Record::Function("bye".into()), 0);
+    hub.subscribe(E0, &ctx, Micros(0), "x", subscription(ALL, 9));
+    hub.record(E0, &ctx, Micros(0), Record::Function("bye".into()), 0);
     assert_eq!(hub.poll_batch(&ctx, Micros(MS)), None);
     hub.flush();
     assert!(hub.poll_batch(&ctx, Micros(MS)).is_some());
@@ -251,24 +272,25 @@ fn a_flush_sends_at_once() {
 fn a_frozen_environment_holds_every_batch_and_lets_them_go_at_the_thaw() {
     let ctx = ctx();
     let mut hub = Hub::new();
-    let id = hub.subscribe(&ctx, Micros(0), "ext", subscription(ALL, 4243));
+    let id = hub.subscribe(E0, &ctx, Micros(0), "ext", subscription(ALL, 4243));
     // The subscription record went; it fails, and a retry is due 50 ms later.
     let (_, first) = hub.poll_batch(&ctx, Micros(25 * MS)).unwrap();
     assert_eq!(types_in(&first), ["platform.telemetrySubscription"]);
     hub.handle_sent(Micros(26 * MS), id, false);
     hub.record(
+        E0,
         &ctx,
         Micros(27 * MS),
         Record::Function("last line".into()),
         0,
     );
-    assert_eq!(hub.in_flight(), 0);
-    hub.set_frozen(true);
+    assert_eq!(hub.in_flight(E0), 0);
+    hub.set_frozen(E0, true);
     // Long past the retry and the batching timeout: nothing goes, no timer runs.
     assert_eq!(hub.poll_timeout(), None);
     assert!(hub.poll_batch(&ctx, Micros(10_000 * MS)).is_none());
     assert!(hub.handle_timeout(Micros(10_000 * MS)).is_empty());
-    hub.set_frozen(false);
+    hub.set_frozen(E0, false);
     // At the thaw, the held batch goes at once, whole, with no drop reported.
     assert_eq!(hub.poll_timeout(), Some(Micros(76 * MS)));
     let (_, held) = hub.poll_batch(&ctx, Micros(10_001 * MS)).unwrap();
@@ -276,7 +298,7 @@ fn a_frozen_environment_holds_every_batch_and_lets_them_go_at_the_thaw() {
         types_in(&held),
         ["platform.telemetrySubscription", "function"]
     );
-    assert_eq!(hub.in_flight(), 1);
+    assert_eq!(hub.in_flight(E0), 1);
     hub.handle_sent(Micros(10_002 * MS), id, true);
     assert!(hub.is_drained());
 }

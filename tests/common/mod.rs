@@ -258,7 +258,7 @@ pub fn alive(pid: i32) -> bool {
 
 /// Waits until the simulator's state satisfies `pred` (panics after 10 s, showing the state).
 #[track_caller]
-pub fn wait_state(sim: &Handle, what: &str, pred: impl Fn(&lambda_sim::EnvState) -> bool) {
+pub fn wait_state(sim: &Handle, what: &str, pred: impl Fn(&lambda_sim::State) -> bool) {
     let ok = wait_until(Duration::from_secs(10), || {
         pred(&sim.state().expect("running"))
     });

@@ -45,7 +45,7 @@ fn scenario(which: u8) -> (Lifecycle, Option<RequestId>) {
     let mut id = None;
     if which % 2 == 1 {
         // A runtime parked, and an invocation released to it.
-        let _ = core.handle_runtime_next(Micros(1), Waiter::Conn(1).id());
+        let _ = core.handle_runtime_next(Micros(1), EnvId(0), Waiter::Conn(1).id());
         id = core
             .invoke(Micros(2), Waiter::Conn(2).id(), InvokeRequest::default())
             .ok();
@@ -69,6 +69,7 @@ fn run(which: u8, raw: &[u8]) -> Vec<Vec<u8>> {
         let mut exchange = Exchange {
             now: Micros(3),
             core: &mut core,
+            env: EnvId(0),
             hub: &mut hub,
             ctx: &ctx,
             events: &mut events,

@@ -62,6 +62,7 @@ impl Sim {
         Exchange {
             now: self.now,
             core: &mut self.core,
+            env: EnvId(0),
             hub: &mut self.hub,
             ctx: &self.ctx,
             events: &mut self.events,

@@ -15,7 +15,7 @@ impl Harness {
     ) -> Result<Uuid, Rejection> {
         let r = self
             .lc
-            .handle_extension_register(self.now, name, Events { invoke, shutdown });
+            .handle_extension_register(self.now, E0, name, Events { invoke, shutdown });
         self.drain();
         r
     }
@@ -23,7 +23,7 @@ impl Harness {
     pub(super) fn ext_next(&mut self, waiter: u64, id: Uuid) -> Result<(), Rejection> {
         let r = self
             .lc
-            .handle_extension_next(self.now, WaiterId(waiter), id);
+            .handle_extension_next(self.now, E0, WaiterId(waiter), id);
         self.drain();
         r
     }
@@ -36,7 +36,7 @@ impl Harness {
     ) -> Result<(), Rejection> {
         let r = self
             .lc
-            .handle_extension_error(self.now, id, kind, error_type.into());
+            .handle_extension_error(self.now, E0, id, kind, error_type.into());
         self.drain();
         r
     }
@@ -77,7 +77,7 @@ impl Harness {
 
     fn ext_state(&self, name: &str) -> &'static str {
         self.lc
-            .extensions()
+            .extensions(E0)
             .iter()
             .find(|e| e.name == name)
             .map_or("absent", |e| e.state)
@@ -120,7 +120,7 @@ pub(super) fn ext_running() -> (Harness, RequestId, Uuid) {
     h.advance(3 * MS);
     h.next(RUNTIME).unwrap();
     assert_eq!(h.init_done(), None, "init waits for the extension");
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
     h.advance(2 * MS);
     h.ext_next(LOGGER, ext).unwrap();
     let (released, deadline) = h.one_release(RUNTIME);
@@ -149,7 +149,7 @@ pub(super) fn ext_running() -> (Harness, RequestId, Uuid) {
 pub(super) fn ext_runtime_done() -> (Harness, RequestId, Uuid) {
     let (mut h, id, ext) = ext_running();
     h.advance(MS + 500);
-    h.lc.handle_runtime_response_started(h.now, id);
+    h.lc.handle_runtime_response_started(h.now, E0, id);
     h.advance(500);
     h.respond(id, "ok").unwrap();
     assert_eq!(h.one_reply(INVOKER).outcome.error_type(), None);
@@ -219,12 +219,12 @@ fn registration_closes_at_the_runtimes_first_next() {
         h.register("late", true, false),
         Err(Rejection::RegistrationClosed)
     );
-    let info = h.lc.extensions();
+    let info = h.lc.extensions(E0);
     assert_eq!(info.len(), 2);
     assert!(info[0].external && !info[1].external);
     assert_eq!(info[1].id, internal.to_string());
     // An extension may not post init/error once ready, nor the runtime once on /next.
-    assert!(h.lc.check_init_error().is_err());
+    assert!(h.lc.check_init_error(E0).is_err());
 }
 
 #[test]
@@ -357,8 +357,8 @@ fn overhead_runs_from_the_runtimes_response_to_the_extensions_next() {
         Some(PlatformEvent::Report { request_id, status: Status::Success, duration, .. })
             if request_id == id && duration == Micros(7 * MS + 321)
     ));
-    assert_eq!(h.lc.runtime_state(), "Ready");
-    assert!(h.lc.is_idle());
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
+    assert!(h.lc.is_idle(E0));
 }
 
 #[test]
@@ -422,7 +422,7 @@ fn an_extension_that_never_comes_back_times_the_invocation_out() {
     h.advance(MS);
     h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
     assert_eq!(h.ext_events(), []);
-    let ext = h.lc.extensions()[0].id.clone();
+    let ext = h.lc.extensions(E0)[0].id.clone();
     let ext = Uuid::parse(&ext).unwrap();
     h.ext_next(LOGGER, ext).unwrap();
     assert_eq!(
@@ -437,7 +437,7 @@ fn an_extension_that_never_comes_back_times_the_invocation_out() {
     );
     // It exits: the environment is down, and the next invocation re-initialises it all.
     h.exit(EXT_CHILD, ExitStatus::Code(0));
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     assert!(
         h.closes().contains(&RUNTIME),
         "the old runtime's /next is closed"
@@ -476,7 +476,7 @@ fn an_extension_crash_mid_invoke_fails_the_invocation() {
     // runtime alone is stopped.
     assert_eq!(h.signals(), [(RUNTIME_CHILD, Signal::Term)]);
     h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
 }
 
 #[test]
@@ -485,7 +485,7 @@ fn exit_error_while_idle_resets_the_environment() {
     h.ext_next(LOGGER, ext).unwrap();
     h.ext_error(ext, ExtensionErrorKind::Exit, "Extension.Broken")
         .unwrap();
-    assert_eq!(h.lc.runtime_state(), "Shutdown");
+    assert_eq!(h.lc.runtime_state(E0), "Shutdown");
     assert_eq!(h.signals(), [(RUNTIME_CHILD, Signal::Term)]);
     assert_eq!(
         h.ext_error(ext, ExtensionErrorKind::Exit, "Extension.Again"),
@@ -600,7 +600,7 @@ fn an_external_runtime_waits_for_the_extensions_too() {
     assert_eq!(h.init_done(), None);
     h.ext_next(LOGGER, ext).unwrap();
     assert!(h.init_done().is_some());
-    assert!(h.lc.is_initialized());
+    assert!(h.lc.is_initialized(E0));
 }
 
 #[test]
@@ -646,7 +646,7 @@ fn a_runtime_crash_mid_invoke_sends_shutdown_with_reason_failure() {
     // The runtime is gone already: SHUTDOWN goes out at once. The extension is busy with the
     // INVOKE, so it gets SHUTDOWN when it next asks.
     assert_eq!(h.signals(), []);
-    let ext = Uuid::parse(&h.lc.extensions()[0].id).unwrap();
+    let ext = Uuid::parse(&h.lc.extensions(E0)[0].id).unwrap();
     h.ext_next(LOGGER, ext).unwrap();
     assert!(matches!(
         h.ext_events()[..],
@@ -700,14 +700,14 @@ fn an_extension_that_fails_to_start_fails_the_init() {
     h.drain();
     let reply = h.one_reply(INVOKER);
     assert_eq!(reply.outcome.error_type(), Some("Extension.LaunchError"));
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
 }
 
 #[test]
 fn an_extension_crash_while_idle_resets_at_once() {
     let (mut h, _, ext) = ext_runtime_done();
     h.ext_next(LOGGER, ext).unwrap();
-    assert!(h.lc.is_idle());
+    assert!(h.lc.is_idle(E0));
     h.exit(EXT_CHILD, ExitStatus::Code(1));
     assert!(h.events().contains(&PlatformEvent::ExtensionExited {
         name: "logger".into(),
@@ -716,7 +716,7 @@ fn an_extension_crash_while_idle_resets_at_once() {
     // No external extension is left: the runtime has the internal budget's share.
     assert_eq!(h.signals(), [(RUNTIME_CHILD, Signal::Term)]);
     h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
-    assert_eq!(h.lc.runtime_state(), "NotStarted");
+    assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     h.invoke(101, "{}").unwrap();
     assert_eq!(
         h.ext_spawns(),
@@ -799,29 +799,29 @@ fn a_failed_init_reports_the_runtimes_part_once() {
 fn subscriptions_are_taken_during_init_once_per_extension() {
     let (mut h, _, ext) = registered();
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Telemetry),
         Ok(true)
     );
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Telemetry),
         Ok(false),
         "idempotent: taken, not delivered twice"
     );
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Logs),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Logs),
         Err(Rejection::SubscribedElsewhere(TelemetryApi::Telemetry))
     );
-    assert_eq!(h.lc.extension_name(ext), Some("logger"));
+    assert_eq!(h.lc.extension_name(E0, ext), Some("logger"));
     let stranger = Rng::from_seed(5).uuid_v4();
     assert_eq!(
-        h.lc.handle_subscribe(stranger, TelemetryApi::Logs),
+        h.lc.handle_subscribe(E0, stranger, TelemetryApi::Logs),
         Err(Rejection::UnknownExtension(stranger))
     );
     // Still during the init after the runtime's /next: the extension has not asked for its
     // first event yet.
     h.next(RUNTIME).unwrap();
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Telemetry),
         Ok(false)
     );
 }
@@ -830,11 +830,11 @@ fn subscriptions_are_taken_during_init_once_per_extension() {
 fn subscriptions_close_with_the_init() {
     let (mut h, _, ext) = ext_running();
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Telemetry),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Telemetry),
         Err(Rejection::SubscriptionClosed(TelemetryApi::Telemetry))
     );
     assert_eq!(
-        h.lc.handle_subscribe(ext, TelemetryApi::Logs),
+        h.lc.handle_subscribe(E0, ext, TelemetryApi::Logs),
         Err(Rejection::SubscriptionClosed(TelemetryApi::Logs))
     );
 }

@@ -36,15 +36,15 @@ fn serving() -> Harness {
     for w in WORKERS {
         h.next(w).unwrap();
     }
-    assert!(h.lc.is_idle());
-    assert_eq!(h.lc.parked(), WORKERS.len());
+    assert!(h.lc.is_idle(E0));
+    assert_eq!(h.lc.parked(E0), WORKERS.len());
     h
 }
 
 #[test]
 fn managed_init_starts_at_once_with_the_longer_limit() {
     let h = serving();
-    assert_eq!(h.lc.runtime_state(), "Ready");
+    assert_eq!(h.lc.runtime_state(E0), "Ready");
     // A long function timeout raises the init limit with it.
     let h = Harness::new(Config {
         timeout: Micros::from_secs(600),
@@ -67,7 +67,7 @@ fn managed_invocations_run_side_by_side_up_to_the_limit_then_wait() {
             assert!(h.releases().is_empty(), "the fourth waits: {:#?}", h.out);
         }
     }
-    assert_eq!(h.lc.in_flight(), M as usize);
+    assert_eq!(h.lc.in_flight(E0), M as usize);
     assert_eq!(h.lc.queued(), 1);
     // Answered in another order than released; each completes with its result.
     h.advance(MS);
@@ -81,7 +81,7 @@ fn managed_invocations_run_side_by_side_up_to_the_limit_then_wait() {
     assert_eq!(h.one_release(WORKERS[3]).0, ids[3]);
     h.respond(ids[0], "zero").unwrap();
     assert_eq!(h.one_reply(INVOKER).request_id, ids[0]);
-    assert_eq!(h.lc.in_flight(), 2);
+    assert_eq!(h.lc.in_flight(E0), 2);
     // Another result for one already answered is an unknown id.
     assert_eq!(h.respond(ids[0], "again"), Err(Rejection::InvalidRequestId));
 }
@@ -132,12 +132,12 @@ fn managed_timeout_ends_one_invocation_and_not_the_environment() {
     assert_eq!(h.one_reply(INVOKER + 1).request_id, fast);
     // The late result is told so, once; then the id is unknown.
     assert_eq!(
-        h.lc.check_runtime_result(slow, false),
+        h.lc.check_runtime_result(E0, slow, false),
         Err(Rejection::InvokeTimeout)
     );
-    h.lc.handle_late_result(slow);
+    h.lc.handle_late_result(E0, slow);
     assert_eq!(
-        h.lc.check_runtime_result(slow, true),
+        h.lc.check_runtime_result(E0, slow, true),
         Err(Rejection::InvalidRequestId)
     );
     // The environment still serves.
@@ -168,7 +168,7 @@ fn managed_timed_out_ids_are_remembered_up_to_the_bound() {
     }
     let first = first.unwrap();
     assert_eq!(
-        h.lc.check_runtime_result(first, false),
+        h.lc.check_runtime_result(E0, first, false),
         Err(Rejection::InvalidRequestId),
         "the oldest was forgotten"
     );
@@ -239,9 +239,9 @@ fn managed_environment_is_never_frozen() {
     let mut h = serving();
     let id = h.invoke(INVOKER, "{}").unwrap();
     h.respond(id, "ok").unwrap();
-    assert!(h.lc.is_idle());
-    assert!(!h.lc.may_freeze());
-    h.lc.handle_wire(h.now, Wire::default());
+    assert!(h.lc.is_idle(E0));
+    assert!(!h.lc.may_freeze(E0));
+    h.lc.handle_wire(h.now, E0, Wire::default());
     assert!(h.drain().is_empty());
 }
 
