@@ -1266,6 +1266,7 @@ fn request_ids_are_reproducible_from_the_seed() {
     assert_ne!(ids(5), ids(6));
 }
 
+mod environments;
 mod extensions;
 mod freeze;
 mod managed;

@@ -1,0 +1,121 @@
+//! Several execution environments through the real binary (`--concurrency N`): one runtime
+//! process, Runtime API and log stream each; an invocation goes to an idle environment, else a
+//! new one starts, else it waits; one environment's crash leaves the others serving.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use common::binary::*;
+
+fn workers() -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workers.py");
+    vec!["python3".into(), script.display().to_string()]
+}
+
+fn start(flags: &[&str]) -> Binary {
+    let runtime = workers();
+    let mut args = flags.to_vec();
+    args.push("--");
+    args.extend(runtime.iter().map(String::as_str));
+    Binary::start(&args, &[])
+}
+
+#[test]
+fn n_environments_serve_side_by_side_each_with_its_own_api_stream_and_lines() {
+    let sim = start(&["--concurrency", "3"]);
+    let calls: Vec<_> = (0..6)
+        .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":0.4}"#))
+        .collect();
+    let answers: Vec<serde_json::Value> = calls
+        .into_iter()
+        .map(|c| {
+            let r = c.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        })
+        .collect();
+    let distinct = |key: &str| -> usize {
+        answers
+            .iter()
+            .map(|a| a[key].to_string())
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    assert_eq!(distinct("pid"), 3, "three runtimes: {answers:#?}");
+    assert_eq!(distinct("runtime_api"), 3, "a Runtime API each");
+    assert_eq!(distinct("log_stream"), 3, "a log stream each");
+    for a in &answers {
+        assert_eq!(a["most_at_once"], 1, "one invocation at a time in each");
+    }
+    let lines = sim.stop_and_read();
+    for n in 1..=3 {
+        let tag = format!("[env {n}] ");
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with(&tag) && l.contains("REPORT RequestId"))
+                .count(),
+            2,
+            "two invocations in environment {n}: {lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&tag) && l.contains("Init Duration")),
+            "environment {n}'s cold start is on its first REPORT"
+        );
+    }
+}
+
+#[test]
+fn one_environment_crashing_mid_load_leaves_the_others_serving() {
+    let sim = start(&["--quiet", "--concurrency", "4"]);
+    let held: Vec<_> = (0..3)
+        .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":1}"#))
+        .collect();
+    let crash = sim.invoke_async(r#"{"action":"crash","seconds":0.3}"#);
+    let crash = crash.join().unwrap();
+    assert_eq!(
+        crash.json()["errorType"],
+        "Runtime.ExitError",
+        "{}",
+        crash.text()
+    );
+    let mut pids = HashSet::new();
+    for call in held {
+        // Each answered once (`invoke_async` watches for anything more), undisturbed.
+        let r = call.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.header("X-Amz-Function-Error").is_none(), "{}", r.text());
+        pids.insert(r.json()["pid"].as_u64().unwrap());
+    }
+    assert_eq!(pids.len(), 3);
+    // The crashed environment starts again for the next invocation; the others stay warm.
+    let after = sim.invoke(r#"{"action":"sleep","seconds":0.1}"#);
+    assert_eq!(after.status, 200);
+    sim.stop();
+}
+
+#[test]
+fn past_the_environments_and_the_queue_an_invocation_is_throttled() {
+    let sim = start(&["--quiet", "--concurrency", "2", "--max-queue", "0"]);
+    let held: Vec<_> = (0..2)
+        .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":1}"#))
+        .collect();
+    // Both environments busy (or starting for them) and no queue: Lambda's throttling
+    // answer. (The two are sent well before, and take a second each.)
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = sim.invoke("{}");
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("TooManyRequestsException")
+    );
+    for call in held {
+        assert_eq!(call.join().unwrap().status, 200);
+    }
+    sim.stop();
+}
