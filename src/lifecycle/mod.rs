@@ -712,9 +712,8 @@ impl Lifecycle {
         let slots = self.s.slots();
         while !self.s.queue.is_empty() {
             if let Some(i) = self.envs.iter().position(|e| e.can_take(slots)) {
-                let mut cx = self.cx(EnvId(i as u16));
-                cx.release(now);
-                cx.progress(now);
+                // A release leaves nothing for `progress` to do: the invocation has only begun.
+                self.cx(EnvId(i as u16)).release(now);
                 continue;
             }
             let starting = self

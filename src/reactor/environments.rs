@@ -60,9 +60,9 @@ impl EnvIo {
     }
 }
 
-/// The environments' ids, in order.
+/// The environments' ids, in order (there are at most 1000: `--concurrency`'s bound).
 pub(super) fn env_ids(count: usize) -> impl Iterator<Item = EnvId> {
-    (0..count).map(|i| EnvId(u16::try_from(i).unwrap_or(u16::MAX)))
+    (0..count).map(|i| EnvId(i as u16))
 }
 
 impl Reactor {
@@ -80,12 +80,16 @@ impl Reactor {
     #[inline(never)]
     pub(super) fn thaw(&mut self, env: EnvId) {
         self.envs[env.index()].thaw_due = true;
+        self.thaws_due = true;
         self.hub.set_frozen(env, false);
         log::debug!("environment {} thawed", env.index() + 1);
     }
 
     /// Sends the SIGCONT of every thaw that is due.
     pub(super) fn thaw_now(&mut self) {
+        if !std::mem::take(&mut self.thaws_due) {
+            return;
+        }
         for env in env_ids(self.envs.len()) {
             if std::mem::take(&mut self.envs[env.index()].thaw_due) {
                 self.signal_frozen(env, None);

@@ -128,6 +128,8 @@ pub(crate) struct Reactor {
     invoke_addr: SocketAddr,
     /// Each execution environment's listener, variables and freeze, by [`EnvId`].
     envs: Vec<EnvIo>,
+    /// Some environment's `thaw_due` is set (`thaw_now` has SIGCONTs to send).
+    thaws_due: bool,
     sources: Slab<Source>,
     tickets: Slab<TicketTx>,
     commands: mpsc::Receiver<Command>,
@@ -304,6 +306,7 @@ impl Reactor {
             invoke_listener,
             invoke_addr,
             envs,
+            thaws_due: false,
             sources: Slab::default(),
             tickets: Slab::default(),
             commands: rx,
