@@ -119,3 +119,20 @@ fn past_the_environments_and_the_queue_an_invocation_is_throttled() {
     }
     sim.stop();
 }
+
+#[test]
+fn eager_init_initialises_every_environment_at_start_up() {
+    let sim = start(&["--concurrency", "2", "--eager-init"]);
+    let mut seen = HashSet::new();
+    while seen.len() < 2 {
+        let lines = sim.wait_line("INIT_REPORT");
+        let line = lines.last().unwrap();
+        seen.insert(line.split(']').next().unwrap().to_string());
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "each environment reports its own init: {seen:?}"
+    );
+    sim.stop();
+}

@@ -20,8 +20,11 @@
 //! after the drain.
 //!
 //! # Transitions
-//! One environment, one runtime, up to ten extensions, one invocation in flight (classic
-//! Lambda; decision *Managed Instances* for several in flight). The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
+//! Per environment: one runtime, up to ten extensions, one invocation in flight (classic
+//! Lambda; decision *Managed Instances* for several in flight). The machine holds
+//! [`Config::concurrency`] environments (decision *several environments*); the table is one
+//! environment's, and each input names the environment it concerns (the reactor knows it from
+//! the Runtime API the request came to), except invocations, which the machine routes. The runtime's states are rapid's (RIE `internal/lambda/core/states.go`), the
 //! extensions' too (`internal/lambda/core/agent_state_names.go`); `Phase` adds the
 //! environment's own. `Lifecycle::progress` (private) moves the environment on whenever what a
 //! phase waits for is there. The sources are linked at the end; "decision" names one of
@@ -119,7 +122,23 @@
 //!   service in front of the environment, which queues it, and `--max-queue 0` gives the
 //!   429 at once. A shutdown ends those in flight with `Sandbox.Shutdown`.
 //!
+//! - **Several environments** ([`Config::concurrency`]; [concurrency]). Up to N environments,
+//!   each with its own phase, timers, runtime, extensions, parked waiters and freeze, sharing
+//!   the configuration, the id generator and one queue. After every input, queued invocations
+//!   go, oldest first, to an environment that can take one now (`Ready`, a `/next` parked, a
+//!   slot free), the first in order: environment 1 is reused first, so the others stay frozen
+//!   while it keeps up. Otherwise, while more invocations wait than environments are
+//!   initialising, the first environment that is down starts an init: a cold start, with its
+//!   `Init Duration` on the REPORT of whichever invocation it takes. A failure resets its own
+//!   environment only. A result is taken only from the environment that holds its invocation
+//!   (each has its own Runtime API; another's id is `InvalidRequestID`). The queue's bound
+//!   counts beyond every environment's slots, so with `max_queue` 0 the invocation past N gets
+//!   the 429 at once, as Lambda throttles a function at its reserved concurrency. Shutdown
+//!   stops every environment at once, each with its own budget; `Finished` comes when all are
+//!   done.
+//!
 //! [managed]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html
+//! [concurrency]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
 //! [runtime-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 //! [extensions-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
 //! [environment]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html

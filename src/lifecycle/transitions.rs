@@ -305,15 +305,15 @@ impl Cx<'_> {
             }
         }
         let init_duration = self.env.pending_init.take();
-        // Built as the phase it becomes: moved once, not twice, on the classic path.
-        let phase = Phase::Invoke(Running {
+        let runtime = self.env.runtime;
+        let running = Running {
             invocation: q.invocation,
             invoker: Some(q.invoker),
             received: q.received,
             released: now,
             deadline,
             init_duration,
-            runtime: self.env.runtime,
+            runtime,
             response_started: None,
             held: None,
             response: None,
@@ -321,12 +321,15 @@ impl Cx<'_> {
             awaiting,
             returned: 0,
             back: [Micros::ZERO; MAX_EXTENSIONS],
-        });
-        match phase {
-            Phase::Invoke(running) if self.s.managed().is_some() => self.env.flying.push(running),
-            phase => {
-                self.set_phase(phase);
-            }
+        };
+        if self.s.managed().is_some() {
+            self.env.flying.push(running);
+        } else {
+            // Assigned, not swapped through `set_phase`: the phase was `Ready`, which holds
+            // nothing, and the invocation is written where it stays.
+            debug_assert!(matches!(self.env.phase, Phase::Ready));
+            log::trace!("lifecycle: Ready => Invoke");
+            self.env.phase = Phase::Invoke(running);
         }
     }
 
