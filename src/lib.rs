@@ -11,7 +11,7 @@
 //!
 //! This crate is the `lambda-sim` command's library. Its API has two parts:
 //! - **the embedding API**, for Rust test suites: [`Simulator`], [`Builder`], [`Handle`] and
-//!   what it answers ([`InvokeResponse`], [`InvocationReport`], [`EnvState`],
+//!   what it answers ([`InvokeResponse`], [`InvocationReport`], [`State`], [`EnvState`],
 //!   [`TelemetryCapture`], [`Ticket`], [`Streamed`]), configured with [`Config`] and its parts
 //!   ([`Bootstrap`], [`ExtensionCommand`], [`StreamLimits`], [`ConnectionTimeouts`],
 //!   [`LogOutput`]);
