@@ -409,6 +409,7 @@ impl Given {
             "--payload" => options.payload = payload(flag, value()?, is_file)?,
             "--payload-file" => options.payload = payload_file(flag, value()?, is_file)?,
             "-n" | "--count" => options.count = count(flag, &value()?)?,
+            "--parallel" => options.parallel = count(flag, &value()?)?,
             "--log-tail" => options.log_tail = true,
             "--endpoint" => options.endpoint = Some(endpoint(&value()?)?),
             _ => return Ok(false),
@@ -545,6 +546,9 @@ impl Given {
                              --endpoint it starts none",
                             self.simulator_flags.join(", ")
                         )));
+                    }
+                    if self.invoke.parallel > 1 {
+                        return Err(usage("--parallel: not with --endpoint".into()));
                     }
                 } else if words.is_empty() {
                     match found {

@@ -136,3 +136,53 @@ fn eager_init_initialises_every_environment_at_start_up() {
     );
     sim.stop();
 }
+
+/// `lambda-sim invoke --count K --parallel P` through the command, with `flags`: the answers'
+/// JSON lines, in the order sent.
+fn invoke_parallel(flags: &[&str]) -> Vec<serde_json::Value> {
+    let runtime = workers();
+    let out = std::process::Command::new(BIN)
+        .args(["invoke", "--quiet", "--count", "4", "--parallel", "4"])
+        .args([
+            "--invoke-addr",
+            "127.0.0.1:0",
+            "--runtime-api-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--payload", r#"{"action":"sleep","seconds":0.3}"#])
+        .args(flags)
+        .arg("--")
+        .args(&runtime)
+        .env("LAMBDA_EXTENSIONS_DIR", "/nonexistent/lambda-sim-tests")
+        .output()
+        .expect("run lambda-sim invoke");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn invoke_parallel_runs_side_by_side_in_environments_or_in_one_managed_environment() {
+    let answers = invoke_parallel(&["--concurrency", "4"]);
+    assert_eq!(answers.len(), 4);
+    let pids: HashSet<String> = answers.iter().map(|a| a["pid"].to_string()).collect();
+    assert_eq!(pids.len(), 4, "four environments: {answers:#?}");
+
+    let answers = invoke_parallel(&["--max-concurrency", "4"]);
+    assert_eq!(answers.len(), 4);
+    let pids: HashSet<String> = answers.iter().map(|a| a["pid"].to_string()).collect();
+    assert_eq!(pids.len(), 1, "one environment: {answers:#?}");
+    let most = answers
+        .iter()
+        .map(|a| a["most_at_once"].as_u64().unwrap())
+        .max();
+    assert_eq!(most, Some(4), "four at once in it");
+
+    let refused = std::process::Command::new(BIN)
+        .args(["invoke", "--parallel", "2", "--endpoint", "127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+}

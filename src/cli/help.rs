@@ -128,7 +128,8 @@ INVOKE OPTIONS:
                                  bytes), as the AWS CLI takes them; the path of a readable
                                  file; or - for standard input [default: {{}}]
     --payload-file <PATH>        The event, from a file (- for standard input)
-    -n, --count <N>              Invoke N times, one after the other [default: 1]
+    -n, --count <N>              Invoke N times [default: 1]
+    --parallel <P>               Send up to P at once, answers in order [default: 1]
     --log-tail                   Print each invocation's log tail (X-Amz-Log-Result, the last
                                  4 KB) to stderr instead of the whole log
     --endpoint <HOST:PORT>       Invoke a lambda-sim already running there (as its ready line

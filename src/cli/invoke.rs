@@ -18,8 +18,10 @@ use crate::{Builder, InvokeRequest, LogOutput};
 pub(crate) struct InvokeOptions {
     /// `--payload JSON`, or `--payload-file F` (read when the command runs).
     pub payload: Payload,
-    /// `--count N`: how many invocations, one after the other.
+    /// `--count N`: how many invocations.
     pub count: u32,
+    /// `--parallel P`: how many of them may be in flight at once (the local simulator only).
+    pub parallel: u32,
     /// `--log-tail`: ask for each invocation's log tail and print it to stderr.
     pub log_tail: bool,
     /// `--endpoint URL`: invoke a running `lambda-sim` (or any Invoke API) instead.
@@ -31,6 +33,7 @@ impl Default for InvokeOptions {
         InvokeOptions {
             payload: Payload::Empty,
             count: 1,
+            parallel: 1,
             log_tail: false,
             endpoint: None,
         }
@@ -141,19 +144,38 @@ pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
     };
     let mut worst = Verdict::Success;
     let mut stdout = std::io::stdout();
-    for _ in 0..options.count.max(1) {
+    let count = options.count.max(1);
+    // Up to `parallel` invocations sent at once, a batch at a time; answers are printed in the
+    // order they were sent.
+    let mut batch = Vec::new();
+    let mut sent = 0;
+    for _ in 0..count {
         let answer = match (&local, &options.endpoint) {
             (Some(handle), _) => {
-                let request = InvokeRequest {
-                    payload: payload.clone(),
-                    log_tail: options.log_tail,
-                    ..InvokeRequest::default()
+                if batch.is_empty() {
+                    while sent < count && batch.len() < options.parallel.max(1) as usize {
+                        let request = InvokeRequest {
+                            payload: payload.clone(),
+                            log_tail: options.log_tail,
+                            ..InvokeRequest::default()
+                        };
+                        match handle.submit_reported(request) {
+                            Ok(ticket) => batch.push(ticket),
+                            Err(e) => {
+                                eprintln!("lambda-sim invoke: {e}");
+                                return ExitCode::from(2);
+                            }
+                        }
+                        sent += 1;
+                    }
+                    batch.reverse();
+                }
+                let Some(ticket) = batch.pop() else {
+                    return ExitCode::from(2);
                 };
                 // Waits for the report too, so that the log holds END and REPORT before the
                 // next invocation or the shutdown.
-                let answered = handle
-                    .submit_reported(request)
-                    .and_then(|ticket| ticket.report().and_then(|_| ticket.wait()));
+                let answered = ticket.report().and_then(|_| ticket.wait());
                 match answered {
                     Ok(r) => Answer {
                         status: r.status,
