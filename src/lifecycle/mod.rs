@@ -390,6 +390,28 @@ impl Running {
             init: self.init_duration,
         }
     }
+
+    /// What the runtime's result says so far: its status, error type and bytes produced, or
+    /// success with nothing yet.
+    fn result(&self) -> (Status, Option<String>, u64) {
+        match &self.response {
+            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
+            None => (Status::Success, None, 0),
+        }
+    }
+
+    /// `platform.runtimeDone` for this invocation, the runtime done at `now`.
+    fn runtime_done_event(&self, now: Micros) -> PlatformEvent {
+        let (status, error_type, produced_bytes) = self.result();
+        PlatformEvent::RuntimeDone {
+            request_id: self.invocation.request_id,
+            status,
+            error_type,
+            duration: now.since(self.released),
+            produced_bytes,
+            response: transitions::response_times(self),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -336,44 +336,29 @@ impl Cx<'_> {
     /// Managed Instances: invocation `id` has its result, so it is complete: `runtimeDone`
     /// and its report now (decision *Managed Instances*).
     pub(super) fn complete_flying(&mut self, now: Micros, id: RequestId) {
-        let Some(at) = self
-            .env
-            .flying
-            .iter()
-            .position(|r| r.invocation.request_id == id)
-        else {
+        let Some(mut r) = self.take_flying(id) else {
             return;
         };
-        let mut r = self.env.flying.remove(at);
-        let (status, error_type, produced_bytes) = match &r.response {
-            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
-            None => (Status::Success, None, 0),
-        };
-        self.event(PlatformEvent::RuntimeDone {
-            request_id: id,
-            status,
-            error_type: error_type.clone(),
-            duration: now.since(r.released),
-            produced_bytes,
-            response: response_times(&r),
-        });
+        self.event(r.runtime_done_event(now));
+        let (status, error_type, _) = r.result();
         self.report(&r, status, error_type, now);
         self.answer_held(&mut r, now, None);
+    }
+
+    /// Managed Instances: invocation `id`, no longer in flight.
+    fn take_flying(&mut self, id: RequestId) -> Option<Running> {
+        let flying = &mut self.env.flying;
+        let at = flying.iter().position(|r| r.invocation.request_id == id)?;
+        Some(flying.remove(at))
     }
 
     /// Managed Instances: invocation `id` timed out. Its invoker gets `Sandbox.Timedout`; the
     /// environment and the other invocations go on, and a late result for it is told so
     /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>, "Independent timeouts").
     pub(super) fn timeout_flying(&mut self, now: Micros, id: RequestId) {
-        let Some(at) = self
-            .env
-            .flying
-            .iter()
-            .position(|r| r.invocation.request_id == id)
-        else {
+        let Some(r) = self.take_flying(id) else {
             return;
         };
-        let r = self.env.flying.remove(at);
         let after = self.s.config.timeout;
         self.event(PlatformEvent::TimedOut {
             request_id: id,
@@ -405,18 +390,7 @@ impl Cx<'_> {
             return;
         }
         r.runtime_done = Some(now);
-        let (status, error_type, produced_bytes) = match &r.response {
-            Some(resp) => (resp.status, resp.error_type.clone(), resp.produced_bytes),
-            None => (Status::Success, None, 0),
-        };
-        let event = PlatformEvent::RuntimeDone {
-            request_id: r.invocation.request_id,
-            status,
-            error_type,
-            duration: now.since(r.released),
-            produced_bytes,
-            response: response_times(r),
-        };
+        let event = r.runtime_done_event(now);
         self.event(event);
     }
 
@@ -427,10 +401,7 @@ impl Cx<'_> {
             return;
         };
         self.env.timers.stop(Timer::Invoke);
-        let (status, error_type) = match &r.response {
-            Some(resp) => (resp.status, resp.error_type.clone()),
-            None => (Status::Success, None),
-        };
+        let (status, error_type, _) = r.result();
         self.report(&r, status, error_type, now);
         self.answer_held(&mut r, now, None);
     }
@@ -743,7 +714,7 @@ impl Cx<'_> {
 }
 
 /// When the response of invocation `r` came, if it has.
-fn response_times(r: &Running) -> Option<ResponseTimes> {
+pub(super) fn response_times(r: &Running) -> Option<ResponseTimes> {
     let completed = r.response.as_ref()?.at;
     Some(ResponseTimes {
         released: r.released,
