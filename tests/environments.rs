@@ -6,17 +6,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use common::binary::*;
-
-fn workers() -> Vec<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workers.py");
-    vec!["python3".into(), script.display().to_string()]
-}
+use common::workers_runtime;
 
 fn start(flags: &[&str]) -> Binary {
-    let runtime = workers();
+    let runtime = workers_runtime();
     let mut args = flags.to_vec();
     args.push("--");
     args.extend(runtime.iter().map(String::as_str));
@@ -140,7 +135,7 @@ fn eager_init_initialises_every_environment_at_start_up() {
 /// `lambda-sim invoke --count K --parallel P` through the command, with `flags`: the answers'
 /// JSON lines, in the order sent.
 fn invoke_parallel(flags: &[&str]) -> Vec<serde_json::Value> {
-    let runtime = workers();
+    let runtime = workers_runtime();
     let out = std::process::Command::new(BIN)
         .args(["invoke", "--quiet", "--count", "4", "--parallel", "4"])
         .args([

@@ -7,19 +7,13 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use common::binary::*;
 use common::*;
 
-fn workers() -> Vec<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workers.py");
-    vec!["python3".into(), script.display().to_string()]
-}
-
 /// The simulator in Managed Instances mode with `flags`, running the workers fixture.
 fn managed(flags: &[&str]) -> Binary {
-    let runtime = workers();
+    let runtime = workers_runtime();
     let mut args = flags.to_vec();
     args.push("--");
     args.extend(runtime.iter().map(String::as_str));
@@ -148,7 +142,7 @@ fn extensions_may_take_shutdown_only() {
 
     let taken = python_extension("taken", &["shutdown-only"]);
     let taken = format!("taken={}", taken.join(" "));
-    let runtime = workers();
+    let runtime = workers_runtime();
     let mut args = vec![
         "--quiet",
         "--max-concurrency",
@@ -173,7 +167,7 @@ fn extensions_may_take_shutdown_only() {
 #[test]
 fn the_embedding_api_runs_managed_instances_and_shows_what_is_in_flight() {
     let sim = lambda_sim::Simulator::builder()
-        .command(workers())
+        .command(workers_runtime())
         .max_concurrency(3)
         .start()
         .unwrap();

@@ -207,6 +207,12 @@ pub fn python_runtime(mode: &str) -> Vec<String> {
     vec!["python3".into(), script.display().to_string(), mode.into()]
 }
 
+/// The Managed Instances fixture runtime: `AWS_LAMBDA_MAX_CONCURRENCY` worker threads.
+pub fn workers_runtime() -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workers.py");
+    vec!["python3".into(), script.display().to_string()]
+}
+
 /// The scripted Python extension, run as `python3 extension.py <name> <mode...>`.
 pub fn python_extension(name: &str, mode: &[&str]) -> Vec<String> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/extension.py");
