@@ -434,6 +434,7 @@ impl Given {
             "--json" => options.json = Some(value()?.into()),
             "--svg" => options.svg = Some(value()?.into()),
             "--histograms" => options.histograms = true,
+            "--parallel" => options.parallel = count(flag, &value()?)?,
             "--demo" => self.demo = true,
             "--baseline" | "--compare" if options.baseline.is_some() => {
                 return Err(usage(

@@ -193,6 +193,129 @@ fn a_baseline_shows_the_extension_as_a_real_difference() {
 }
 
 #[test]
+fn under_parallel_load_each_environment_gets_its_row_and_its_cold_starts() {
+    let json = temp("parallel.json");
+    let ext = slow_extension();
+    let out = bench(
+        &[
+            "-n",
+            "30",
+            "--warmup",
+            "3",
+            "--cold-starts",
+            "2",
+            "--concurrency",
+            "3",
+            "--extension",
+            &ext,
+            "--baseline",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &python_runtime("echo"),
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let doc = read_json(&json);
+    for arm in doc["arms"].as_array().unwrap() {
+        // Three invokers by default, one per environment.
+        assert_eq!(u(&arm["invokers"]), 3, "{arm}");
+        let samples = arm["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 30);
+        let mut used = [0; 3];
+        for s in samples {
+            assert_eq!(s["failure"], serde_json::Value::Null, "{s}");
+            used[u(&s["environment"]) as usize] += 1;
+            // lambda-sim's CPU is per arm under load, not per invocation.
+            assert_eq!(s["cpu_us"], serde_json::Value::Null, "{s}");
+        }
+        assert!(used.iter().all(|&n| n > 0), "{used:?}");
+        // Each cold start sent three at once, and each started its own environment.
+        let mut inits: Vec<u64> = arm["init_environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(u)
+            .collect();
+        inits.sort_unstable();
+        assert_eq!(inits, [0, 0, 1, 1, 2, 2], "{arm}");
+        assert_eq!(arm["init_us"].as_array().unwrap().len(), 6);
+        assert!(u(&arm["cpu_us"]) > 0, "{arm}");
+        // The invocations overlapped: the blocks took less time than the invocations did one
+        // after the other. With the extension's 20 ms each, three at a time take about a third.
+        let cycles: u64 = samples.iter().map(|s| u(&s["cycle_us"])).sum();
+        assert!(u(&arm["wall_us"]) * 3 < cycles * 2, "{arm}");
+    }
+    let with = &doc["arms"][0];
+    for s in with["samples"].as_array().unwrap() {
+        // Every environment ran its own extension after each of its invocations.
+        assert!(
+            u(&s["runtime_us"]) + u(&s["overhead_us"]["slow"]) >= SLEEP_US,
+            "{s}"
+        );
+    }
+    assert!(stdout.contains("; 3 invokers at once;"), "{stdout}");
+    assert!(
+        stdout.contains("(3 invokers at once, each until complete)"),
+        "{stdout}"
+    );
+    for env in ["env 1", "env 2", "env 3"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(env))
+            .unwrap_or_else(|| panic!("no {env} row:\n{stdout}"));
+        // Its invocations, an init, p50 and p99, and the extension's overhead: in ms.
+        assert!(
+            row.split_whitespace().filter(|w| *w == "ms").count() >= 3,
+            "{row}"
+        );
+    }
+    assert!(stderr.contains("invocations 30/30"), "{stderr}");
+    assert!(stderr.contains("cold starts 2/2"), "{stderr}");
+}
+
+#[test]
+fn managed_instances_run_m_invocations_at_once_in_one_environment() {
+    let json = temp("managed.json");
+    let out = bench(
+        &[
+            "-n",
+            "40",
+            "--warmup",
+            "0",
+            "--cold-starts",
+            "1",
+            "--max-concurrency",
+            "4",
+            "--payload",
+            r#"{"action":"sleep","seconds":0.02}"#,
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &common::workers_runtime(),
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let doc = read_json(&json);
+    let arm = &doc["arms"][0];
+    assert_eq!(u(&arm["invokers"]), 4, "{arm}");
+    let samples = arm["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 40);
+    for s in samples {
+        assert_eq!(s["failure"], serde_json::Value::Null, "{s}");
+        assert_eq!(u(&s["environment"]), 0, "{s}");
+        assert!(u(&s["runtime_us"]) >= 20_000, "{s}");
+    }
+    // The environment initialised at start-up: no on-demand init to measure.
+    assert_eq!(arm["init_us"], serde_json::json!([]), "{arm}");
+    // Four at a time in the one environment: the 20 ms sleeps overlapped.
+    let cycles: u64 = samples.iter().map(|s| u(&s["cycle_us"])).sum();
+    assert!(u(&arm["wall_us"]) * 2 < cycles, "{arm}");
+    assert!(stdout.contains("  env 1 "), "{stdout}");
+    assert!(!stdout.contains("  env 2 "), "{stdout}");
+}
+
+#[test]
 fn failed_invocations_are_listed_and_exit_1() {
     let out = bench(
         &[

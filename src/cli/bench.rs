@@ -8,6 +8,15 @@
 //! environments the init durations. With `--baseline` or `--compare` a second environment
 //! without the extensions runs beside the first, invocations alternating between the two, and
 //! the report adds each phase's difference with a 95 % confidence interval.
+//!
+//! Under parallel load (`--concurrency C`, `--max-concurrency M` or `--parallel P`), P invokers
+//! (default C × M) run closed loops side by side, each submitting its next invocation as soon as
+//! its last is complete. The first P invocations go at once (the cold starts of the
+//! environments they start), then the warm-up, then the measured invocations, in blocks that
+//! alternate between the arms (A B B A ...) when there is a baseline. Throughput is the measured
+//! invocations over the time the blocks took, lambda-sim's CPU time is per invocation on
+//! average, and the report adds a row per environment: its cold starts, its invocations and
+//! its extensions' overhead.
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
@@ -45,6 +54,23 @@ pub(crate) struct BenchOptions {
     pub baseline: Option<Baseline>,
     /// `--histograms`: a text histogram of each phase, after the summary.
     pub histograms: bool,
+    /// `--parallel P`: invokers at once; 0 for one per invocation the environments can hold
+    /// (concurrency × max-concurrency).
+    pub parallel: u32,
+}
+
+impl BenchOptions {
+    /// How many invokers run at once against `config`.
+    pub(crate) fn invokers(&self, config: &Config) -> u32 {
+        match self.parallel {
+            0 => {
+                let slots =
+                    config.concurrency as u64 * u64::from(config.max_concurrency.unwrap_or(1));
+                u32::try_from(slots).unwrap_or(u32::MAX).max(1)
+            }
+            p => p,
+        }
+    }
 }
 
 impl Default for BenchOptions {
@@ -58,6 +84,7 @@ impl Default for BenchOptions {
             svg: None,
             baseline: None,
             histograms: false,
+            parallel: 0,
         }
     }
 }
@@ -94,6 +121,8 @@ pub(crate) struct Sample {
     pub cpu: Option<u64>,
     /// Why it failed, if it did.
     pub failure: Option<String>,
+    /// The execution environment it ran in, by index (`None`: no report).
+    pub environment: Option<usize>,
 }
 
 impl Sample {
@@ -120,6 +149,17 @@ pub(crate) struct Arm {
     pub extensions: Vec<String>,
     /// Init durations of fresh environments, µs.
     pub inits: Vec<u64>,
+    /// Under parallel load, the environment of each of `inits`, by index.
+    pub init_environments: Vec<usize>,
+    /// Invokers at once.
+    pub invokers: u32,
+    /// Under parallel load (several invokers, environments, or Managed Instances): measured in
+    /// blocks rather than one invocation at a time.
+    pub parallel: bool,
+    /// Under parallel load, the measured blocks' time, µs (throughput's denominator).
+    pub wall: u64,
+    /// Under parallel load, lambda-sim's CPU time over the measured blocks, µs.
+    pub cpu: Option<u64>,
     /// The measured invocations.
     pub samples: Vec<Sample>,
     /// Failures outside the measured invocations (cold starts, warm-up).
@@ -204,9 +244,13 @@ impl Arm {
         self.failures.iter().cloned().chain(measured).collect()
     }
 
-    /// Invocations per second, one after the other, each waited for until complete.
+    /// Invocations per second: under parallel load, all of them over the time they took;
+    /// otherwise one after the other, each waited for until complete.
     pub(crate) fn throughput(&self) -> f64 {
-        let busy: u64 = self.samples.iter().map(|s| s.cycle).sum();
+        let busy: u64 = match self.parallel {
+            true => self.wall,
+            false => self.samples.iter().map(|s| s.cycle).sum(),
+        };
         if busy == 0 {
             return 0.0;
         }
@@ -332,11 +376,11 @@ pub(super) fn run(config: Config, options: BenchOptions) -> ExitCode {
         1 => &["function"],
         _ => &["with extensions", "baseline"],
     };
-    let (mut arms, configs): (Vec<Arm>, Vec<Config>) = configs
-        .into_iter()
+    let mut arms: Vec<Arm> = configs
+        .iter_mut()
         .zip(labels)
-        .map(|(config, label)| arm(config, label))
-        .unzip();
+        .map(|(config, label)| arm(config, label, &options))
+        .collect();
     let _ = writeln!(std::io::stderr(), "{}", headline(&arms, &options));
     // The invoker's clock: the embedding side may read it, only the core may not.
     #[allow(clippy::disallowed_methods)]
@@ -368,8 +412,8 @@ pub(super) fn run(config: Config, options: BenchOptions) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// An arm to measure, and the configuration each of its environments starts from.
-fn arm(mut config: Config, label: &str) -> (Arm, Config) {
+/// An arm to measure; its configuration made quiet.
+fn arm(config: &mut Config, label: &str, options: &BenchOptions) -> Arm {
     // Quiet and discarded: what the function prints is not what is measured.
     config.log_output = LogOutput::Discard;
     config.quiet = true;
@@ -385,13 +429,15 @@ fn arm(mut config: Config, label: &str) -> (Arm, Config) {
         .into_iter()
         .map(|e| e.name)
         .collect();
-    let arm = Arm {
+    let invokers = options.invokers(config);
+    Arm {
         label: label.to_string(),
         command,
         extensions,
+        invokers,
+        parallel: invokers > 1 || config.concurrency > 1 || config.max_concurrency.is_some(),
         ..Arm::default()
-    };
-    (arm, config)
+    }
 }
 
 /// The first line: what is measured, how often.
@@ -410,6 +456,9 @@ pub(crate) fn headline(arms: &[Arm], options: &BenchOptions) -> String {
         options.warmup,
         options.cold_starts.max(1),
     );
+    if first.parallel {
+        let _ = write!(line, "; {} invokers at once", first.invokers);
+    }
     if let Some(baseline) = arms.get(1) {
         let _ = write!(
             line,
@@ -420,15 +469,20 @@ pub(crate) fn headline(arms: &[Arm], options: &BenchOptions) -> String {
     line
 }
 
-/// Runs every arm: the main environments side by side (cold start, warm-up, then the measured
-/// invocations alternating between arms, each pair in alternating order), then the remaining
-/// cold starts, alternating too.
+/// Runs every arm: the main environments side by side (cold starts, warm-up, then the measured
+/// invocations in blocks alternating between arms, A B then B A, so that neither always follows
+/// the other), then the remaining cold starts, alternating too. One after the other, a block is
+/// one invocation; under parallel load, enough that the invokers' start and finish are a small
+/// part of it.
 fn measure(
     arms: &mut [Arm],
     configs: &[Config],
     options: &BenchOptions,
     payload: &[u8],
 ) -> std::io::Result<()> {
+    let (invokers, parallel) = arms
+        .first()
+        .map_or((1, false), |a| (a.invokers, a.parallel));
     let mut progress = Progress::new(
         u64::from(options.invocations),
         u64::from(options.cold_starts.max(1)),
@@ -437,9 +491,9 @@ fn measure(
     let mut handles = Vec::with_capacity(arms.len());
     for (arm, config) in arms.iter_mut().zip(configs) {
         let handle = start(config)?;
-        cold_start(&handle, arm, payload)?;
-        for i in 0..options.warmup {
-            let (sample, _) = invoke(&handle, payload)?;
+        cold_starts(&handle, arm, payload)?;
+        let warmup = closed_loops(&handle, payload, invokers, options.warmup)?;
+        for (i, (sample, _)) in warmup.into_iter().enumerate() {
             if let Some(f) = sample.failure {
                 arm.failures
                     .push(format!("warm-up {} ({}): {f}", i + 1, sample.request_id));
@@ -447,26 +501,42 @@ fn measure(
         }
         handles.push(handle);
     }
-    for i in 0..options.invocations as usize {
+    let n = options.invocations;
+    let blocks = match parallel {
+        true => (n / (50 * invokers).max(1)).clamp(1, 10),
+        false => n,
+    };
+    // Each arm's CPU reading at its last block's start.
+    let mut readings = vec![None; arms.len()];
+    for b in 0..blocks {
+        let size = n / blocks + u32::from(b < n % blocks);
         for k in 0..handles.len() {
-            // Alternate which arm goes first, so neither always follows the other.
-            let k = if i % 2 == 0 { k } else { handles.len() - 1 - k };
+            let k = if b % 2 == 0 { k } else { handles.len() - 1 - k };
+            let arm = &mut arms[k];
             let cpu = cpu_micros(&handles[k]);
-            charge_cpu(&mut arms[k].samples, cpu);
-            let (mut sample, _) = invoke(&handles[k], payload)?;
-            sample.cpu = cpu;
-            arms[k].samples.push(sample);
-            progress.invoked();
+            charge_cpu(arm, parallel, readings[k], cpu);
+            readings[k] = cpu;
+            // The invoker's clock: the embedding side may read it, only the core may not.
+            #[allow(clippy::disallowed_methods)]
+            let start = Instant::now();
+            let samples = closed_loops(&handles[k], payload, invokers, size)?;
+            if parallel {
+                arm.wall += micros(start.elapsed());
+            }
+            for (sample, _) in samples {
+                arm.samples.push(sample);
+                progress.invoked();
+            }
         }
     }
-    for (arm, handle) in arms.iter_mut().zip(handles) {
-        charge_cpu(&mut arm.samples, cpu_micros(&handle));
+    for ((arm, handle), then) in arms.iter_mut().zip(handles).zip(readings) {
+        charge_cpu(arm, parallel, then, cpu_micros(&handle));
         handle.shutdown()?;
     }
     for _ in 1..options.cold_starts.max(1) {
         for (arm, config) in arms.iter_mut().zip(configs) {
             let handle = start(config)?;
-            cold_start(&handle, arm, payload)?;
+            cold_starts(&handle, arm, payload)?;
             handle.shutdown()?;
             progress.cold_started();
         }
@@ -489,32 +559,79 @@ fn cpu_micros(handle: &Handle) -> Option<u64> {
     handle.cpu_time().map(micros)
 }
 
-/// Gives the last sample the CPU time used since it was submitted (its `cpu` holds the reading
-/// then): everything the simulator did for it, including the freeze that followed.
-fn charge_cpu(samples: &mut [Sample], now: Option<u64>) {
-    if let Some(last) = samples.last_mut() {
-        last.cpu = match (last.cpu, now) {
-            (Some(then), Some(now)) => Some(now.saturating_sub(then)),
-            _ => None,
-        };
+/// Charges the CPU time lambda-sim used since the reading `then`, at the start of the arm's
+/// last block, to that block: everything the simulator did for it, including the freeze that
+/// followed. One after the other, to the block's one sample; under parallel load, to the arm.
+fn charge_cpu(arm: &mut Arm, parallel: bool, then: Option<u64>, now: Option<u64>) {
+    let Some(then) = then else {
+        return;
+    };
+    let used = now.map(|now| now.saturating_sub(then));
+    if parallel {
+        arm.cpu = used.map(|used| arm.cpu.unwrap_or(0) + used);
+    } else if let Some(last) = arm.samples.last_mut() {
+        last.cpu = used;
     }
 }
 
-/// The first invocation of a fresh environment: keeps its init duration.
-fn cold_start(handle: &Handle, arm: &mut Arm, payload: &[u8]) -> std::io::Result<()> {
-    let (sample, init) = invoke(handle, payload)?;
-    let n = arm.inits.len() + arm.failures.len() + 1;
-    match (sample.failure, init) {
-        (None, Some(init)) => arm.inits.push(init),
-        (Some(f), _) => arm
-            .failures
-            .push(format!("cold start {n} ({}): {f}", sample.request_id)),
-        (None, None) => arm.failures.push(format!(
-            "cold start {n} ({}): no init duration",
-            sample.request_id
-        )),
+/// The first invocations of a fresh environment, one per invoker, at once: each that started an
+/// execution environment gives that one's init duration.
+fn cold_starts(handle: &Handle, arm: &mut Arm, payload: &[u8]) -> std::io::Result<()> {
+    for (sample, init) in closed_loops(handle, payload, arm.invokers, arm.invokers)? {
+        let n = arm.inits.len() + arm.failures.len() + 1;
+        match (sample.failure, init) {
+            (None, Some(init)) => {
+                arm.inits.push(init);
+                arm.init_environments.extend(sample.environment);
+            }
+            (Some(f), _) => arm
+                .failures
+                .push(format!("cold start {n} ({}): {f}", sample.request_id)),
+            // Under parallel load, some wait for an environment another started; a Managed
+            // Instances environment initialises at start-up, before any invocation.
+            (None, None) if arm.parallel => {}
+            (None, None) => arm.failures.push(format!(
+                "cold start {n} ({}): no init duration",
+                sample.request_id
+            )),
+        }
     }
     Ok(())
+}
+
+/// `count` invocations by `invokers` closed loops side by side, each submitting its next as
+/// soon as its last is complete (one loop runs on this thread); the samples, with the init
+/// each waited for, in the order they completed.
+fn closed_loops(
+    handle: &Handle,
+    payload: &[u8],
+    invokers: u32,
+    count: u32,
+) -> std::io::Result<Vec<(Sample, Option<u64>)>> {
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let done = std::sync::Mutex::new(Vec::with_capacity(count as usize));
+    let invoker = || {
+        while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+            let sample = invoke(handle, payload)?;
+            done.lock()
+                .map_err(|_| std::io::Error::other("an invoker panicked"))?
+                .push(sample);
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..invokers.min(count))
+            .map(|_| scope.spawn(invoker))
+            .collect();
+        invoker()?;
+        others.into_iter().try_for_each(|other| {
+            other
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("an invoker panicked")))
+        })
+    })?;
+    done.into_inner()
+        .map_err(|_| std::io::Error::other("an invoker panicked"))
 }
 
 fn request(payload: &[u8]) -> InvokeRequest {
@@ -542,6 +659,7 @@ fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<(Sample, Option<u6
         .as_ref()
         .and_then(|r| r.init_duration)
         .map(|us| us.as_micros());
+    let environment = report.as_ref().map(|r| r.environment);
     let sample = Sample {
         request_id: response.request_id.clone(),
         round_trip: micros(round_trip),
@@ -559,6 +677,7 @@ fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<(Sample, Option<u6
             })
             .unwrap_or_default(),
         failure: failure(&response),
+        environment,
     };
     Ok((sample, init))
 }
@@ -732,11 +851,29 @@ pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
                 row(&mut out, &phase.name, cells);
             }
         }
+        if !arm.parallel {
+            let _ = writeln!(
+                out,
+                "  throughput: {} invocations/s (one at a time, each until complete)\n",
+                arm.throughput().round() as u64
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
-            "  throughput: {} invocations/s (one at a time, each until complete)\n",
-            arm.throughput().round() as u64
+            "  throughput: {} invocations/s ({} invokers at once, each until complete)",
+            arm.throughput().round() as u64,
+            arm.invokers
         );
+        if let (Some(cpu), n @ 1..) = (arm.cpu, arm.samples.len() as u64) {
+            let _ = writeln!(
+                out,
+                "  lambda-sim CPU: {} per invocation",
+                fmt_us((cpu / n) as i64)
+            );
+        }
+        environments(&mut out, arm);
+        out.push('\n');
     }
     if let [a, b] = arms {
         let _ = writeln!(
@@ -790,6 +927,50 @@ pub(crate) fn report(arms: &[Arm], options: &BenchOptions) -> String {
         }
     }
     out
+}
+
+/// Under parallel load, a row per environment: its successful invocations, the median of its
+/// cold starts, its round trips' p50 and p99, and its extensions' overhead (the largest of
+/// them, per invocation; `--json` has each one's).
+fn environments(out: &mut String, arm: &Arm) {
+    let cells = ["n", "init p50", "p50", "p99", "ext p50", "ext p99"];
+    row(out, "per environment", cells.map(String::from));
+    let last = arm.samples.iter().filter_map(|s| s.environment);
+    let count = last.chain(arm.init_environments.iter().copied()).max();
+    for env in 0..count.map_or(0, |e| e + 1) {
+        let inits = arm.init_environments.iter().zip(&arm.inits);
+        let mut inits: Vec<u64> = inits
+            .filter(|(e, _)| **e == env)
+            .map(|(_, us)| *us)
+            .collect();
+        let (mut round_trips, mut overheads) = (Vec::new(), Vec::new());
+        for s in &arm.samples {
+            if s.failure.is_none() && s.environment == Some(env) {
+                round_trips.push(s.round_trip);
+                overheads.push(s.overhead());
+            }
+        }
+        let n = round_trips.len().to_string();
+        let [init, round_trip, overhead] =
+            [&mut inits, &mut round_trips, &mut overheads].map(|v| {
+                stats::sort(v);
+                Summary::of(v)
+            });
+        let us = |s: &Option<Summary>, p99: bool| {
+            s.as_ref().map_or_else(String::new, |s| {
+                fmt_us(if p99 { s.p99 } else { s.p50 } as i64)
+            })
+        };
+        let cells = [
+            n,
+            us(&init, false),
+            us(&round_trip, false),
+            us(&round_trip, true),
+            us(&overhead, false),
+            us(&overhead, true),
+        ];
+        row(out, &format!("env {}", env + 1), cells);
+    }
 }
 
 /// A table row: the name left-aligned, six cells right-aligned.
@@ -877,10 +1058,16 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
         j.push_str(",\"extensions\":");
         json_strs(&mut j, &arm.extensions);
         let inits: Vec<String> = arm.inits.iter().map(u64::to_string).collect();
+        let environments: Vec<String> =
+            arm.init_environments.iter().map(usize::to_string).collect();
         let _ = write!(
             j,
-            ",\"init_us\":[{}],\"throughput_per_s\":{},\"failures\":",
+            ",\"init_us\":[{}],\"init_environments\":[{}],\"invokers\":{},\"wall_us\":{},\"cpu_us\":{},\"throughput_per_s\":{},\"failures\":",
             inits.join(","),
+            environments.join(","),
+            arm.invokers,
+            arm.wall,
+            json_opt(arm.cpu),
             arm.throughput().round() as u64
         );
         json_strs(&mut j, &arm.all_failures());
@@ -914,7 +1101,7 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
             json_str(&mut j, &s.request_id);
             let _ = write!(
                 j,
-                ",\"received_us\":{},\"round_trip_us\":{},\"cycle_us\":{},\"runtime_us\":{},\"duration_us\":{},\"outside_us\":{},\"cpu_us\":{},\"overhead_us\":{{",
+                ",\"received_us\":{},\"round_trip_us\":{},\"cycle_us\":{},\"runtime_us\":{},\"duration_us\":{},\"outside_us\":{},\"cpu_us\":{},\"environment\":{},\"overhead_us\":{{",
                 s.received,
                 s.round_trip,
                 s.cycle,
@@ -922,6 +1109,7 @@ pub(crate) fn to_json(arms: &[Arm], options: &BenchOptions, elapsed: Duration) -
                 json_opt(s.duration),
                 json_opt(s.outside()),
                 json_opt(s.cpu),
+                json_opt(s.environment.map(|e| e as u64)),
             );
             for (e, (name, us)) in s.overheads.iter().enumerate() {
                 if e > 0 {

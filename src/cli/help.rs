@@ -171,6 +171,9 @@ BENCH OPTIONS:
     --cold-starts <K>            Fresh environments whose init is measured [default: 5]
     --payload <EVENT>            The event, as invoke takes it [default: {{}}]
     --payload-file <PATH>        The event, from a file (- for standard input)
+    --parallel <P>               Invokers at once, each in a closed loop: with
+                                 --concurrency or --max-concurrency, throughput under load
+                                 and a row per environment [default: one per slot, C x M]
     --baseline                   Also run the function without its extensions, alternating,
                                  and report each phase's difference with a 95% confidence
                                  interval

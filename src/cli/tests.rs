@@ -556,6 +556,8 @@ fn bench_takes_its_own_options_and_the_simulators() {
                 "out.json",
                 "--svg",
                 "out.svg",
+                "--parallel",
+                "6",
                 "--compare",
                 "./plain --fast",
                 "--extension",
@@ -587,6 +589,7 @@ fn bench_takes_its_own_options_and_the_simulators() {
                 args: vec!["--fast".into()],
             })),
             histograms: false,
+            parallel: 6,
         }
     );
     // The bootstrap's own flags stay its own.

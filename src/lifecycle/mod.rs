@@ -129,7 +129,12 @@
 //!   slot free), the first in order: environment 1 is reused first, so the others stay frozen
 //!   while it keeps up. Otherwise, while more invocations wait than environments are
 //!   initialising, the first environment that is down starts an init: a cold start, with its
-//!   `Init Duration` on the REPORT of whichever invocation it takes. A failure resets its own
+//!   `Init Duration` on the REPORT of the invocation it takes. That environment *claims* one
+//!   queued invocation: an environment that frees up meanwhile takes only what is queued
+//!   beyond the claims, so the invocation that found no free environment waits for the new
+//!   one's init, as on Lambda a request that finds no free environment is served by a new
+//!   one (claims are counted, not named: the claiming environments take the oldest). A failed
+//!   init drops its claim with the invocation it answers. A failure resets its own
 //!   environment only. A result is taken only from the environment that holds its invocation
 //!   (each has its own Runtime API; another's id is `InvalidRequestID`). The queue's bound
 //!   counts beyond every environment's slots, so with `max_queue` 0 the invocation past N gets
@@ -468,6 +473,10 @@ struct Environment {
     frozen: bool,
     /// The duration of the last on-demand init, for the next REPORT.
     pending_init: Option<Micros>,
+    /// Started on demand for a queued invocation, which it serves when ready: no other
+    /// environment takes that invocation meanwhile, as on Lambda the invocation that finds no
+    /// warm environment waits for the cold start of a new one.
+    claimed: bool,
     /// The start of a suppressed init and the invocation it counts against.
     budget: Option<(RequestId, Micros)>,
     timers: TimerTable,
@@ -495,6 +504,7 @@ impl Environment {
             inits: 0,
             frozen: false,
             pending_init: None,
+            claimed: false,
             budget: None,
             timers: TimerTable::default(),
             flying: Vec::with_capacity(config.max_concurrency.map_or(0, |m| m.min(1024) as usize)),
@@ -744,31 +754,45 @@ impl Lifecycle {
     }
 
     /// After every input: queued invocations go to the environments that can take them, the
-    /// first such environment in order first (decision *several environments*); while more
-    /// wait than environments are starting, another environment starts its init. Then
+    /// first such environment in order first, an environment that claimed one taking the
+    /// head and another the oldest beyond the claims (decision *several environments*); while
+    /// more wait than environments are starting, another environment starts its init. Then
     /// [`Action::Finished`], once every environment has finished.
     // Called after every input: one copy in the binary, not one per caller.
     #[inline(never)]
     fn settle(&mut self, now: Micros) {
         let slots = self.s.slots();
         while !self.s.queue.is_empty() {
-            if let Some(i) = self.envs.iter().position(|e| e.can_take(slots)) {
-                // A release leaves nothing for `progress` to do: the invocation has only begun.
-                self.cx(EnvId(i as u16)).release(now);
+            // Each environment starting for the queue will serve one of it: the others take
+            // only what is queued beyond those.
+            let claimed = self.envs.iter().filter(|e| e.claimed).count();
+            let unclaimed = self.s.queue.len() > claimed;
+            let ready = self
+                .envs
+                .iter()
+                .position(|e| e.can_take(slots) && (e.claimed || unclaimed));
+            if let Some(i) = ready {
+                // The claimed ones are the oldest: an environment that claimed takes the head,
+                // another the oldest beyond them. A release leaves nothing for `progress` to
+                // do: the invocation has only begun.
+                let at = if self.envs[i].claimed { 0 } else { claimed };
+                self.cx(EnvId(i as u16)).release(now, at);
                 continue;
             }
+            // Eager inits (provisioned concurrency, Managed Instances) are for whatever comes.
             let starting = self
                 .envs
                 .iter()
-                .filter(|e| matches!(e.phase, Phase::Init(_)))
+                .filter(|e| matches!(e.phase, Phase::Init(_)) && !e.claimed)
                 .count();
             let down = self
                 .envs
                 .iter()
                 .position(|e| matches!(e.phase, Phase::Down | Phase::InitFailed));
             match down {
-                Some(i) if self.s.queue.len() > starting => {
+                Some(i) if self.s.queue.len() > claimed + starting => {
                     let mut cx = self.cx(EnvId(i as u16));
+                    cx.env.claimed = true;
                     cx.start_init(now);
                     cx.progress(now);
                 }

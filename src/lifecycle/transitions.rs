@@ -266,11 +266,14 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn release(&mut self, now: Micros) {
-        let (Some(q), Some(waiter)) = (self.s.queue.pop_front(), self.env.parked.pop_front())
-        else {
+    pub(super) fn release(&mut self, now: Micros, at: usize) {
+        if self.env.parked.is_empty() {
+            return;
+        }
+        let (Some(q), Some(waiter)) = (self.s.queue.remove(at), self.env.parked.pop_front()) else {
             return;
         };
+        self.env.claimed = false;
         let id = q.invocation.request_id;
         let budget_start = match self.env.budget.take() {
             Some((for_id, started)) if for_id == id => started,
@@ -703,6 +706,8 @@ impl Cx<'_> {
     }
 
     pub(super) fn set_phase(&mut self, phase: Phase) -> Phase {
+        // A claim lasts through the init until the release; an init that fails ends it.
+        self.env.claimed &= matches!(phase, Phase::Init(_) | Phase::Ready);
         let old = std::mem::replace(&mut self.env.phase, phase);
         log::trace!(
             "lifecycle: {} => {}",

@@ -677,7 +677,8 @@ mod tests {
     fn peak_rss_of_this_process_is_reread_from_one_descriptor() {
         let rss = PeakRss::open(std::process::id() as i32).unwrap();
         let first = rss.read().unwrap();
-        let grown = vec![1u8; 8 << 20];
+        // Kept observable: an optimised build would otherwise drop the unused allocation.
+        let grown = std::hint::black_box(vec![1u8; 8 << 20]);
         let second = rss.read().unwrap();
         assert!(first > 0);
         assert!(second >= first + 4096, "{first} KiB then {second} KiB");

@@ -132,7 +132,7 @@ impl Reactor {
             // Rendered in batches, off the invocations' path (`log_events_due`).
             Action::Event(env, event) => {
                 if !self.report_waiters.is_empty() {
-                    self.send_report(&event);
+                    self.send_report(env, &event);
                 }
                 if let PlatformEvent::Start { request_id, .. } = &event {
                     let tail = self

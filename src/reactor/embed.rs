@@ -198,7 +198,7 @@ impl Reactor {
         });
     }
 
-    pub(super) fn send_report(&mut self, event: &PlatformEvent) {
+    pub(super) fn send_report(&mut self, env: EnvId, event: &PlatformEvent) {
         let PlatformEvent::Report { request_id, .. } = event else {
             return;
         };
@@ -208,7 +208,7 @@ impl Reactor {
             .position(|(id, _)| id == request_id)
         {
             let (_, tx) = self.report_waiters.swap_remove(i);
-            let _ = tx.send(Reply::Report(InvocationReport::from_event(event)));
+            let _ = tx.send(Reply::Report(InvocationReport::from_event(env, event)));
         }
     }
 

@@ -2,7 +2,7 @@
 //! state, and the captured telemetry.
 
 use crate::api;
-use crate::lifecycle::{self, ExtensionInfo, InvokeReply, PlatformEvent};
+use crate::lifecycle::{self, EnvId, ExtensionInfo, InvokeReply, PlatformEvent};
 use crate::time::Micros;
 
 /// The answer an embedded caller gets: what an HTTP invoker would see, plus timings.
@@ -100,6 +100,9 @@ pub struct InvocationReport {
     /// For each INVOKE-subscribed extension that came back, in registration order: its name
     /// and the time from the runtime's response to its next `event/next`.
     pub extensions: Vec<(String, Micros)>,
+    /// The execution environment it ran in: its index, from 0, as in
+    /// [`State::environments`] and the `[env N]` tag on its lines (N = index + 1).
+    pub environment: usize,
 }
 
 impl InvocationReport {
@@ -117,7 +120,7 @@ impl InvocationReport {
         self.extensions.iter().map(|(_, us)| *us).max()
     }
 
-    pub(crate) fn from_event(event: &PlatformEvent) -> Option<InvocationReport> {
+    pub(crate) fn from_event(env: EnvId, event: &PlatformEvent) -> Option<InvocationReport> {
         let PlatformEvent::Report {
             request_id,
             status,
@@ -140,6 +143,7 @@ impl InvocationReport {
                 .iter()
                 .map(|(name, us)| (name.to_string(), us))
                 .collect(),
+            environment: env.index(),
         })
     }
 }

@@ -231,6 +231,7 @@ fn sample(i: u64, round_trip: u64, runtime: u64, overheads: &[(&str, u64)]) -> S
             .collect(),
         cpu: Some(20 + i),
         failure: None,
+        environment: Some((i % 2) as usize),
     }
 }
 
@@ -242,6 +243,8 @@ fn arm_with(label: &str, samples: Vec<Sample>, inits: Vec<u64>) -> Arm {
         inits,
         samples,
         failures: Vec::new(),
+        invokers: 1,
+        ..Arm::default()
     }
 }
 
@@ -314,16 +317,67 @@ fn phases_leave_failures_out_and_total_several_extensions() {
 }
 
 #[test]
-fn cpu_time_is_charged_from_one_submit_to_the_next() {
-    let mut samples = vec![Sample {
-        cpu: Some(1_000),
-        ..Sample::default()
-    }];
-    charge_cpu(&mut samples, Some(1_250));
-    assert_eq!(samples[0].cpu, Some(250));
-    let mut unknown = vec![Sample::default()];
-    charge_cpu(&mut unknown, Some(1_250));
-    assert_eq!(unknown[0].cpu, None);
+fn cpu_time_is_charged_from_one_block_to_the_next() {
+    // One after the other: the block's one invocation gets the time since its submit.
+    let mut arm = Arm {
+        samples: vec![Sample::default()],
+        ..Arm::default()
+    };
+    charge_cpu(&mut arm, false, Some(1_000), Some(1_250));
+    assert_eq!(arm.samples[0].cpu, Some(250));
+    charge_cpu(&mut arm, false, Some(1_000), None);
+    assert_eq!(arm.samples[0].cpu, None);
+    // No reading at the start: nothing to charge.
+    arm.samples[0].cpu = Some(7);
+    charge_cpu(&mut arm, false, None, Some(1_250));
+    assert_eq!(arm.samples[0].cpu, Some(7));
+    // Under parallel load, the blocks add up on the arm, and the samples keep none.
+    let mut arm = Arm {
+        samples: vec![Sample::default()],
+        ..Arm::default()
+    };
+    charge_cpu(&mut arm, true, None, Some(100));
+    charge_cpu(&mut arm, true, Some(100), Some(400));
+    charge_cpu(&mut arm, true, Some(500), Some(600));
+    assert_eq!((arm.cpu, arm.samples[0].cpu), (Some(400), None));
+}
+
+#[test]
+fn under_parallel_load_the_report_has_a_row_per_environment() {
+    // Two environments: even invocations in the first, odd in the second (see `sample`).
+    let samples = (0..6)
+        .map(|i| sample(i, 200 + 100 * (i % 2), 100, &[("a", 1000 + 1000 * (i % 2))]))
+        .collect();
+    let mut arm = arm_with("function", samples, vec![3000, 5000]);
+    arm.extensions = vec!["a".into()];
+    arm.init_environments = vec![1, 0];
+    (arm.invokers, arm.parallel, arm.wall, arm.cpu) = (2, true, 2_000, Some(120));
+    let out = report(&[arm], &BenchOptions::default());
+    assert!(out.contains("; 2 invokers at once\n"), "{out}");
+    // Six invocations in 2 ms of blocks; 120 µs of CPU over six.
+    assert!(
+        out.contains(
+            "  throughput: 3000 invocations/s (2 invokers at once, each until complete)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("  lambda-sim CPU: 20 µs per invocation\n"),
+        "{out}"
+    );
+    let row = |name: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("  {name} ")))
+            .unwrap_or_else(|| panic!("no {name}:\n{out}"));
+        line.split_whitespace()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(row("env 1"), "3 5.00 ms 200 µs 200 µs 1.00 ms 1.00 ms");
+    assert_eq!(row("env 2"), "3 3.00 ms 300 µs 300 µs 2.00 ms 2.00 ms");
+    assert!(!out.contains("env 3"), "{out}");
 }
 
 #[test]
