@@ -49,6 +49,7 @@ pub fn play_role() {
         "runtime" => runtime_client(),
         "extension" => extension_client(),
         "relay" => relay(),
+        "flows" => flows_relay(),
         "echo" => echo(),
         "park" => park(),
         "extpeer" => extension_peer(),
@@ -111,6 +112,40 @@ impl Samples {
             self.push(t.elapsed());
         }
         self.add_busy(start.elapsed());
+        Ok(())
+    }
+
+    /// Runs every flow `n` times, each flow on a thread of its own, side by side: each call
+    /// timed, and the wall time of the whole for throughput.
+    pub fn measure_flows(
+        &mut self,
+        n: usize,
+        flows: &mut [Box<dyn FnMut() -> io::Result<()> + Send + '_>],
+    ) -> io::Result<()> {
+        let start = Instant::now();
+        let each = std::thread::scope(|scope| {
+            let threads: Vec<_> = flows
+                .iter_mut()
+                .map(|flow| {
+                    scope.spawn(move || {
+                        let mut mine = Samples::with_capacity(n);
+                        mine.measure(n, flow)?;
+                        Ok::<_, io::Error>(mine)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a flow panicked")))
+                })
+                .collect::<io::Result<Vec<_>>>()
+        })?;
+        self.add_busy(start.elapsed());
+        for mine in each {
+            self.ns.extend(mine.ns);
+        }
         Ok(())
     }
 
@@ -335,8 +370,27 @@ impl Invoker {
 }
 
 /// The `runtime` role: a lean std-only runtime client that echoes each event, as a runtime
-/// interface client does its work (one keep-alive connection, `/next`, `/response`).
+/// interface client does its work (one keep-alive connection, `/next`, `/response`). Under
+/// Managed Instances, `AWS_LAMBDA_MAX_CONCURRENCY` such loops on threads of their own, as the
+/// official clients' concurrent modes run.
 fn runtime_client() -> io::Result<()> {
+    let workers: usize = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1);
+    let others: Vec<_> = (1..workers)
+        .map(|_| std::thread::spawn(runtime_loop))
+        .collect();
+    runtime_loop()?;
+    for other in others {
+        other
+            .join()
+            .map_err(|_| io::Error::other("a worker panicked"))??;
+    }
+    Ok(())
+}
+
+fn runtime_loop() -> io::Result<()> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(io::Error::other)?;
     let mut conn = HttpConn::connect(api.as_str())?;
     let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n");
@@ -567,6 +621,107 @@ fn relay() -> io::Result<()> {
     }
 }
 
+/// How many flows the `flows` relay carries.
+pub const FLOWS: &str = "LAMBDA_SIM_BENCH_FLOWS";
+
+/// The `flows` role: the relay of [`relay`] for [`FLOWS`] flows side by side, from one mio
+/// reactor, raw or (with [`ACKS`]) following the Runtime API's message pattern. It prints its
+/// port and accepts one echo per flow (saying so after each), then one invoker per flow, in
+/// the same order; flow `i` carries bytes between echo `i` and invoker `i`.
+fn flows_relay() -> io::Result<()> {
+    use mio::net::TcpStream as MioStream;
+    use mio::{Events, Interest, Poll, Token};
+
+    let flows: usize = std::env::var(FLOWS)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| io::Error::other("no flow count"))?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", listener.local_addr()?.port());
+    io::stdout().flush()?;
+    let accept = || -> io::Result<MioStream> {
+        let (s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        s.set_nonblocking(true)?;
+        Ok(MioStream::from_std(s))
+    };
+    let mut ends = Vec::with_capacity(2 * flows);
+    for _ in 0..flows {
+        ends.push(accept()?);
+        println!("echo connected");
+        io::stdout().flush()?;
+    }
+    for _ in 0..flows {
+        ends.push(accept()?);
+    }
+    let mut poll = Poll::new()?;
+    for (i, s) in ends.iter_mut().enumerate() {
+        poll.registry().register(s, Token(i), Interest::READABLE)?;
+    }
+    let mut events = Events::with_capacity(64);
+    let mut buf = vec![0u8; 64 * 1024];
+    // With acks, per flow: where the echo's stream is in its cycle of `len` reply bytes
+    // (forwarded) and one request for more (dropped); whether it has asked for a payload; one
+    // that waits for it.
+    let cycle = acks().map(|len| len + 1);
+    let mut at = vec![0; flows];
+    let mut asked = vec![true; flows];
+    let mut held: Vec<Vec<u8>> = vec![Vec::new(); flows];
+    loop {
+        poll.poll(&mut events, None)?;
+        for event in events.iter() {
+            let from = event.token().0;
+            let flow = from % flows;
+            loop {
+                let n = match ends[from].read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                let (echo, invoker) = (flow, flows + flow);
+                match cycle {
+                    None => write_all_spinning(&mut ends[(from + flows) % (2 * flows)], &buf[..n])?,
+                    Some(cycle) if from == echo => {
+                        let mut i = 0;
+                        while i < n {
+                            let reply_left = (cycle - 1).saturating_sub(at[flow]);
+                            if reply_left == 0 {
+                                // The request for more: a held payload goes now.
+                                i += 1;
+                                at[flow] = 0;
+                                if held[flow].is_empty() {
+                                    asked[flow] = true;
+                                } else {
+                                    write_all_spinning(&mut ends[echo], &held[flow])?;
+                                    held[flow].clear();
+                                }
+                                continue;
+                            }
+                            let take = reply_left.min(n - i);
+                            write_all_spinning(&mut ends[invoker], &buf[i..i + take])?;
+                            i += take;
+                            at[flow] += take;
+                            if at[flow] == cycle - 1 {
+                                write_all_spinning(&mut ends[echo], b"a")?;
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        if asked[flow] {
+                            asked[flow] = false;
+                            write_all_spinning(&mut ends[echo], &buf[..n])?;
+                        } else {
+                            held[flow].extend_from_slice(&buf[..n]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn acks() -> Option<usize> {
     std::env::var(ACKS).ok().and_then(|v| v.parse().ok())
 }
@@ -714,6 +869,76 @@ impl Drop for FourHopFloor {
         stop(&mut [&mut self.relay, &mut self.echo]);
         if let Some(ext) = &mut self.ext {
             stop(&mut [ext]);
+        }
+    }
+}
+
+/// The four-hop floor for `flows` flows side by side: invoker `i` (a link of this process) →
+/// one relay → echo `i` → the relay → invoker `i`; the relay and each echo a process. With
+/// acks, the protocol floor: also the 202 and the next `/next` of each invocation.
+pub struct FlowsFloor {
+    relay: Child,
+    echoes: Vec<Child>,
+    links: Vec<EchoLink>,
+}
+
+impl FlowsFloor {
+    /// `acks`: follow the Runtime API's message pattern, as [`ACKS`] describes.
+    pub fn start(flows: usize, acks: bool) -> io::Result<FlowsFloor> {
+        let mut relay = Command::new(std::env::current_exe()?)
+            .env(ROLE, "flows")
+            .env(FLOWS, flows.to_string())
+            .env(ACKS, acks_env(acks))
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
+        let mut port = String::new();
+        out.read_line(&mut port)?;
+        let addr = format!("127.0.0.1:{}", port.trim());
+        let mut echoes = Vec::with_capacity(flows);
+        for _ in 0..flows {
+            echoes.push(spawn_echo(&addr, acks)?);
+            // One at a time, so that echo `i` is flow `i`.
+            let mut connected = String::new();
+            out.read_line(&mut connected)?;
+            if connected.trim() != "echo connected" {
+                return Err(io::Error::other("the relay did not take an echo"));
+            }
+        }
+        let links = (0..flows)
+            .map(|_| EchoLink::new(TcpStream::connect(&addr)?))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(FlowsFloor {
+            relay,
+            echoes,
+            links,
+        })
+    }
+
+    pub fn relay_pid(&self) -> u32 {
+        self.relay.id()
+    }
+
+    /// A round trip of `payload` on each flow, to be driven from a thread of its own.
+    pub fn flows<'a>(
+        &'a mut self,
+        payload: &'a [u8],
+    ) -> Vec<Box<dyn FnMut() -> io::Result<()> + Send + 'a>> {
+        self.links
+            .iter_mut()
+            .map(|link| {
+                Box::new(move || link.round_trip(payload))
+                    as Box<dyn FnMut() -> io::Result<()> + Send>
+            })
+            .collect()
+    }
+}
+
+impl Drop for FlowsFloor {
+    fn drop(&mut self) {
+        stop(&mut [&mut self.relay]);
+        for echo in &mut self.echoes {
+            stop(&mut [echo]);
         }
     }
 }
