@@ -181,3 +181,23 @@ fn invoke_parallel_runs_side_by_side_in_environments_or_in_one_managed_environme
         .unwrap();
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
 }
+
+#[test]
+fn managed_instances_in_several_environments_fill_each_to_m() {
+    // Two Managed Instances environments of two slots each: four at once are two in each.
+    let answers = invoke_parallel(&["--concurrency", "2", "--max-concurrency", "2"]);
+    assert_eq!(answers.len(), 4);
+    let mut by_pid: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for a in &answers {
+        by_pid
+            .entry(a["pid"].to_string())
+            .or_default()
+            .push(a["most_at_once"].as_u64().unwrap());
+    }
+    assert_eq!(by_pid.len(), 2, "two environments: {answers:#?}");
+    for (pid, most) in &by_pid {
+        assert_eq!(most.len(), 2, "two in {pid}: {answers:#?}");
+        assert!(most.iter().all(|m| *m <= 2), "at most M in {pid}: {answers:#?}");
+        assert!(most.contains(&2), "both at once in {pid}: {answers:#?}");
+    }
+}

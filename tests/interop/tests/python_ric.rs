@@ -131,3 +131,41 @@ fn awslambdaric_runs_its_multi_concurrent_mode_under_max_concurrency() {
     let r = invoke(addr, r#"{"after":"timeout"}"#);
     assert_eq!(r.json()["event"]["after"], "timeout");
 }
+
+/// awslambdaric, one process per environment, under `--concurrency 3`: three at once go to
+/// three environments.
+#[test]
+fn awslambdaric_in_three_environments() {
+    if !have_awslambdaric() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let sim = common::start(
+        &dir,
+        &[
+            "--concurrency",
+            "3",
+            "--",
+            "python3",
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ],
+    );
+    let addr = sim.invoke;
+    let calls: Vec<_> = (0..3)
+        .map(|i| std::thread::spawn(move || invoke(addr, &format!(r#"{{"sleep":0.5,"n":{i}}}"#))))
+        .collect();
+    let mut pids = std::collections::HashSet::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        let r = call.join().unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["event"]["n"], i);
+        pids.insert(r.json()["pid"].as_i64().unwrap());
+    }
+    assert_eq!(
+        pids.len(),
+        3,
+        "three runtime processes, one per environment"
+    );
+}

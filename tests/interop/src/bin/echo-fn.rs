@@ -16,6 +16,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         // The function compares its deadline with the wall clock: that is what the test checks.
         #[allow(clippy::disallowed_methods)]
         Some("context") => {
+            // Held a while first, if asked: invocations at once then need environments apart.
+            let ms = payload.get("ms").and_then(Value::as_u64).unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             let now_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
@@ -31,6 +34,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "version": ctx.env_config.version,
                 "log_stream": ctx.env_config.log_stream,
                 "log_group": ctx.env_config.log_group,
+                "pid": std::process::id(),
             }))
         }
         // One line on stdout: a `function` record for telemetry subscribers.

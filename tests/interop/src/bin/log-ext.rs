@@ -26,12 +26,14 @@ async fn on_event(event: LambdaEvent) -> Result<(), Error> {
             "deadline_ms": e.deadline_ms,
             "arn": e.invoked_function_arn,
             "trace": e.tracing.value,
+            "pid": std::process::id(),
         })),
         NextEvent::Shutdown(e) => {
             record(json!({
                 "event": "SHUTDOWN",
                 "reason": e.shutdown_reason,
                 "deadline_ms": e.deadline_ms,
+                "pid": std::process::id(),
             }))?;
             std::process::exit(0);
         }
