@@ -95,6 +95,43 @@ fn one_environment_crashing_mid_load_leaves_the_others_serving() {
 }
 
 #[test]
+fn one_environment_timing_out_mid_load_leaves_the_others_serving() {
+    let sim = start(&["--quiet", "--concurrency", "4", "--timeout", "1"]);
+    let slow = sim.invoke_async(r#"{"action":"sleep","seconds":3}"#);
+    // While it runs out its time, a stream of invocations through the other three.
+    let quick: Vec<_> = (0..9)
+        .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":0.2}"#))
+        .collect();
+    let slow = slow.join().unwrap();
+    assert_eq!(
+        slow.json()["errorType"],
+        "Sandbox.Timedout",
+        "{}",
+        slow.text()
+    );
+    let mut pids = HashSet::new();
+    for call in quick {
+        // Each answered once (`invoke_async` watches for anything more).
+        let r = call.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.header("X-Amz-Function-Error").is_none(), "{}", r.text());
+        pids.insert(r.json()["pid"].as_u64().unwrap());
+    }
+    assert!(
+        pids.len() <= 3,
+        "the timed-out environment served none: {pids:?}"
+    );
+    // The timed-out environment was reset; the next invocations are served.
+    let after: Vec<_> = (0..4)
+        .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":0.2}"#))
+        .collect();
+    for call in after {
+        assert_eq!(call.join().unwrap().status, 200);
+    }
+    sim.stop();
+}
+
+#[test]
 fn past_the_environments_and_the_queue_an_invocation_is_throttled() {
     let sim = start(&["--quiet", "--concurrency", "2", "--max-queue", "0"]);
     let held: Vec<_> = (0..2)
@@ -197,7 +234,10 @@ fn managed_instances_in_several_environments_fill_each_to_m() {
     assert_eq!(by_pid.len(), 2, "two environments: {answers:#?}");
     for (pid, most) in &by_pid {
         assert_eq!(most.len(), 2, "two in {pid}: {answers:#?}");
-        assert!(most.iter().all(|m| *m <= 2), "at most M in {pid}: {answers:#?}");
+        assert!(
+            most.iter().all(|m| *m <= 2),
+            "at most M in {pid}: {answers:#?}"
+        );
         assert!(most.contains(&2), "both at once in {pid}: {answers:#?}");
     }
 }
