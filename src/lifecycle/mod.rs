@@ -657,6 +657,8 @@ struct Shared {
     next_child: u64,
     /// Shutdown has begun: new invocations are answered `Sandbox.Shutdown`.
     shutting_down: bool,
+    /// How many environments have claimed a queued invocation (`Environment::claimed`).
+    claims: usize,
 }
 
 impl Shared {
@@ -720,6 +722,7 @@ impl Lifecycle {
                 actions: VecDeque::new(),
                 next_child: 0,
                 shutting_down: false,
+                claims: 0,
             },
             envs,
             finished: false,
@@ -765,7 +768,7 @@ impl Lifecycle {
         while !self.s.queue.is_empty() {
             // Each environment starting for the queue will serve one of it: the others take
             // only what is queued beyond those.
-            let claimed = self.envs.iter().filter(|e| e.claimed).count();
+            let claimed = self.s.claims;
             let unclaimed = self.s.queue.len() > claimed;
             let ready = self
                 .envs
@@ -792,7 +795,7 @@ impl Lifecycle {
             match down {
                 Some(i) if self.s.queue.len() > claimed + starting => {
                     let mut cx = self.cx(EnvId(i as u16));
-                    cx.env.claimed = true;
+                    cx.claim();
                     cx.start_init(now);
                     cx.progress(now);
                 }

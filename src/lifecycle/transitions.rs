@@ -270,10 +270,14 @@ impl Cx<'_> {
         if self.env.parked.is_empty() {
             return;
         }
-        let (Some(q), Some(waiter)) = (self.s.queue.remove(at), self.env.parked.pop_front()) else {
+        let q = match at {
+            0 => self.s.queue.pop_front(),
+            at => self.s.queue.remove(at),
+        };
+        let (Some(q), Some(waiter)) = (q, self.env.parked.pop_front()) else {
             return;
         };
-        self.env.claimed = false;
+        self.unclaim();
         let id = q.invocation.request_id;
         let budget_start = match self.env.budget.take() {
             Some((for_id, started)) if for_id == id => started,
@@ -705,9 +709,27 @@ impl Cx<'_> {
         self.s.actions.push_back(Action::Event(self.id, event));
     }
 
+    /// This environment starts for a queued invocation and will serve one.
+    pub(super) fn claim(&mut self) {
+        if !self.env.claimed {
+            self.env.claimed = true;
+            self.s.claims += 1;
+        }
+    }
+
+    /// Its claim, if any, ends: it took an invocation, or its init failed.
+    fn unclaim(&mut self) {
+        if self.env.claimed {
+            self.env.claimed = false;
+            self.s.claims -= 1;
+        }
+    }
+
     pub(super) fn set_phase(&mut self, phase: Phase) -> Phase {
         // A claim lasts through the init until the release; an init that fails ends it.
-        self.env.claimed &= matches!(phase, Phase::Init(_) | Phase::Ready);
+        if !matches!(phase, Phase::Init(_) | Phase::Ready) {
+            self.unclaim();
+        }
         let old = std::mem::replace(&mut self.env.phase, phase);
         log::trace!(
             "lifecycle: {} => {}",
