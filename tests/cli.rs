@@ -292,9 +292,10 @@ fn the_demo_runs_and_exits_0() {
     assert_eq!(stdout.matches("REPORT RequestId: ").count(), 5);
     assert_eq!(
         stdout.matches("Init Duration: ").count(),
-        2,
-        "cold start and the re-init: {stdout}"
+        3,
+        "the cold start's REPORT, and the re-init's INIT_REPORT (phase invoke) and REPORT: {stdout}"
     );
+    assert_eq!(stdout.matches("\tPhase: invoke\n").count(), 1, "{stdout}");
     assert!(stdout.contains("lambda-sim demo: done."));
     // Its extension: on every REPORT but the timeout's, SHUTDOWN after the reset and at the end.
     assert_eq!(

@@ -9,7 +9,7 @@
 //!
 //! | fault                                        | test                                          |
 //! |----------------------------------------------|-----------------------------------------------|
-//! | runtime crashes at init                      | `runtime_crashes_at_init`                     |
+//! | runtime crashes at init (retried)            | `runtime_crashes_at_init`                     |
 //! | runtime crashes mid-invoke                   | `runtime_crashes_mid_invoke`                  |
 //! | runtime exits while idle                     | `runtime_exits_while_idle`                    |
 //! | runtime killed while frozen                  | `runtime_killed_while_frozen`                 |
@@ -85,12 +85,22 @@ fn runtime_crashes_at_init() {
     let mark = marker("init");
     let mut runtime = python_runtime("exit-at-first-init");
     runtime.push(mark.display().to_string());
-    let mut args = vec!["--quiet", "--"];
+    let mut args = vec!["--"];
     args.extend(runtime.iter().map(String::as_str));
     let sim = Binary::start(&args, &[]);
-    let r = sim.invoke_once("{}");
-    assert_unhandled(&r, "Runtime.ExitError");
-    // The next invocation starts a new init, which succeeds.
+    // The init is retried inside the invocation, and the retry succeeds: the invoker never
+    // sees the first failure, and the log shows both inits.
+    let r = sim.invoke_once(r#"{"first":1}"#);
+    assert_eq!((r.status, r.text()), (200, r#"{"first":1}"#.to_string()));
+    let lines = sim.lines_so_far();
+    let reports: Vec<&String> = lines.iter().filter(|l| l.contains("INIT_REPORT")).collect();
+    assert_eq!(reports.len(), 2, "{lines:#?}");
+    assert!(
+        reports[0].contains("Phase: init\tStatus: error\tError Type: Runtime.ExitError"),
+        "{lines:#?}"
+    );
+    assert!(reports[1].ends_with("\tPhase: invoke"), "{lines:#?}");
+
     let before = warm(&sim);
     serves_the_next(&sim, before);
     sim.stop();

@@ -328,9 +328,11 @@ fn a_hang_during_init_hits_the_init_limit() {
     let sim = Simulator::builder()
         .command(python_runtime("hang-at-init"))
         .init_timeout(Duration::from_millis(600))
+        .timeout(Duration::from_secs(1))
         .log_output(LogOutput::Capture)
         .start()
         .unwrap();
+    // The init limit, then the retry under the function timeout, which it hits too.
     let r = sim.invoke("{}").unwrap();
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["errorType"], "Sandbox.Timedout");
@@ -338,11 +340,23 @@ fn a_hang_during_init_hits_the_init_limit() {
         body["errorMessage"]
             .as_str()
             .unwrap()
-            .ends_with("Task timed out after 0.60 seconds")
+            .ends_with("Task timed out after 1.00 seconds"),
+        "{body}"
     );
     let lines = wait_line(&sim, "INIT_REPORT", Duration::from_secs(10));
     assert!(
-        lines.last().unwrap().contains("Status: timeout"),
+        lines
+            .last()
+            .unwrap()
+            .contains("\tPhase: init\tStatus: timeout"),
+        "{lines:?}"
+    );
+    let lines = wait_line(&sim, "INIT_REPORT", Duration::from_secs(10));
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("Phase: invoke\tStatus: timeout"),
         "{lines:?}"
     );
 }

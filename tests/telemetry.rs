@@ -402,3 +402,59 @@ fn with_the_json_log_format_json_lines_reach_subscribers_as_objects() {
         .expect("the line as an object");
     assert_eq!(event["record"]["level"], "INFO");
 }
+
+#[test]
+fn a_failed_init_and_its_retry_each_report_their_phase() {
+    let mark = std::env::temp_dir().join(format!(
+        "lambda-sim-telemetry-retry-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let mut runtime = python_runtime("exit-at-first-init");
+    runtime.push(mark.display().to_string());
+    let sim = Simulator::builder()
+        .freeze(false)
+        .command(runtime)
+        .capture_telemetry(1_000)
+        .start()
+        .unwrap();
+    // The first init fails, the retry inside the invocation succeeds: the invoker sees only
+    // the success.
+    let r = sim.invoke(r#"{"n":1}"#).unwrap();
+    assert_eq!((r.status, r.body_str()), (200, r#"{"n":1}"#.to_string()));
+    let id = r.request_id.clone();
+    sim.wait_for_event(
+        move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
+        Duration::from_secs(10),
+    )
+    .unwrap()
+    .expect("the report");
+    let events = sim.telemetry().unwrap().events;
+    let init: Vec<(String, String, String)> = events
+        .iter()
+        .filter(|e| e["type"] == "platform.initStart" || e["type"] == "platform.initReport")
+        .map(|e| {
+            let field = |k: &str| e["record"][k].as_str().unwrap_or("").to_string();
+            (
+                e["type"].as_str().unwrap().to_string(),
+                field("phase"),
+                field("status"),
+            )
+        })
+        .collect();
+    let expect = |t: &str, phase: &str, status: &str| (t.into(), phase.into(), status.into());
+    assert_eq!(
+        init,
+        [
+            expect("platform.initStart", "init", ""),
+            expect("platform.initReport", "init", "failure"),
+            expect("platform.initStart", "invoke", ""),
+            expect("platform.initReport", "invoke", "success"),
+        ],
+        "{events:#?}"
+    );
+    let _ = std::fs::remove_file(mark);
+}

@@ -96,8 +96,10 @@ pub(crate) fn write_event(
             duration,
         } => {
             let failed = *status != Status::Success;
-            // A successful on-demand init shows on the next REPORT instead.
-            if !failed && *kind == crate::lifecycle::InitType::OnDemand {
+            let suppressed = *phase == crate::lifecycle::InitPhase::Invoke;
+            // A successful on-demand init shows on the next REPORT instead, unless it was a
+            // suppressed one, inside an invocation: that has its own line, with its phase.
+            if !failed && !suppressed && *kind == crate::lifecycle::InitType::OnDemand {
                 return;
             }
             let _ = write!(
@@ -105,6 +107,9 @@ pub(crate) fn write_event(
                 "INIT_REPORT Init Duration: {} ms",
                 duration.display_ms2()
             );
+            if suppressed && !failed {
+                let _ = write!(out, "\tPhase: invoke");
+            }
             if failed {
                 let phase = phase.as_str();
                 let status = if *status == Status::Timeout {

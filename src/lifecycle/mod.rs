@@ -37,7 +37,7 @@
 //! | `Init`, stages extensions and runtime | `register` | an external one by its name, any other name internal (no SHUTDOWN); a duplicate name or an eleventh: 403 | [extensions-api]; RIE `internal/lambda/core/registrations.go` |
 //! | `Init`, stage runtime (Started) | runtime `/next` | registration closes; waiter parked | [extensions-api] ("Init phase") |
 //! | `Init`, stage await (Ready) | every extension on `event/next` | init done, `Ready` | [extensions-api] ("Init phase") |
-//! | `Init` | `/init/error`, an extension's `init/error`, runtime or extension exits, init limit | init fails: the waiting invocation gets the error, the environment stops (reason `failure` or `timeout`) | [runtime-api]; [extensions-api]; decision *init* |
+//! | `Init` | `/init/error`, an extension's `init/error`, runtime or extension exits, init limit | init fails, the environment stops (reason `failure` or `timeout`); a first on-demand init is then retried for the waiting invocation, any other answers it with the error | [runtime-api]; [extensions-api]; [environment]; decision *init* |
 //! | `Down` | `/next` | external runtime: an init, then `Ready`; process: 403 | decision *external runtime* |
 //! | `InitFailed` (InitError) | `/next` | 403 until the next invocation starts a new init | rapid `RuntimeInitErrorState`; decision *init* |
 //! | `Ready` | `/next` | parked (longest-waiting first) | decision *parked waiters* |
@@ -68,10 +68,19 @@
 //! - **Init.** On demand by default: the init starts with the first invocation, as on Lambda,
 //!   reported `on-demand`, under its own 10 s limit; the first REPORT carries `Init Duration`.
 //!   [`InitMode::Eager`] initialises at start-up and reports `provisioned-concurrency`. An
-//!   invocation's deadline runs from its release to the runtime, not from its arrival. An init
-//!   that fails answers the invocation that waited for it; the failed runtime and extensions are
-//!   stopped; the next invocation starts a new init inside its own invoke (phase `invoke`, under
-//!   the function timeout). After `/init/error` the runtime's `/next` is refused with 403.
+//!   invocation's deadline runs from its release to the runtime, not from its arrival. An
+//!   on-demand init that fails in phase `init` (`/init/error`, an extension's `init/error`, a
+//!   process exit or launch failure, the 10 s limit) is retried at once for the invocation that
+//!   waited for it, once the failed runtime and extensions have stopped: a suppressed init,
+//!   phase `invoke`, under the function timeout, which also bounds that invocation (its deadline
+//!   runs from the retry's start) ([environment]: "If all three tasks do not complete within 10
+//!   seconds, Lambda retries the Init phase at the time of the first function invocation with
+//!   the configured function timeout"; a failing init also shows twice in Lambda's logs, phase
+//!   `init` then phase `invoke`, so errors are retried as timeouts are). The invocation gets
+//!   the error only if the retry fails too. Any later init (after a reset, always phase
+//!   `invoke`) that fails answers its invocation at once, as do provisioned and Managed
+//!   Instances inits, which no invocation waits for. After `/init/error` the runtime's `/next`
+//!   is refused with 403.
 //! - **The queue.** Invocations wait first in, first out while the environment is busy, up to
 //!   [`Config::max_queue`] of them (default [`DEFAULT_MAX_QUEUE`]) holding up to
 //!   [`Config::max_queue_bytes`] (default [`DEFAULT_MAX_QUEUE_BYTES`]); past either, the

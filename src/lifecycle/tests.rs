@@ -218,6 +218,27 @@ impl Harness {
             .find(|e| matches!(e, PlatformEvent::Report { .. }))
     }
 
+    /// After the first init failed: no answer yet, and the retry started, a suppressed init
+    /// (phase `invoke`) in a new runtime process, `child`.
+    #[track_caller]
+    fn retrying(&self, child: ChildId) {
+        assert!(self.replies().is_empty(), "{:#?}", self.out);
+        assert_eq!(
+            self.spawns(),
+            [(child, InitType::OnDemand)],
+            "{:#?}",
+            self.out
+        );
+        assert!(
+            self.events().contains(&PlatformEvent::InitStart {
+                phase: InitPhase::Invoke,
+                kind: InitType::OnDemand
+            }),
+            "{:#?}",
+            self.out
+        );
+    }
+
     fn init_done(&self) -> Option<PlatformEvent> {
         self.events()
             .into_iter()
@@ -350,20 +371,30 @@ fn init_next_completes_init_and_releases_with_deadline_from_release() {
 }
 
 #[test]
-fn init_error_answers_the_waiting_invocation_and_kills_the_runtime() {
+fn init_error_is_retried_inside_the_invocation_that_waited() {
+    // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html: a failed
+    // init is retried at the first invocation, under the function timeout: INIT_REPORT twice,
+    // phase `init` then phase `invoke`, and the invocation fails only if the retry does.
     let (mut h, id) = initializing();
     h.advance(MS);
     let posted = br#"{"errorMessage":"bad config","errorType":"InitFail"}"#.to_vec();
-    h.lc.handle_init_error(
-        h.now,
-        E0,
-        FunctionError {
-            error_type: "Runtime.InitFail".into(),
-            body: posted.clone(),
-            content_type: Some("application/json".into()),
-        },
-    )
-    .unwrap();
+    let error = FunctionError {
+        error_type: "Runtime.InitFail".into(),
+        body: posted.clone(),
+        content_type: Some("application/json".into()),
+    };
+    h.lc.handle_init_error(h.now, E0, error.clone()).unwrap();
+    h.drain();
+    assert_eq!(h.kills(), [ChildId(0)]);
+    assert!(matches!(
+        h.init_done(),
+        Some(PlatformEvent::InitDone { phase: InitPhase::Init, status: Status::Error, error_type: Some(t), .. }) if t == "Runtime.InitFail"
+    ));
+    h.retrying(ChildId(1));
+    assert_eq!(h.lc.poll_timeout(), Some(h.now + Micros::from_secs(3)));
+    // The retry fails too: now the invocation gets the error.
+    h.advance(2 * MS);
+    h.lc.handle_init_error(h.now, E0, error).unwrap();
     h.drain();
     let reply = h.one_reply(INVOKER);
     assert_eq!(reply.request_id, id);
@@ -375,30 +406,65 @@ fn init_error_answers_the_waiting_invocation_and_kills_the_runtime() {
             content_type: Some("application/json".into()),
         })
     );
-    assert_eq!(reply.timings.init, Some(Micros(MS)));
-    assert_eq!(h.kills(), [ChildId(0)]);
+    assert_eq!(reply.timings.init, Some(Micros(2 * MS)), "the retry's");
+    assert_eq!(h.kills(), [ChildId(1)]);
     assert!(matches!(
         h.init_done(),
-        Some(PlatformEvent::InitDone { status: Status::Error, error_type: Some(t), .. }) if t == "Runtime.InitFail"
+        Some(PlatformEvent::InitDone {
+            phase: InitPhase::Invoke,
+            status: Status::Error,
+            ..
+        })
     ));
+    assert!(h.spawns().is_empty(), "no third init");
     assert_eq!(h.lc.runtime_state(E0), "InitError");
     assert_eq!(h.lc.poll_timeout(), None);
 }
 
 #[test]
-fn init_failed_next_is_refused_until_the_next_invocation() {
+fn a_retried_init_that_succeeds_serves_the_invocation_under_its_timeout() {
+    let (mut h, id) = initializing();
+    h.advance(MS);
+    h.exit(ChildId(0), ExitStatus::Code(1));
+    h.retrying(ChildId(1));
+    let retry_started = h.now;
+    h.advance(5 * MS);
+    h.next(2).unwrap();
+    let (released, deadline) = h.one_release(2);
+    assert_eq!(released, id);
+    // The retry counts against the function timeout, from its start.
+    assert_eq!(deadline, retry_started + Micros::from_secs(3));
+    h.advance(MS);
+    h.respond(id, "ok").unwrap();
+    assert_eq!(h.one_reply(INVOKER).request_id, id);
+    h.next(2).unwrap();
+    let Some(PlatformEvent::Report { init_duration, .. }) = h.report() else {
+        panic!("no report: {:#?}", h.out);
+    };
+    assert_eq!(init_duration, Some(Micros(5 * MS)), "the retry's init");
+}
+
+/// Fails the first init with `/init/error` and then its retry: the invocation is answered,
+/// the environment is left in `InitError`.
+fn init_failed_twice() -> Harness {
     let (mut h, _) = initializing();
-    h.lc.handle_init_error(
-        h.now,
-        E0,
-        FunctionError {
-            error_type: "Runtime.Unknown".into(),
-            body: Vec::new(),
-            content_type: None,
-        },
-    )
-    .unwrap();
+    let error = FunctionError {
+        error_type: "Runtime.Unknown".into(),
+        body: Vec::new(),
+        content_type: None,
+    };
+    h.lc.handle_init_error(h.now, E0, error.clone()).unwrap();
     h.drain();
+    h.retrying(ChildId(1));
+    h.lc.handle_init_error(h.now, E0, error).unwrap();
+    h.drain();
+    h.one_reply(INVOKER);
+    h
+}
+
+#[test]
+fn init_failed_next_is_refused_until_the_next_invocation() {
+    let mut h = init_failed_twice();
     assert_eq!(
         h.next(RUNTIME),
         Err(Rejection::InvalidStateTransition {
@@ -407,12 +473,12 @@ fn init_failed_next_is_refused_until_the_next_invocation() {
         })
     );
     // The runtime's exit, after our kill, changes nothing.
-    h.exit(ChildId(0), ExitStatus::Signal(9));
+    h.exit(ChildId(1), ExitStatus::Signal(9));
     assert!(h.out.is_empty());
     assert_eq!(h.lc.runtime_state(E0), "InitError");
     // The next invocation starts a suppressed init in a new runtime.
     h.invoke(101, "{}").unwrap();
-    assert_eq!(h.spawns(), [(ChildId(1), InitType::OnDemand)]);
+    assert_eq!(h.spawns(), [(ChildId(2), InitType::OnDemand)]);
     assert!(h.events().contains(&PlatformEvent::InitStart {
         phase: InitPhase::Invoke,
         kind: InitType::OnDemand
@@ -452,6 +518,8 @@ fn init_exit_answers_runtime_exit_error() {
     let (mut h, id) = initializing();
     h.advance(3 * MS);
     h.exit(ChildId(0), ExitStatus::Code(2));
+    h.retrying(ChildId(1));
+    h.exit(ChildId(1), ExitStatus::Code(2));
     let reply = h.one_reply(INVOKER);
     assert_eq!(reply.request_id, id);
     assert_eq!(failure(&reply), &Failure::RuntimeExit(ExitStatus::Code(2)));
@@ -469,34 +537,49 @@ fn init_timeout_after_the_init_limit() {
     h.advance(10 * S - 1);
     assert!(h.replies().is_empty());
     h.advance(1);
+    assert_eq!(h.kills(), [ChildId(0)]);
+    assert!(matches!(
+        h.init_done(),
+        Some(PlatformEvent::InitDone { phase: InitPhase::Init, status: Status::Timeout, duration, .. }) if duration == Micros::from_secs(10)
+    ));
+    // Retried under the function timeout, 3 s, which it runs out too.
+    h.retrying(ChildId(1));
+    h.advance(3 * S - 1);
+    assert!(h.replies().is_empty());
+    h.advance(1);
     let reply = h.one_reply(INVOKER);
     assert_eq!(
         failure(&reply),
         &Failure::Timeout {
-            after: Micros::from_secs(10)
+            after: Micros::from_secs(3)
         }
     );
     assert_eq!(
         failure(&reply).message(id),
-        format!("RequestId: {id} Error: Task timed out after 10.00 seconds")
+        format!("RequestId: {id} Error: Task timed out after 3.00 seconds")
     );
     assert_eq!(failure(&reply).error_type(), "Sandbox.Timedout");
-    assert_eq!(h.kills(), [ChildId(0)]);
+    assert_eq!(h.kills(), [ChildId(1)]);
     assert!(matches!(
         h.init_done(),
-        Some(PlatformEvent::InitDone { status: Status::Timeout, duration, .. }) if duration == Micros::from_secs(10)
+        Some(PlatformEvent::InitDone { phase: InitPhase::Invoke, status: Status::Timeout, duration, .. }) if duration == Micros::from_secs(3)
     ));
 }
 
 #[test]
 fn init_spawn_failure_is_an_invalid_entrypoint() {
     let (mut h, id) = initializing();
-    h.lc.handle_spawn_failed(
-        h.now,
-        ChildId(0),
-        "No such file or directory (os error 2)".into(),
-    );
-    h.drain();
+    for child in [ChildId(0), ChildId(1)] {
+        h.lc.handle_spawn_failed(
+            h.now,
+            child,
+            "No such file or directory (os error 2)".into(),
+        );
+        h.drain();
+        if child == ChildId(0) {
+            h.retrying(ChildId(1));
+        }
+    }
     let reply = h.one_reply(INVOKER);
     assert_eq!(failure(&reply).error_type(), "Runtime.InvalidEntrypoint");
     assert_eq!(
@@ -507,8 +590,7 @@ fn init_spawn_failure_is_an_invalid_entrypoint() {
 
 #[test]
 fn suppressed_init_counts_against_the_function_timeout() {
-    let (mut h, _) = initializing();
-    h.exit(ChildId(0), ExitStatus::Code(1));
+    let mut h = init_failed_twice();
     // The next invocation re-initialises inside its own invoke, under the 3 s timeout.
     let id = h.invoke(101, "{}").unwrap();
     let init_started = h.now;
@@ -523,8 +605,7 @@ fn suppressed_init_counts_against_the_function_timeout() {
     // The deadline runs from the start of the suppressed init, not from the release.
     assert_eq!(deadline, init_started + Micros::from_secs(3));
     // A suppressed init that takes too long times out at the function timeout.
-    let (mut h, _) = initializing();
-    h.exit(ChildId(0), ExitStatus::Code(1));
+    let mut h = init_failed_twice();
     let id = h.invoke(102, "{}").unwrap();
     h.advance(3 * S);
     let reply = h.one_reply(102);
@@ -957,12 +1038,15 @@ fn init_continues_when_its_invoker_leaves() {
 fn crash_looping_runtime_answers_every_queued_invocation() {
     let mut h = down();
     let ids: Vec<_> = (0..3).map(|i| h.invoke(101 + i, "{}").unwrap()).collect();
+    // The first init fails and is retried for the first invocation.
+    h.exit(ChildId(0), ExitStatus::Code(1));
+    h.retrying(ChildId(1));
     for (i, id) in ids.iter().enumerate() {
-        h.exit(ChildId(i as u64), ExitStatus::Code(1));
+        h.exit(ChildId(i as u64 + 1), ExitStatus::Code(1));
         let reply = h.one_reply(101 + i as u64);
         assert_eq!(reply.request_id, *id);
         assert_eq!(failure(&reply), &Failure::RuntimeExit(ExitStatus::Code(1)));
-        // Each failing init answers one invocation; the next one starts a new init.
+        // Then each failing init answers one invocation; the next one starts a new init.
         let expect_spawn = i < 2;
         assert_eq!(h.spawns().len(), usize::from(expect_spawn), "{:#?}", h.out);
     }

@@ -234,10 +234,19 @@ impl Cx<'_> {
             error_type: outcome.error_type().map(str::to_string),
             duration,
         });
-        // Decisions *init* and *the queue*: each failing init answers the invocation that waited for it.
-        if let Some(q) = self.s.queue.pop_front() {
-            let timings = q.timings(now, Some(duration));
-            self.answer(q.invoker, q.invocation.request_id, timings, outcome);
+        // Decision *init*: an on-demand init that fails in phase `init` is retried at once,
+        // inside the invocation that waited for it (a suppressed init: phase `invoke`, under the
+        // function timeout), once this environment has stopped. Decision *the queue*: a retry
+        // that fails, or any other failing init, answers the invocation that waited for it.
+        let retried = init.phase == InitPhase::Init
+            && init.kind == InitType::OnDemand
+            && self.s.config.runtime == RuntimeMode::Process
+            && !self.s.shutting_down;
+        if !retried {
+            if let Some(q) = self.s.queue.pop_front() {
+                let timings = q.timings(now, Some(duration));
+                self.answer(q.invoker, q.invocation.request_id, timings, outcome);
+            }
         }
         self.stop(now, reason, false);
     }

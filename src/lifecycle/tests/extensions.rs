@@ -274,16 +274,21 @@ fn unknown_identifiers_are_refused() {
 fn an_extension_that_never_registers_times_the_init_out() {
     let (mut h, _) = launching();
     h.advance(10 * S);
+    assert!(h.replies().is_empty(), "the init is retried first");
+    assert_eq!(h.spawns(), [], "the runtime never started");
+    // The unregistered extension is killed as the environment stops; then the retry, under
+    // the function timeout, launches it again, and it never registers either.
+    assert!(h.signals().contains(&(EXT_CHILD, Signal::Kill)));
+    h.exit(EXT_CHILD, ExitStatus::Signal(9));
+    assert_eq!(h.ext_spawns(), [(ChildId(1), 0)], "{:#?}", h.out);
+    h.advance(3 * S);
     let reply = h.one_reply(INVOKER);
     assert_eq!(
         failure(&reply),
         &Failure::Timeout {
-            after: Micros::from_secs(10)
+            after: Micros::from_secs(3)
         }
     );
-    assert_eq!(h.spawns(), [], "the runtime never started");
-    // The unregistered extension is killed as the environment stops.
-    assert!(h.signals().contains(&(EXT_CHILD, Signal::Kill)));
 }
 
 #[test]
@@ -291,8 +296,11 @@ fn an_extension_that_crashes_during_init_fails_it() {
     let (mut h, _, _) = registered();
     h.advance(MS);
     h.exit(EXT_CHILD, ExitStatus::Code(3));
-    let reply = h.one_reply(INVOKER);
-    assert_eq!(reply.outcome.error_type(), Some("Extension.Crash"));
+    assert!(
+        h.replies().is_empty(),
+        "the init is retried first: {:#?}",
+        h.out
+    );
     assert!(h.events().contains(&PlatformEvent::ExtensionExited {
         name: "logger".into(),
         status: ExitStatus::Code(3),
@@ -301,11 +309,37 @@ fn an_extension_that_crashes_during_init_fails_it() {
     // external extension is gone, so the budget is the internal one: nothing is left to wait
     // for but the runtime.
     assert_eq!(h.signals(), [(RUNTIME_CHILD, Signal::Term)]);
+    // Once it has exited, the retry launches the extension again; it crashes again.
+    h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
+    assert_eq!(h.ext_spawns(), [(ChildId(2), 0)], "{:#?}", h.out);
+    h.exit(ChildId(2), ExitStatus::Code(3));
+    let reply = h.one_reply(INVOKER);
+    assert_eq!(reply.outcome.error_type(), Some("Extension.Crash"));
 }
 
 #[test]
 fn init_error_from_an_extension_fails_the_init_and_locks_it_out() {
     let (mut h, _, ext) = registered();
+    h.ext_error(ext, ExtensionErrorKind::Init, "Extension.ConfigInvalid")
+        .unwrap();
+    assert!(
+        h.replies().is_empty(),
+        "the init is retried first: {:#?}",
+        h.out
+    );
+    assert_eq!(h.ext_state("logger"), "InitError");
+    assert_eq!(
+        h.ext_next(LOGGER, ext),
+        Err(Rejection::ExtensionState {
+            from: "InitError",
+            to: "Ready"
+        })
+    );
+    // The environment stops; the retry launches the extension again, which fails again.
+    h.exit(RUNTIME_CHILD, ExitStatus::Signal(15));
+    h.exit(EXT_CHILD, ExitStatus::Code(0));
+    assert_eq!(h.ext_spawns(), [(ChildId(2), 0)], "{:#?}", h.out);
+    let ext = h.register("logger", true, true).unwrap();
     h.ext_error(ext, ExtensionErrorKind::Init, "Extension.ConfigInvalid")
         .unwrap();
     let reply = h.one_reply(INVOKER);
@@ -316,14 +350,6 @@ fn init_error_from_an_extension_fails_the_init_and_locks_it_out() {
             .ends_with("extension logger posted init/error: Extension.ConfigInvalid"),
         "{}",
         f.message(reply.request_id)
-    );
-    assert_eq!(h.ext_state("logger"), "InitError");
-    assert_eq!(
-        h.ext_next(LOGGER, ext),
-        Err(Rejection::ExtensionState {
-            from: "InitError",
-            to: "Ready"
-        })
     );
 }
 
@@ -692,12 +718,14 @@ fn an_invoke_for_an_extension_without_a_connection_waits_for_its_next_call() {
 #[test]
 fn an_extension_that_fails_to_start_fails_the_init() {
     let (mut h, _) = launching();
-    h.lc.handle_spawn_failed(
-        h.now,
-        EXT_CHILD,
-        "fork/exec /opt/extensions/x: denied".into(),
-    );
-    h.drain();
+    for child in [EXT_CHILD, ChildId(1)] {
+        h.lc.handle_spawn_failed(h.now, child, "fork/exec /opt/extensions/x: denied".into());
+        h.drain();
+        if child == EXT_CHILD {
+            assert!(h.replies().is_empty(), "the init is retried first");
+            assert_eq!(h.ext_spawns(), [(ChildId(1), 0)], "{:#?}", h.out);
+        }
+    }
     let reply = h.one_reply(INVOKER);
     assert_eq!(reply.outcome.error_type(), Some("Extension.LaunchError"));
     assert_eq!(h.lc.runtime_state(E0), "NotStarted");

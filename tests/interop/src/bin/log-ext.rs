@@ -14,7 +14,8 @@ fn record(line: serde_json::Value) -> Result<(), Error> {
         .create(true)
         .append(true)
         .open(path)?;
-    writeln!(file, "{line}")?;
+    // One write of the whole line: extensions of several environments append to one file.
+    file.write_all(format!("{line}\n").as_bytes())?;
     Ok(())
 }
 
