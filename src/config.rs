@@ -88,7 +88,8 @@ pub struct Config {
     /// (the CLI reads `$LAMBDA_EXTENSIONS_DIR`, default `/opt/extensions`; the embedding API
     /// reads none unless told). A directory that does not exist holds none.
     pub extensions_dir: Option<PathBuf>,
-    /// The limit on the first init (Lambda: 10 s).
+    /// The limit on an on-demand first init (Lambda: 10 s; provisioned concurrency has 130 s
+    /// or the function timeout, whichever is longer).
     pub init_timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` and the REPORT's Memory Size.
     pub memory_mb: u32,

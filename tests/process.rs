@@ -445,6 +445,34 @@ fn a_runtime_that_exits_while_idle_is_reinitialised() {
 }
 
 #[test]
+fn provisioned_concurrency_is_not_held_to_the_on_demand_init_limit() {
+    // A 200 ms init against a 100 ms on-demand limit: provisioned concurrency has 130 s or the
+    // function timeout instead, so it completes.
+    let sim = Simulator::builder()
+        .command(python_runtime("slow-init"))
+        .eager_init(true)
+        .init_timeout(Duration::from_millis(100))
+        .log_output(LogOutput::Capture)
+        .start()
+        .unwrap();
+    let lines = wait_line(&sim, "INIT_REPORT", Duration::from_secs(10));
+    assert!(!lines.last().unwrap().contains("Status:"), "{lines:?}");
+    let r = sim.invoke(r#"{"n":1}"#).unwrap();
+    assert_eq!(r.body_str(), r#"{"n":1}"#);
+    // The same function on demand runs out of that limit (and of its retry's, the 100 ms
+    // function timeout).
+    let sim = Simulator::builder()
+        .command(python_runtime("slow-init"))
+        .init_timeout(Duration::from_millis(100))
+        .timeout(Duration::from_millis(100))
+        .log_output(LogOutput::Capture)
+        .start()
+        .unwrap();
+    let r = sim.invoke(r#"{"n":1}"#).unwrap();
+    assert_eq!(r.function_error(), Some("Unhandled"), "{}", r.body_str());
+}
+
+#[test]
 fn eager_init_starts_the_runtime_before_any_invocation() {
     let sim = Simulator::builder()
         .command(python_runtime("echo"))

@@ -67,7 +67,8 @@
 //! # Decisions (where AWS leaves a choice)
 //! - **Init.** On demand by default: the init starts with the first invocation, as on Lambda,
 //!   reported `on-demand`, under its own 10 s limit; the first REPORT carries `Init Duration`.
-//!   [`InitMode::Eager`] initialises at start-up and reports `provisioned-concurrency`. An
+//!   [`InitMode::Eager`] initialises at start-up and reports `provisioned-concurrency`, under
+//!   [`PROVISIONED_INIT_TIMEOUT`] or the function timeout if that is longer. An
 //!   invocation's deadline runs from its release to the runtime, not from its arrival. An
 //!   on-demand init that fails in phase `init` (`/init/error`, an extension's `init/error`, a
 //!   process exit or launch failure, the 10 s limit) is retried at once for the invocation that
@@ -207,6 +208,12 @@ pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 << 20;
 /// The init limit of a Managed Instances environment: 130 s, or the function timeout if that is
 /// longer (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>, "Init phase").
 pub const MANAGED_INIT_TIMEOUT: Micros = Micros::from_secs(130);
+
+/// The init limit of provisioned concurrency (`--eager-init`) and SnapStart: 130 s, or the
+/// function timeout if that is longer (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>,
+/// "Init phase": "the 10-second timeout doesn't apply to functions that are using provisioned
+/// concurrency or SnapStart").
+pub const PROVISIONED_INIT_TIMEOUT: Micros = Micros::from_secs(130);
 
 /// How many timed-out invocations a Managed Instances environment remembers, so that a late
 /// result for one is answered `InvokeTimeout` rather than `InvalidRequestID` (RIE

@@ -1141,7 +1141,8 @@ fn parked_waiters_have_no_timeout() {
 fn eager_init_spawns_at_start_as_provisioned_concurrency() {
     let mut h = Harness::new(config(RuntimeMode::Process, InitMode::Eager));
     assert_eq!(h.spawns(), [(ChildId(0), InitType::ProvisionedConcurrency)]);
-    assert_eq!(h.lc.poll_timeout(), Some(Micros::from_secs(10)));
+    // Not the 10 s of an on-demand init: 130 s, the function timeout being shorter.
+    assert_eq!(h.lc.poll_timeout(), Some(Micros::from_secs(130)));
     h.advance(20 * MS);
     h.next(RUNTIME).unwrap();
     assert!(matches!(
@@ -1164,6 +1165,29 @@ fn eager_init_spawns_at_start_as_provisioned_concurrency() {
             ..
         })
     ));
+}
+
+#[test]
+fn provisioned_init_runs_up_to_130_s_or_the_function_timeout() {
+    // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, Init phase.
+    let mut h = Harness::new(config(RuntimeMode::Process, InitMode::Eager));
+    h.advance(129 * S);
+    assert!(
+        h.init_done().is_none() && h.kills().is_empty(),
+        "{:#?}",
+        h.out
+    );
+    h.advance(S);
+    assert!(matches!(
+        h.init_done(),
+        Some(PlatformEvent::InitDone { status: Status::Timeout, duration, .. }) if duration == Micros::from_secs(130)
+    ));
+    // A function timeout over 130 s is the limit then.
+    let h = Harness::new(Config {
+        timeout: Micros::from_secs(600),
+        ..config(RuntimeMode::Process, InitMode::Eager)
+    });
+    assert_eq!(h.lc.poll_timeout(), Some(Micros::from_secs(600)));
 }
 
 #[test]

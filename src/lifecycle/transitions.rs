@@ -8,9 +8,10 @@ use super::timers::{Timer, TimerTable};
 use super::{
     Action, ChildId, Cx, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase,
     InitStage, InitType, InvokeReply, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome,
-    Overheads, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId, ResponseTimes, Role,
-    Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE,
-    ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED, Timings, WaiterId,
+    Overheads, PROVISIONED_INIT_TIMEOUT, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId,
+    ResponseTimes, Role, Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL,
+    SHUTDOWN_GRACE, ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED,
+    Timings, WaiterId,
 };
 
 impl Cx<'_> {
@@ -104,6 +105,9 @@ impl Cx<'_> {
             (RuntimeMode::External, _) => None,
             (RuntimeMode::Process, _) if kind == InitType::ManagedInstances => {
                 Some(MANAGED_INIT_TIMEOUT.max(self.s.config.timeout))
+            }
+            (RuntimeMode::Process, _) if kind == InitType::ProvisionedConcurrency => {
+                Some(PROVISIONED_INIT_TIMEOUT.max(self.s.config.timeout))
             }
             (RuntimeMode::Process, InitPhase::Init) => Some(self.s.config.init_timeout),
             // A suppressed init counts against the function timeout (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).

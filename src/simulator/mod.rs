@@ -143,7 +143,9 @@ impl Builder {
         self
     }
 
-    /// The limit on the first init (default 10 s).
+    /// The limit on an on-demand first init (default 10 s, Lambda's). Provisioned
+    /// concurrency ([`eager_init`](Builder::eager_init)) has 130 s or the function timeout,
+    /// whichever is longer, as on Lambda.
     pub fn init_timeout(mut self, timeout: Duration) -> Builder {
         self.config.init_timeout = timeout;
         self
