@@ -98,6 +98,15 @@ impl Ms2 {
     pub fn billed_ms(self) -> u64 {
         self.0.div_ceil(100).max(1)
     }
+
+    /// A REPORT's Billed Duration: its Duration and the Init Duration it shows, as printed,
+    /// rounded up together. Lambda bills the init of every on-demand cold start since August
+    /// 2025, as it always had for custom runtimes like the ones lambda-sim runs
+    /// (<https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/>).
+    pub fn billed_with_init(duration: Micros, init: Option<Micros>) -> u64 {
+        let init = init.map_or(0, |i| i.display_ms2().0);
+        Ms2(duration.display_ms2().0 + init).billed_ms()
+    }
 }
 
 impl fmt::Display for Ms2 {
@@ -190,6 +199,11 @@ mod tests {
         assert_eq!(Micros(12_001).display_ms2().billed_ms(), 12);
         assert_eq!(Micros(12_005).display_ms2().billed_ms(), 13);
         assert_eq!(Micros(0).display_ms2().billed_ms(), 1);
+        // As on Lambda's REPORT for a custom runtime: Duration 1049.63 ms, Init Duration
+        // 1293.83 ms, Billed Duration 2344 ms.
+        let (duration, init) = (Micros(1_049_630), Micros(1_293_830));
+        assert_eq!(Ms2::billed_with_init(duration, Some(init)), 2344);
+        assert_eq!(Ms2::billed_with_init(duration, None), 1050);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::Context;
 use crate::lifecycle::{PlatformEvent, Status};
-use crate::time::{Civil, Micros};
+use crate::time::{Civil, Micros, Ms2};
 
 /// Appends the lines for `event` (each ending in `\n`) to `out`. `now` stamps the lines that
 /// carry a time; `max_memory_mb` is the runtime's peak RSS for a report.
@@ -40,7 +40,7 @@ pub(crate) fn write_event(
             let _ = write!(
                 out,
                 "REPORT RequestId: {request_id}\tDuration: {shown} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
-                shown.billed_ms(),
+                Ms2::billed_with_init(*duration, *init_duration),
                 ctx.memory_mb,
                 max_memory_mb.unwrap_or(0),
             );

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::{Context, JSON, Rendered, runtime_error};
 use crate::lifecycle::{PlatformEvent, Status};
-use crate::time::{Civil, Micros};
+use crate::time::{Civil, Micros, Ms2};
 
 pub(crate) use crate::telemetry::batch::{Buffering, MAX_BYTES, MAX_ITEMS, TIMEOUT_MS};
 
@@ -465,7 +465,10 @@ pub fn write_event(
             r.status(*status, error_type.as_deref());
             r.open("metrics");
             r.ms("durationMs", *duration);
-            r.num("billedDurationMs", duration.display_ms2().billed_ms());
+            r.num(
+                "billedDurationMs",
+                Ms2::billed_with_init(*duration, *init_duration),
+            );
             r.num("memorySizeMB", u64::from(ctx.memory_mb));
             r.num("maxMemoryUsedMB", max_memory_mb);
             if let Some(init) = init_duration {
@@ -610,7 +613,10 @@ pub(crate) fn write_logs_event(
                 r.str("requestId", request_id.as_str());
                 r.open("metrics");
                 r.ms("durationMs", *duration);
-                r.num("billedDurationMs", duration.display_ms2().billed_ms());
+                r.num(
+                    "billedDurationMs",
+                    Ms2::billed_with_init(*duration, *init_duration),
+                );
                 r.num("memorySizeMB", u64::from(ctx.memory_mb));
                 r.num("maxMemoryUsedMB", max_memory_mb);
                 if let Some(init) = init_duration {

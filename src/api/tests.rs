@@ -662,10 +662,11 @@ fn log_lines_are_cloudwatchs() {
         Micros::ZERO,
         Some(42),
     );
+    // The init is billed with the invocation: 12.35 + 1234.57 ms, rounded up.
     assert_eq!(
         out,
         format!(
-            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 256 MB\tMax Memory Used: 42 MB\tInit Duration: 1234.57 ms\t\n"
+            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: 12.35 ms\tBilled Duration: 1247 ms\tMemory Size: 256 MB\tMax Memory Used: 42 MB\tInit Duration: 1234.57 ms\t\n"
         )
     );
     out.clear();

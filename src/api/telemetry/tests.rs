@@ -375,7 +375,7 @@ fn invoke_events_have_lambdas_fields_spans_and_units() {
             "requestId": id.as_str(),
             "status": "timeout",
             "errorType": "Sandbox.Timedout",
-            "metrics": {"durationMs": 2599.4, "billedDurationMs": 2600, "memorySizeMB": 256, "maxMemoryUsedMB": 94, "initDurationMs": 549.04},
+            "metrics": {"durationMs": 2599.4, "billedDurationMs": 3149, "memorySizeMB": 256, "maxMemoryUsedMB": 94, "initDurationMs": 549.04},
             "spans": [{"name": "extensionOverhead", "start": "2023-11-14T22:13:23.598Z", "durationMs": 1.234}]
         })
     );
