@@ -517,3 +517,58 @@ fn the_embedding_api_takes_event_invocations_and_the_log_tail() {
         "{log}"
     );
 }
+
+#[test]
+fn an_event_invocation_does_not_pass_the_client_context_on() {
+    // API_Invoke.html: "Lambda passes the ClientContext object to your function for
+    // synchronous invocations only."
+    let sim = python_sim();
+    let context = "eyJjdXN0b20iOnsiYSI6MX19"; // {"custom":{"a":1}}
+    let header = |r: &lambda_sim::InvokeResponse| {
+        let seen: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        seen["lambda-runtime-client-context"].clone()
+    };
+    let sync = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Client-Context", context)],
+        br#"{"action":"headers"}"#,
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&sync.body).unwrap();
+    assert_eq!(
+        seen["lambda-runtime-client-context"],
+        r#"{"custom":{"a":1}}"#
+    );
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[
+            ("X-Amz-Invocation-Type", "Event"),
+            ("X-Amz-Client-Context", context),
+        ],
+        br#"{"action":"headers"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let outcome = sim
+        .event_outcome(&id, Duration::from_secs(10))
+        .unwrap()
+        .expect("an outcome");
+    assert_eq!(
+        header(&outcome),
+        serde_json::Value::Null,
+        "{}",
+        outcome.body_str()
+    );
+    // A malformed one is still refused.
+    let bad = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[
+            ("X-Amz-Invocation-Type", "Event"),
+            ("X-Amz-Client-Context", "%%%"),
+        ],
+        b"{}",
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+}

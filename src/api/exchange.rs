@@ -490,11 +490,14 @@ impl Exchange<'_> {
     }
 
     /// An `Event` invocation, over HTTP or embedded: answered 202 at once, and nobody waits
-    /// for its outcome, which the reactor keeps.
-    pub(crate) fn invoke_event(&mut self, request: InvokeRequest) -> Invoked {
+    /// for its outcome, which the reactor keeps. Its client context is checked but not passed
+    /// on: "Lambda passes the ClientContext object to your function for synchronous
+    /// invocations only" (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>).
+    pub(crate) fn invoke_event(&mut self, mut request: InvokeRequest) -> Invoked {
         if let Some(refusal) = invoke::refused_forwarding(&request) {
             return Invoked::Answered(None, Answer::Rendered(refusal));
         }
+        request.client_context = None;
         *self.events += 1;
         let nobody = Waiter::Event(*self.events);
         match self.core.invoke(self.now, nobody.id(), request) {
