@@ -123,6 +123,18 @@ fn the_runtime_gets_lambdas_environment() {
     );
     assert_eq!(env["TZ"], ":UTC");
     assert_eq!(env["MY_SETTING"], "on");
+    drop(sim);
+    // A published version names its log streams: `2026/12/06/[7]...`.
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .function_version("7")
+        .start()
+        .unwrap();
+    let r = sim.invoke(r#"{"action":"env"}"#).unwrap();
+    let env: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "7");
+    let stream = env["AWS_LAMBDA_LOG_STREAM_NAME"].as_str().unwrap();
+    assert_eq!(&stream[10..14], "/[7]", "{stream}");
     // Inherited from the host (cargo sets it for the test process).
     assert_eq!(env["CARGO_MANIFEST_DIR"], env!("CARGO_MANIFEST_DIR"));
     drop(sim);

@@ -133,10 +133,15 @@ pub(super) fn children_address(bound: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// `2026/11/26/[$LATEST]<32 hex>`, as Lambda names log streams.
-pub(super) fn log_stream_name(epoch_us: u64, seed: u64) -> String {
+/// `2026/11/26/[$LATEST]<32 hex>`, as Lambda names log streams: the date, the function
+/// version in brackets (`[7]` for version 7), and a random id
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html>).
+pub(super) fn log_stream_name(epoch_us: u64, seed: u64, version: &str) -> String {
     let day = crate::time::Civil::from_epoch_micros(epoch_us);
-    let mut name = format!("{:04}/{:02}/{:02}/[$LATEST]", day.year, day.month, day.day);
+    let mut name = format!(
+        "{:04}/{:02}/{:02}/[{version}]",
+        day.year, day.month, day.day
+    );
     let mut hex = [0u8; 32];
     crate::id::Rng::from_seed(seed ^ 0x6c6f_6773_7472_6561).hex_into(&mut hex);
     name.extend(hex.iter().map(|b| char::from(*b)));
@@ -628,8 +633,10 @@ mod tests {
 
     #[test]
     fn log_stream_names_look_like_lambdas() {
-        let name = log_stream_name(1_764_177_000_000_000, 1);
+        let name = log_stream_name(1_764_177_000_000_000, 1, "$LATEST");
         assert!(name.starts_with("2025/11/26/[$LATEST]"), "{name}");
         assert_eq!(name.len(), "2025/11/26/[$LATEST]".len() + 32);
+        let name = log_stream_name(1_764_177_000_000_000, 1, "7");
+        assert!(name.starts_with("2025/11/26/[7]"), "{name}");
     }
 }

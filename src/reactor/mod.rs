@@ -289,7 +289,11 @@ impl Reactor {
             let addr = listener.local_addr()?;
             ctx.listeners.push(addr);
             // Each environment's stream has a name of its own, as on Lambda.
-            let log_stream = log_stream_name(epoch_us, seed.wrapping_add(i as u64));
+            let log_stream = log_stream_name(
+                epoch_us,
+                seed.wrapping_add(i as u64),
+                &config.function_version,
+            );
             envs.push(EnvIo::new(
                 listener,
                 addr,
