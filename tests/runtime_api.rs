@@ -295,6 +295,38 @@ fn chunked_bodies_with_trailers_and_expect_continue() {
 }
 
 #[test]
+fn error_trailers_on_a_buffered_response_make_it_a_function_error() {
+    // aws-lambda-go sends every /response chunked and, when the handler's reader fails
+    // part-way, puts the error in trailers; as in RIE's Managed Instances code, the
+    // invocation is that function error, not the partial body.
+    let sim = external(TIMEOUT);
+    let mut rt = Client::connect(sim.runtime_api_addr());
+    let invoker = invoke_async(&sim, &[], "{}");
+    let (id, _) = next(&mut rt);
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+         Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n",
+        response_path(&id)
+    );
+    rt.send(head.as_bytes());
+    // {"errorMessage":"read failed","errorType":"ReaderError"}, base64.
+    let body = "eyJlcnJvck1lc3NhZ2UiOiJyZWFkIGZhaWxlZCIsImVycm9yVHlwZSI6IlJlYWRlckVycm9yIn0=";
+    let chunks = format!(
+        "7\r\npartial\r\n0\r\nLambda-Runtime-Function-Error-Type: ReaderError\r\n\
+         Lambda-Runtime-Function-Error-Body: {body}\r\n\r\n"
+    );
+    rt.send(chunks.as_bytes());
+    assert_eq!(rt.read_response().status, 202);
+    let r = invoker.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"errorMessage": "read failed", "errorType": "ReaderError"})
+    );
+}
+
+#[test]
 fn init_error_answers_the_waiting_invoker_and_next_is_refused_until_a_new_init() {
     let sim = external(TIMEOUT);
     let mut rt = Client::connect(sim.runtime_api_addr());

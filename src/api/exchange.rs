@@ -350,7 +350,16 @@ impl Exchange<'_> {
                         let trailer = |name: &str| decoder.trailer(name).map(<[u8]>::to_vec);
                         stream.finish(body, content_type, &trailer)
                     }
-                    None => (RuntimeResult::Response { body, content_type }, None),
+                    None if decoder.trailers_raw().is_empty() => {
+                        (RuntimeResult::Response { body, content_type }, None)
+                    }
+                    None => {
+                        let trailer = |name: &str| decoder.trailer(name).map(<[u8]>::to_vec);
+                        match runtime::trailer_error(&trailer) {
+                            Some(error) => (RuntimeResult::Error(error), None),
+                            None => (RuntimeResult::Response { body, content_type }, None),
+                        }
+                    }
                 };
                 let taken = self.core.handle_runtime_result(now, self.env, id, result);
                 post(listener, taken, piece)

@@ -242,21 +242,34 @@ pub(crate) fn stream_error(
     trailer: &dyn Fn(&str) -> Option<Vec<u8>>,
     body: &mut Vec<u8>,
 ) -> Option<FunctionError> {
-    let (error_type, encoded) = match trailer(STREAM_ERROR_TYPE) {
-        Some(t) => (t, trailer(STREAM_ERROR_BODY).unwrap_or_default()),
-        None => {
-            let (at, t, b) = in_body_error(body)?;
-            body.truncate(at);
-            (t, b)
-        }
-    };
-    let error_type = normalize_error_type(String::from_utf8_lossy(&error_type).trim());
+    if let Some(error) = trailer_error(trailer) {
+        return Some(error);
+    }
+    let (at, error_type, encoded) = in_body_error(body)?;
+    body.truncate(at);
+    Some(decoded_error(&error_type, encoded))
+}
+
+/// The error a response's trailers report, streamed or buffered, if they do. A runtime may
+/// send any `/response` chunked and report a failure that came after its first bytes in
+/// these trailers: `aws-lambda-go` does when a handler's reader fails part-way. The
+/// invocation is then a function error, as in RIE's Managed Instances code
+/// (`internal/lambda-managed-instances/invoke/running_invoke.go`, `TrailerError`), not the
+/// partial body.
+pub(crate) fn trailer_error(trailer: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<FunctionError> {
+    let error_type = trailer(STREAM_ERROR_TYPE)?;
+    let encoded = trailer(STREAM_ERROR_BODY).unwrap_or_default();
+    Some(decoded_error(&error_type, encoded))
+}
+
+fn decoded_error(error_type: &[u8], encoded: Vec<u8>) -> FunctionError {
+    let error_type = normalize_error_type(String::from_utf8_lossy(error_type).trim());
     let body = crate::base64::decode(trim_ascii(&encoded)).unwrap_or(encoded);
-    Some(FunctionError {
+    FunctionError {
         error_type,
         body,
         content_type: None,
-    })
+    }
 }
 
 /// Finds `Lambda-Runtime-Function-Error-Type: T\r\nLambda-Runtime-Function-Error-Body: B\r\n`
