@@ -136,6 +136,7 @@ pub(crate) struct Civil {
 
 impl Civil {
     /// Splits Unix epoch microseconds into a UTC date and time.
+    #[inline(never)]
     pub(crate) fn from_epoch_micros(epoch_us: u64) -> Civil {
         let secs = epoch_us / 1_000_000;
         let milli = ((epoch_us / 1_000) % 1_000) as u32;

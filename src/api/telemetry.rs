@@ -697,6 +697,7 @@ impl Fields<'_> {
         let _ = serde_json::to_writer(&mut *self.out, value);
     }
 
+    #[inline(never)]
     fn num(&mut self, key: &str, value: u64) {
         self.key(key);
         let mut digits = [0; 20];

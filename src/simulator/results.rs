@@ -22,6 +22,7 @@ pub struct InvokeResponse {
 
 impl InvokeResponse {
     /// The value of header `name` (case-insensitive).
+    #[inline(never)]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -57,6 +57,7 @@ impl Summary {
     }
 }
 
+#[inline(never)]
 fn mean(samples: &[u64]) -> f64 {
     samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len() as f64
 }
