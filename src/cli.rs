@@ -369,6 +369,19 @@ impl Given {
             "--task-root" => config.task_root = Some(PathBuf::from(value()?)),
             "--max-queue" => config.max_queue = whole(flag, &value()?)?,
             "--max-queue-bytes" => config.max_queue_bytes = whole(flag, &value()?)?,
+            "--max-event-queue" => {
+                config.max_event_queue = ranged(flag, &value()?, 0, 1 << 20)? as usize
+            }
+            // Lambda's asynchronous configuration (API_PutFunctionEventInvokeConfig).
+            "--maximum-retry-attempts" => {
+                config.max_retry_attempts = ranged(flag, &value()?, 0, 2)? as u8
+            }
+            "--maximum-event-age" => {
+                config.max_event_age = Duration::from_secs(ranged(flag, &value()?, 60, 21_600)?)
+            }
+            "--retry-delay-ms" => {
+                config.retry_delay = Duration::from_millis(ranged(flag, &value()?, 0, 3_600_000)?)
+            }
             "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
             "--concurrency" => {
@@ -777,6 +790,16 @@ fn address(v: &str) -> Result<SocketAddr, String> {
             .next()
             .ok_or_else(|| format!("'{v}' resolves to no address")),
         Err(_) => Err(format!("'{v}' is not an address like 127.0.0.1:8080")),
+    }
+}
+
+/// A whole number from `lo` to `hi`.
+fn ranged(flag: &str, v: &str, lo: u64, hi: u64) -> Result<u64, CliError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(usage(format!(
+            "{flag}: '{v}': a whole number from {lo} to {hi}"
+        ))),
     }
 }
 

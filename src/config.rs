@@ -114,6 +114,18 @@ pub struct Config {
     /// How many bytes of invocations (payload and details) may wait beyond the one in flight
     /// (default 64 MiB).
     pub max_queue_bytes: usize,
+    /// How many `Event` invocations may be accepted and not yet ended: queued, running or
+    /// waiting for a retry (default 1000).
+    pub max_event_queue: usize,
+    /// How many times a failed `Event` invocation is retried, 0 to 2 (Lambda's
+    /// `MaximumRetryAttempts`, default 2).
+    pub max_retry_attempts: u8,
+    /// The oldest an `Event` invocation may be for a retry to start (Lambda's
+    /// `MaximumEventAgeInSeconds`, 60 s to 6 h, default 6 h).
+    pub max_event_age: Duration,
+    /// The wait before an `Event` invocation's first retry; the second waits twice as long
+    /// (Lambda's: 60 s; shorten it for tests).
+    pub retry_delay: Duration,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
     /// How many execution environments may run at once, each with its own runtime, extensions,
@@ -180,6 +192,10 @@ impl Default for Config {
             seed: None,
             max_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
             max_queue_bytes: crate::lifecycle::DEFAULT_MAX_QUEUE_BYTES,
+            max_event_queue: crate::lifecycle::DEFAULT_MAX_QUEUE,
+            max_retry_attempts: 2,
+            max_event_age: Duration::from_secs(6 * 3600),
+            retry_delay: Duration::from_secs(60),
             eager_init: false,
             concurrency: 1,
             max_concurrency: None,
@@ -210,6 +226,10 @@ impl Config {
             init_timeout: Micros::from_duration(self.init_timeout),
             max_queue: self.max_queue,
             max_queue_bytes: self.max_queue_bytes,
+            max_event_queue: self.max_event_queue,
+            max_retry_attempts: self.max_retry_attempts,
+            max_event_age: Micros::from_duration(self.max_event_age),
+            retry_delay: Micros::from_duration(self.retry_delay),
             runtime: if self.bootstrap.is_some() {
                 RuntimeMode::Process
             } else {

@@ -245,7 +245,8 @@ impl MiniResponse {
     }
 }
 
-/// A blocking HTTP/1.1 client over one keep-alive connection: enough for a runtime.
+/// A blocking HTTP/1.1 client over one keep-alive connection: enough for a runtime, and for
+/// `lambda-sim invoke --endpoint`.
 #[derive(Debug)]
 pub(crate) struct MiniClient {
     reader: BufReader<TcpStream>,
@@ -315,10 +316,18 @@ impl MiniClient {
         let length = headers
             .iter()
             .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
+            .and_then(|(_, v)| v.parse::<usize>().ok());
+        // Without a length, the body runs to the close (RFC 9112 §6.3).
+        let mut body = Vec::new();
+        match length {
+            Some(length) => {
+                body.resize(length, 0);
+                self.reader.read_exact(&mut body)?;
+            }
+            None => {
+                self.reader.read_to_end(&mut body)?;
+            }
+        }
         Ok(MiniResponse {
             status,
             headers,

@@ -129,6 +129,8 @@ impl Uuid {
 }
 
 impl fmt::Display for Uuid {
+    // Formatted from many places: one copy.
+    #[inline(never)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

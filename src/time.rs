@@ -156,6 +156,7 @@ impl Civil {
 
     /// `2026-11-26T17:28:54.123Z`: ISO 8601 UTC with milliseconds, as Lambda timestamps its
     /// events and log lines.
+    #[inline(never)]
     pub(crate) fn rfc3339_millis(&self) -> String {
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",

@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
+use common::binary::Binary;
 use common::*;
 use lambda_sim::{LogOutput, Simulator};
 
@@ -350,7 +351,13 @@ fn a_dry_run_is_validated_answered_204_and_runs_nothing() {
 
 #[test]
 fn an_event_invocation_is_answered_202_at_once_runs_and_keeps_its_outcome() {
-    let sim = python_sim();
+    // No retries here: the failing one's outcome is its only attempt's.
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .maximum_retry_attempts(0)
+        .start()
+        .unwrap();
     let r = Client::connect(sim.invoke_addr()).request(
         "POST",
         INVOKE,
@@ -571,4 +578,111 @@ fn an_event_invocation_does_not_pass_the_client_context_on() {
         b"{}",
     );
     assert_eq!(bad.status, 400, "{}", bad.text());
+}
+
+#[test]
+fn a_failed_event_invocation_is_retried_with_the_same_request_id() {
+    // Lambda retries twice, a minute then two minutes later
+    // (invocation-async-error-handling.html); here 100 ms, then 200 ms.
+    let sim = Simulator::builder()
+        .command(python_runtime("echo"))
+        .log_output(LogOutput::Capture)
+        .retry_delay(Duration::from_millis(100))
+        .start()
+        .unwrap();
+    let r = Client::connect(sim.invoke_addr()).request(
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"action":"error"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    // The outcome asked for is the last attempt's.
+    let last = sim
+        .event_outcome(&id, Duration::from_secs(10))
+        .unwrap()
+        .expect("an outcome");
+    assert_eq!(last.function_error(), Some("Unhandled"));
+    let all = sim.event_outcomes().unwrap();
+    assert_eq!(all.len(), 3, "three attempts");
+    assert!(all.iter().all(|o| o.request_id == id));
+    let ended = format!("Event invocation {id} ended: function error (Boom); attempt");
+    let mut lines = wait_line(&sim, &format!("{ended} 1, retried in 100 ms"), TIMEOUT);
+    lines.extend(wait_line(
+        &sim,
+        &format!("{ended} 2, retried in 200 ms"),
+        TIMEOUT,
+    ));
+    lines.extend(wait_line(&sim, &format!("{ended} 3"), TIMEOUT));
+    // Each attempt was a START of the same request id (lines come in their own order: the
+    // last START may follow the last outcome).
+    let start = format!("START RequestId: {id}");
+    while lines.iter().filter(|l| l.starts_with(&start)).count() < 3 {
+        lines.extend(wait_line(&sim, &start, TIMEOUT));
+    }
+    assert_eq!(lines.iter().filter(|l| l.starts_with(&start)).count(), 3);
+}
+
+#[test]
+fn event_retries_and_the_event_queue_are_configured_on_the_command_line() {
+    // --maximum-retry-attempts 0: one attempt; --max-event-queue 1: a second event while the
+    // first runs gets 429, while a synchronous one is still taken.
+    let runtime = python_runtime("echo");
+    let mut args = vec![
+        "--maximum-retry-attempts",
+        "0",
+        "--max-event-queue",
+        "1",
+        "--max-queue",
+        "0",
+        "--",
+    ];
+    args.extend(runtime.iter().map(String::as_str));
+    let sim = Binary::start(&args, &[]);
+    let event = [("X-Amz-Invocation-Type", "Event")];
+    let first = Client::connect(sim.invoke).request(
+        "POST",
+        INVOKE,
+        &event,
+        br#"{"action":"sleep","seconds":0.5}"#,
+    );
+    assert_eq!(first.status, 202);
+    let second = Client::connect(sim.invoke).request("POST", INVOKE, &event, b"{}");
+    assert_eq!(second.status, 429, "{}", second.text());
+    assert_eq!(
+        second.header("x-amzn-ErrorType"),
+        Some("TooManyRequestsException")
+    );
+    assert!(
+        second.text().contains("--max-event-queue"),
+        "{}",
+        second.text()
+    );
+    let failing = sim.invoke(r#"{"action":"error"}"#);
+    assert_eq!(failing.status, 200);
+    let r = Client::connect(sim.invoke).request("POST", INVOKE, &event, br#"{"action":"error"}"#);
+    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    sim.wait_line(&format!(
+        "Event invocation {id} ended: function error (Boom)"
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    let attempts = sim
+        .lines_so_far()
+        .iter()
+        .filter(|l| l.contains(&format!("START RequestId: {id}")))
+        .count();
+    assert_eq!(attempts, 1, "no retry");
+    // Out of range: refused.
+    for args in [
+        &["--maximum-retry-attempts", "3"][..],
+        &["--maximum-event-age", "59"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-sim"))
+            .args(args)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }

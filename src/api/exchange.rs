@@ -509,7 +509,7 @@ impl Exchange<'_> {
         request.client_context = None;
         *self.events += 1;
         let nobody = Waiter::Event(*self.events);
-        match self.core.invoke(self.now, nobody.id(), request) {
+        match self.core.invoke_event(self.now, nobody.id(), request) {
             Ok(id) => {
                 log::debug!("Event invocation {id} queued");
                 Invoked::Answered(Some(id), Answer::Accepted(id))

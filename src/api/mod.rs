@@ -334,6 +334,7 @@ impl<'a> Rendered<'a> {
     }
 
     /// Appends the whole response to `out`.
+    #[inline(never)]
     pub fn write(&self, out: &mut Vec<u8>, close: bool) {
         crate::http::write_response(out, self.status, self.headers(), &self.body, close);
     }
@@ -374,6 +375,12 @@ pub(crate) fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'s
             Listener::Invoke => return invoke::throttled(&rejection.to_string()),
             Listener::Runtime => (429, "TooManyRequests"),
         },
+        // lambda-sim's bound on asynchronous invocations: the Invoke API's throttling error,
+        // with its own message.
+        Rejection::EventQueueFull => {
+            let message = rejection.to_string();
+            return invoke_error(429, "TooManyRequestsException", &message);
+        }
         // The Extensions API refuses with 403 and rapid's error types (RIE
         // `internal/lambda/rapi/handler/agentregister.go`, `core/registrations.go`).
         Rejection::RegistrationClosed => (403, "Extension.RegistrationClosed"),

@@ -133,6 +133,7 @@ impl Sample {
     }
 
     /// How long the invocation waited for its slowest extension after the runtime responded.
+    #[inline(never)]
     pub(crate) fn overhead(&self) -> u64 {
         self.overheads.iter().map(|(_, us)| *us).max().unwrap_or(0)
     }

@@ -29,6 +29,10 @@ SIMULATOR OPTIONS:
                                  [default: 1000]
     --max-queue-bytes <N>        Bytes of invocations that may wait; past it, 429
                                  [default: 67108864 (64 MiB)]
+    --max-event-queue <N>        Event invocations not yet ended; past it, 429 [default: 1000]
+    --maximum-retry-attempts <N> Retries of a failed Event invocation, 0-2 [default: 2]
+    --maximum-event-age <SECS>   No retry past this age, 60-21600 [default: 21600]
+    --retry-delay-ms <MS>        Before the first retry, twice it before the second [60000]
     --extension <PATH>           Run an external extension, named after its file name
     --extension <NAME=COMMAND>   ... or a command (split on spaces) that registers as NAME
                                  (repeatable; after the executables in $LAMBDA_EXTENSIONS_DIR

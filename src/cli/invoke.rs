@@ -5,10 +5,8 @@
 //! failure from a broken set-up).
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use crate::config::Config;
 use crate::{Builder, InvokeRequest, LogOutput};
@@ -222,7 +220,7 @@ pub(super) fn run(mut config: Config, options: InvokeOptions) -> ExitCode {
     })
 }
 
-/// `POST` to the Invoke API at `endpoint` (`http://HOST:PORT`), with `Connection: close`.
+/// `POST` to the Invoke API at `endpoint` (`http://HOST:PORT`), on the demo's client.
 fn http_invoke(endpoint: &str, payload: &[u8], log_tail: bool) -> std::io::Result<Answer> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_string());
     let rest = endpoint
@@ -232,45 +230,17 @@ fn http_invoke(endpoint: &str, payload: &[u8], log_tail: bool) -> std::io::Resul
         Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
         None => (rest, ""),
     };
-    let addr = authority
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| bad("no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
-    let mut request = format!(
-        "POST {prefix}/2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: {authority}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        payload.len()
-    );
+    let mut headers = vec![("Content-Type", "application/json")];
     if log_tail {
-        request.push_str("X-Amz-Log-Type: Tail\r\n");
+        headers.push(("X-Amz-Log-Type", "Tail"));
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes())?;
-    stream.write_all(payload)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(&raw) {
-        Ok(httparse::Status::Complete(n)) => n,
-        _ => return Err(bad("not an HTTP response")),
-    };
-    let header = |name: &str| {
-        response
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).into_owned())
-    };
-    let mut body = raw[head_len..].to_vec();
-    if let Some(length) = header("Content-Length").and_then(|v| v.trim().parse::<usize>().ok()) {
-        body.truncate(length);
-    }
+    let path = format!("{prefix}/2015-03-31/functions/function/invocations");
+    let r =
+        crate::demo::MiniClient::connect(authority)?.request("POST", &path, &headers, payload)?;
     Ok(Answer {
-        status: response.code.unwrap_or(0),
-        function_error: header("X-Amz-Function-Error").is_some(),
-        log_result: header("X-Amz-Log-Result"),
-        body,
+        status: r.status,
+        function_error: r.header("x-amz-function-error").is_some(),
+        log_result: r.header("x-amz-log-result").map(str::to_string),
+        body: r.body,
     })
 }

@@ -1,6 +1,7 @@
 //! lambda-sim's own diagnostic lines, on stderr, through `env_logger`: `RUST_LOG` means what Rust
-//! users know (module filters, levels, a `/` filter on the message, `RUST_LOG_STYLE`), and each
-//! line carries an RFC 3339 timestamp to the microsecond, as the lifecycle lines are timed.
+//! users know (module filters, levels, a `/` filter on the message), and each line carries an
+//! RFC 3339 timestamp to the microsecond, as the lifecycle lines are timed. Lines are plain:
+//! env_logger's colours would cost 12 KB of the binary.
 //!
 //! Precedence: `RUST_LOG`, when set, decides for every target, and `--log-level` and
 //! `LOG_LEVEL` are ignored; otherwise `--log-level` (or `LOG_LEVEL`) sets lambda-sim's own
@@ -37,9 +38,6 @@ pub(crate) fn init(level: Option<LevelFilter>) {
     let rust_log = std::env::var("RUST_LOG").ok();
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(&filters(rust_log.as_deref(), level));
-    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
-        builder.parse_write_style(&style);
-    }
     builder.format_timestamp_micros();
     let _ = builder.try_init();
 }

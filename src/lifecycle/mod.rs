@@ -82,6 +82,19 @@
 //!   `invoke`) that fails answers its invocation at once, as do provisioned and Managed
 //!   Instances inits, which no invocation waits for. After `/init/error` the runtime's `/next`
 //!   is refused with 403.
+//! - **Asynchronous invocations** ([`Lifecycle::invoke_event`]; [async]). `Event` invocations
+//!   wait in the same first-in, first-out order, but apart in the bounds: the synchronous
+//!   ones' bound does not count them, and they have their own, [`Config::max_event_queue`]
+//!   of them accepted and not ended (queued, running, or waiting for a retry), whose refusal
+//!   is [`Rejection::EventQueueFull`]. An attempt that fails (a function error, a timeout, a
+//!   crash: not a shutdown) is retried with the same request id
+//!   [`Config::retry_delay`] after it ended, twice that after a second failure, while fewer
+//!   than [`Config::max_retry_attempts`] retries have run and the retry would start within
+//!   [`Config::max_event_age`] of the first arrival ("If the function returns an error, by
+//!   default Lambda attempts to run it two more times, with a one-minute wait between the
+//!   first two attempts, and two minutes between the second and third attempts"). Each
+//!   attempt answers its invoker; [`Lifecycle::event_retry`] says whether another is due. A
+//!   shutdown drops the retries still waiting.
 //! - **The queue.** Invocations wait first in, first out while the environment is busy, up to
 //!   [`Config::max_queue`] of them (default [`DEFAULT_MAX_QUEUE`]) holding up to
 //!   [`Config::max_queue_bytes`] (default [`DEFAULT_MAX_QUEUE_BYTES`]); past either, the
@@ -154,6 +167,7 @@
 //!
 //! [managed]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html
 //! [concurrency]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
+//! [async]: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
 //! [runtime-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 //! [extensions-api]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
 //! [environment]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
@@ -282,6 +296,18 @@ pub struct Config {
     /// (the runtime's `AWS_LAMBDA_MAX_CONCURRENCY`); see decision *Managed Instances*. `None`
     /// is Lambda's default model: one invocation at a time.
     pub max_concurrency: Option<u32>,
+    /// How many `Event` invocations may be accepted and not yet ended (queued, running, or
+    /// waiting to be retried); decision *asynchronous invocations*.
+    pub max_event_queue: usize,
+    /// How many times a failed `Event` invocation is retried, 0 to 2 (Lambda's
+    /// `MaximumRetryAttempts`, default 2).
+    pub max_retry_attempts: u8,
+    /// The oldest an `Event` invocation may be when a retry would start (Lambda's
+    /// `MaximumEventAgeInSeconds`, default 6 h).
+    pub max_event_age: Micros,
+    /// The wait before the first retry; the second waits twice as long (Lambda's: one minute,
+    /// then two).
+    pub retry_delay: Micros,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -295,6 +321,10 @@ impl Default for Config {
             init_timeout: INIT_TIMEOUT,
             max_queue: DEFAULT_MAX_QUEUE,
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            max_event_queue: DEFAULT_MAX_QUEUE,
+            max_retry_attempts: 2,
+            max_event_age: Micros::from_secs(6 * 3600),
+            retry_delay: Micros::from_secs(60),
             runtime: RuntimeMode::Process,
             init: InitMode::OnDemand,
             extensions: Vec::new(),
@@ -313,6 +343,23 @@ struct Queued {
     invoker: WaiterId,
     invocation: Invocation,
     received: Micros,
+    /// An `Event` invocation's attempt: counted against its own bound, not the queue's.
+    event: bool,
+}
+
+/// An `Event` invocation from its acceptance until its last attempt ends (decision
+/// *asynchronous invocations*): where its attempts stand.
+#[derive(Debug)]
+struct EventRun {
+    invoker: WaiterId,
+    request_id: RequestId,
+    /// While a retry is due: the invocation to queue again (the queue holds it otherwise).
+    invocation: Option<Invocation>,
+    first_received: Micros,
+    /// The attempt under way, or the one that failed last, from 1.
+    attempt: u8,
+    /// When the next attempt is queued, once one is due.
+    retry_at: Option<Micros>,
 }
 
 impl Queued {
@@ -675,6 +722,8 @@ struct Shared {
     shutting_down: bool,
     /// How many environments have claimed a queued invocation (`Environment::claimed`).
     claims: usize,
+    /// The `Event` invocations accepted and not yet ended.
+    events: Vec<EventRun>,
 }
 
 impl Shared {
@@ -739,6 +788,7 @@ impl Lifecycle {
                 next_child: 0,
                 shutting_down: false,
                 claims: 0,
+                events: Vec::new(),
             },
             envs,
             finished: false,
@@ -956,22 +1006,69 @@ impl Lifecycle {
         &mut self,
         now: Micros,
         invoker: WaiterId,
-        mut request: InvokeRequest,
+        request: InvokeRequest,
     ) -> Result<RequestId, Rejection> {
         // One slot per invocation the environments may run at once.
         let slots = self.s.slots() * self.envs.len();
         let in_flight: usize = self.envs.iter().map(Environment::in_flight).sum();
         let queue = &self.s.queue;
-        if queue.len() + in_flight >= slots + self.s.config.max_queue {
+        // `Event` invocations wait apart: only the synchronous ones count here. Counted when
+        // the quick check fails: nothing waits on the hot path, and at most `max_queue` do.
+        let synchronous = |q: &&Queued| !q.event;
+        if queue.len() + in_flight >= slots + self.s.config.max_queue
+            && queue.iter().filter(synchronous).count() + in_flight
+                >= slots + self.s.config.max_queue
+        {
             return Err(Rejection::TooManyRequests);
         }
-        // Summed when needed: nothing waits on the hot path, and at most `max_queue` do.
         if in_flight >= slots || !queue.is_empty() {
-            let waiting: usize = queue.iter().map(|q| q.invocation.request.bytes()).sum();
+            let waiting: usize = queue
+                .iter()
+                .filter(synchronous)
+                .map(|q| q.invocation.request.bytes())
+                .sum();
             if waiting + request.bytes() > self.s.config.max_queue_bytes {
                 return Err(Rejection::TooManyRequests);
             }
         }
+        self.enqueue(now, invoker, request, false)
+    }
+
+    /// Accepts an `Event` invocation from `invoker`, who gets an [`Action::Reply`] for each
+    /// attempt: the first now, the retries of a failed one later (decision *asynchronous
+    /// invocations*; [`Lifecycle::event_retry`] says whether another is due). Refused with
+    /// [`Rejection::EventQueueFull`] when `max_event_queue` of them, or `max_queue_bytes` of
+    /// their requests, are accepted and not yet ended; the synchronous queue does not count.
+    pub fn invoke_event(
+        &mut self,
+        now: Micros,
+        invoker: WaiterId,
+        request: InvokeRequest,
+    ) -> Result<RequestId, Rejection> {
+        // The bytes of those waiting, in the queue or for a retry.
+        let queued = self
+            .s
+            .queue
+            .iter()
+            .filter(|q| q.event)
+            .map(|q| &q.invocation);
+        let retrying = self.s.events.iter().filter_map(|e| e.invocation.as_ref());
+        let bytes: usize = queued.chain(retrying).map(|i| i.request.bytes()).sum();
+        if self.s.events.len() >= self.s.config.max_event_queue
+            || bytes + request.bytes() > self.s.config.max_queue_bytes
+        {
+            return Err(Rejection::EventQueueFull);
+        }
+        self.enqueue(now, invoker, request, true)
+    }
+
+    fn enqueue(
+        &mut self,
+        now: Micros,
+        invoker: WaiterId,
+        mut request: InvokeRequest,
+        event: bool,
+    ) -> Result<RequestId, Rejection> {
         let request_id = self.s.rng.uuid_v4();
         // The invoker's header moves into the invocation; the request keeps the rest.
         let trace_id = match request.trace_id.take() {
@@ -1001,13 +1098,31 @@ impl Lifecycle {
             );
             return Ok(request_id);
         }
+        if event {
+            self.s.events.push(EventRun {
+                invoker,
+                request_id,
+                invocation: None,
+                first_received: now,
+                attempt: 1,
+                retry_at: None,
+            });
+        }
         self.s.queue.push_back(Queued {
             invoker,
             invocation,
             received: now,
+            event,
         });
         self.settle(now);
         Ok(request_id)
+    }
+
+    /// For an `Event` invocation whose last attempt failed and will be retried: that attempt's
+    /// number (from 1) and when the next is queued. `None` once it has ended for good.
+    pub fn event_retry(&self, request_id: RequestId) -> Option<(u8, Micros)> {
+        let run = self.s.events.iter().find(|e| e.request_id == request_id)?;
+        Some((run.attempt, run.retry_at?))
     }
 
     /// Begins shutdown: every queued or unanswered invoker gets `Sandbox.Shutdown`, and every
@@ -1018,6 +1133,8 @@ impl Lifecycle {
             return;
         }
         self.s.shutting_down = true;
+        // Retries waiting for their time are dropped with the environments.
+        self.s.events.retain(|e| e.retry_at.is_none());
         while let Some(q) = self.s.queue.pop_front() {
             let timings = q.timings(now, None);
             self.s.answer(
@@ -1197,6 +1314,9 @@ impl Lifecycle {
 
     /// Fires every timer due at `now`, in every environment.
     pub fn handle_timeout(&mut self, now: Micros) {
+        if !self.s.events.is_empty() {
+            self.s.queue_due_retries(now);
+        }
         for i in 0..self.envs.len() {
             if self.envs[i].next_deadline().is_some_and(|at| at <= now) {
                 self.cx(EnvId(i as u16)).handle_timeout(now);
@@ -1218,15 +1338,100 @@ impl Lifecycle {
     /// When [`Lifecycle::handle_timeout`] should next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Micros> {
-        match &self.envs[..] {
+        let envs = match &self.envs[..] {
             [env] => env.next_deadline(),
             envs => envs.iter().filter_map(Environment::next_deadline).min(),
+        };
+        match self.s.events.is_empty() {
+            true => envs,
+            false => self.s.next_retry(envs),
         }
     }
 }
 
 impl Shared {
+    /// Retries that are due join the queue, as their first attempt did.
+    #[inline(never)]
+    fn queue_due_retries(&mut self, now: Micros) {
+        for run in self.events.iter_mut() {
+            if run.retry_at.is_none_or(|at| at > now) {
+                continue;
+            }
+            run.retry_at = None;
+            run.attempt += 1;
+            if let Some(invocation) = run.invocation.take() {
+                self.queue.push_back(Queued {
+                    invoker: run.invoker,
+                    invocation,
+                    received: now,
+                    event: true,
+                });
+            }
+        }
+    }
+
+    /// The earlier of `at` and the next retry.
+    fn next_retry(&self, mut at: Option<Micros>) -> Option<Micros> {
+        for retry in self.events.iter().filter_map(|e| e.retry_at) {
+            at = Some(at.map_or(retry, |at| at.min(retry)));
+        }
+        at
+    }
+
+    /// An attempt of what may be an `Event` invocation ended at `now` with `outcome`
+    /// (decision *asynchronous invocations*): a failed one is retried after the delay, while
+    /// attempts remain, the event is young enough and no shutdown has begun; otherwise it has
+    /// ended for good.
+    /// `invocation` is the attempt's, while the core still holds it: a copy is kept for the
+    /// retry.
+    #[inline(never)]
+    fn event_attempt_ended(
+        &mut self,
+        request_id: RequestId,
+        now: Micros,
+        outcome: &Outcome,
+        invocation: Option<&Invocation>,
+    ) {
+        let Some(i) = self.events.iter().position(|e| e.request_id == request_id) else {
+            return;
+        };
+        let failed = match outcome {
+            Outcome::Response { .. } => false,
+            Outcome::FunctionError(_) => true,
+            Outcome::Failure(f) => *f != Failure::Shutdown,
+        };
+        let run = &mut self.events[i];
+        let at = now + Micros(self.config.retry_delay.as_micros() * u64::from(run.attempt));
+        let retried = failed
+            && !self.shutting_down
+            && run.attempt <= self.config.max_retry_attempts
+            && at.since(run.first_received) <= self.config.max_event_age;
+        match invocation {
+            Some(invocation) if retried => {
+                run.retry_at = Some(at);
+                run.invocation = Some(invocation.clone());
+            }
+            _ => {
+                self.events.swap_remove(i);
+            }
+        }
+    }
+
     fn answer(
+        &mut self,
+        invoker: WaiterId,
+        request_id: RequestId,
+        timings: Timings,
+        outcome: Outcome,
+    ) {
+        if !self.events.is_empty() {
+            self.event_attempt_ended(request_id, timings.responded, &outcome, None);
+        }
+        self.reply(invoker, request_id, timings, outcome);
+    }
+
+    /// The invoker's [`Action::Reply`].
+    fn reply(
         &mut self,
         invoker: WaiterId,
         request_id: RequestId,

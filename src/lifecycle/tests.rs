@@ -1375,6 +1375,7 @@ fn request_ids_are_reproducible_from_the_seed() {
 }
 
 mod environments;
+mod events;
 mod extensions;
 mod freeze;
 mod managed;

@@ -7,8 +7,8 @@ use super::extensions::ExtState;
 use super::timers::{Timer, TimerTable};
 use super::{
     Action, ChildId, Cx, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase,
-    InitStage, InitType, InvokeReply, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome,
-    Overheads, PROVISIONED_INIT_TIMEOUT, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId,
+    InitStage, InitType, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome, Overheads,
+    PROVISIONED_INIT_TIMEOUT, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId,
     ResponseTimes, Role, Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL,
     SHUTDOWN_GRACE, ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED,
     Timings, WaiterId,
@@ -248,8 +248,13 @@ impl Cx<'_> {
             && !self.s.shutting_down;
         if !retried {
             if let Some(q) = self.s.queue.pop_front() {
+                let id = q.invocation.request_id;
+                if !self.s.events.is_empty() {
+                    self.s
+                        .event_attempt_ended(id, now, &outcome, Some(&q.invocation));
+                }
                 let timings = q.timings(now, Some(duration));
-                self.answer(q.invoker, q.invocation.request_id, timings, outcome);
+                self.s.reply(q.invoker, id, timings, outcome);
             }
         }
         self.stop(now, reason, false);
@@ -708,14 +713,13 @@ impl Cx<'_> {
         timings: Timings,
         outcome: Outcome,
     ) {
-        self.s.actions.push_back(Action::Reply {
-            invoker,
-            reply: InvokeReply {
-                request_id,
-                outcome,
-                timings,
-            },
-        });
+        if !self.s.events.is_empty() {
+            // An `Event` attempt that ended: the invocation, for a retry, is still running here.
+            let invocation = self.env.running(request_id).map(|r| &r.invocation);
+            self.s
+                .event_attempt_ended(request_id, timings.responded, &outcome, invocation);
+        }
+        self.s.reply(invoker, request_id, timings, outcome);
     }
 
     pub(super) fn event(&mut self, event: PlatformEvent) {

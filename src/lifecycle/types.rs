@@ -272,7 +272,7 @@ impl InvokeRequest {
 
 /// An invocation as the runtime receives it: immutable once created. The core keeps it (queued,
 /// then running); `/next` answers borrow it through [`Lifecycle::invocation`](super::Lifecycle::invocation).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation {
     /// The request id the core assigned.
     pub request_id: RequestId,
@@ -852,6 +852,9 @@ pub enum Rejection {
     },
     /// The invocation queue is full (429 `TooManyRequestsException`).
     TooManyRequests,
+    /// The queue of `Event` invocations is full (429 `TooManyRequestsException`): lambda-sim's
+    /// bound, where Lambda's queue is the service's.
+    EventQueueFull,
     /// A registration after the runtime's first `/next` (403 `Extension.RegistrationClosed`).
     RegistrationClosed,
     /// A second extension with the same name (403 `Extension.InvalidExtensionState`).
@@ -906,6 +909,9 @@ impl fmt::Display for Rejection {
                 "State transition from {from} to {to} failed for runtime. Error: State transition is not allowed"
             ),
             Rejection::TooManyRequests => f.write_str("Rate Exceeded."),
+            Rejection::EventQueueFull => {
+                f.write_str("The queue of asynchronous invocations is full (--max-event-queue).")
+            }
             Rejection::RegistrationClosed => f.write_str("Extension registration closed already"),
             Rejection::ExtensionNameTaken => {
                 f.write_str("Extension with this name already registered")

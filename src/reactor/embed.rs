@@ -70,11 +70,14 @@ impl Reactor {
                     self.drain(now);
                 }
                 Ok(Command::EventOutcome(id, reply)) => {
-                    match self.outcomes.iter().find(|o| o.request_id == id) {
-                        Some(outcome) => {
+                    // The last attempt's, once no retry is due.
+                    let retrying = crate::id::Uuid::parse(&id)
+                        .is_some_and(|rid| self.core.event_retry(rid).is_some());
+                    match self.outcomes.iter().rfind(|o| o.request_id == id) {
+                        Some(outcome) if !retrying => {
                             let _ = reply.send(Reply::Response(outcome.clone()));
                         }
-                        None => self.outcome_waiters.push((id, reply)),
+                        _ => self.outcome_waiters.push((id, reply)),
                     }
                 }
                 Ok(Command::EventOutcomes(reply)) => {
@@ -215,7 +218,16 @@ impl Reactor {
     /// An `Event` invocation ended: its outcome is logged and kept for the embedding API.
     #[inline(never)]
     pub(super) fn event_outcome(&mut self, reply: InvokeReply) {
+        // Decision *asynchronous invocations*: a failed attempt may be retried, with the same
+        // request id; each attempt's outcome is logged and kept.
+        let retry = self.core.event_retry(reply.request_id);
+        let ended = reply.timings.responded;
         let response = InvokeResponse::from_reply(&self.ctx, reply);
+        let earlier = self
+            .outcomes
+            .iter()
+            .filter(|o| o.request_id == response.request_id)
+            .count();
         if !self.quiet {
             self.lines.clear();
             let _ = write!(
@@ -237,9 +249,20 @@ impl Reactor {
             {
                 let _ = write!(self.lines, " ({kind})");
             }
+            if earlier > 0 || retry.is_some() {
+                let _ = write!(self.lines, "; attempt {}", earlier + 1);
+            }
+            if let Some((_, at)) = retry {
+                let wait = at.since(ended).as_micros() / 1000;
+                let _ = write!(self.lines, ", retried in {wait} ms");
+            }
             self.sink.line(&self.lines);
         }
         let id = response.request_id.clone();
+        if retry.is_some() {
+            self.keep_outcome(response);
+            return;
+        }
         self.outcome_waiters.retain(|(waited, tx)| {
             if *waited == id {
                 let _ = tx.send(Reply::Response(response.clone()));
@@ -248,6 +271,10 @@ impl Reactor {
                 true
             }
         });
+        self.keep_outcome(response);
+    }
+
+    fn keep_outcome(&mut self, response: InvokeResponse) {
         if self.outcomes.len() == MAX_OUTCOMES {
             self.outcomes.pop_front();
         }

@@ -218,6 +218,33 @@ impl Builder {
         self
     }
 
+    /// How many `Event` invocations may be accepted and not yet ended (default 1000).
+    pub fn max_event_queue(mut self, max: usize) -> Builder {
+        self.config.max_event_queue = max;
+        self
+    }
+
+    /// How many times a failed `Event` invocation is retried, 0 to 2 (Lambda's
+    /// `MaximumRetryAttempts`, default 2).
+    pub fn maximum_retry_attempts(mut self, attempts: u8) -> Builder {
+        self.config.max_retry_attempts = attempts.min(2);
+        self
+    }
+
+    /// The oldest an `Event` invocation may be for a retry to start (Lambda's
+    /// `MaximumEventAgeInSeconds`, default 6 h).
+    pub fn maximum_event_age(mut self, age: Duration) -> Builder {
+        self.config.max_event_age = age;
+        self
+    }
+
+    /// The wait before a failed `Event` invocation's first retry; the second waits twice as
+    /// long. Lambda's is 60 s; shorten it for tests.
+    pub fn retry_delay(mut self, delay: Duration) -> Builder {
+        self.config.retry_delay = delay;
+        self
+    }
+
     /// Initialise at start-up rather than on the first invocation.
     pub fn eager_init(mut self, eager: bool) -> Builder {
         self.config.eager_init = eager;

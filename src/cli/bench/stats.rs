@@ -15,6 +15,7 @@ pub(crate) const P99: PerMille = 990;
 
 /// The nearest-rank percentile of `sorted` (ascending): the smallest sample with at least `p`
 /// per mille of the samples at or below it. `None` for no samples.
+#[inline(never)]
 pub(crate) fn percentile(sorted: &[u64], p: PerMille) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -298,6 +299,7 @@ fn sift_down(v: &mut [u64], mut root: usize, end: usize) {
 }
 
 /// The index [`percentile`] reads for `n > 0` samples.
+#[inline(never)]
 fn percentile_rank(n: usize, p: PerMille) -> usize {
     let rank = (p.min(1000) * n as u64).div_ceil(1000).max(1);
     usize::try_from(rank - 1).unwrap_or(0)
