@@ -17,6 +17,8 @@ use libfuzzer_sys::fuzz_target;
 enum Op {
     Advance(u16),
     Invoke(u8),
+    /// An `Event` invocation from invoker `n`: one reply per attempt, retries 20 ms apart.
+    Event(u8),
     Next(u8),
     Respond {
         current: bool,
@@ -87,6 +89,10 @@ fuzz_target!(|setup: Setup| {
             max_queue: usize::from(setup.max_queue % 8),
             // Payloads are a byte each: a small bound is reached as often as the count's.
             max_queue_bytes: usize::from(setup.max_queue_bytes % 8),
+            max_event_queue: usize::from(setup.max_queue % 4),
+            max_retry_attempts: setup.max_queue_bytes % 3,
+            max_event_age: Micros::from_millis(100),
+            retry_delay: Micros::from_millis(20),
             runtime: if setup.external {
                 RuntimeMode::External
             } else {
@@ -136,6 +142,19 @@ fuzz_target!(|setup: Setup| {
                     ..InvokeRequest::default()
                 };
                 if lc.invoke(now, invoker, request).is_ok() {
+                    state.pending_invokers.insert(invoker);
+                }
+            }
+            Op::Event(n) => {
+                let invoker = WaiterId(5000 + u64::from(n));
+                if state.pending_invokers.contains(&invoker) {
+                    continue;
+                }
+                let request = InvokeRequest {
+                    payload: vec![n],
+                    ..InvokeRequest::default()
+                };
+                if lc.invoke_event(now, invoker, request).is_ok() {
                     state.pending_invokers.insert(invoker);
                 }
             }
@@ -295,6 +314,9 @@ fuzz_target!(|setup: Setup| {
     lc.handle_timeout(now);
     state.drain(&mut lc);
     assert!(lc.is_finished(), "shutdown never finished");
+    // A shutdown drops the retries still waiting: their invokers had their last reply.
+    let retried: HashSet<WaiterId> = state.event_invokers.keys().copied().collect();
+    state.pending_invokers.retain(|w| !retried.contains(w));
     assert!(state.frozen.is_empty(), "finished frozen");
     assert!(
         state.pending_invokers.is_empty(),
@@ -329,6 +351,10 @@ struct Invariants {
     child_env: HashMap<ChildId, EnvId>,
     /// Those that timed out, whose late result must be refused.
     timed_out: HashSet<RequestId>,
+    /// The attempts of each `Event` invocation so far.
+    attempts: HashMap<RequestId, u32>,
+    /// The `Event` invokers answered at least once, and their request ids.
+    event_invokers: HashMap<WaiterId, RequestId>,
 }
 
 fn name(n: u8) -> String {
@@ -400,6 +426,19 @@ impl Invariants {
                     assert!(self.frozen.remove(&env), "a thaw while not frozen");
                 }
                 Action::Reply { invoker, reply } => {
+                    // An `Event` invoker is answered once per attempt, at most three, with
+                    // one request id; it waits on while a retry is due.
+                    if invoker.0 >= 5000 {
+                        assert!(self.pending_invokers.contains(&invoker), "{invoker:?}");
+                        self.event_invokers.insert(invoker, reply.request_id);
+                        let attempts = self.attempts.entry(reply.request_id).or_insert(0);
+                        *attempts += 1;
+                        assert!(*attempts <= 3, "a fourth attempt");
+                        if lc.event_retry(reply.request_id).is_none() {
+                            self.pending_invokers.remove(&invoker);
+                        }
+                        continue;
+                    }
                     assert!(
                         self.pending_invokers.remove(&invoker),
                         "answered twice or never asked: {invoker:?}"
@@ -420,6 +459,8 @@ impl Invariants {
                             assert_eq!(self.slots, 1, "released twice with Managed Instances");
                         }
                         None => {
+                            // An `Event` invocation's retry runs again under its request id.
+                            self.timed_out.remove(&request_id);
                             let there = self.open.iter().filter(|(_, e)| *e == env).count();
                             assert!(there < self.slots, "more than {} in flight", self.slots);
                             self.open.push((request_id, env));
