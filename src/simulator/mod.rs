@@ -501,8 +501,9 @@ impl Handle {
 
     /// Waits, at most `timeout`, for the outcome of `Event` invocation `request_id` (from
     /// [`Handle::invoke_event`] or the invoke endpoint): the answer a synchronous invoker would
-    /// have had. Race-free: an outcome that came before the call is found too (the last 1000
-    /// are kept).
+    /// have had, from its last attempt once no retry is due (a failed attempt is retried, see
+    /// [`Builder::maximum_retry_attempts`]). Race-free: an outcome that came before the call is
+    /// found too (the last 1000 are kept).
     pub fn event_outcome(
         &self,
         request_id: &str,
@@ -522,7 +523,8 @@ impl Handle {
         }
     }
 
-    /// The outcomes of the last 1000 `Event` invocations, oldest first.
+    /// The outcomes of the last 1000 attempts of `Event` invocations, oldest first: a retried
+    /// invocation has one for each attempt, with the same request id.
     pub fn event_outcomes(&self) -> Result<Vec<InvokeResponse>, Stopped> {
         let (reply, rx) = mpsc::channel();
         if !self.control.send(Command::EventOutcomes(reply)) {
