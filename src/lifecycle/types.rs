@@ -511,6 +511,7 @@ impl Failure {
     }
 
     /// The Lambda error type.
+    #[inline(never)]
     pub fn error_type(&self) -> &'static str {
         match self {
             Failure::Timeout { .. } => "Sandbox.Timedout",

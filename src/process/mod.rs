@@ -153,6 +153,7 @@ pub(crate) fn resolve_executable(
 }
 
 /// The first executable file named `program` in the directories of `path` (`PATH`'s form).
+#[inline(never)]
 pub(crate) fn find_on_path(program: &Path, path: &std::ffi::OsStr) -> Option<PathBuf> {
     path.as_bytes()
         .split(|&b| b == b':')
@@ -374,6 +375,7 @@ impl ProcWalk {
 }
 
 /// Replaces `text` with the contents of the file at `path`.
+#[inline(never)]
 fn read_into(path: &str, text: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
     text.clear();

@@ -99,6 +99,8 @@ impl Reactor {
     }
 
     /// Says once, as a warning, that the open-file limit was reached.
+    #[cold]
+    #[inline(never)]
     fn warn_descriptors(&mut self, evicting: bool) {
         if std::mem::replace(&mut self.fd_warned, true) {
             return;
