@@ -129,3 +129,28 @@ fn a_buffered_invoker_gets_the_crates_whole_stream() {
     let (_, data) = split_prelude(&r.body);
     assert_eq!(data, b"abc");
 }
+
+#[test]
+fn streams_from_several_environments_at_once() {
+    // Three at once under --concurrency 3: each arrives whole, with its own pieces, whichever
+    // environment served it.
+    let dir = std::env::temp_dir();
+    let sim = common::start(&dir, &["--concurrency", "3", "--", FUNCTION]);
+    let addr = sim.invoke;
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            std::thread::spawn(move || {
+                stream_invoke(addr, &format!(r#"{{"pieces":["stream {i}",", ","done"]}}"#))
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let (head, events) = call.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let (last, chunks) = events.split_last().unwrap();
+        assert_eq!(last.0, "InvokeComplete");
+        let payload: Vec<u8> = chunks.iter().flat_map(|(_, p)| p.clone()).collect();
+        let (_, data) = split_prelude(&payload);
+        assert_eq!(data, format!("stream {i}, done").as_bytes());
+    }
+}
