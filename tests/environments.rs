@@ -109,18 +109,14 @@ fn one_environment_timing_out_mid_load_leaves_the_others_serving() {
         "{}",
         slow.text()
     );
-    let mut pids = HashSet::new();
     for call in quick {
-        // Each answered once (`invoke_async` watches for anything more).
+        // Each answered once (`invoke_async` watches for anything more), undisturbed. (Which
+        // environments served them depends on when the others' cold starts end: the quick
+        // ones may outlast the timeout and be served by the reset environment too.)
         let r = call.join().unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.header("X-Amz-Function-Error").is_none(), "{}", r.text());
-        pids.insert(r.json()["pid"].as_u64().unwrap());
     }
-    assert!(
-        pids.len() <= 3,
-        "the timed-out environment served none: {pids:?}"
-    );
     // The timed-out environment was reset; the next invocations are served.
     let after: Vec<_> = (0..4)
         .map(|_| sim.invoke_async(r#"{"action":"sleep","seconds":0.2}"#))
