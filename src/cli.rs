@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::process::ExitCode;
 
 use crate::config::LogOutput;
-use crate::config::{Bootstrap, Config, ExtensionCommand};
+use crate::config::{Bootstrap, Config, ExtensionCommand, LogLevel};
 use crate::simulator::Server;
 use crate::{demo, process};
 use bench::{Baseline, BenchOptions};
@@ -378,6 +378,32 @@ impl Given {
             }
             "--maximum-event-age" => {
                 config.max_event_age = Duration::from_secs(ranged(flag, &value()?, 60, 21_600)?)
+            }
+            // Lambda's LoggingConfig: the runtime gets the format and the application level.
+            "--log-format" => {
+                let v = value()?;
+                let format = match v {
+                    _ if v.eq_ignore_ascii_case("json") => "JSON",
+                    _ if v.eq_ignore_ascii_case("text") => "Text",
+                    _ => return Err(usage(format!("{flag}: '{v}': json or text"))),
+                };
+                config
+                    .env
+                    .push(("AWS_LAMBDA_LOG_FORMAT".into(), format.into()));
+            }
+            "--application-log-level" | "--system-log-level" => {
+                let v = value()?;
+                let level = LogLevel::parse(&v)
+                    .filter(|l| {
+                        flag.starts_with("--a") || (*l >= LogLevel::Debug && *l <= LogLevel::Warn)
+                    })
+                    .ok_or_else(|| usage(format!("{flag}: '{v}' is not one of its levels")))?;
+                match flag {
+                    "--system-log-level" => config.system_log_level = level,
+                    _ => config
+                        .env
+                        .push(("AWS_LAMBDA_LOG_LEVEL".into(), level.name().into())),
+                }
             }
             "--retry-delay-ms" => {
                 config.retry_delay = Duration::from_millis(ranged(flag, &value()?, 0, 3_600_000)?)

@@ -126,6 +126,9 @@ pub struct Config {
     /// The wait before an `Event` invocation's first retry; the second waits twice as long
     /// (Lambda's: 60 s; shorten it for tests).
     pub retry_delay: Duration,
+    /// With `AWS_LAMBDA_LOG_FORMAT=JSON`: the least severe of lambda-sim's own records shown,
+    /// DEBUG, INFO or WARN (Lambda's system log level, default INFO).
+    pub system_log_level: LogLevel,
     /// Initialise at start-up (`provisioned-concurrency`) instead of on the first invocation.
     pub eager_init: bool,
     /// How many execution environments may run at once, each with its own runtime, extensions,
@@ -196,6 +199,7 @@ impl Default for Config {
             max_retry_attempts: 2,
             max_event_age: Duration::from_secs(6 * 3600),
             retry_delay: Duration::from_secs(60),
+            system_log_level: LogLevel::Info,
             eager_init: false,
             concurrency: 1,
             max_concurrency: None,
@@ -465,5 +469,61 @@ impl StreamLimits {
         let after = over * 1_000_000 / u128::from(self.rate);
         let after = u64::try_from(after).unwrap_or(u64::MAX);
         Some(Micros(start.as_micros().saturating_add(after)))
+    }
+}
+
+/// A log level of Lambda's log-level filtering, least severe first
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>):
+/// the application log levels are all six, the system log levels DEBUG, INFO and WARN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `TRACE`.
+    Trace,
+    /// `DEBUG`.
+    Debug,
+    /// `INFO`, the default of both.
+    Info,
+    /// `WARN`.
+    Warn,
+    /// `ERROR`.
+    Error,
+    /// `FATAL`.
+    Fatal,
+}
+
+impl LogLevel {
+    const ALL: [LogLevel; 6] = [
+        LogLevel::Trace,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+        LogLevel::Fatal,
+    ];
+
+    /// Its name, as Lambda spells it.
+    pub fn name(self) -> &'static str {
+        ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"][self as usize]
+    }
+
+    /// A level's name, in any case.
+    pub fn parse(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The level of a line of the function's: its `"level"` when it is a JSON object that has a
+    /// valid one, else INFO ("If the "level" value field is invalid or missing, Lambda will
+    /// assign the log output the level INFO").
+    #[inline(never)]
+    pub fn of_line(line: &str) -> LogLevel {
+        let level = line
+            .trim_start()
+            .starts_with('{')
+            .then(|| serde_json::from_slice::<serde_json::Value>(line.as_bytes()).ok())
+            .flatten()
+            .and_then(|v| v.get("level")?.as_str().and_then(LogLevel::parse));
+        level.unwrap_or(LogLevel::Info)
     }
 }

@@ -174,7 +174,7 @@ mod telemetry;
 mod time;
 
 pub use config::{
-    Bootstrap, Config, ConnectionTimeouts, ExtensionCommand, LogOutput, StreamLimits,
+    Bootstrap, Config, ConnectionTimeouts, ExtensionCommand, LogLevel, LogOutput, StreamLimits,
 };
 pub use lifecycle::{Events, ExtensionInfo, InvokeRequest, Status, Timings};
 pub use simulator::{

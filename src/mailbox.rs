@@ -29,6 +29,7 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    #[inline(never)]
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panic while holding the lock leaves the queue intact: go on with it.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

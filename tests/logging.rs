@@ -162,3 +162,99 @@ fn a_refused_extension_registration_is_a_warning_that_names_it() {
         "{lines:#?}"
     );
 }
+
+/// Starts lambda-sim on the scripted runtime with `flags`, makes `events` invocations one after
+/// the other, and reads every line it wrote to stdout until it stops.
+/// The records, and the last invocation's answer.
+fn json_run(flags: &[&str], events: &[&str]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let runtime = python_runtime("echo");
+    let mut args = flags.to_vec();
+    args.push("--");
+    args.extend(runtime.iter().map(String::as_str));
+    let sim = Binary::start(&args, &[]);
+    let mut last = serde_json::Value::Null;
+    for event in events {
+        last = serde_json::from_str(&sim.invoke(event).text()).unwrap_or_default();
+    }
+    // A moment for the last lines to be written (they go in 10 ms batches).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let records = sim
+        .stop_and_read()
+        .iter()
+        // lambda-sim's own notices (the ready line, the signal) stay text.
+        .filter(|l| !l.starts_with("lambda-sim"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    (records, last)
+}
+
+fn types(records: &[serde_json::Value]) -> Vec<&str> {
+    records.iter().filter_map(|r| r["type"].as_str()).collect()
+}
+
+#[test]
+fn with_the_json_log_format_every_line_is_a_json_record_filtered_by_level() {
+    // https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html and
+    // monitoring-cloudwatchlogs-log-level.html.
+    let print = r#"{"action":"print","lines":["plain text","{\"level\":\"DEBUG\",\"msg\":\"detail\"}","{\"level\":\"error\",\"msg\":\"shown\"}"]}"#;
+    let (records, env) = json_run(&["--log-format", "json"], &[print, r#"{"action":"env"}"#]);
+    // The runtime is told, as Lambda tells it.
+    assert_eq!(env["AWS_LAMBDA_LOG_FORMAT"], "JSON", "{env}");
+    let kinds = types(&records);
+    // System level INFO: start and report; the init and runtimeDone records are DEBUG.
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "platform.start").count(),
+        2,
+        "{records:#?}"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "platform.report").count(), 2);
+    assert!(!kinds.contains(&"platform.runtimeDone"), "{kinds:?}");
+    assert!(!kinds.contains(&"platform.initStart"), "{kinds:?}");
+    // The function's plain line as a `function` record; its JSON lines as they are, the
+    // DEBUG one filtered out at the default application level, INFO.
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "function" && r["record"] == "plain text")
+    );
+    assert!(records.iter().any(|r| r["msg"] == "shown"), "{records:#?}");
+    assert!(
+        !records.iter().any(|r| r["msg"] == "detail"),
+        "{records:#?}"
+    );
+    // lambda-sim's records carry their time.
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.get("msg").is_none())
+            .all(|r| r["time"].as_str().is_some_and(|t| t.ends_with('Z'))),
+        "{records:#?}"
+    );
+}
+
+#[test]
+fn the_application_and_system_log_levels_filter_as_lambdas_do() {
+    let print = r#"{"action":"print","lines":["{\"level\":\"DEBUG\",\"msg\":\"detail\"}"]}"#;
+    let (records, env) = json_run(
+        &[
+            "--log-format",
+            "json",
+            "--application-log-level",
+            "debug",
+            "--system-log-level",
+            "warn",
+        ],
+        &[print, r#"{"action":"error"}"#, r#"{"action":"env"}"#],
+    );
+    // DEBUG lines of the function's are shown now.
+    assert!(records.iter().any(|r| r["msg"] == "detail"), "{records:#?}");
+    // At WARN, only the records of what did not succeed: the failed invocation's.
+    let reports: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["type"] == "platform.report")
+        .collect();
+    assert_eq!(reports.len(), 1, "{records:#?}");
+    assert_eq!(reports[0]["record"]["status"], "error");
+    assert!(!types(&records).contains(&"platform.start"));
+    assert_eq!(env["AWS_LAMBDA_LOG_LEVEL"], "DEBUG", "{env}");
+}

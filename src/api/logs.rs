@@ -1,11 +1,12 @@
 //! Lifecycle events as CloudWatch-style log lines: `START`, `END`, `REPORT`, `INIT_REPORT`, and
 //! the platform's lines for timeouts and runtime exits (RIE `internal/lambda/rie/handlers.go`;
-//! <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html>).
+//! <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html>); with the JSON
+//! log format, the records Lambda writes instead, filtered by the system log level.
 
 use std::fmt::Write as _;
 
-use super::Context;
-use crate::lifecycle::{PlatformEvent, Status};
+use super::{Context, LogLevel};
+use crate::lifecycle::{InitType, PlatformEvent, Status};
 use crate::time::{Civil, Micros, Ms2};
 
 /// Appends the lines for `event` (each ending in `\n`) to `out`. `now` stamps the lines that
@@ -162,4 +163,56 @@ impl std::fmt::Display for Ms3 {
 
 fn stamp(ctx: &Context, now: Micros) -> String {
     Civil::from_epoch_micros(ctx.epoch_us + now.as_micros()).rfc3339_millis()
+}
+
+/// The system log level of `event`'s record, for Lambda's log-level filtering
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>,
+/// "System log level event mapping"): what reports an invocation's or an init's normal course is
+/// INFO (`platform.start`, `platform.report`, a provisioned init's `platform.initReport`, an
+/// extension's registration), the steps inside it DEBUG (`platform.initStart`,
+/// `platform.initRuntimeDone`, `platform.runtimeDone`, an on-demand `platform.initReport`),
+/// and any of them that did not succeed WARN.
+pub(crate) fn system_level(event: &PlatformEvent) -> LogLevel {
+    let (status, normal) = match event {
+        PlatformEvent::InitStart { .. } => (Status::Success, LogLevel::Debug),
+        PlatformEvent::InitRuntimeDone { status, .. }
+        | PlatformEvent::RuntimeDone { status, .. } => (*status, LogLevel::Debug),
+        PlatformEvent::InitDone { status, kind, .. } => {
+            let normal = match kind {
+                InitType::OnDemand => LogLevel::Debug,
+                _ => LogLevel::Info,
+            };
+            (*status, normal)
+        }
+        PlatformEvent::Report { status, .. } => (*status, LogLevel::Info),
+        PlatformEvent::Start { .. } | PlatformEvent::Extension { .. } => {
+            (Status::Success, LogLevel::Info)
+        }
+        PlatformEvent::TimedOut { .. }
+        | PlatformEvent::RuntimeExited { .. }
+        | PlatformEvent::ExtensionExited { .. } => (Status::Failure, LogLevel::Warn),
+    };
+    match status {
+        Status::Success => normal,
+        _ => LogLevel::Warn,
+    }
+}
+
+/// With the JSON log format: `event` as the JSON record Lambda writes for it (the Telemetry
+/// API's shape, <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html>),
+/// one line, when its system log level is shown; nothing otherwise, nor for an event that has
+/// no record (a timeout or an exit is the `runtimeDone` and `report` that follow).
+#[inline(never)]
+pub(crate) fn write_json(
+    out: &mut Vec<u8>,
+    ctx: &Context,
+    event: &PlatformEvent,
+    at: Micros,
+    max_memory_mb: Option<u64>,
+) {
+    if system_level(event) >= ctx.system_level
+        && super::telemetry::write_event(out, ctx, event, at, max_memory_mb.unwrap_or(0))
+    {
+        out.push(b'\n');
+    }
 }

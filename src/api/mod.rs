@@ -52,8 +52,14 @@ pub struct Context {
     /// Unix time in microseconds at the simulator's `Micros::ZERO`.
     pub epoch_us: u64,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`: lines that are JSON objects are telemetry records as
-    /// objects, not strings.
+    /// objects, not strings, and lambda-sim's own lines are JSON records too.
     pub json_logs: bool,
+    /// With JSON logs, the least severe level of the function's lines that are shown
+    /// (`AWS_LAMBDA_LOG_LEVEL`, the application log level; default INFO).
+    pub application_level: LogLevel,
+    /// With JSON logs, the least severe level of lambda-sim's own records that are shown (the
+    /// system log level; default INFO).
+    pub system_level: LogLevel,
     /// `_HANDLER`, in the answer to an extension's registration (empty if unset).
     pub handler: String,
     /// The most a streamed response may carry ([`crate::StreamLimits::max_bytes`]).
@@ -82,6 +88,8 @@ impl Context {
             memory_mb,
             epoch_us,
             json_logs: false,
+            application_level: LogLevel::Info,
+            system_level: LogLevel::Info,
             handler: String::new(),
             max_stream_bytes: runtime::MAX_STREAM_BYTES,
             listeners: Vec::new(),
@@ -100,10 +108,13 @@ impl Context {
         );
         ctx.handler = config.effective_handler().unwrap_or_default();
         ctx.max_stream_bytes = config.streaming.max_bytes;
-        ctx.json_logs = config
-            .env
-            .iter()
-            .any(|(k, v)| k == "AWS_LAMBDA_LOG_FORMAT" && v.eq_ignore_ascii_case("JSON"));
+        let var = |key| config.env.iter().rfind(|(k, _)| k == key).map(|(_, v)| v);
+        ctx.json_logs =
+            var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("JSON"));
+        if let Some(level) = var("AWS_LAMBDA_LOG_LEVEL").and_then(|v| LogLevel::parse(v)) {
+            ctx.application_level = level;
+        }
+        ctx.system_level = config.system_log_level;
         ctx
     }
 
@@ -339,6 +350,8 @@ impl<'a> Rendered<'a> {
         crate::http::write_response(out, self.status, self.headers(), &self.body, close);
     }
 }
+
+pub(crate) use crate::config::LogLevel;
 
 /// `application/json`.
 pub(crate) const JSON: &[u8] = b"application/json";

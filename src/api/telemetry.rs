@@ -691,6 +691,7 @@ impl Fields<'_> {
         self.out.extend_from_slice(b"\":");
     }
 
+    #[inline(never)]
     fn str(&mut self, key: &str, value: &str) {
         self.key(key);
         // Writing to a Vec cannot fail, and a str always serialises.

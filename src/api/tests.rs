@@ -1003,3 +1003,59 @@ fn tenant_ids_and_trace_headers_are_checked_before_they_reach_the_runtime() {
          Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+"
     );
 }
+
+#[test]
+fn log_levels_are_read_as_lambda_reads_them() {
+    // monitoring-cloudwatchlogs-log-level.html: a JSON line's "level", in any case; invalid or
+    // missing is INFO.
+    use super::LogLevel;
+    assert_eq!(LogLevel::parse("warn"), Some(LogLevel::Warn));
+    assert_eq!(LogLevel::parse(" FATAL "), Some(LogLevel::Fatal));
+    assert_eq!(LogLevel::parse("NOTICE"), None);
+    assert_eq!(
+        LogLevel::of_line(r#"{"level":"debug","msg":"x"}"#),
+        LogLevel::Debug
+    );
+    assert_eq!(LogLevel::of_line(r#"{"level":"NOTICE"}"#), LogLevel::Info);
+    assert_eq!(LogLevel::of_line(r#"{"level":3}"#), LogLevel::Info);
+    assert_eq!(LogLevel::of_line(r#"{"level":"ERROR""#), LogLevel::Info);
+    assert_eq!(LogLevel::of_line("plain text"), LogLevel::Info);
+    assert!(LogLevel::Trace < LogLevel::Debug && LogLevel::Error < LogLevel::Fatal);
+    assert_eq!(LogLevel::Warn.name(), "WARN");
+}
+
+#[test]
+fn system_records_have_lambdas_levels() {
+    use super::LogLevel;
+    use crate::lifecycle::{InitPhase, InitType};
+    let level = |e: &PlatformEvent| logs::system_level(e);
+    let init_done = |kind, status| PlatformEvent::InitDone {
+        phase: InitPhase::Init,
+        kind,
+        status,
+        error_type: None,
+        duration: Micros(1),
+    };
+    assert_eq!(
+        level(&PlatformEvent::InitStart {
+            phase: InitPhase::Init,
+            kind: InitType::OnDemand
+        }),
+        LogLevel::Debug
+    );
+    assert_eq!(
+        level(&init_done(InitType::OnDemand, Status::Success)),
+        LogLevel::Debug
+    );
+    assert_eq!(
+        level(&init_done(
+            InitType::ProvisionedConcurrency,
+            Status::Success
+        )),
+        LogLevel::Info
+    );
+    assert_eq!(
+        level(&init_done(InitType::OnDemand, Status::Timeout)),
+        LogLevel::Warn
+    );
+}

@@ -29,6 +29,9 @@ SIMULATOR OPTIONS:
                                  [default: 1000]
     --max-queue-bytes <N>        Bytes of invocations that may wait; past it, 429
                                  [default: 67108864 (64 MiB)]
+    --log-format <F>             json or text: every line a JSON record with json [text]
+    --application-log-level <L>  With json: the function's lowest level shown [INFO]
+    --system-log-level <L>       With json: lambda-sim's, DEBUG, INFO or WARN [INFO]
     --max-event-queue <N>        Event invocations not yet ended; past it, 429 [default: 1000]
     --maximum-retry-attempts <N> Retries of a failed Event invocation, 0-2 [default: 2]
     --maximum-event-age <SECS>   No retry past this age, 60-21600 [default: 21600]

@@ -576,6 +576,7 @@ impl Environment {
         }
     }
 
+    #[inline(never)]
     fn slot_of(&self, id: Uuid) -> Option<usize> {
         self.extensions.iter().position(|e| e.id == id)
     }

@@ -383,6 +383,7 @@ impl Reactor {
                 hub: to_hub.then_some((&mut self.hub, &self.ctx)),
                 now,
                 extension,
+                json: self.ctx.json_logs.then_some(&self.ctx),
             };
             match file.read(&mut self.read_buf) {
                 Ok(0) => {

@@ -208,6 +208,7 @@ impl Conn {
     }
 
     /// Whether the response to the current request must close the connection.
+    #[inline(never)]
     pub(crate) fn must_close(&self) -> bool {
         self.close_after || self.peer_closed || self.eof || !self.decoder.head().keep_alive()
     }

@@ -164,6 +164,7 @@ impl Reactor {
     }
 
     /// Whether no environment but `env` has a live process that is not frozen.
+    #[inline(never)]
     pub(super) fn alone(&self, env: EnvId) -> bool {
         self.children
             .iter()

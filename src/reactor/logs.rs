@@ -31,6 +31,9 @@ pub(super) struct LineOut<'a> {
     pub(super) now: Micros,
     /// The child is an extension: its lines are `extension` records, not `function`.
     pub(super) extension: bool,
+    /// With the JSON log format, the function's context: its lines are JSON records, filtered
+    /// by the application log level.
+    pub(super) json: Option<&'a api::Context>,
 }
 
 impl LineOut<'_> {
@@ -38,7 +41,16 @@ impl LineOut<'_> {
     pub(super) fn emit(&mut self, line: &mut Vec<u8>) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
-        self.sink.untrusted_line(self.env, text);
+        match self.json {
+            None => self.sink.untrusted_line(self.env, text),
+            Some(ctx) => {
+                if api::LogLevel::of_line(text) < ctx.application_level {
+                    line.clear();
+                    return;
+                }
+                json_line(self.sink, ctx, self.now, self.extension, text);
+            }
+        }
         for (_, env, log) in self.tails.iter_mut() {
             // With Managed Instances, several invocations run at once: each tail gets every
             // line of the environment, there being no telling whose a line is.
@@ -68,6 +80,22 @@ impl LineOut<'_> {
             *line = rest;
         }
     }
+}
+
+/// With the JSON log format, a line of the function's or an extension's as one JSON object
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html>): a
+/// line that is a JSON object as it is, any other as a `function` (or `extension`) record of
+/// the Telemetry API's shape, so that every line of the output parses.
+#[inline(never)]
+fn json_line(sink: &mut Sink, ctx: &api::Context, now: Micros, extension: bool, text: &str) {
+    let object =
+        text.trim_start().starts_with('{') && crate::json::validate(text.as_bytes()).is_ok();
+    if object {
+        return sink.line(text.trim());
+    }
+    let mut out = Vec::with_capacity(text.len() + 80);
+    api::telemetry::write_line(&mut out, ctx, now, extension, text);
+    sink.line(&String::from_utf8_lossy(&out));
 }
 
 /// The largest index at most `at` where no UTF-8 character is cut in two (at most three bytes
@@ -109,12 +137,19 @@ impl Reactor {
             PlatformEvent::Report { runtime, .. } => self.max_memory_mb(*runtime),
             _ => None,
         };
-        self.lines.clear();
-        api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
+        let mut json = Vec::new();
+        let text = if self.ctx.json_logs {
+            api::logs::write_json(&mut json, &self.ctx, event, now, memory);
+            &json[..]
+        } else {
+            self.lines.clear();
+            api::logs::write_event(&mut self.lines, &self.ctx, event, now, memory);
+            self.lines.as_bytes()
+        };
         let of = event.request_id();
         for (id, e, log) in &mut self.tails {
             if *e == env && of.is_none_or(|of| of == *id) {
-                push_tail(log, self.lines.as_bytes());
+                push_tail(log, text);
             }
         }
     }
@@ -162,6 +197,15 @@ impl Reactor {
                 },
                 _ => None,
             };
+            if self.ctx.json_logs {
+                // One JSON object a line: not tagged with the environment.
+                let mut json = Vec::new();
+                api::logs::write_json(&mut json, &self.ctx, &event, at, memory);
+                if let Some(line) = json.strip_suffix(b"\n") {
+                    self.sink.line(&String::from_utf8_lossy(line));
+                }
+                continue;
+            }
             self.lines.clear();
             api::logs::write_event(&mut self.lines, &self.ctx, &event, at, memory);
             self.sink.lines(env, &self.lines);

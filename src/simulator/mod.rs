@@ -782,6 +782,7 @@ impl Ticket {
     /// Waits until the invocation is complete (runtime and extensions back on next) and returns
     /// its report; `Ok(None)` if it never reached the runtime. Only for tickets from
     /// [`Handle::submit_reported`]; others get `Err(Stopped)`.
+    #[inline(never)]
     pub fn report(&self) -> Result<Option<InvocationReport>, Stopped> {
         let rx = self.report.as_ref().ok_or(Stopped)?;
         rx.recv().map_err(|_| Stopped)?.into_report()
