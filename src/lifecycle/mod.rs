@@ -1096,6 +1096,7 @@ impl Lifecycle {
                 request_id,
                 timings,
                 Outcome::Failure(Failure::Shutdown),
+                None,
             );
             return Ok(request_id);
         }
@@ -1143,6 +1144,7 @@ impl Lifecycle {
                 q.invocation.request_id,
                 timings,
                 Outcome::Failure(Failure::Shutdown),
+                None,
             );
         }
         for i in 0..self.envs.len() {
@@ -1418,27 +1420,19 @@ impl Shared {
         }
     }
 
+    /// The invoker's [`Action::Reply`]. An `Event` invocation's attempt ends with it: with
+    /// `invocation` (the attempt's, when the core still holds it) a failed one may be retried.
     fn answer(
         &mut self,
         invoker: WaiterId,
         request_id: RequestId,
         timings: Timings,
         outcome: Outcome,
+        invocation: Option<&Invocation>,
     ) {
         if !self.events.is_empty() {
-            self.event_attempt_ended(request_id, timings.responded, &outcome, None);
+            self.event_attempt_ended(request_id, timings.responded, &outcome, invocation);
         }
-        self.reply(invoker, request_id, timings, outcome);
-    }
-
-    /// The invoker's [`Action::Reply`].
-    fn reply(
-        &mut self,
-        invoker: WaiterId,
-        request_id: RequestId,
-        timings: Timings,
-        outcome: Outcome,
-    ) {
         self.actions.push_back(Action::Reply {
             invoker,
             reply: InvokeReply {

@@ -248,13 +248,10 @@ impl Cx<'_> {
             && !self.s.shutting_down;
         if !retried {
             if let Some(q) = self.s.queue.pop_front() {
-                let id = q.invocation.request_id;
-                if !self.s.events.is_empty() {
-                    self.s
-                        .event_attempt_ended(id, now, &outcome, Some(&q.invocation));
-                }
                 let timings = q.timings(now, Some(duration));
-                self.s.reply(q.invoker, id, timings, outcome);
+                let id = q.invocation.request_id;
+                self.s
+                    .answer(q.invoker, id, timings, outcome, Some(&q.invocation));
             }
         }
         self.stop(now, reason, false);
@@ -713,13 +710,13 @@ impl Cx<'_> {
         timings: Timings,
         outcome: Outcome,
     ) {
-        if !self.s.events.is_empty() {
-            // An `Event` attempt that ended: the invocation, for a retry, is still running here.
-            let invocation = self.env.running(request_id).map(|r| &r.invocation);
-            self.s
-                .event_attempt_ended(request_id, timings.responded, &outcome, invocation);
-        }
-        self.s.reply(invoker, request_id, timings, outcome);
+        // For an `Event` attempt that ended, the invocation to retry is still running here.
+        let invocation = match self.s.events.is_empty() {
+            true => None,
+            false => self.env.running(request_id).map(|r| &r.invocation),
+        };
+        self.s
+            .answer(invoker, request_id, timings, outcome, invocation);
     }
 
     pub(super) fn event(&mut self, event: PlatformEvent) {
