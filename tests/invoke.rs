@@ -291,6 +291,19 @@ fn shutdown_answers_every_queued_invoker() {
 
 // ----- Invoke API options: DryRun, Event, Tail (API_Invoke.html) -----
 
+/// Sends an `Event` invocation with `headers` besides its type: answered 202 at once, with an
+/// empty body and the request id, which it returns.
+fn accepted_event(addr: std::net::SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> String {
+    let mut all = vec![("X-Amz-Invocation-Type", "Event")];
+    all.extend_from_slice(headers);
+    let r = Client::connect(addr).request("POST", INVOKE, &all, body);
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.body.is_empty());
+    r.header("X-Amzn-RequestId")
+        .expect("a request id")
+        .to_string()
+}
+
 fn python_sim() -> lambda_sim::Handle {
     Simulator::builder()
         .command(python_runtime("echo"))
@@ -358,18 +371,11 @@ fn an_event_invocation_is_answered_202_at_once_runs_and_keeps_its_outcome() {
         .maximum_retry_attempts(0)
         .start()
         .unwrap();
-    let r = Client::connect(sim.invoke_addr()).request(
-        "POST",
-        INVOKE,
-        &[("X-Amz-Invocation-Type", "Event")],
+    let id = accepted_event(
+        sim.invoke_addr(),
+        &[],
         br#"{"action":"sleep","seconds":0.3}"#,
     );
-    assert_eq!(r.status, 202, "{}", r.text());
-    assert!(r.body.is_empty());
-    let id = r
-        .header("X-Amzn-RequestId")
-        .expect("a request id")
-        .to_string();
     // Answered before the function has run (it sleeps 0.3 s): no outcome yet.
     assert!(sim.event_outcomes().unwrap().is_empty());
     let outcome = sim
@@ -386,14 +392,7 @@ fn an_event_invocation_is_answered_202_at_once_runs_and_keeps_its_outcome() {
     );
 
     // A failing one: the outcome says so, and so does the log.
-    let failing = Client::connect(sim.invoke_addr()).request(
-        "POST",
-        INVOKE,
-        &[("X-Amz-Invocation-Type", "Event")],
-        br#"{"action":"error"}"#,
-    );
-    assert_eq!(failing.status, 202);
-    let id = failing.header("X-Amzn-RequestId").unwrap().to_string();
+    let id = accepted_event(sim.invoke_addr(), &[], br#"{"action":"error"}"#);
     let outcome = sim
         .event_outcome(&id, Duration::from_secs(10))
         .unwrap()
@@ -546,17 +545,11 @@ fn an_event_invocation_does_not_pass_the_client_context_on() {
         seen["lambda-runtime-client-context"],
         r#"{"custom":{"a":1}}"#
     );
-    let r = Client::connect(sim.invoke_addr()).request(
-        "POST",
-        INVOKE,
-        &[
-            ("X-Amz-Invocation-Type", "Event"),
-            ("X-Amz-Client-Context", context),
-        ],
+    let id = accepted_event(
+        sim.invoke_addr(),
+        &[("X-Amz-Client-Context", context)],
         br#"{"action":"headers"}"#,
     );
-    assert_eq!(r.status, 202, "{}", r.text());
-    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
     let outcome = sim
         .event_outcome(&id, Duration::from_secs(10))
         .unwrap()
@@ -590,14 +583,7 @@ fn a_failed_event_invocation_is_retried_with_the_same_request_id() {
         .retry_delay(Duration::from_millis(100))
         .start()
         .unwrap();
-    let r = Client::connect(sim.invoke_addr()).request(
-        "POST",
-        INVOKE,
-        &[("X-Amz-Invocation-Type", "Event")],
-        br#"{"action":"error"}"#,
-    );
-    assert_eq!(r.status, 202, "{}", r.text());
-    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let id = accepted_event(sim.invoke_addr(), &[], br#"{"action":"error"}"#);
     // The outcome asked for is the last attempt's.
     let last = sim
         .event_outcome(&id, Duration::from_secs(10))
@@ -661,8 +647,7 @@ fn event_retries_and_the_event_queue_are_configured_on_the_command_line() {
     );
     let failing = sim.invoke(r#"{"action":"error"}"#);
     assert_eq!(failing.status, 200);
-    let r = Client::connect(sim.invoke).request("POST", INVOKE, &event, br#"{"action":"error"}"#);
-    let id = r.header("X-Amzn-RequestId").unwrap().to_string();
+    let id = accepted_event(sim.invoke, &[], br#"{"action":"error"}"#);
     sim.wait_line(&format!(
         "Event invocation {id} ended: function error (Boom)"
     ));

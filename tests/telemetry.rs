@@ -324,13 +324,7 @@ fn the_capture_is_bounded_and_counts_what_it_let_go() {
         .start()
         .unwrap();
     let r = sim.invoke("{}").unwrap();
-    let id = r.request_id.clone();
-    sim.wait_for_event(
-        move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
-        Duration::from_secs(10),
-    )
-    .unwrap()
-    .expect("the report");
+    wait_for_report(&sim, &r.request_id);
     let captured = sim.telemetry().unwrap();
     assert_eq!(captured.events.len(), 3);
     assert!(captured.dropped > 0);
@@ -425,13 +419,7 @@ fn a_failed_init_and_its_retry_each_report_their_phase() {
     // the success.
     let r = sim.invoke(r#"{"n":1}"#).unwrap();
     assert_eq!((r.status, r.body_str()), (200, r#"{"n":1}"#.to_string()));
-    let id = r.request_id.clone();
-    sim.wait_for_event(
-        move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
-        Duration::from_secs(10),
-    )
-    .unwrap()
-    .expect("the report");
+    wait_for_report(&sim, &r.request_id);
     let events = sim.telemetry().unwrap().events;
     let init: Vec<(String, String, String)> = events
         .iter()
@@ -457,4 +445,15 @@ fn a_failed_init_and_its_retry_each_report_their_phase() {
         "{events:#?}"
     );
     let _ = std::fs::remove_file(mark);
+}
+
+/// Waits for the captured `platform.report` of invocation `id`.
+fn wait_for_report(sim: &lambda_sim::Handle, id: &str) {
+    let id = id.to_string();
+    sim.wait_for_event(
+        move |e| e["type"] == "platform.report" && e["record"]["requestId"] == id.as_str(),
+        Duration::from_secs(10),
+    )
+    .unwrap()
+    .expect("the report");
 }

@@ -105,18 +105,8 @@ fn awslambdaric_runs_its_multi_concurrent_mode_under_max_concurrency() {
     );
     let addr = sim.invoke;
     // Four at once, each holding its worker for half a second: four workers answer.
-    let calls: Vec<_> = (0..4)
-        .map(|i| std::thread::spawn(move || invoke(addr, &format!(r#"{{"sleep":0.5,"n":{i}}}"#))))
-        .collect();
-    let mut pids = std::collections::HashSet::new();
-    for (i, call) in calls.into_iter().enumerate() {
-        let r = call.join().unwrap();
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        assert_eq!(r.json()["event"]["n"], i);
-        pids.insert(r.json()["pid"].as_i64().unwrap());
-    }
     assert_eq!(
-        pids.len(),
+        sleepers_at_once(addr, 4).len(),
         4,
         "four worker processes took one invocation each"
     );
@@ -152,8 +142,17 @@ fn awslambdaric_in_three_environments() {
             "app.handler",
         ],
     );
-    let addr = sim.invoke;
-    let calls: Vec<_> = (0..3)
+    assert_eq!(
+        sleepers_at_once(sim.invoke, 3).len(),
+        3,
+        "three runtime processes, one per environment"
+    );
+}
+
+/// `n` invocations at once, each holding its runtime process half a second: each answered with
+/// its own event; the processes that answered.
+fn sleepers_at_once(addr: std::net::SocketAddr, n: usize) -> std::collections::HashSet<i64> {
+    let calls: Vec<_> = (0..n)
         .map(|i| std::thread::spawn(move || invoke(addr, &format!(r#"{{"sleep":0.5,"n":{i}}}"#))))
         .collect();
     let mut pids = std::collections::HashSet::new();
@@ -163,9 +162,5 @@ fn awslambdaric_in_three_environments() {
         assert_eq!(r.json()["event"]["n"], i);
         pids.insert(r.json()["pid"].as_i64().unwrap());
     }
-    assert_eq!(
-        pids.len(),
-        3,
-        "three runtime processes, one per environment"
-    );
+    pids
 }
