@@ -410,6 +410,14 @@ impl Given {
             }
             "--extension" => config.extensions.push(extension(&value()?)?),
             "--eager-init" => config.eager_init = true,
+            // Lambda's TenancyConfig (API_TenancyConfig): PER_TENANT is its one mode.
+            "--tenancy" => {
+                let v = value()?;
+                if v != "per-tenant" {
+                    return Err(usage(format!("{flag}: '{v}': per-tenant is its one mode")));
+                }
+                config.tenant_isolation = true;
+            }
             "--concurrency" => {
                 config.concurrency =
                     concurrency(&value()?).map_err(|e| usage(format!("{flag}: {e}")))?
@@ -451,6 +459,7 @@ impl Given {
             "--parallel" => options.parallel = count(flag, &value()?)?,
             "--log-tail" => options.log_tail = true,
             "--endpoint" => options.endpoint = Some(endpoint(&value()?)?),
+            "--tenant-id" => options.tenant_id = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -474,6 +483,7 @@ impl Given {
             "--svg" => options.svg = Some(value()?.into()),
             "--histograms" => options.histograms = true,
             "--parallel" => options.parallel = count(flag, &value()?)?,
+            "--tenant-id" => options.tenant_id = Some(value()?),
             "--demo" => self.demo = true,
             "--baseline" | "--compare" if options.baseline.is_some() => {
                 return Err(usage(
@@ -653,6 +663,13 @@ impl Given {
                 }
             }
         };
+        // The one-shot commands meet the same refusal when they start the simulator.
+        if let Some(conflict) = match &mode {
+            Mode::Run(config) => config.conflict(),
+            _ => None,
+        } {
+            return Err(usage(conflict.into()));
+        }
         Ok(Parsed { mode, log_level })
     }
 }

@@ -141,6 +141,13 @@ pub struct Config {
     /// Instances*); the runtime gets it as `AWS_LAMBDA_MAX_CONCURRENCY`. `None`: one
     /// invocation at a time, as Lambda's default model.
     pub max_concurrency: Option<u32>,
+    /// Tenant isolation (Lambda's `TenantIsolationMode: PER_TENANT`): every invocation names a
+    /// tenant (`X-Amz-Tenant-Id`), and an environment serves only the tenant it initialised
+    /// for (the lifecycle core's decision *tenant isolation*). Without it, an invocation may
+    /// not name one. Not with `eager_init` or `max_concurrency`, which Lambda's tenant
+    /// isolation excludes. With an external runtime (one process for every tenant) only the
+    /// rule on tenant ids applies.
+    pub tenant_isolation: bool,
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
     /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Never with an external runtime.
     pub freeze: bool,
@@ -203,6 +210,7 @@ impl Default for Config {
             eager_init: false,
             concurrency: 1,
             max_concurrency: None,
+            tenant_isolation: false,
             freeze: true,
             streaming: StreamLimits::default(),
             timeouts: ConnectionTimeouts::default(),
@@ -248,9 +256,20 @@ impl Config {
             freeze: self.freeze && self.max_concurrency.is_none(),
             concurrency: self.concurrency.max(1),
             max_concurrency: self.max_concurrency,
+            per_tenant: self.tenant_isolation,
             seed,
             epoch_us,
         }
+    }
+
+    /// Why these options cannot go together, if they cannot.
+    pub(crate) fn conflict(&self) -> Option<&'static str> {
+        // Tenant isolation "is incompatible with SnapStart, Provisioned Concurrency" (the
+        // CDK's `TenancyConfig`); Managed Instances environments serve many tenants' at once.
+        let eager = self.eager_init || self.max_concurrency.is_some();
+        (self.tenant_isolation && eager).then_some(
+            "tenant isolation excludes provisioned concurrency (--eager-init) and Managed Instances (--max-concurrency)",
+        )
     }
 
     /// Every external extension: the executables in `extensions_dir` in name order, then

@@ -14,6 +14,7 @@ pub struct Rng {
 
 impl Rng {
     /// A generator whose whole sequence is fixed by `seed`.
+    #[inline(never)]
     pub fn from_seed(seed: u64) -> Rng {
         let mut sm = seed;
         let mut next = || {
@@ -95,6 +96,7 @@ pub struct Uuid([u8; 36]);
 
 impl Uuid {
     /// The text form.
+    #[inline(never)]
     pub fn as_str(&self) -> &str {
         // Built only from ASCII hex digits and dashes, in `uuid_v4` or `parse`.
         std::str::from_utf8(&self.0).unwrap_or("")

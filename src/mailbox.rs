@@ -53,6 +53,7 @@ fn new<T>(bound: Option<usize>) -> (Arc<Shared<T>>, Receiver<T>) {
 }
 
 /// An unbounded channel.
+#[inline(never)]
 pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let (shared, receiver) = new(None);
     (Sender { shared }, receiver)

@@ -103,6 +103,7 @@ impl Ms2 {
     /// rounded up together. Lambda bills the init of every on-demand cold start since August
     /// 2025, as it always had for custom runtimes like the ones lambda-sim runs
     /// (<https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/>).
+    #[inline(never)]
     pub fn billed_with_init(duration: Micros, init: Option<Micros>) -> u64 {
         let init = init.map_or(0, |i| i.display_ms2().0);
         Ms2(duration.display_ms2().0 + init).billed_ms()

@@ -142,7 +142,7 @@ fn an_empty_or_list_only_content_length_is_a_400_that_closes_the_connection() {
 
 #[test]
 fn a_tenant_id_or_trace_header_out_of_its_definition_is_a_400_not_forwarded() {
-    let sim = Binary::python("echo", &[]);
+    let sim = Binary::python("echo", &["--tenancy", "per-tenant"]);
     let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700";
     let long_tenant = "t".repeat(70_000);
     let hostile_trace = format!("{trace};x=\";\"<");

@@ -77,7 +77,13 @@ fn tickets_deliver_answers_with_timings() {
 
 #[test]
 fn invoke_with_carries_every_detail() {
-    let sim = external(Duration::from_secs(5));
+    // Tenant isolation: only then may an invocation name a tenant.
+    let sim = Simulator::builder()
+        .timeout(Duration::from_secs(5))
+        .tenant_isolation(true)
+        .log_output(LogOutput::Capture)
+        .start()
+        .unwrap();
     let mut rt = Client::connect(sim.runtime_api_addr());
     let ticket = sim
         .submit_with(InvokeRequest {
@@ -120,6 +126,7 @@ fn invoke_with_carries_every_detail() {
             ..InvokeRequest::default()
         },
         InvokeRequest {
+            tenant_id: Some("t-9".into()),
             trace_id: Some("Root=1-00000000-000000000000000000000000;\"<".into()),
             ..InvokeRequest::default()
         },

@@ -33,7 +33,13 @@ fn epoch_ms() -> u64 {
 
 #[test]
 fn next_carries_the_invocation_and_every_header() {
-    let sim = external(TIMEOUT);
+    // Tenant isolation: only then may an invocation name a tenant.
+    let sim = lambda_sim::Simulator::builder()
+        .timeout(TIMEOUT)
+        .tenant_isolation(true)
+        .log_output(lambda_sim::LogOutput::Capture)
+        .start()
+        .unwrap();
     let mut rt = Client::connect(sim.runtime_api_addr());
     let invoker = invoke_async(
         &sim,

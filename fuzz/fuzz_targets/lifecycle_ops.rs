@@ -77,6 +77,8 @@ struct Setup {
     managed: u8,
     /// `1 + n % 3` environments.
     envs: u8,
+    /// Tenant isolation: invoker `n` is tenant `n % 3`.
+    tenants: bool,
     ops: Vec<Op>,
 }
 
@@ -107,6 +109,7 @@ fuzz_target!(|setup: Setup| {
             freeze: setup.freeze,
             concurrency: 1 + usize::from(setup.envs % 3),
             max_concurrency: (setup.managed > 0).then(|| 1 + u32::from(setup.managed % 4)),
+            per_tenant: setup.tenants,
             seed: 1,
             epoch_us: 0,
         },
@@ -119,6 +122,7 @@ fuzz_target!(|setup: Setup| {
             1
         },
         envs: 1 + usize::from(setup.envs % 3),
+        per_tenant: setup.tenants && !setup.external,
         ..Invariants::default()
     };
     state.drain(&mut lc);
@@ -139,6 +143,7 @@ fuzz_target!(|setup: Setup| {
                     payload: vec![n],
                     // Odd invokers ask for the log tail: answered after the report.
                     log_tail: n % 2 == 1,
+                    tenant_id: setup.tenants.then(|| format!("t{}", n % 3)),
                     ..InvokeRequest::default()
                 };
                 if lc.invoke(now, invoker, request).is_ok() {
@@ -152,6 +157,7 @@ fuzz_target!(|setup: Setup| {
                 }
                 let request = InvokeRequest {
                     payload: vec![n],
+                    tenant_id: setup.tenants.then(|| format!("t{}", n % 3)),
                     ..InvokeRequest::default()
                 };
                 if lc.invoke_event(now, invoker, request).is_ok() {
@@ -355,6 +361,10 @@ struct Invariants {
     attempts: HashMap<RequestId, u32>,
     /// The `Event` invokers answered at least once, and their request ids.
     event_invokers: HashMap<WaiterId, RequestId>,
+    /// Tenant isolation with environments of its own (not an external runtime's).
+    per_tenant: bool,
+    /// The tenant each environment has served since its last init.
+    tenant_of: HashMap<EnvId, Option<String>>,
 }
 
 fn name(n: u8) -> String {
@@ -469,6 +479,20 @@ impl Invariants {
                 }
                 Action::Event(_, PlatformEvent::TimedOut { request_id, .. }) => {
                     self.timed_out.insert(request_id);
+                }
+                // Tenant isolation: between two inits, an environment serves one tenant.
+                Action::Event(env, PlatformEvent::InitStart { .. }) => {
+                    self.tenant_of.remove(&env);
+                }
+                Action::Event(env, PlatformEvent::Start { tenant_id, .. }) => {
+                    let owner = self
+                        .tenant_of
+                        .entry(env)
+                        .or_insert_with(|| tenant_id.clone());
+                    assert!(
+                        *owner == tenant_id || !self.per_tenant,
+                        "{env:?} serves {tenant_id:?} after {owner:?}"
+                    );
                 }
                 Action::Event(env, PlatformEvent::Report { request_id, .. }) => {
                     let at = self.open.iter().position(|(id, _)| *id == request_id);

@@ -239,7 +239,7 @@ impl Exchange<'_> {
     /// is refused, and how much body it may have.
     pub(crate) fn begin(&mut self, listener: Listener, head: &Head<'_>) -> Begin {
         let route = super::route(listener, head, self.ctx);
-        log::debug!("{:?} {} -> {route:?}", head.method(), head.target());
+        log::debug!("{:?} {}", head.method(), head.target());
         let (core, env) = (&mut *self.core, self.env);
         let mode = match &route {
             Route::Response(_) => runtime::response_mode(head),

@@ -394,6 +394,11 @@ pub(crate) fn rejection(listener: Listener, rejection: Rejection) -> Rendered<'s
             let message = rejection.to_string();
             return invoke_error(429, "TooManyRequestsException", &message);
         }
+        // https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-troubleshooting.html
+        Rejection::Tenancy { .. } => {
+            let message = rejection.to_string();
+            return invoke_error(400, "InvalidParameterValueException", &message);
+        }
         // The Extensions API refuses with 403 and rapid's error types (RIE
         // `internal/lambda/rapi/handler/agentregister.go`, `core/registrations.go`).
         Rejection::RegistrationClosed => (403, "Extension.RegistrationClosed"),

@@ -459,10 +459,15 @@ pub fn write_event(
             init_duration,
             extensions,
             responded,
+            tenant_id,
             ..
         } => {
             r.str("requestId", request_id.as_str());
             r.status(*status, error_type.as_deref());
+            // Under tenant isolation (<https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-monitor.html>).
+            if let Some(tenant) = tenant_id {
+                r.str("tenantId", tenant);
+            }
             r.open("metrics");
             r.ms("durationMs", *duration);
             r.num(

@@ -57,6 +57,8 @@ pub(crate) struct BenchOptions {
     /// `--parallel P`: invokers at once; 0 for one per invocation the environments can hold
     /// (concurrency × max-concurrency).
     pub parallel: u32,
+    /// `--tenant-id ID`: the tenant every invocation names (tenant isolation).
+    pub tenant_id: Option<String>,
 }
 
 impl BenchOptions {
@@ -85,6 +87,7 @@ impl Default for BenchOptions {
             baseline: None,
             histograms: false,
             parallel: 0,
+            tenant_id: None,
         }
     }
 }
@@ -358,8 +361,12 @@ pub(crate) fn compare(a: &Arm, b: &Arm) -> Vec<Difference> {
 
 /// Runs `lambda-sim bench`.
 pub(super) fn run(config: Config, options: BenchOptions) -> ExitCode {
-    let payload = match options.payload.read() {
-        Ok(payload) => payload,
+    let event = match options.payload.read() {
+        Ok(payload) => InvokeRequest {
+            payload,
+            tenant_id: options.tenant_id.clone(),
+            ..InvokeRequest::default()
+        },
         Err(e) => {
             eprintln!("lambda-sim bench: {e}");
             return ExitCode::from(2);
@@ -388,7 +395,7 @@ pub(super) fn run(config: Config, options: BenchOptions) -> ExitCode {
     // The invoker's clock: the embedding side may read it, only the core may not.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    if let Err(e) = measure(&mut arms, &configs, &options, &payload) {
+    if let Err(e) = measure(&mut arms, &configs, &options, &event) {
         eprintln!("lambda-sim bench: {e}");
         return ExitCode::from(2);
     }
@@ -481,7 +488,7 @@ fn measure(
     arms: &mut [Arm],
     configs: &[Config],
     options: &BenchOptions,
-    payload: &[u8],
+    event: &InvokeRequest,
 ) -> std::io::Result<()> {
     let (invokers, parallel) = arms
         .first()
@@ -494,8 +501,8 @@ fn measure(
     let mut handles = Vec::with_capacity(arms.len());
     for (arm, config) in arms.iter_mut().zip(configs) {
         let handle = start(config)?;
-        cold_starts(&handle, arm, payload)?;
-        let warmup = closed_loops(&handle, payload, invokers, options.warmup)?;
+        cold_starts(&handle, arm, event)?;
+        let warmup = closed_loops(&handle, event, invokers, options.warmup)?;
         for (i, (sample, _)) in warmup.into_iter().enumerate() {
             if let Some(f) = sample.failure {
                 arm.failures
@@ -522,7 +529,7 @@ fn measure(
             // The invoker's clock: the embedding side may read it, only the core may not.
             #[allow(clippy::disallowed_methods)]
             let start = Instant::now();
-            let samples = closed_loops(&handles[k], payload, invokers, size)?;
+            let samples = closed_loops(&handles[k], event, invokers, size)?;
             if parallel {
                 arm.wall += micros(start.elapsed());
             }
@@ -539,7 +546,7 @@ fn measure(
     for _ in 1..options.cold_starts.max(1) {
         for (arm, config) in arms.iter_mut().zip(configs) {
             let handle = start(config)?;
-            cold_starts(&handle, arm, payload)?;
+            cold_starts(&handle, arm, event)?;
             handle.shutdown()?;
             progress.cold_started();
         }
@@ -579,8 +586,8 @@ fn charge_cpu(arm: &mut Arm, parallel: bool, then: Option<u64>, now: Option<u64>
 
 /// The first invocations of a fresh environment, one per invoker, at once: each that started an
 /// execution environment gives that one's init duration.
-fn cold_starts(handle: &Handle, arm: &mut Arm, payload: &[u8]) -> std::io::Result<()> {
-    for (sample, init) in closed_loops(handle, payload, arm.invokers, arm.invokers)? {
+fn cold_starts(handle: &Handle, arm: &mut Arm, event: &InvokeRequest) -> std::io::Result<()> {
+    for (sample, init) in closed_loops(handle, event, arm.invokers, arm.invokers)? {
         let n = arm.inits.len() + arm.failures.len() + 1;
         match (sample.failure, init) {
             (None, Some(init)) => {
@@ -607,7 +614,7 @@ fn cold_starts(handle: &Handle, arm: &mut Arm, payload: &[u8]) -> std::io::Resul
 /// each waited for, in the order they completed.
 fn closed_loops(
     handle: &Handle,
-    payload: &[u8],
+    event: &InvokeRequest,
     invokers: u32,
     count: u32,
 ) -> std::io::Result<Vec<(Sample, Option<u64>)>> {
@@ -615,7 +622,7 @@ fn closed_loops(
     let done = std::sync::Mutex::new(Vec::with_capacity(count as usize));
     let invoker = || {
         while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
-            let sample = invoke(handle, payload)?;
+            let sample = invoke(handle, event)?;
             done.lock()
                 .map_err(|_| std::io::Error::other("an invoker panicked"))?
                 .push(sample);
@@ -637,16 +644,14 @@ fn closed_loops(
         .map_err(|_| std::io::Error::other("an invoker panicked"))
 }
 
-fn request(payload: &[u8]) -> InvokeRequest {
-    InvokeRequest {
-        payload: payload.to_vec(),
-        ..InvokeRequest::default()
-    }
-}
-
 /// One invocation, waited for until complete; with the init duration it waited for, if any.
-fn invoke(handle: &Handle, payload: &[u8]) -> std::io::Result<(Sample, Option<u64>)> {
-    let request = request(payload);
+fn invoke(handle: &Handle, event: &InvokeRequest) -> std::io::Result<(Sample, Option<u64>)> {
+    // The payload and the tenant: a template's whole clone would cost the binary more.
+    let request = InvokeRequest {
+        payload: event.payload.clone(),
+        tenant_id: event.tenant_id.clone(),
+        ..InvokeRequest::default()
+    };
     // The invoker's clock: the embedding side may read it, only the core may not.
     #[allow(clippy::disallowed_methods)]
     let start = Instant::now();

@@ -49,6 +49,8 @@ SIMULATOR OPTIONS:
                                  invocations at once (AWS_LAMBDA_MAX_CONCURRENCY=M for the
                                  runtime), initialises at start-up and is never frozen;
                                  extensions may take SHUTDOWN only [default: off, 1 at a time]
+    --tenancy per-tenant         Tenant isolation: each invocation names a tenant
+                                 (X-Amz-Tenant-Id), each environment serves one
     --external-runtime           Spawn no runtime: wait for one you start yourself
                                  (extensions still start; nothing is frozen)
     --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between
@@ -137,6 +139,7 @@ INVOKE OPTIONS:
     --payload-file <PATH>        The event, from a file (- for standard input)
     -n, --count <N>              Invoke N times [default: 1]
     --parallel <P>               Send up to P at once, answers in order [default: 1]
+    --tenant-id <ID>             The tenant each invocation names (with --tenancy per-tenant)
     --log-tail                   Print each invocation's log tail (X-Amz-Log-Result, the last
                                  4 KB) to stderr instead of the whole log
     --endpoint <HOST:PORT>       Invoke a lambda-sim already running there (as its ready line
@@ -181,6 +184,7 @@ BENCH OPTIONS:
     --parallel <P>               Invokers at once, each in a closed loop: with
                                  --concurrency or --max-concurrency, throughput under load
                                  and a row per environment [default: one per slot, C x M]
+    --tenant-id <ID>             The tenant each invocation names (with --tenancy per-tenant)
     --baseline                   Also run the function without its extensions, alternating,
                                  and report each phase's difference with a 95% confidence
                                  interval

@@ -558,6 +558,10 @@ fn bench_takes_its_own_options_and_the_simulators() {
                 "out.svg",
                 "--parallel",
                 "6",
+                "--tenant-id",
+                "blue",
+                "--tenancy",
+                "per-tenant",
                 "--compare",
                 "./plain --fast",
                 "--extension",
@@ -590,12 +594,14 @@ fn bench_takes_its_own_options_and_the_simulators() {
             })),
             histograms: false,
             parallel: 6,
+            tenant_id: Some("blue".into()),
         }
     );
     // The bootstrap's own flags stay its own.
     assert_eq!(c.bootstrap.unwrap().args, ["-n", "1"]);
     assert_eq!(c.extensions[0].name, "ext");
     assert_eq!(c.memory_mb, 256);
+    assert!(c.tenant_isolation);
     // Free ports, as for invoke: a bench never clashes with a simulator already running.
     assert_eq!((c.invoke_addr.port(), c.runtime_api_addr.port()), (0, 0));
 

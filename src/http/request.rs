@@ -530,6 +530,7 @@ impl<'a> Head<'a> {
 
     /// The path, without query, and without scheme and authority if the client sent the
     /// absolute form (RFC 9112 §3.2.2).
+    #[inline(never)]
     pub fn path(&self) -> &'a str {
         match self.index.path.clone() {
             Some(path) => std::str::from_utf8(&self.raw[path]).unwrap_or(""),
@@ -554,8 +555,7 @@ impl<'a> Head<'a> {
 
     /// The first value of header `name` if it is UTF-8, trimmed of surrounding whitespace.
     pub fn header_str(&self, name: &str) -> Option<&'a str> {
-        self.header(name)
-            .and_then(|v| std::str::from_utf8(trim(v)).ok())
+        self.header(name).and_then(trimmed_str)
     }
 
     /// Every header field, in order.
@@ -612,6 +612,13 @@ fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .split(|b| *b == b',')
         .map(trim)
         .filter(|s| !s.is_empty())
+}
+
+/// `value` trimmed, if it is UTF-8. Not inlined: each header lookup finds its field inline,
+/// and shares this.
+#[inline(never)]
+fn trimmed_str(value: &[u8]) -> Option<&str> {
+    std::str::from_utf8(trim(value)).ok()
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {

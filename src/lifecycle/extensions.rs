@@ -61,6 +61,7 @@ pub(super) struct Extension {
 
 impl Extension {
     /// Gives `event` to the extension now if it is parked, else at its next `event/next`.
+    #[inline(never)]
     pub(super) fn deliver(&mut self, event: ExtensionEvent, actions: &mut VecDeque<Action>) {
         match self.waiter.take() {
             Some(waiter) => {

@@ -165,6 +165,22 @@
 //!   stops every environment at once, each with its own budget; `Finished` comes when all are
 //!   done.
 //!
+//! - **Tenant isolation** ([`Config::per_tenant`]; [tenants]). Every invocation names a
+//!   tenant, and none may where the function has no tenant isolation
+//!   ([`Rejection::Tenancy`], AWS's `InvalidParameterValueException` for both). An environment
+//!   belongs to the tenant it initialised for, and serves only that tenant's invocations
+//!   ("execution environments are never reused across different tenants"): the routing above
+//!   runs per tenant (an environment takes the oldest invocation of its own tenant; claims are
+//!   counted per tenant). A tenant with none of its environments free gets a down one; with
+//!   none down, an idle environment of a tenant with nothing queued is spun down for it
+//!   (SHUTDOWN reason `spindown`, as Lambda reclaims an idle environment), and the tenant's
+//!   init then starts as a new environment's (phase `init`). An environment reset after a
+//!   failure stays its tenant's. Under tenant isolation nothing initialises at start-up (AWS:
+//!   it excludes provisioned concurrency) and with an external runtime (one process, not an
+//!   environment per tenant) only the rule on tenant ids applies. `platform.start` and
+//!   `platform.report` carry the `tenantId`.
+//!
+//! [tenants]: https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation.html
 //! [managed]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html
 //! [concurrency]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
 //! [async]: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
@@ -308,6 +324,9 @@ pub struct Config {
     /// The wait before the first retry; the second waits twice as long (Lambda's: one minute,
     /// then two).
     pub retry_delay: Micros,
+    /// Tenant isolation (Lambda's `TenantIsolationMode: PER_TENANT`): see decision *tenant
+    /// isolation*.
+    pub per_tenant: bool,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -331,6 +350,7 @@ impl Default for Config {
             freeze: true,
             concurrency: 1,
             max_concurrency: None,
+            per_tenant: false,
             seed: 0,
             epoch_us: 0,
         }
@@ -469,6 +489,7 @@ impl Running {
     }
 
     /// `platform.runtimeDone` for this invocation, the runtime done at `now`.
+    #[inline(never)]
     fn runtime_done_event(&self, now: Micros) -> PlatformEvent {
         let (status, error_type, produced_bytes) = self.result();
         PlatformEvent::RuntimeDone {
@@ -540,6 +561,8 @@ struct Environment {
     /// environment takes that invocation meanwhile, as on Lambda the invocation that finds no
     /// warm environment waits for the cold start of a new one.
     claimed: bool,
+    /// Tenant isolation: the tenant it initialised for, whose invocations only it serves.
+    tenant: Option<String>,
     /// The start of a suppressed init and the invocation it counts against.
     budget: Option<(RequestId, Micros)>,
     timers: TimerTable,
@@ -568,6 +591,7 @@ impl Environment {
             frozen: false,
             pending_init: None,
             claimed: false,
+            tenant: None,
             budget: None,
             timers: TimerTable::default(),
             flying: Vec::with_capacity(config.max_concurrency.map_or(0, |m| m.min(1024) as usize)),
@@ -596,6 +620,7 @@ impl Environment {
     }
 
     /// The runtime's state as rapid names it in 403 messages.
+    #[inline(never)]
     fn runtime_state(&self) -> &'static str {
         match &self.phase {
             Phase::Down => "NotStarted",
@@ -796,10 +821,8 @@ impl Lifecycle {
         };
         // A Managed Instances environment is initialised before any invocation (it has no
         // cold starts: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>).
-        if lc.s.config.init == InitMode::Eager
-            || lc.s.config.runtime == RuntimeMode::External
-            || lc.s.managed().is_some()
-        {
+        let eager = lc.s.config.init == InitMode::Eager && !lc.s.config.per_tenant;
+        if eager || lc.s.config.runtime == RuntimeMode::External || lc.s.managed().is_some() {
             for i in 0..count {
                 let mut cx = lc.cx(EnvId(i as u16));
                 cx.start_init(now);
@@ -831,6 +854,31 @@ impl Lifecycle {
     // Called after every input: one copy in the binary, not one per caller.
     #[inline(never)]
     fn settle(&mut self, now: Micros) {
+        if !self.s.events.is_empty() {
+            self.queue_due_retries(now);
+        }
+        let tenants = self.s.config.per_tenant && self.s.config.runtime == RuntimeMode::Process;
+        loop {
+            let next = match tenants {
+                false => self.next_release(now),
+                true => self.next_tenant_release(now),
+            };
+            // A release leaves nothing for `progress` to do: the invocation has only begun.
+            let Some((env, at)) = next else { break };
+            self.cx(env).release(now, at);
+        }
+        if self.s.shutting_down
+            && !self.finished
+            && self.envs.iter().all(|e| matches!(e.phase, Phase::Finished))
+        {
+            self.finished = true;
+            self.s.actions.push_back(Action::Finished);
+        }
+    }
+
+    /// For [`Self::settle`]: the next environment to take a queued invocation, and that
+    /// invocation's place in the queue, once every cold start due has begun.
+    fn next_release(&mut self, now: Micros) -> Option<(EnvId, usize)> {
         let slots = self.s.slots();
         while !self.s.queue.is_empty() {
             // Each environment starting for the queue will serve one of it: the others take
@@ -843,11 +891,9 @@ impl Lifecycle {
                 .position(|e| e.can_take(slots) && (e.claimed || unclaimed));
             if let Some(i) = ready {
                 // The claimed ones are the oldest: an environment that claimed takes the head,
-                // another the oldest beyond them. A release leaves nothing for `progress` to
-                // do: the invocation has only begun.
+                // another the oldest beyond them.
                 let at = if self.envs[i].claimed { 0 } else { claimed };
-                self.cx(EnvId(i as u16)).release(now, at);
-                continue;
+                return Some((EnvId(i as u16), at));
             }
             // Eager inits (provisioned concurrency, Managed Instances) are for whatever comes.
             let starting = self
@@ -860,21 +906,91 @@ impl Lifecycle {
                 .iter()
                 .position(|e| matches!(e.phase, Phase::Down | Phase::InitFailed));
             match down {
-                Some(i) if self.s.queue.len() > claimed + starting => {
-                    let mut cx = self.cx(EnvId(i as u16));
-                    cx.claim();
-                    cx.start_init(now);
-                    cx.progress(now);
-                }
+                Some(i) if self.s.queue.len() > claimed + starting => self.cold_start(i, now),
                 _ => break,
             }
         }
-        if self.s.shutting_down
-            && !self.finished
-            && self.envs.iter().all(|e| matches!(e.phase, Phase::Finished))
-        {
-            self.finished = true;
-            self.s.actions.push_back(Action::Finished);
+        None
+    }
+
+    /// Environment `i` starts its init for a queued invocation, which it claims.
+    fn cold_start(&mut self, i: usize, now: Micros) {
+        let mut cx = self.cx(EnvId(i as u16));
+        cx.claim();
+        cx.start_init(now);
+        cx.progress(now);
+    }
+
+    /// [`Self::next_release`] under tenant isolation: the same routing, per tenant (decision
+    /// *tenant isolation*). Tenant mode is never the hot path, so each step counts afresh.
+    fn next_tenant_release(&mut self, now: Micros) -> Option<(EnvId, usize)> {
+        // Invocations that found no environment of their tenant free, starting or down.
+        let mut unserved = 0;
+        let mut i = 0;
+        while i < self.s.queue.len() {
+            let tenant = &self.s.queue[i].invocation.request.tenant_id;
+            let ahead = (self.s.queue.range(..i))
+                .filter(|q| q.invocation.request.tenant_id == *tenant)
+                .count();
+            let (mut claims, mut starting, mut down) = (0, 0, None);
+            // The first of the tenant's environments free, and the first of those that claimed.
+            let (mut free, mut free_claimed) = (None, None);
+            for (k, e) in self.envs.iter().enumerate() {
+                if matches!(e.phase, Phase::Down | Phase::InitFailed) {
+                    down = down.or(Some(k));
+                }
+                if e.tenant != *tenant {
+                    continue;
+                }
+                claims += usize::from(e.claimed);
+                starting += usize::from(!e.claimed && matches!(e.phase, Phase::Init(_)));
+                if e.can_take(1) {
+                    free = free.or(Some(k));
+                    free_claimed = free_claimed.or(e.claimed.then_some(k));
+                }
+            }
+            // The tenant's oldest invocations wait for the cold starts they claimed.
+            let unclaimed = ahead >= claims;
+            if let Some(k) = if unclaimed { free } else { free_claimed } {
+                return Some((EnvId(k as u16), i));
+            }
+            if unclaimed && ahead >= claims + starting {
+                let Some(k) = down else {
+                    unserved += 1;
+                    i += 1;
+                    continue;
+                };
+                if self.envs[k].tenant != *tenant {
+                    // Another tenant's environment, gone: a new one for this tenant.
+                    self.envs[k].tenant = tenant.clone();
+                    self.envs[k].inits = 0;
+                }
+                self.cold_start(k, now);
+                continue;
+            }
+            i += 1;
+        }
+        // Idle environments of tenants with nothing queued are spun down for those left, less
+        // those spinning down already (owned by nobody while they stop).
+        let spinning = (self.envs.iter())
+            .filter(|e| e.tenant.is_none() && matches!(e.phase, Phase::Stopping(_)))
+            .count();
+        let mut down = false;
+        for _ in spinning..unserved {
+            let queue = &self.s.queue;
+            let spare = self.envs.iter().position(|e| {
+                e.is_idle() && !(queue.iter()).any(|q| q.invocation.request.tenant_id == e.tenant)
+            });
+            let Some(e) = spare else { break };
+            self.envs[e].tenant = None;
+            self.cx(EnvId(e as u16))
+                .stop(now, ShutdownReason::Spindown, false);
+            // Without extensions the stop is immediate.
+            down |= matches!(self.envs[e].phase, Phase::Down);
+        }
+        match down {
+            true => self.next_tenant_release(now),
+            false => None,
         }
     }
 
@@ -942,6 +1058,7 @@ impl Lifecycle {
 
     /// The invocation `request_id` while it is with a runtime: what an [`Action::Release`]
     /// or an INVOKE [`Action::ReleaseExtension`] renders. `None` once it has ended.
+    #[inline(never)]
     pub fn invocation(&self, request_id: RequestId) -> Option<&Invocation> {
         self.envs
             .iter()
@@ -1070,6 +1187,10 @@ impl Lifecycle {
         mut request: InvokeRequest,
         event: bool,
     ) -> Result<RequestId, Rejection> {
+        let required = self.s.config.per_tenant;
+        if request.tenant_id.is_some() != required {
+            return Err(Rejection::Tenancy { required });
+        }
         let request_id = self.s.rng.uuid_v4();
         // The invoker's header moves into the invocation; the request keeps the rest.
         let trace_id = match request.trace_id.take() {
@@ -1318,7 +1439,7 @@ impl Lifecycle {
     /// Fires every timer due at `now`, in every environment.
     pub fn handle_timeout(&mut self, now: Micros) {
         if !self.s.events.is_empty() {
-            self.s.queue_due_retries(now);
+            self.queue_due_retries(now);
         }
         for i in 0..self.envs.len() {
             if self.envs[i].next_deadline().is_some_and(|at| at <= now) {
@@ -1347,17 +1468,32 @@ impl Lifecycle {
         };
         match self.s.events.is_empty() {
             true => envs,
-            false => self.s.next_retry(envs),
+            false => self.s.next_retry(envs, &|id| self.is_running(id)),
         }
+    }
+
+    /// Whether invocation `id` is with a runtime, in any environment.
+    fn is_running(&self, id: RequestId) -> bool {
+        self.envs.iter().any(|e| e.running(id).is_some())
+    }
+
+    /// Retries that are due join the queue, but not before their last attempt has left its
+    /// environment (a function error answers the invoker before the runtime is back on
+    /// `/next`): one request id is never in two environments at once.
+    fn queue_due_retries(&mut self, now: Micros) {
+        let envs = &self.envs;
+        let running = |id| envs.iter().any(|e: &Environment| e.running(id).is_some());
+        self.s.queue_due_retries(now, &running);
     }
 }
 
 impl Shared {
-    /// Retries that are due join the queue, as their first attempt did.
+    /// Retries that are due join the queue, as their first attempt did, once their last attempt
+    /// is no longer `running`.
     #[inline(never)]
-    fn queue_due_retries(&mut self, now: Micros) {
+    fn queue_due_retries(&mut self, now: Micros, running: &dyn Fn(RequestId) -> bool) {
         for run in self.events.iter_mut() {
-            if run.retry_at.is_none_or(|at| at > now) {
+            if run.retry_at.is_none_or(|at| at > now) || running(run.request_id) {
                 continue;
             }
             run.retry_at = None;
@@ -1373,9 +1509,17 @@ impl Shared {
         }
     }
 
-    /// The earlier of `at` and the next retry.
-    fn next_retry(&self, mut at: Option<Micros>) -> Option<Micros> {
-        for retry in self.events.iter().filter_map(|e| e.retry_at) {
+    /// The earlier of `at` and the next retry whose last attempt is no longer `running` (the
+    /// others join the queue when it ends: `settle`).
+    fn next_retry(
+        &self,
+        mut at: Option<Micros>,
+        running: &dyn Fn(RequestId) -> bool,
+    ) -> Option<Micros> {
+        for run in &self.events {
+            let Some(retry) = run.retry_at.filter(|_| !running(run.request_id)) else {
+                continue;
+            };
             at = Some(at.map_or(retry, |at| at.min(retry)));
         }
         at

@@ -750,6 +750,7 @@ fn running_timeout_answers_sandbox_timedout_and_resets() {
         runtime: Some(ChildId(0)),
         extensions: Overheads::default(),
         responded: None,
+        tenant_id: None,
     }));
     assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     // The request id is no longer valid.
@@ -850,6 +851,7 @@ fn responded_next_completes_with_a_report() {
             runtime: Some(ChildId(0)),
             extensions: Overheads::default(),
             responded: Some(Micros(7 * MS)),
+            tenant_id: None,
         })
     );
     // No head was reported apart: the response started when it completed.
@@ -1379,6 +1381,7 @@ mod events;
 mod extensions;
 mod freeze;
 mod managed;
+mod tenants;
 
 // ----- X-Amz-Log-Type: Tail (decision: durations) -----
 

@@ -368,6 +368,7 @@ impl Cx<'_> {
     }
 
     /// Managed Instances: invocation `id`, no longer in flight.
+    #[inline(never)]
     fn take_flying(&mut self, id: RequestId) -> Option<Running> {
         let flying = &mut self.env.flying;
         let at = flying.iter().position(|r| r.invocation.request_id == id)?;
@@ -541,6 +542,7 @@ impl Cx<'_> {
             runtime: r.runtime,
             extensions,
             responded: r.response.as_ref().map(|resp| resp.at),
+            tenant_id: r.invocation.request.tenant_id.clone(),
         });
     }
 
@@ -645,6 +647,7 @@ impl Cx<'_> {
     }
 
     /// Continues a frozen environment (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>).
+    #[inline(never)]
     pub(super) fn thaw(&mut self) {
         if std::mem::take(&mut self.env.frozen) {
             self.s.actions.push_back(Action::Thaw(self.id));

@@ -741,6 +741,8 @@ pub enum PlatformEvent {
         /// When the runtime's response was complete, if it was: the `extensionOverhead` span
         /// starts there.
         responded: Option<Micros>,
+        /// The invocation's tenant, under tenant isolation.
+        tenant_id: Option<String>,
     },
 }
 
@@ -856,6 +858,13 @@ pub enum Rejection {
     /// The queue of `Event` invocations is full (429 `TooManyRequestsException`): lambda-sim's
     /// bound, where Lambda's queue is the service's.
     EventQueueFull,
+    /// A tenant id where the function has no tenant isolation (`required: false`), or none
+    /// where it has (400 `InvalidParameterValueException`,
+    /// <https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-troubleshooting.html>).
+    Tenancy {
+        /// The function has tenant isolation: the invocation must name a tenant.
+        required: bool,
+    },
     /// A registration after the runtime's first `/next` (403 `Extension.RegistrationClosed`).
     RegistrationClosed,
     /// A second extension with the same name (403 `Extension.InvalidExtensionState`).
@@ -913,6 +922,10 @@ impl fmt::Display for Rejection {
             Rejection::EventQueueFull => {
                 f.write_str("The queue of asynchronous invocations is full (--max-event-queue).")
             }
+            // AWS's text for both (tenant-isolation-troubleshooting.html).
+            Rejection::Tenancy { .. } => f.write_str(
+                "Tenant ID configuration not specified or passed to a function when tenant isolation is not enabled",
+            ),
             Rejection::RegistrationClosed => f.write_str("Extension registration closed already"),
             Rejection::ExtensionNameTaken => {
                 f.write_str("Extension with this name already registered")

@@ -279,6 +279,9 @@ impl Reactor {
             }
         }
 
+        if let Some(conflict) = config.conflict() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, conflict));
+        }
         let seed = config.seed.unwrap_or_else(crate::sys::os_random_u64);
         let extensions = config.all_extensions()?;
         let core = Lifecycle::new(config.lifecycle(&extensions, seed, epoch_us), Micros::ZERO);

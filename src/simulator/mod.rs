@@ -270,6 +270,17 @@ impl Builder {
         self
     }
 
+    /// Tenant isolation (Lambda's `PER_TENANT` mode): every invocation must name a tenant
+    /// ([`InvokeRequest::tenant_id`](crate::lifecycle::InvokeRequest::tenant_id)), and an
+    /// environment serves only the tenant it initialised for; without it, an invocation may
+    /// not name one. Starting refuses it with [`Builder::eager_init`] or
+    /// [`Builder::max_concurrency`]; with an external runtime, only the rule on tenant ids
+    /// applies.
+    pub fn tenant_isolation(mut self, on: bool) -> Builder {
+        self.config.tenant_isolation = on;
+        self
+    }
+
     /// Whether to freeze the runtime and extensions with SIGSTOP between invocations, and
     /// thaw them with SIGCONT for the next one or for shutdown, as Lambda does (default on;
     /// always off without a bootstrap). [`Handle::wait_for`]`(`[`Awaited::Frozen`]`, ..)`

@@ -367,6 +367,7 @@ fn invoke_events_have_lambdas_fields_spans_and_units() {
         runtime: None,
         extensions,
         responded: Some(Micros(3_598_000)),
+        tenant_id: None,
     })
     .unwrap();
     assert_eq!(
@@ -484,6 +485,7 @@ fn logs_api_records_are_the_older_schema() {
             runtime: None,
             extensions: Overheads::default(),
             responded: None,
+            tenant_id: None,
         },
     );
     assert_eq!(report.len(), 2);

@@ -188,3 +188,57 @@ fn an_event_whose_init_fails_is_retried_too() {
     let (released, _) = h.one_release(RUNTIME);
     assert_eq!(released, id);
 }
+
+#[test]
+fn a_retry_waits_for_its_last_attempt_to_leave_its_environment() {
+    // Two environments and no delay: the first attempt's error answers the invoker before
+    // the runtime is back on /next, and the idle second environment could take the retry
+    // at once. One request id must never be in two environments.
+    let mut h = Harness::new(Config {
+        concurrency: 2,
+        retry_delay: Micros::ZERO,
+        ..config(RuntimeMode::Process, InitMode::OnDemand)
+    });
+    let warm = h.invoke(INVOKER, "{}").unwrap();
+    h.lc.handle_runtime_next(h.now, E0, WaiterId(RUNTIME))
+        .unwrap();
+    h.drain();
+    h.respond(warm, "ok").unwrap();
+    let id = h.event("{}").unwrap();
+    // Environment 1 starts for the event while environment 0 finishes the warm one.
+    h.lc.handle_runtime_next(h.now, EnvId(1), WaiterId(RUNTIME + 1))
+        .unwrap();
+    h.drain();
+    assert_eq!(h.one_release(RUNTIME + 1).0, id);
+    h.lc.handle_runtime_next(h.now, E0, WaiterId(RUNTIME))
+        .unwrap();
+    h.drain();
+    h.advance(MS);
+    let error = FunctionError {
+        error_type: "Boom".into(),
+        body: b"{}".to_vec(),
+        content_type: None,
+    };
+    h.lc.handle_runtime_result(h.now, EnvId(1), id, RuntimeResult::Error(error))
+        .unwrap();
+    h.drain();
+    assert_eq!(h.one_reply(EVENT).request_id, id);
+    assert_eq!(h.lc.event_retry(id), Some((1, h.now)));
+    assert_ne!(
+        h.lc.poll_timeout(),
+        Some(h.now),
+        "no timer due while the attempt runs"
+    );
+    h.advance(10 * MS);
+    assert!(
+        h.releases().is_empty(),
+        "the retry went to environment 0 while environment 1 still runs it: {:#?}",
+        h.out
+    );
+    // Environment 1's runtime is back: the attempt is over, and the retry goes.
+    h.lc.handle_runtime_next(h.now, EnvId(1), WaiterId(RUNTIME + 1))
+        .unwrap();
+    h.drain();
+    let released: Vec<RequestId> = h.releases().iter().map(|r| r.1).collect();
+    assert_eq!(released, [id]);
+}

@@ -76,6 +76,17 @@ fn the_deadline_is_the_configured_timeout_away() {
 }
 
 #[test]
+fn the_context_carries_the_tenant_under_tenant_isolation() {
+    let sim = common::start(
+        &std::env::temp_dir(),
+        &["--tenancy", "per-tenant", "--", FUNCTION],
+    );
+    let r = common::invoke_as(sim.invoke, Some("blue"), r#"{"action":"context"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["tenant_id"], "blue");
+}
+
+#[test]
 fn a_timeout_resets_and_the_next_invocation_works() {
     let sim = start("1");
     let r = invoke(sim.invoke, r#"{"action":"sleep","ms":3000}"#);

@@ -149,6 +149,40 @@ fn awslambdaric_in_three_environments() {
     );
 }
 
+/// Tenant isolation: awslambdaric's context carries the tenant, and each tenant has its own
+/// runtime process.
+#[test]
+fn awslambdaric_sees_its_tenant_in_an_environment_of_its_own() {
+    if !have_awslambdaric() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let sim = common::start(
+        &dir,
+        &[
+            "--tenancy",
+            "per-tenant",
+            "--concurrency",
+            "2",
+            "--",
+            "python3",
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ],
+    );
+    let mut pids = std::collections::HashSet::new();
+    for tenant in ["blue", "green"] {
+        let r = common::invoke_as(sim.invoke, Some(tenant), "{}");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["tenant_id"], tenant);
+        pids.insert(r.json()["pid"].as_i64().unwrap());
+    }
+    assert_eq!(pids.len(), 2, "one runtime process per tenant");
+    let refused = invoke(sim.invoke, "{}");
+    assert_eq!(refused.status, 400, "no tenant");
+}
+
 /// `n` invocations at once, each holding its runtime process half a second: each answered with
 /// its own event; the processes that answered.
 fn sleepers_at_once(addr: std::net::SocketAddr, n: usize) -> std::collections::HashSet<i64> {

@@ -55,7 +55,8 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
             trace_id: TraceId::given(
                 "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
             ),
-            tenant_id: None,
+            // A tenant-isolated function's records carry `tenantId`: the crate still reads them.
+            tenant_id: Some("blue".into()),
         },
         PlatformEvent::RuntimeDone {
             request_id: id,
@@ -78,6 +79,7 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
             runtime: None,
             extensions: Overheads::default(),
             responded: Some(Micros(21_500)),
+            tenant_id: Some("blue".into()),
         },
     ];
     let mut batch = b"[".to_vec();

@@ -35,6 +35,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "log_stream": ctx.env_config.log_stream,
                 "log_group": ctx.env_config.log_group,
                 "pid": std::process::id(),
+                "tenant_id": ctx.tenant_id,
             }))
         }
         // One line on stdout: a `function` record for telemetry subscribers.

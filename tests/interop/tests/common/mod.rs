@@ -81,11 +81,17 @@ impl Reply {
 
 /// POSTs `body` to the invoke endpoint on a fresh connection.
 pub fn invoke(addr: SocketAddr, body: &str) -> Reply {
+    invoke_as(addr, None, body)
+}
+
+/// [`invoke`] naming `tenant` (`X-Amz-Tenant-Id`), if any.
+pub fn invoke_as(addr: SocketAddr, tenant: Option<&str>, body: &str) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let tenant = tenant.map_or(String::new(), |t| format!("X-Amz-Tenant-Id: {t}\r\n"));
     write!(
         s,
-        "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n\
+        "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n{tenant}\
          Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
