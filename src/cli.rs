@@ -433,11 +433,8 @@ impl Given {
             "--stream-rate" => config.streaming.rate = whole(flag, &value()?)?,
             "--seed" => config.seed = Some(whole(flag, &value()?)?),
             "-q" | "--quiet" => config.quiet = true,
-            "--enable-init-caching" => {
-                return Err(usage(
-                    "--enable-init-caching: SnapStart's restore phase is not simulated yet".into(),
-                ));
-            }
+            // RIE's name for the same mode (`internal/lambda/rie/run.go`).
+            "--snap-start" | "--enable-init-caching" => config.snap_start = true,
             _ => return Ok(false),
         }
         self.simulator_flags.push(flag.to_string());
@@ -452,14 +449,18 @@ impl Given {
         is_file: &dyn Fn(&Path) -> bool,
     ) -> Result<bool, CliError> {
         let options = &mut self.invoke;
+        let (payload, parallel, tenant) = (
+            &mut options.payload,
+            &mut options.parallel,
+            &mut options.tenant_id,
+        );
+        if load_option(flag, value, is_file, payload, parallel, tenant)? {
+            return Ok(true);
+        }
         match flag {
-            "--payload" => options.payload = payload(flag, value()?, is_file)?,
-            "--payload-file" => options.payload = payload_file(flag, value()?, is_file)?,
             "-n" | "--count" => options.count = count(flag, &value()?)?,
-            "--parallel" => options.parallel = count(flag, &value()?)?,
             "--log-tail" => options.log_tail = true,
             "--endpoint" => options.endpoint = Some(endpoint(&value()?)?),
-            "--tenant-id" => options.tenant_id = Some(value()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -473,17 +474,21 @@ impl Given {
         is_file: &dyn Fn(&Path) -> bool,
     ) -> Result<bool, CliError> {
         let options = &mut self.bench;
+        let (payload, parallel, tenant) = (
+            &mut options.payload,
+            &mut options.parallel,
+            &mut options.tenant_id,
+        );
+        if load_option(flag, value, is_file, payload, parallel, tenant)? {
+            return Ok(true);
+        }
         match flag {
             "-n" | "--count" => options.invocations = count(flag, &value()?)?,
             "--warmup" => options.warmup = whole(flag, &value()?)?,
             "--cold-starts" => options.cold_starts = count(flag, &value()?)?,
-            "--payload" => options.payload = payload(flag, value()?, is_file)?,
-            "--payload-file" => options.payload = payload_file(flag, value()?, is_file)?,
             "--json" => options.json = Some(value()?.into()),
             "--svg" => options.svg = Some(value()?.into()),
             "--histograms" => options.histograms = true,
-            "--parallel" => options.parallel = count(flag, &value()?)?,
-            "--tenant-id" => options.tenant_id = Some(value()?),
             "--demo" => self.demo = true,
             "--baseline" | "--compare" if options.baseline.is_some() => {
                 return Err(usage(
@@ -715,6 +720,27 @@ fn payload(flag: &str, v: String, is_file: &dyn Fn(&Path) -> bool) -> Result<Pay
         "{flag} '{v}': neither JSON nor a file (a file is file://PATH, fileb://PATH or its path; \
          standard input is -)"
     )))
+}
+
+/// The options `invoke` and `bench` share: the event, how many invocations at once, and the
+/// tenant they name. Whether `flag` was one of them.
+#[inline(never)]
+fn load_option(
+    flag: &str,
+    value: &mut dyn FnMut() -> Result<String, CliError>,
+    is_file: &dyn Fn(&Path) -> bool,
+    event: &mut Payload,
+    parallel: &mut u32,
+    tenant: &mut Option<String>,
+) -> Result<bool, CliError> {
+    match flag {
+        "--payload" => *event = payload(flag, value()?, is_file)?,
+        "--payload-file" => *event = payload_file(flag, value()?, is_file)?,
+        "--parallel" => *parallel = count(flag, &value()?)?,
+        "--tenant-id" => *tenant = Some(value()?),
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// `--payload-file`'s value: a file that exists, or `-` for standard input.

@@ -148,6 +148,12 @@ pub struct Config {
     /// isolation excludes. With an external runtime (one process for every tenant) only the
     /// rule on tenant ids applies.
     pub tenant_isolation: bool,
+    /// SnapStart (RIE's `--enable-init-caching`): the first environment initialises at
+    /// start-up as the snapshot (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`), and each
+    /// environment an invocation needs is restored from it (the lifecycle core's decision
+    /// *SnapStart*). Not with `eager_init`, `max_concurrency`, `tenant_isolation` or an
+    /// external runtime.
+    pub snap_start: bool,
     /// Freeze the runtime and extensions (SIGSTOP) between invocations, as Lambda does
     /// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Never with an external runtime.
     pub freeze: bool,
@@ -211,6 +217,7 @@ impl Default for Config {
             concurrency: 1,
             max_concurrency: None,
             tenant_isolation: false,
+            snap_start: false,
             freeze: true,
             streaming: StreamLimits::default(),
             timeouts: ConnectionTimeouts::default(),
@@ -257,6 +264,7 @@ impl Config {
             concurrency: self.concurrency.max(1),
             max_concurrency: self.max_concurrency,
             per_tenant: self.tenant_isolation,
+            snap_start: self.snap_start,
             seed,
             epoch_us,
         }
@@ -267,8 +275,15 @@ impl Config {
         // Tenant isolation "is incompatible with SnapStart, Provisioned Concurrency" (the
         // CDK's `TenancyConfig`); Managed Instances environments serve many tenants' at once.
         let eager = self.eager_init || self.max_concurrency.is_some();
-        (self.tenant_isolation && eager).then_some(
-            "tenant isolation excludes provisioned concurrency (--eager-init) and Managed Instances (--max-concurrency)",
+        if self.tenant_isolation && (eager || self.snap_start) {
+            return Some(
+                "tenant isolation excludes provisioned concurrency (--eager-init), Managed Instances (--max-concurrency) and SnapStart",
+            );
+        }
+        // SnapStart functions are on-demand functions restored from their snapshot: Lambda
+        // has no SnapStart with provisioned concurrency or on Managed Instances.
+        (self.snap_start && (eager || self.bootstrap.is_none())).then_some(
+            "SnapStart takes a bootstrap, and excludes --eager-init and --max-concurrency",
         )
     }
 

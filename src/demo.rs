@@ -2,7 +2,7 @@
 //! `lambda-sim __demo-runtime`) and a small external extension (`lambda-sim __demo-extension`),
 //! invoked a few times, including a function error and a timeout, then shut down.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -249,8 +249,10 @@ impl MiniResponse {
 /// `lambda-sim invoke --endpoint`.
 #[derive(Debug)]
 pub(crate) struct MiniClient {
-    reader: BufReader<TcpStream>,
+    stream: TcpStream,
     addr: String,
+    /// Bytes read and not yet taken: the rest of a response, or the start of the next.
+    buf: Vec<u8>,
 }
 
 impl MiniClient {
@@ -259,12 +261,13 @@ impl MiniClient {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         Ok(MiniClient {
-            reader: BufReader::new(stream),
+            stream,
             addr: addr.to_string(),
+            buf: Vec::new(),
         })
     }
 
-    /// Sends a request and reads its response (Content-Length bodies only).
+    /// Sends a request and reads its response (Content-Length bodies, or to the close).
     pub(crate) fn request(
         &mut self,
         method: &str,
@@ -281,57 +284,54 @@ impl MiniClient {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-        let mut raw = Vec::new();
-        loop {
-            let n = self.reader.read_until(b'\n', &mut raw)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed",
-                ));
+        self.stream.write_all(head.as_bytes())?;
+        self.stream.write_all(body)?;
+        let (at, status, headers, length) = loop {
+            let mut fields = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut fields);
+            let parsed = response
+                .parse(&self.buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if let httparse::Status::Complete(at) = parsed {
+                let headers: Vec<(String, String)> = (response.headers.iter())
+                    .map(|h| {
+                        let value = String::from_utf8_lossy(h.value).into_owned();
+                        (h.name.to_ascii_lowercase(), value)
+                    })
+                    .collect();
+                let length = (headers.iter())
+                    .find(|(n, _)| n == "content-length")
+                    .and_then(|(_, v)| v.parse::<usize>().ok());
+                break (at, response.code.unwrap_or(0), headers, length);
             }
-            if raw.ends_with(b"\r\n\r\n") {
+            if self.fill()? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        };
+        // Without a length, the body runs to the close (RFC 9112 §6.3).
+        while length.is_none_or(|length| self.buf.len() - at < length) {
+            if self.fill()? == 0 {
+                if length.is_some() {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
                 break;
             }
         }
-        let mut fields = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut fields);
-        response
-            .parse(&raw)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let status = response.code.unwrap_or(0);
-        let headers: Vec<(String, String)> = response
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect();
-        let length = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok());
-        // Without a length, the body runs to the close (RFC 9112 §6.3).
-        let mut body = Vec::new();
-        match length {
-            Some(length) => {
-                body.resize(length, 0);
-                self.reader.read_exact(&mut body)?;
-            }
-            None => {
-                self.reader.read_to_end(&mut body)?;
-            }
-        }
+        let end = length.map_or(self.buf.len(), |length| at + length);
+        let body = self.buf[at..end].to_vec();
+        self.buf.drain(..end);
         Ok(MiniResponse {
             status,
             headers,
             body,
         })
+    }
+
+    /// Reads what the peer has sent into `buf`; 0 at its end.
+    fn fill(&mut self) -> io::Result<usize> {
+        let mut chunk = [0; 16 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 }

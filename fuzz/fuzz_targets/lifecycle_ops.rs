@@ -30,6 +30,10 @@ enum Op {
     Truncated,
     /// `/init/error` from environment `n % envs`.
     InitError(u8),
+    /// SnapStart: `/restore/next` from waiter `n % 16`, as `Next`.
+    RestoreNext(u8),
+    /// SnapStart: `/restore/error` from environment `n % envs`.
+    RestoreError(u8),
     Closed(u8),
     ChildExit {
         current: bool,
@@ -79,6 +83,8 @@ struct Setup {
     envs: u8,
     /// Tenant isolation: invoker `n` is tenant `n % 3`.
     tenants: bool,
+    /// SnapStart.
+    snap: bool,
     ops: Vec<Op>,
 }
 
@@ -110,6 +116,7 @@ fuzz_target!(|setup: Setup| {
             concurrency: 1 + usize::from(setup.envs % 3),
             max_concurrency: (setup.managed > 0).then(|| 1 + u32::from(setup.managed % 4)),
             per_tenant: setup.tenants,
+            snap_start: setup.snap,
             seed: 1,
             epoch_us: 0,
         },
@@ -203,6 +210,29 @@ fuzz_target!(|setup: Setup| {
             Op::Truncated => {
                 let (env, id) = state.in_flight(&lc, true, 0);
                 let _ = lc.handle_runtime_result(now, env, id, RuntimeResult::Truncated);
+            }
+            Op::RestoreNext(n) => {
+                let waiter = WaiterId(u64::from(n % 16));
+                if state.parked.contains(&waiter) {
+                    continue;
+                }
+                if lc
+                    .handle_restore_next(now, state.env_of(waiter), waiter)
+                    .is_ok()
+                {
+                    state.parked.insert(waiter);
+                }
+            }
+            Op::RestoreError(n) => {
+                let _ = lc.handle_restore_error(
+                    now,
+                    state.env(n),
+                    FunctionError {
+                        error_type: "Runtime.Z".into(),
+                        body: Vec::new(),
+                        content_type: None,
+                    },
+                );
             }
             Op::InitError(n) => {
                 let _ = lc.handle_init_error(
@@ -412,7 +442,9 @@ impl Invariants {
     fn reaches_frozen(&self, action: &Action) -> bool {
         let frozen = |env: Option<&EnvId>| env.is_some_and(|e| self.frozen.contains(e));
         match action {
-            Action::Release { waiter, .. } => frozen(Some(&self.env_of(*waiter))),
+            Action::Release { waiter, .. } | Action::Restored(waiter) => {
+                frozen(Some(&self.env_of(*waiter)))
+            }
             Action::ReleaseExtension { waiter, .. } => frozen(self.waiter_env.get(waiter)),
             Action::Signal { child, .. } => frozen(self.child_env.get(child)),
             Action::Spawn { env, .. } | Action::Freeze(env) => frozen(Some(env)),
@@ -502,6 +534,13 @@ impl Invariants {
                 }
                 Action::Close(waiter) => {
                     self.parked.remove(&waiter);
+                }
+                // A restore answers a parked `/restore/next` once.
+                Action::Restored(waiter) => {
+                    assert!(
+                        self.parked.remove(&waiter),
+                        "{waiter:?} restored, not parked"
+                    );
                 }
                 Action::ReleaseExtension { waiter, .. } => {
                     // An event answers a parked event/next, or the call that asks for it.

@@ -376,6 +376,16 @@ impl Exchange<'_> {
                 let taken = self.core.handle_init_error(now, self.env, error);
                 post(listener, taken, None)
             }
+            // SnapStart (RIE `internal/lambda/rapi/handler/restorenext.go`, `restoreerror.go`).
+            Route::RestoreNext => match self.core.handle_restore_next(now, self.env, waiter.id()) {
+                Ok(()) => Outcome::Park(Wait::Next),
+                Err(r) => refused(r),
+            },
+            Route::RestoreError => {
+                let error = runtime::init_error(head, body);
+                let taken = self.core.handle_restore_error(now, self.env, error);
+                post(listener, taken, None)
+            }
             Route::ExtensionRegister => {
                 let name = head.header_str(extensions::NAME_HEADER).unwrap_or("");
                 let registration = match extensions::register(head, &body) {

@@ -31,7 +31,7 @@ use std::borrow::Cow;
 use super::{Context, JSON, Refusal, Rendered, invoke_error};
 use crate::http::Head;
 use crate::id::RequestId;
-use crate::lifecycle::{InvokeReply, InvokeRequest, Outcome};
+use crate::lifecycle::{Failure, InvokeReply, InvokeRequest, Outcome};
 
 /// The Invoke API path prefix.
 pub(crate) const PREFIX: &str = "/2015-03-31/functions/";
@@ -397,6 +397,13 @@ pub(crate) fn render<'a>(ctx: &'a Context, reply: &'a InvokeReply) -> Rendered<'
         Outcome::FunctionError(e) => with_ids(Rendered::new(200, Cow::Borrowed(&e.body)))
             .header("Content-Type", content_type(&e.content_type))
             .header("X-Amz-Function-Error", b"Unhandled"),
+        // SnapStart: the Invoke API's errors, not a function error (API_Invoke: 400
+        // `SnapStartException`, 408 `SnapStartTimeoutException`).
+        Outcome::Failure(f @ Failure::Restore { timeout }) => with_ids(invoke_error(
+            if *timeout { 408 } else { 400 },
+            f.error_type(),
+            &f.message(reply.request_id),
+        )),
         Outcome::Failure(f) => {
             let body = serde_json::json!({
                 "errorType": f.error_type(),

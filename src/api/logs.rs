@@ -34,6 +34,7 @@ pub(crate) fn write_event(
             duration,
             init_duration,
             extensions,
+            restore_duration,
             ..
         } => {
             let shown = duration.display_ms2();
@@ -47,6 +48,16 @@ pub(crate) fn write_event(
             );
             if let Some(init) = init_duration {
                 let _ = write!(out, "Init Duration: {} ms\t", init.display_ms2());
+            }
+            // SnapStart (<https://docs.aws.amazon.com/lambda/latest/dg/snapstart-monitoring.html>):
+            // the restore, and what is billed of it (here the whole of it, in milliseconds up).
+            if let Some(restore) = restore_duration {
+                let _ = write!(
+                    out,
+                    "Restore Duration: {} ms\tBilled Restore Duration: {} ms\t",
+                    restore.display_ms2(),
+                    Ms2::billed_with_init(*restore, None)
+                );
             }
             // Not on Lambda's line: what each extension added after the runtime's response,
             // to the microsecond (the largest is CloudWatch's PostRuntimeExtensionsDuration).
@@ -145,9 +156,29 @@ pub(crate) fn write_event(
             out,
             "Error: Extension {name} exited with error: {status}\nExtension.Crash"
         ),
+        // A restore shows on the next REPORT; one that failed has its own line.
+        PlatformEvent::RestoreReport {
+            status,
+            error_type,
+            duration,
+        } if *status != Status::Success => {
+            let _ = write!(
+                out,
+                "RESTORE_REPORT Restore Duration: {} ms\tStatus: {}",
+                duration.display_ms2(),
+                status.as_str()
+            );
+            if let Some(t) = error_type {
+                let _ = write!(out, "\tError Type: {t}");
+            }
+            writeln!(out)
+        }
         PlatformEvent::InitStart { .. }
         | PlatformEvent::InitRuntimeDone { .. }
-        | PlatformEvent::RuntimeDone { .. } => Ok(()),
+        | PlatformEvent::RuntimeDone { .. }
+        | PlatformEvent::RestoreStart
+        | PlatformEvent::RestoreRuntimeDone { .. }
+        | PlatformEvent::RestoreReport { .. } => Ok(()),
     };
 }
 
@@ -174,7 +205,11 @@ fn stamp(ctx: &Context, now: Micros) -> String {
 /// and any of them that did not succeed WARN.
 pub(crate) fn system_level(event: &PlatformEvent) -> LogLevel {
     let (status, normal) = match event {
-        PlatformEvent::InitStart { .. } => (Status::Success, LogLevel::Debug),
+        PlatformEvent::InitStart { .. } | PlatformEvent::RestoreStart => {
+            (Status::Success, LogLevel::Debug)
+        }
+        PlatformEvent::RestoreRuntimeDone { status, .. } => (*status, LogLevel::Debug),
+        PlatformEvent::RestoreReport { status, .. } => (*status, LogLevel::Info),
         PlatformEvent::InitRuntimeDone { status, .. }
         | PlatformEvent::RuntimeDone { status, .. } => (*status, LogLevel::Debug),
         PlatformEvent::InitDone { status, kind, .. } => {

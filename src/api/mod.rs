@@ -66,6 +66,9 @@ pub struct Context {
     pub max_stream_bytes: u64,
     /// The simulator's own listeners, once bound: no telemetry destination may be one of them.
     pub listeners: Vec<std::net::SocketAddr>,
+    /// SnapStart: the Runtime API has `/runtime/restore/next` and `/runtime/restore/error`
+    /// (RIE `internal/lambda/rapi/router.go`: only with init caching).
+    pub snap_start: bool,
     arn: String,
 }
 
@@ -93,6 +96,7 @@ impl Context {
             handler: String::new(),
             max_stream_bytes: runtime::MAX_STREAM_BYTES,
             listeners: Vec::new(),
+            snap_start: false,
         }
     }
 
@@ -115,6 +119,7 @@ impl Context {
             ctx.application_level = level;
         }
         ctx.system_level = config.system_log_level;
+        ctx.snap_start = config.snap_start;
         ctx
     }
 
@@ -137,6 +142,10 @@ pub enum Route {
     Error(RequestId),
     /// `POST /2018-06-01/runtime/init/error`.
     InitError,
+    /// SnapStart: `GET /2018-06-01/runtime/restore/next`.
+    RestoreNext,
+    /// SnapStart: `POST /2018-06-01/runtime/restore/error`.
+    RestoreError,
     /// `POST /2020-01-01/extension/register`.
     ExtensionRegister,
     /// `GET /2020-01-01/extension/event/next`.
@@ -172,13 +181,16 @@ impl Route {
     /// The most body bytes this route reads; past it, 413.
     pub fn body_limit(&self) -> u64 {
         match self {
-            Route::Response(_) | Route::Error(_) | Route::InitError | Route::ExtensionError(_) => {
-                MAX_RESPONSE_BYTES
-            }
+            Route::Response(_)
+            | Route::Error(_)
+            | Route::InitError
+            | Route::RestoreError
+            | Route::ExtensionError(_) => MAX_RESPONSE_BYTES,
             Route::Invoke { event: false, .. } => MAX_REQUEST_BYTES,
             Route::Invoke { event: true, .. } => invoke::MAX_EVENT_BYTES,
             Route::Ping
             | Route::Next
+            | Route::RestoreNext
             | Route::ExtensionRegister
             | Route::ExtensionNext
             | Route::Subscribe(_) => SMALL_BODY_BYTES,
@@ -243,6 +255,8 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
                 "/ping" => get_only(Route::Ping),
                 "/runtime/invocation/next" => get_only(Route::Next),
                 "/runtime/init/error" => post_only(Route::InitError),
+                "/runtime/restore/next" if ctx.snap_start => get_only(Route::RestoreNext),
+                "/runtime/restore/error" if ctx.snap_start => post_only(Route::RestoreError),
                 _ => {
                     let Some(rest) = rest.strip_prefix("/runtime/invocation/") else {
                         return Route::Refuse(Refusal::NotFound);

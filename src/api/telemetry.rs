@@ -363,6 +363,9 @@ pub fn write_event(
         PlatformEvent::RuntimeDone { .. } => "platform.runtimeDone",
         PlatformEvent::Report { .. } => "platform.report",
         PlatformEvent::Extension { .. } => "platform.extension",
+        PlatformEvent::RestoreStart => "platform.restoreStart",
+        PlatformEvent::RestoreRuntimeDone { .. } => "platform.restoreRuntimeDone",
+        PlatformEvent::RestoreReport { .. } => "platform.restoreReport",
         PlatformEvent::TimedOut { .. }
         | PlatformEvent::RuntimeExited { .. }
         | PlatformEvent::ExtensionExited { .. } => return false,
@@ -460,6 +463,7 @@ pub fn write_event(
             extensions,
             responded,
             tenant_id,
+            restore_duration,
             ..
         } => {
             r.str("requestId", request_id.as_str());
@@ -479,6 +483,9 @@ pub fn write_event(
             if let Some(init) = init_duration {
                 r.ms("initDurationMs", *init);
             }
+            if let Some(restore) = restore_duration {
+                r.ms("restoreDurationMs", *restore);
+            }
             r.close();
             if let (Some(overhead), Some(start)) = (extensions.max(), responded) {
                 r.key("spans");
@@ -492,6 +499,23 @@ pub fn write_event(
             state,
             events,
         } => r.extension(name, state, *events),
+        PlatformEvent::RestoreStart => {
+            r.str("functionName", &ctx.function_name);
+            r.str("functionVersion", &ctx.version);
+        }
+        PlatformEvent::RestoreRuntimeDone { status, error_type } => {
+            r.status(*status, error_type.as_deref());
+        }
+        PlatformEvent::RestoreReport {
+            status,
+            error_type,
+            duration,
+        } => {
+            r.status(*status, error_type.as_deref());
+            r.open("metrics");
+            r.ms("durationMs", *duration);
+            r.close();
+        }
         PlatformEvent::TimedOut { .. }
         | PlatformEvent::RuntimeExited { .. }
         | PlatformEvent::ExtensionExited { .. } => {}

@@ -659,6 +659,7 @@ fn log_lines_are_cloudwatchs() {
             extensions: Overheads::default(),
             responded: None,
             tenant_id: None,
+            restore_duration: None,
         },
         Micros::ZERO,
         Some(42),
@@ -684,6 +685,7 @@ fn log_lines_are_cloudwatchs() {
             extensions: Overheads::default(),
             responded: None,
             tenant_id: None,
+            restore_duration: None,
         },
         Micros::ZERO,
         Some(7),
@@ -708,6 +710,7 @@ fn log_lines_are_cloudwatchs() {
             extensions,
             responded: Some(Micros(1_000)),
             tenant_id: None,
+            restore_duration: None,
         },
         Micros::ZERO,
         Some(7),
@@ -1061,4 +1064,57 @@ fn system_records_have_lambdas_levels() {
         level(&init_done(InitType::OnDemand, Status::Timeout)),
         LogLevel::Warn
     );
+}
+
+#[test]
+fn the_restore_routes_exist_only_under_snap_start() {
+    let route_in = |ctx: &Context, method: &str, target: &str| {
+        with_request(&format!("{method} {target} HTTP/1.1\r\n\r\n"), |h, _| {
+            route(Listener::Runtime, h, ctx)
+        })
+    };
+    let mut snap = ctx();
+    for (ctx, next, error) in [
+        (
+            ctx(),
+            Route::Refuse(Refusal::NotFound),
+            Route::Refuse(Refusal::NotFound),
+        ),
+        (
+            {
+                snap.snap_start = true;
+                snap
+            },
+            Route::RestoreNext,
+            Route::RestoreError,
+        ),
+    ] {
+        assert_eq!(
+            route_in(&ctx, "GET", "/2018-06-01/runtime/restore/next"),
+            next
+        );
+        assert_eq!(
+            route_in(&ctx, "POST", "/2018-06-01/runtime/restore/error"),
+            error
+        );
+    }
+}
+
+#[test]
+fn a_failed_restore_is_the_invoke_apis_snap_start_error() {
+    let ctx = ctx();
+    for (timeout, status, code) in [
+        (false, 400, "SnapStartException"),
+        (true, 408, "SnapStartTimeoutException"),
+    ] {
+        let reply = InvokeReply {
+            request_id: Rng::from_seed(1).uuid_v4(),
+            outcome: Outcome::Failure(Failure::Restore { timeout }),
+            timings: Timings::default(),
+        };
+        let r = invoke::render(&ctx, &reply);
+        assert_eq!(r.status, status);
+        assert_eq!(r.get("x-amzn-ErrorType"), Some(code.as_bytes()));
+        assert_eq!(json(&r)["Type"], "User");
+    }
 }

@@ -51,6 +51,8 @@ SIMULATOR OPTIONS:
                                  extensions may take SHUTDOWN only [default: off, 1 at a time]
     --tenancy per-tenant         Tenant isolation: each invocation names a tenant
                                  (X-Amz-Tenant-Id), each environment serves one
+    --snap-start                 SnapStart: initialise at start-up, snapshot, restore per
+                                 environment (alias --enable-init-caching)
     --external-runtime           Spawn no runtime: wait for one you start yourself
                                  (extensions still start; nothing is frozen)
     --no-freeze                  Do not freeze (SIGSTOP) the runtime and extensions between

@@ -220,7 +220,10 @@ fn bad_flags_are_usage_errors() {
         (&["--function-name="], "may not be empty"),
         (&["--external-runtime", "./b"], "spawns no runtime"),
         (&["demo", "extra"], "unexpected argument"),
-        (&["--enable-init-caching"], "not simulated yet"),
+        (
+            &["--enable-init-caching", "--eager-init", "--", "./b"],
+            "SnapStart",
+        ),
     ] {
         let e = parse_with(a, &[], &[]).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{a:?}");

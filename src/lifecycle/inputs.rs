@@ -7,9 +7,9 @@ use super::extensions::{ExtState, Extension};
 use super::timers::Timer;
 use super::{
     Action, ChildId, Cx, Events, ExitStatus, ExtensionErrorKind, Failure, FunctionError,
-    InitFailure, InitStage, MAX_EXTENSIONS, Micros, Outcome, Phase, PlatformEvent, Rejection,
-    RequestId, Responded, RuntimeMode, RuntimeResult, ShutdownReason, Signal, Status, StopStage,
-    StreamEnd, TelemetryApi, Uuid, WaiterId, Wire,
+    InitFailure, InitStage, InitType, MAX_EXTENSIONS, Micros, Outcome, Phase, PlatformEvent,
+    Rejection, RequestId, Responded, RuntimeMode, RuntimeResult, ShutdownReason, Signal, Status,
+    StopStage, StreamEnd, TelemetryApi, Uuid, WaiterId, Wire,
 };
 use std::sync::Arc;
 
@@ -77,6 +77,48 @@ impl Cx<'_> {
         self.env.parked.push_back(waiter);
         self.progress(now);
         Ok(())
+    }
+
+    /// See [`Lifecycle::handle_restore_next`](super::Lifecycle::handle_restore_next).
+    pub(super) fn handle_restore_next(
+        &mut self,
+        now: Micros,
+        waiter: WaiterId,
+    ) -> Result<(), Rejection> {
+        match &self.env.phase {
+            Phase::Init(init)
+                if init.kind == InitType::SnapStart
+                    && init.stage == InitStage::Runtime
+                    && self.env.restore_waiter.is_none() =>
+            {
+                self.env.restore_waiter = Some(waiter);
+                self.progress(now);
+                Ok(())
+            }
+            _ => Err(Rejection::InvalidStateTransition {
+                from: self.env.runtime_state(),
+                to: "RestoreReady",
+            }),
+        }
+    }
+
+    /// See [`Lifecycle::handle_restore_error`](super::Lifecycle::handle_restore_error).
+    pub(super) fn handle_restore_error(
+        &mut self,
+        now: Micros,
+        error: FunctionError,
+    ) -> Result<(), Rejection> {
+        match &self.env.phase {
+            Phase::Init(init) if init.stage == InitStage::Restore => {
+                self.fail_init(now, Status::Error, InitFailure::Reported(error));
+                self.progress(now);
+                Ok(())
+            }
+            _ => Err(Rejection::InvalidStateTransition {
+                from: self.env.runtime_state(),
+                to: "RestoreError",
+            }),
+        }
     }
 
     /// See [`Lifecycle::handle_runtime_response_started`](super::Lifecycle::handle_runtime_response_started).
@@ -329,6 +371,9 @@ impl Cx<'_> {
     /// See [`Lifecycle::handle_waiter_closed`](super::Lifecycle::handle_waiter_closed).
     pub(super) fn handle_waiter_closed(&mut self, waiter: WaiterId) {
         self.env.parked.retain(|w| *w != waiter);
+        if self.env.restore_waiter == Some(waiter) {
+            self.env.restore_waiter = None;
+        }
         if let Phase::Invoke(r) = &mut self.env.phase {
             if r.invoker == Some(waiter) {
                 r.invoker = None;

@@ -180,6 +180,31 @@
 //!   environment per tenant) only the rule on tenant ids applies. `platform.start` and
 //!   `platform.report` carry the `tenantId`.
 //!
+//! - **SnapStart** ([`Config::snap_start`]; [snapstart], RIE `internal/lambda/rapid/handlers.go`
+//!   `handleRestore`, `internal/lambda/core/states.go`). At start-up the first environment
+//!   runs the snapshot's init, reported `snap-start` (`AWS_LAMBDA_INITIALIZATION_TYPE`), under
+//!   [`PROVISIONED_INIT_TIMEOUT`] or the function timeout if longer. The runtime's part of it
+//!   ends at its `/restore/next` (its before-snapshot hooks are done; the call is parked), or at
+//!   a `/next` for a runtime without hooks, as rapid takes it; then the extensions' first
+//!   `event/next`, as for any init. The environment is then the snapshot: initialised, frozen
+//!   when the wire is quiet, taking no invocation until restored. An invocation that finds no
+//!   free environment starts a restore of the snapshot, as it would a cold start (and claims
+//!   the environment): `platform.restoreStart`, the thaw, `/restore/next` answered 200 with no
+//!   body; the runtime's after-restore hooks run until its `/next`, within
+//!   [`RESTORE_TIMEOUT`]; then `platform.restoreRuntimeDone`, `platform.restoreReport`, and
+//!   the invocation, whose REPORT has `Restore Duration` (and no `Init Duration`: the init
+//!   belongs to the snapshot). A runtime that went straight to `/next` is restored at once.
+//!   `/restore/error`, the runtime's exit or the limit fail the restore: its invocation gets
+//!   the Invoke API's `SnapStartException` (or `SnapStartTimeoutException`) and the
+//!   environment stops. lambda-sim cannot copy a process: every environment after the
+//!   snapshot's (another one, or one that failed) runs its own init out of sight (no init
+//!   events or lines) and is restored as soon as its runtime is back on `/restore/next` (or
+//!   `/next`). Extensions are part of the snapshot: they stay parked on `event/next` through
+//!   the restore and see nothing of it until the INVOKE. `/restore/next` elsewhere is 403
+//!   `InvalidStateTransition`, as is `/restore/error` outside a restore. Not under tenant
+//!   isolation or Managed Instances, which Lambda offers without SnapStart.
+//!
+//! [snapstart]: https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-custom.html
 //! [tenants]: https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation.html
 //! [managed]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html
 //! [concurrency]: https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html
@@ -244,6 +269,11 @@ pub const MANAGED_INIT_TIMEOUT: Micros = Micros::from_secs(130);
 /// "Init phase": "the 10-second timeout doesn't apply to functions that are using provisioned
 /// concurrency or SnapStart").
 pub const PROVISIONED_INIT_TIMEOUT: Micros = Micros::from_secs(130);
+
+/// SnapStart: the limit on a restore, the runtime's after-restore hooks included
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/snapstart-troubleshooting.html>: "If an
+/// after-restore runtime hook runs for longer than 10 seconds, the Restore phase times out").
+pub const RESTORE_TIMEOUT: Micros = Micros::from_secs(10);
 
 /// How many timed-out invocations a Managed Instances environment remembers, so that a late
 /// result for one is answered `InvokeTimeout` rather than `InvalidRequestID` (RIE
@@ -327,6 +357,8 @@ pub struct Config {
     /// Tenant isolation (Lambda's `TenantIsolationMode: PER_TENANT`): see decision *tenant
     /// isolation*.
     pub per_tenant: bool,
+    /// SnapStart: see decision *SnapStart*.
+    pub snap_start: bool,
     /// Seeds request ids and trace ids.
     pub seed: u64,
     /// Unix time in microseconds at `Micros::ZERO`, for trace ids.
@@ -351,6 +383,7 @@ impl Default for Config {
             concurrency: 1,
             max_concurrency: None,
             per_tenant: false,
+            snap_start: false,
             seed: 0,
             epoch_us: 0,
         }
@@ -426,6 +459,9 @@ struct Init {
     /// For a suppressed init: the invocation whose timeout it counts against.
     for_request: Option<RequestId>,
     stage: InitStage,
+    /// SnapStart: an init after the snapshot's, out of sight (no init events), the way to a
+    /// restore.
+    hidden: bool,
 }
 
 /// Where an init stands (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Init phase").
@@ -438,6 +474,9 @@ enum InitStage {
     /// The runtime is on `/next`, registration closed; waiting for every extension's first
     /// `event/next`.
     AwaitExtensions,
+    /// SnapStart: not an init but a restore. The runtime's `/restore/next` has been answered;
+    /// its after-restore hooks run until its `/next`.
+    Restore,
 }
 
 #[derive(Debug)]
@@ -449,6 +488,8 @@ struct Running {
     released: Micros,
     deadline: Micros,
     init_duration: Option<Micros>,
+    /// SnapStart: the restore it followed.
+    restore_duration: Option<Micros>,
     /// The runtime process, for the REPORT's memory.
     runtime: Option<ChildId>,
     /// When the head of the runtime's `/response` or `/error` arrived.
@@ -557,6 +598,12 @@ struct Environment {
     frozen: bool,
     /// The duration of the last on-demand init, for the next REPORT.
     pending_init: Option<Micros>,
+    /// SnapStart: the duration of the last restore, for the next REPORT.
+    pending_restore: Option<Micros>,
+    /// SnapStart: initialised and frozen as the snapshot, until a restore.
+    snapshot: bool,
+    /// SnapStart: the runtime's `/restore/next`, parked until the restore.
+    restore_waiter: Option<WaiterId>,
     /// Started on demand for a queued invocation, which it serves when ready: no other
     /// environment takes that invocation meanwhile, as on Lambda the invocation that finds no
     /// warm environment waits for the cold start of a new one.
@@ -590,6 +637,9 @@ impl Environment {
             inits: 0,
             frozen: false,
             pending_init: None,
+            pending_restore: None,
+            snapshot: false,
+            restore_waiter: None,
             claimed: false,
             tenant: None,
             budget: None,
@@ -625,6 +675,8 @@ impl Environment {
         match &self.phase {
             Phase::Down => "NotStarted",
             Phase::Init(init) if init.stage == InitStage::AwaitExtensions => "Ready",
+            Phase::Init(init) if init.stage == InitStage::Restore => "Restoring",
+            Phase::Ready if self.snapshot => "RestoreReady",
             Phase::Init(_) => "Started",
             Phase::InitFailed => "InitError",
             Phase::Ready => "Ready",
@@ -684,7 +736,15 @@ impl Environment {
     /// Whether it may take a queued invocation now: `Ready`, a `/next` parked, and (with
     /// Managed Instances) a slot free.
     fn can_take(&self, slots: usize) -> bool {
-        matches!(self.phase, Phase::Ready) && !self.parked.is_empty() && self.flying.len() < slots
+        matches!(self.phase, Phase::Ready)
+            && !self.parked.is_empty()
+            && self.flying.len() < slots
+            && !self.snapshot
+    }
+
+    /// Whether an invocation may start it: down, or (SnapStart) the snapshot to restore.
+    fn startable(&self) -> bool {
+        matches!(self.phase, Phase::Down | Phase::InitFailed) || self.snapshot
     }
 
     /// See [`Lifecycle::check_runtime_result`].
@@ -748,6 +808,8 @@ struct Shared {
     shutting_down: bool,
     /// How many environments have claimed a queued invocation (`Environment::claimed`).
     claims: usize,
+    /// SnapStart: the snapshot's init has begun; every later init is out of sight.
+    snapshot_taken: bool,
     /// The `Event` invocations accepted and not yet ended.
     events: Vec<EventRun>,
 }
@@ -757,6 +819,15 @@ impl Shared {
     /// Managed Instances.
     fn managed(&self) -> Option<usize> {
         self.config.max_concurrency.map(|m| m.max(1) as usize)
+    }
+
+    /// Whether environments start from a snapshot: SnapStart, with environments of our own,
+    /// and not under tenant isolation or Managed Instances, which Lambda offers without it.
+    fn snap_start(&self) -> bool {
+        self.config.snap_start
+            && self.config.runtime == RuntimeMode::Process
+            && !self.config.per_tenant
+            && self.managed().is_none()
     }
 
     /// How many invocations each environment may run at once.
@@ -814,6 +885,7 @@ impl Lifecycle {
                 next_child: 0,
                 shutting_down: false,
                 claims: 0,
+                snapshot_taken: false,
                 events: Vec::new(),
             },
             envs,
@@ -822,7 +894,14 @@ impl Lifecycle {
         // A Managed Instances environment is initialised before any invocation (it has no
         // cold starts: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances-execution-environment.html>).
         let eager = lc.s.config.init == InitMode::Eager && !lc.s.config.per_tenant;
-        if eager || lc.s.config.runtime == RuntimeMode::External || lc.s.managed().is_some() {
+        if lc.s.snap_start() {
+            // SnapStart: the first environment's init is the snapshot's, as when Lambda
+            // publishes the version; the others restore from it when needed.
+            let mut cx = lc.cx(EnvId(0));
+            cx.start_init(now);
+            cx.progress(now);
+        } else if eager || lc.s.config.runtime == RuntimeMode::External || lc.s.managed().is_some()
+        {
             for i in 0..count {
                 let mut cx = lc.cx(EnvId(i as u16));
                 cx.start_init(now);
@@ -901,10 +980,7 @@ impl Lifecycle {
                 .iter()
                 .filter(|e| matches!(e.phase, Phase::Init(_)) && !e.claimed)
                 .count();
-            let down = self
-                .envs
-                .iter()
-                .position(|e| matches!(e.phase, Phase::Down | Phase::InitFailed));
+            let down = self.envs.iter().position(Environment::startable);
             match down {
                 Some(i) if self.s.queue.len() > claimed + starting => self.cold_start(i, now),
                 _ => break,
@@ -913,11 +989,15 @@ impl Lifecycle {
         None
     }
 
-    /// Environment `i` starts its init for a queued invocation, which it claims.
+    /// Environment `i` starts its init (or, SnapStart, its restore) for a queued invocation,
+    /// which it claims.
     fn cold_start(&mut self, i: usize, now: Micros) {
         let mut cx = self.cx(EnvId(i as u16));
         cx.claim();
-        cx.start_init(now);
+        match cx.env.snapshot {
+            true => cx.start_restore(now),
+            false => cx.start_init(now),
+        }
         cx.progress(now);
     }
 
@@ -1333,6 +1413,33 @@ impl Lifecycle {
         error: FunctionError,
     ) -> Result<(), Rejection> {
         let r = self.cx(env).handle_init_error(now, error);
+        self.settle(now);
+        r
+    }
+
+    /// SnapStart: `env`'s runtime called `GET /runtime/restore/next`: its before-snapshot hooks
+    /// are done. Parked until a restore; refused (403) outside a SnapStart init's runtime part.
+    pub fn handle_restore_next(
+        &mut self,
+        now: Micros,
+        env: EnvId,
+        waiter: WaiterId,
+    ) -> Result<(), Rejection> {
+        let r = self.cx(env).handle_restore_next(now, waiter);
+        self.settle(now);
+        r
+    }
+
+    /// SnapStart: `env`'s runtime posted `/runtime/restore/error`: its after-restore hooks
+    /// failed. The restore fails; the invocation that waited for it gets
+    /// `SnapStartException`. Refused (403) outside a restore.
+    pub fn handle_restore_error(
+        &mut self,
+        now: Micros,
+        env: EnvId,
+        error: FunctionError,
+    ) -> Result<(), Rejection> {
+        let r = self.cx(env).handle_restore_error(now, error);
         self.settle(now);
         r
     }

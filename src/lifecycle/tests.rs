@@ -751,6 +751,7 @@ fn running_timeout_answers_sandbox_timedout_and_resets() {
         extensions: Overheads::default(),
         responded: None,
         tenant_id: None,
+        restore_duration: None,
     }));
     assert_eq!(h.lc.runtime_state(E0), "NotStarted");
     // The request id is no longer valid.
@@ -852,6 +853,7 @@ fn responded_next_completes_with_a_report() {
             extensions: Overheads::default(),
             responded: Some(Micros(7 * MS)),
             tenant_id: None,
+            restore_duration: None,
         })
     );
     // No head was reported apart: the response started when it completed.
@@ -1381,6 +1383,7 @@ mod events;
 mod extensions;
 mod freeze;
 mod managed;
+mod snapstart;
 mod tenants;
 
 // ----- X-Amz-Log-Type: Tail (decision: durations) -----

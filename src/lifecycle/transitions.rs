@@ -8,10 +8,10 @@ use super::timers::{Timer, TimerTable};
 use super::{
     Action, ChildId, Cx, ExtensionEvent, Failure, Init, InitFailure, InitMode, InitPhase,
     InitStage, InitType, MANAGED_INIT_TIMEOUT, MAX_EXTENSIONS, Micros, Outcome, Overheads,
-    PROVISIONED_INIT_TIMEOUT, Phase, PlatformEvent, RUNTIME_SHUTDOWN_SHARE, RequestId,
-    ResponseTimes, Role, Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL, SHUTDOWN_BUDGET_INTERNAL,
-    SHUTDOWN_GRACE, ShutdownReason, Signal, Status, StopStage, Stopping, TIMED_OUT_REMEMBERED,
-    Timings, WaiterId,
+    PROVISIONED_INIT_TIMEOUT, Phase, PlatformEvent, RESTORE_TIMEOUT, RUNTIME_SHUTDOWN_SHARE,
+    RequestId, ResponseTimes, Role, Running, RuntimeMode, SHUTDOWN_BUDGET_EXTERNAL,
+    SHUTDOWN_BUDGET_INTERNAL, SHUTDOWN_GRACE, ShutdownReason, Signal, Status, StopStage, Stopping,
+    TIMED_OUT_REMEMBERED, Timings, WaiterId,
 };
 
 impl Cx<'_> {
@@ -33,18 +33,32 @@ impl Cx<'_> {
                 {
                     self.start_runtime();
                 }
-                // The runtime's first /next closes registration (5.1 step 4).
-                Phase::Init(init) if init.stage == InitStage::Runtime && parked => {
+                // The runtime's first /next (SnapStart: or /restore/next) closes registration
+                // (5.1 step 4).
+                Phase::Init(init)
+                    if init.stage == InitStage::Runtime
+                        && (parked || self.env.restore_waiter.is_some()) =>
+                {
                     let event = PlatformEvent::InitRuntimeDone {
                         phase: init.phase,
                         kind: init.kind,
                         status: Status::Success,
                         error_type: None,
                     };
+                    let hidden = init.hidden;
                     if let Phase::Init(init) = &mut self.env.phase {
                         init.stage = InitStage::AwaitExtensions;
                     }
-                    self.event(event);
+                    if !hidden {
+                        self.event(event);
+                    }
+                }
+                // SnapStart: the runtime is back on /next after its after-restore hooks.
+                Phase::Init(init) if init.stage == InitStage::Restore && parked => {
+                    let started = init.started;
+                    self.set_phase(Phase::Ready);
+                    self.env.timers.stop(Timer::Init);
+                    self.end_restore(now, started, Status::Success, None);
                 }
                 Phase::Init(init)
                     if init.stage == InitStage::AwaitExtensions
@@ -87,14 +101,19 @@ impl Cx<'_> {
 
     pub(super) fn start_init(&mut self, now: Micros) {
         self.env.replace = false;
+        // SnapStart: every init ends in a snapshot (the first) or a restore (the others).
+        let snap = self.s.snap_start();
+        let hidden = snap && std::mem::replace(&mut self.s.snapshot_taken, true);
         // Managed Instances: each init is a new environment's, never inside an invocation.
-        let phase = if self.env.inits == 0 || self.s.managed().is_some() {
+        let phase = if self.env.inits == 0 || self.s.managed().is_some() || snap {
             InitPhase::Init
         } else {
             InitPhase::Invoke
         };
         self.env.inits += 1;
-        let kind = if self.s.managed().is_some() {
+        let kind = if snap {
+            InitType::SnapStart
+        } else if self.s.managed().is_some() {
             InitType::ManagedInstances
         } else if phase == InitPhase::Init && self.s.config.init == InitMode::Eager {
             InitType::ProvisionedConcurrency
@@ -106,7 +125,9 @@ impl Cx<'_> {
             (RuntimeMode::Process, _) if kind == InitType::ManagedInstances => {
                 Some(MANAGED_INIT_TIMEOUT.max(self.s.config.timeout))
             }
-            (RuntimeMode::Process, _) if kind == InitType::ProvisionedConcurrency => {
+            (RuntimeMode::Process, _)
+                if matches!(kind, InitType::ProvisionedConcurrency | InitType::SnapStart) =>
+            {
                 Some(PROVISIONED_INIT_TIMEOUT.max(self.s.config.timeout))
             }
             (RuntimeMode::Process, InitPhase::Init) => Some(self.s.config.init_timeout),
@@ -122,7 +143,9 @@ impl Cx<'_> {
         if let Some(limit) = limit {
             self.env.timers.set(Timer::Init, now + limit);
         }
-        self.event(PlatformEvent::InitStart { phase, kind });
+        if !hidden {
+            self.event(PlatformEvent::InitStart { phase, kind });
+        }
         // External extensions first; the runtime once they have all registered (5.1 step 2).
         for i in 0..self.s.external_names.len() {
             let child = self.new_child();
@@ -141,6 +164,7 @@ impl Cx<'_> {
             limit,
             for_request,
             stage: InitStage::Extensions,
+            hidden,
         }));
         // With no external extension, `progress` starts the runtime at once.
     }
@@ -181,6 +205,16 @@ impl Cx<'_> {
             let names = self.env.extensions.iter().map(|e| e.name.clone()).collect();
             self.env.names = Some(names);
         }
+        if init.kind == InitType::SnapStart {
+            // Decision *SnapStart*: the snapshot, or for an invocation waiting, its restore.
+            match self.env.claimed {
+                true => self.start_restore(now),
+                false => self.env.snapshot = true,
+            }
+            if init.hidden {
+                return;
+            }
+        }
         for i in 0..self.env.extensions.len() {
             let ext = &self.env.extensions[i];
             let event = PlatformEvent::Extension {
@@ -206,6 +240,8 @@ impl Cx<'_> {
     }
 
     /// An init failed: the invocation that waited for it gets the error, the environment stops.
+    /// SnapStart: so does a restore, whose invocation gets `SnapStartException` or
+    /// `SnapStartTimeoutException`.
     pub(super) fn fail_init(&mut self, now: Micros, status: Status, failure: InitFailure) {
         let Phase::Init(init) = self.set_phase(Phase::Down) else {
             return;
@@ -217,12 +253,22 @@ impl Cx<'_> {
         } else {
             ShutdownReason::Failure
         };
-        let outcome = match failure {
+        let mut outcome = match failure {
             InitFailure::Reported(e) => Outcome::FunctionError(e),
             InitFailure::Timeout(after) => Outcome::Failure(Failure::Timeout { after }),
             InitFailure::Platform(failure) => Outcome::Failure(failure),
         };
-        if init.stage != InitStage::AwaitExtensions {
+        if init.stage == InitStage::Restore {
+            let error_type = match status {
+                Status::Timeout => None,
+                _ => outcome.error_type().map(str::to_string),
+            };
+            self.end_restore(now, init.started, status, error_type);
+            let timeout = status == Status::Timeout;
+            outcome = Outcome::Failure(Failure::Restore { timeout });
+        } else if init.hidden {
+            // Out of sight: no init events.
+        } else if init.stage != InitStage::AwaitExtensions {
             // The init ended before the runtime's part of it did.
             self.event(PlatformEvent::InitRuntimeDone {
                 phase: init.phase,
@@ -231,13 +277,15 @@ impl Cx<'_> {
                 error_type: outcome.error_type().map(str::to_string),
             });
         }
-        self.event(PlatformEvent::InitDone {
-            phase: init.phase,
-            kind: init.kind,
-            status,
-            error_type: outcome.error_type().map(str::to_string),
-            duration,
-        });
+        if init.stage != InitStage::Restore && !init.hidden {
+            self.event(PlatformEvent::InitDone {
+                phase: init.phase,
+                kind: init.kind,
+                status,
+                error_type: outcome.error_type().map(str::to_string),
+                duration,
+            });
+        }
         // Decision *init*: an on-demand init that fails in phase `init` is retried at once,
         // inside the invocation that waited for it (a suppressed init: phase `invoke`, under the
         // function timeout), once this environment has stopped. Decision *the queue*: a retry
@@ -327,6 +375,7 @@ impl Cx<'_> {
             }
         }
         let init_duration = self.env.pending_init.take();
+        let restore_duration = self.env.pending_restore.take();
         let runtime = self.env.runtime;
         let running = Running {
             invocation: q.invocation,
@@ -335,6 +384,7 @@ impl Cx<'_> {
             released: now,
             deadline,
             init_duration,
+            restore_duration,
             runtime,
             response_started: None,
             held: None,
@@ -543,7 +593,56 @@ impl Cx<'_> {
             extensions,
             responded: r.response.as_ref().map(|resp| resp.at),
             tenant_id: r.invocation.request.tenant_id.clone(),
+            restore_duration: r.restore_duration,
         });
+    }
+
+    /// SnapStart: the snapshot is restored for the invocation this environment claimed
+    /// (decision *SnapStart*). The runtime's `/restore/next` is answered and its after-restore
+    /// hooks run until its `/next`, within [`RESTORE_TIMEOUT`]; a runtime that went straight
+    /// to `/next` has nothing to run, and the restore ends at once.
+    pub(super) fn start_restore(&mut self, now: Micros) {
+        self.env.snapshot = false;
+        self.thaw();
+        self.event(PlatformEvent::RestoreStart);
+        let Some(waiter) = self.env.restore_waiter.take() else {
+            return self.end_restore(now, now, Status::Success, None);
+        };
+        self.s.actions.push_back(Action::Restored(waiter));
+        self.env.timers.set(Timer::Init, now + RESTORE_TIMEOUT);
+        self.set_phase(Phase::Init(Init {
+            started: now,
+            phase: InitPhase::Init,
+            kind: InitType::SnapStart,
+            limit: Some(RESTORE_TIMEOUT),
+            for_request: None,
+            stage: InitStage::Restore,
+            hidden: false,
+        }));
+    }
+
+    /// SnapStart: a restore begun at `started` ended at `now`: `platform.restoreRuntimeDone`,
+    /// `platform.restoreReport`, and on success its duration for the next REPORT.
+    pub(super) fn end_restore(
+        &mut self,
+        now: Micros,
+        started: Micros,
+        status: Status,
+        error_type: Option<String>,
+    ) {
+        let duration = now.since(started);
+        self.event(PlatformEvent::RestoreRuntimeDone {
+            status,
+            error_type: error_type.clone(),
+        });
+        self.event(PlatformEvent::RestoreReport {
+            status,
+            error_type,
+            duration,
+        });
+        if status == Status::Success {
+            self.env.pending_restore = Some(duration);
+        }
     }
 
     /// Stops the environment: a reset (`finish == false`, then `Down`) or the shutdown
@@ -682,6 +781,11 @@ impl Cx<'_> {
                 self.s.actions.push_back(Action::Close(waiter));
             }
         }
+        if let Some(waiter) = self.env.restore_waiter.take() {
+            self.s.actions.push_back(Action::Close(waiter));
+        }
+        self.env.snapshot = false;
+        self.env.pending_restore = None;
         self.forget_extensions();
         self.env.pending_init = None;
         self.env.budget = None;
@@ -691,6 +795,9 @@ impl Cx<'_> {
     pub(super) fn finish(&mut self) {
         self.env.timers = TimerTable::default();
         for waiter in self.env.parked.drain(..) {
+            self.s.actions.push_back(Action::Close(waiter));
+        }
+        if let Some(waiter) = self.env.restore_waiter.take() {
             self.s.actions.push_back(Action::Close(waiter));
         }
         self.forget_extensions();

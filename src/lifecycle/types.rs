@@ -313,6 +313,9 @@ pub enum InitType {
     /// A Managed Instances environment, started ahead of any invocation (RIE
     /// `internal/lambda-managed-instances/interop/model.go`, `InitializationType`).
     ManagedInstances,
+    /// SnapStart: the init whose end is the snapshot (RIE `internal/lambda/telemetry/events_api.go`,
+    /// `InitTypeInitCaching`).
+    SnapStart,
 }
 
 impl InitType {
@@ -322,6 +325,7 @@ impl InitType {
             InitType::OnDemand => "on-demand",
             InitType::ProvisionedConcurrency => "provisioned-concurrency",
             InitType::ManagedInstances => "lambda-managed-instances",
+            InitType::SnapStart => "snap-start",
         }
     }
 }
@@ -492,6 +496,13 @@ pub enum Failure {
         /// Its `Lambda-Extension-Function-Error-Type`.
         error_type: String,
     },
+    /// SnapStart: the restore the invocation waited for failed (its after-restore hooks
+    /// reported an error, the runtime exited) or ran out of time. The Invoke API answers
+    /// `SnapStartException` or `SnapStartTimeoutException`, not a function error.
+    Restore {
+        /// It ran out of time.
+        timeout: bool,
+    },
 }
 
 impl Failure {
@@ -532,6 +543,8 @@ impl Failure {
                 kind: ExtensionErrorKind::Exit,
                 ..
             } => "Extension.ExitError",
+            Failure::Restore { timeout: false } => "SnapStartException",
+            Failure::Restore { timeout: true } => "SnapStartTimeoutException",
         }
     }
 
@@ -585,6 +598,9 @@ impl Failure {
                 };
                 format!("RequestId: {id} Error: extension {name} posted {call}: {error_type}")
             }
+            // The Invoke API's texts (its SnapStartException and SnapStartTimeoutException).
+            Failure::Restore { timeout: false } => "The afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch logs.".into(),
+            Failure::Restore { timeout: true } => "Lambda couldn't restore the snapshot within the timeout limit.".into(),
         }
     }
 }
@@ -706,6 +722,26 @@ pub enum PlatformEvent {
         /// When its response came, if it did (`responseLatency`, `responseDuration`).
         response: Option<ResponseTimes>,
     },
+    /// SnapStart: an environment began its restore from the snapshot (`platform.restoreStart`;
+    /// `RESTORE_START`).
+    RestoreStart,
+    /// The runtime's after-restore hooks ended: its `/next`, its `/restore/error`, or the
+    /// failure that ended them (`platform.restoreRuntimeDone`).
+    RestoreRuntimeDone {
+        /// How they ended.
+        status: Status,
+        /// Why, when they did not succeed.
+        error_type: Option<String>,
+    },
+    /// A restore ended (`platform.restoreReport`; `RESTORE_REPORT`).
+    RestoreReport {
+        /// How it ended.
+        status: Status,
+        /// Why, when it did not succeed.
+        error_type: Option<String>,
+        /// From the restore's start to its end.
+        duration: Micros,
+    },
     /// An extension took part in an init (`platform.extension`; `EXTENSION`).
     Extension {
         /// Its name.
@@ -743,6 +779,8 @@ pub enum PlatformEvent {
         responded: Option<Micros>,
         /// The invocation's tenant, under tenant isolation.
         tenant_id: Option<String>,
+        /// SnapStart: the restore this invocation followed, if any.
+        restore_duration: Option<Micros>,
     },
 }
 
@@ -792,6 +830,9 @@ pub enum Action {
         /// The absolute deadline (`Lambda-Runtime-Deadline-Ms`), on the simulator's clock.
         deadline: Micros,
     },
+    /// SnapStart: answer a runtime's `/restore/next` (200, no body): the environment is
+    /// restored.
+    Restored(WaiterId),
     /// Answer an extension's `event/next`.
     ReleaseExtension {
         /// The parked `event/next`.

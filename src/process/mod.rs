@@ -490,7 +490,7 @@ impl FunctionEnv {
     /// The variables to set for a runtime started with `init_type`.
     pub(crate) fn runtime_vars(&self, init_type: InitType) -> Vec<(String, String)> {
         let mut vars: Vec<(String, String)> = Vec::with_capacity(24);
-        let mut set = |k: &str, v: &str| vars.push((k.to_string(), v.to_string()));
+        let mut set = |k: &str, v: &str| push_var(&mut vars, k, v);
         if self.clean {
             // Lambda's unreserved defaults. With the host environment underneath they would
             // hide the host's PATH, so they only apply to a clean environment.
@@ -540,6 +540,12 @@ impl FunctionEnv {
         vars.retain(|(k, _)| !k.starts_with('_') && !EXTENSIONS_DO_NOT_GET.contains(&k.as_str()));
         vars
     }
+}
+
+/// Appends variable `k` with value `v`: one copy of the code for each of the variables above.
+#[inline(never)]
+fn push_var(vars: &mut Vec<(String, String)>, k: &str, v: &str) {
+    vars.push((k.to_string(), v.to_string()));
 }
 
 /// What Lambda does not give extensions (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>, "Extensions API: environment variables");

@@ -110,6 +110,15 @@ impl Reactor {
                 });
                 self.to_process.push(key);
             }
+            // SnapStart: the runtime's `/restore/next`, answered 200 with no body, as rapid's
+            // `RestoreRenderer` does.
+            Action::Restored(waiter) => {
+                if let Some((key, conn)) = parked(&mut self.sources, waiter, Wait::Next) {
+                    let restored = api::Rendered::new(200, std::borrow::Cow::Borrowed(&[]));
+                    conn.answer(|out, close| restored.write(out, close));
+                    self.to_process.push(key);
+                }
+            }
             Action::ReleaseExtension { waiter, event } => self.release_extension(waiter, event),
             Action::Reply { invoker, reply } => self.reply(invoker, reply),
             Action::Close(waiter) => {

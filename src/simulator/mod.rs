@@ -281,6 +281,17 @@ impl Builder {
         self
     }
 
+    /// SnapStart: the first environment initialises at start-up and is frozen as the snapshot;
+    /// each environment an invocation needs is restored from it, the runtime's
+    /// `/restore/next` answered and its after-restore hooks timed (`Restore Duration`). See
+    /// the lifecycle's decision *SnapStart*. Starting refuses it with
+    /// [`Builder::eager_init`], [`Builder::max_concurrency`], [`Builder::tenant_isolation`]
+    /// or an external runtime.
+    pub fn snap_start(mut self, on: bool) -> Builder {
+        self.config.snap_start = on;
+        self
+    }
+
     /// Whether to freeze the runtime and extensions with SIGSTOP between invocations, and
     /// thaw them with SIGCONT for the next one or for shutdown, as Lambda does (default on;
     /// always off without a bootstrap). [`Handle::wait_for`]`(`[`Awaited::Frozen`]`, ..)`

@@ -98,6 +98,8 @@ pub struct InvocationReport {
     pub duration: Micros,
     /// The on-demand init it followed, if any.
     pub init_duration: Option<Micros>,
+    /// SnapStart: the restore it followed, if any (the REPORT's Restore Duration).
+    pub restore_duration: Option<Micros>,
     /// For each INVOKE-subscribed extension that came back, in registration order: its name
     /// and the time from the runtime's response to its next `event/next`.
     pub extensions: Vec<(String, Micros)>,
@@ -129,6 +131,7 @@ impl InvocationReport {
             duration,
             init_duration,
             extensions,
+            restore_duration,
             ..
         } = event
         else {
@@ -140,6 +143,7 @@ impl InvocationReport {
             error_type: error_type.clone(),
             duration: *duration,
             init_duration: *init_duration,
+            restore_duration: *restore_duration,
             extensions: extensions
                 .iter()
                 .map(|(name, us)| (name.to_string(), us))

@@ -368,6 +368,7 @@ fn invoke_events_have_lambdas_fields_spans_and_units() {
         extensions,
         responded: Some(Micros(3_598_000)),
         tenant_id: None,
+        restore_duration: None,
     })
     .unwrap();
     assert_eq!(
@@ -486,6 +487,7 @@ fn logs_api_records_are_the_older_schema() {
             extensions: Overheads::default(),
             responded: None,
             tenant_id: None,
+            restore_duration: None,
         },
     );
     assert_eq!(report.len(), 2);

@@ -471,16 +471,22 @@ fn line(out: &mut String, class: &str, x1: i64, y1: i64, x2: i64, y2: i64) {
 /// Text for XML character data and attribute values.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Control characters other than tab and newline are not allowed in XML 1.0.
-            c if c.is_control() && c != '\t' && c != '\n' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    // Byte by byte: every byte these replace is ASCII, so the rest stays UTF-8 as it was.
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let with = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            // C0 controls other than tab and newline are not allowed in XML 1.0.
+            0..=0x1f if b != b'\t' && b != b'\n' => "\u{FFFD}",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(with);
+        from = i + 1;
     }
+    out.push_str(&s[from..]);
     out
 }

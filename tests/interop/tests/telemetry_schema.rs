@@ -80,6 +80,7 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
             extensions: Overheads::default(),
             responded: Some(Micros(21_500)),
             tenant_id: Some("blue".into()),
+            restore_duration: Some(Micros(1_500)),
         },
     ];
     let mut batch = b"[".to_vec();
@@ -157,4 +158,6 @@ fn every_event_a_cold_start_emits_parses_as_the_crate_expects() {
     assert_eq!(metrics.billed_duration_ms, 15);
     assert_eq!(metrics.max_memory_used_mb, 42);
     assert_eq!(metrics.init_duration_ms, Some(12.345));
+    // SnapStart's `restoreDurationMs`, as the crate reads it.
+    assert_eq!(metrics.restore_duration_ms, Some(1.5));
 }
