@@ -4,25 +4,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::invoke;
 
-/// Whether awslambdaric can be imported; if not, the test is skipped, saying why, unless it
-/// is required (as .ci/run requires it).
 fn have_awslambdaric() -> bool {
-    let check = Command::new("python3")
-        .args(["-c", "import awslambdaric"])
-        .status();
-    if check.is_ok_and(|s| s.success()) {
-        return true;
-    }
-    assert!(
-        std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
-        "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
-    );
-    eprintln!("skipped: awslambdaric is not installed (pip install awslambdaric)");
-    false
+    common::have_python("awslambdaric")
 }
 
 #[test]

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::invoke;
 
@@ -46,25 +45,9 @@ fn a_failed_after_restore_hook_in_lambda_runtime_is_snap_start_exception() {
     assert_eq!(r.header("x-amzn-errortype"), Some("SnapStartException"));
 }
 
-/// Whether awslambdaric (and its `snapshot_restore_py`) can be imported; see python_ric.rs.
-fn have_awslambdaric() -> bool {
-    let check = Command::new("python3")
-        .args(["-c", "import awslambdaric, snapshot_restore_py"])
-        .status();
-    if check.is_ok_and(|s| s.success()) {
-        return true;
-    }
-    assert!(
-        std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
-        "awslambdaric is not installed: pip install awslambdaric (.ci/run does)"
-    );
-    eprintln!("skipped: awslambdaric is not installed (pip install awslambdaric)");
-    false
-}
-
 #[test]
 fn awslambdaric_runs_its_hooks_and_reports_a_failed_one() {
-    if !have_awslambdaric() {
+    if !common::have_python("awslambdaric, snapshot_restore_py") {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");

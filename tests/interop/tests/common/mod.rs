@@ -160,3 +160,20 @@ pub fn in_private_network(test: &str) -> bool {
     );
     false
 }
+
+/// Whether python3 can import `modules` (awslambdaric, its SnapStart hooks); if not, the test
+/// is skipped, saying why, unless clients are required (as .ci/run requires them).
+pub fn have_python(modules: &str) -> bool {
+    let check = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .status();
+    if check.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("LAMBDA_SIM_REQUIRE_CLIENTS").is_none(),
+        "python3 cannot import {modules}: pip install awslambdaric (.ci/run does)"
+    );
+    eprintln!("skipped: python3 cannot import {modules} (pip install awslambdaric)");
+    false
+}
