@@ -110,7 +110,11 @@ impl Uuid {
     /// Accepts any UUID in canonical text form (any version, either case), as rapid's
     /// `uuid.Parse` does for extension identifiers.
     pub fn parse(text: &str) -> Option<Uuid> {
-        let bytes = text.as_bytes();
+        Uuid::parse_bytes(text.as_bytes())
+    }
+
+    /// [`Uuid::parse`] of bytes: a request path's, with no UTF-8 check first.
+    pub fn parse_bytes(bytes: &[u8]) -> Option<Uuid> {
         if bytes.len() != 36 {
             return None;
         }

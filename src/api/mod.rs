@@ -213,9 +213,10 @@ pub enum Refusal {
     FunctionNotFound(String),
 }
 
-/// Routes a request head. Pure: the core is consulted later, by the caller.
+/// Routes a request head. Pure: the core is consulted later, by the caller. The Runtime API's
+/// paths are compared as bytes: a path that is not UTF-8 matches none of them anyway.
 pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
-    let path = head.path();
+    let path = head.path_bytes();
     let method = head.method();
     let get_only = |route: Route| match method {
         Method::Get => route,
@@ -229,51 +230,53 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
         Method::Put => route,
         _ => Route::Refuse(Refusal::MethodNotAllowed("PUT")),
     };
-    if path == "/ping" {
+    if path == b"/ping" {
         return get_only(Route::Ping);
     }
     match listener {
         Listener::Runtime => {
-            match path {
-                telemetry::TELEMETRY_PATH => return put_only(Route::Subscribe(Api::Telemetry)),
-                telemetry::LOGS_PATH => return put_only(Route::Subscribe(Api::Logs)),
-                _ => {}
+            if path == telemetry::TELEMETRY_PATH.as_bytes() {
+                return put_only(Route::Subscribe(Api::Telemetry));
             }
-            if let Some(rest) = path.strip_prefix(extensions::EXTENSION_PREFIX) {
+            if path == telemetry::LOGS_PATH.as_bytes() {
+                return put_only(Route::Subscribe(Api::Logs));
+            }
+            if let Some(rest) = path.strip_prefix(extensions::EXTENSION_PREFIX.as_bytes()) {
                 return match rest {
-                    "/register" => post_only(Route::ExtensionRegister),
-                    "/event/next" => get_only(Route::ExtensionNext),
-                    "/init/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Init)),
-                    "/exit/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Exit)),
+                    b"/register" => post_only(Route::ExtensionRegister),
+                    b"/event/next" => get_only(Route::ExtensionNext),
+                    b"/init/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Init)),
+                    b"/exit/error" => post_only(Route::ExtensionError(ExtensionErrorKind::Exit)),
                     _ => Route::Refuse(Refusal::NotFound),
                 };
             }
-            let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
+            let Some(rest) = path.strip_prefix(RUNTIME_PREFIX.as_bytes()) else {
                 return Route::Refuse(Refusal::NotFound);
             };
             match rest {
-                "/ping" => get_only(Route::Ping),
-                "/runtime/invocation/next" => get_only(Route::Next),
-                "/runtime/init/error" => post_only(Route::InitError),
-                "/runtime/restore/next" if ctx.snap_start => get_only(Route::RestoreNext),
-                "/runtime/restore/error" if ctx.snap_start => post_only(Route::RestoreError),
+                b"/ping" => get_only(Route::Ping),
+                b"/runtime/invocation/next" => get_only(Route::Next),
+                b"/runtime/init/error" => post_only(Route::InitError),
+                b"/runtime/restore/next" if ctx.snap_start => get_only(Route::RestoreNext),
+                b"/runtime/restore/error" if ctx.snap_start => post_only(Route::RestoreError),
                 _ => {
-                    let Some(rest) = rest.strip_prefix("/runtime/invocation/") else {
+                    let Some(rest) = rest.strip_prefix(b"/runtime/invocation/") else {
                         return Route::Refuse(Refusal::NotFound);
                     };
-                    let (id, kind) = match rest.rsplit_once('/') {
-                        Some((id, "response")) => (id, false),
-                        Some((id, "error")) => (id, true),
+                    let split = rest.iter().rposition(|b| *b == b'/');
+                    let (id, kind) = match split.map(|at| (&rest[..at], &rest[at + 1..])) {
+                        Some((id, b"response")) => (id, false),
+                        Some((id, b"error")) => (id, true),
                         _ => return Route::Refuse(Refusal::NotFound),
                     };
-                    if id.contains('/') {
+                    if id.contains(&b'/') {
                         return Route::Refuse(Refusal::NotFound);
                     }
                     if method != Method::Post {
                         return Route::Refuse(Refusal::MethodNotAllowed("POST"));
                     }
                     // Every id we hand out is a UUID; anything else is not the current one.
-                    match Uuid::parse(id) {
+                    match Uuid::parse_bytes(id) {
                         Some(id) if kind => Route::Error(id),
                         Some(id) => Route::Response(id),
                         None => Route::Refuse(Refusal::InvalidRequestId),
@@ -281,18 +284,21 @@ pub fn route(listener: Listener, head: &Head<'_>, ctx: &Context) -> Route {
                 }
             }
         }
-        Listener::Invoke => match invoke::route(path, head.query(), ctx) {
-            Ok(invoked_arn) => {
-                let event = head.header_str("X-Amz-Invocation-Type") == Some("Event");
-                let stream = invoke::is_stream_path(path);
-                post_only(Route::Invoke {
-                    invoked_arn,
-                    event,
-                    stream,
-                })
+        Listener::Invoke => {
+            let path = head.path();
+            match invoke::route(path, head.query(), ctx) {
+                Ok(invoked_arn) => {
+                    let event = head.header_str("X-Amz-Invocation-Type") == Some("Event");
+                    let stream = invoke::is_stream_path(path);
+                    post_only(Route::Invoke {
+                        invoked_arn,
+                        event,
+                        stream,
+                    })
+                }
+                Err(refusal) => Route::Refuse(refusal),
             }
-            Err(refusal) => Route::Refuse(refusal),
-        },
+        }
     }
 }
 

@@ -538,6 +538,14 @@ impl<'a> Head<'a> {
         }
     }
 
+    /// [`Head::path`]'s bytes, with no UTF-8 check: what routing compares with its paths.
+    pub fn path_bytes(&self) -> &'a [u8] {
+        match self.index.path.clone() {
+            Some(path) => &self.raw[path],
+            None => b"/",
+        }
+    }
+
     /// The query string, without `?`.
     pub fn query(&self) -> Option<&'a str> {
         let query = self.index.query.clone()?;
