@@ -184,7 +184,10 @@ pub(crate) fn write_invoke_event(
     out.extend_from_slice(br#","requestId":""#);
     out.extend_from_slice(request_id.as_bytes());
     out.extend_from_slice(br#"","invokedFunctionArn":"#);
-    json_string(out, invoked_arn.unwrap_or(ctx.arn()));
+    match invoked_arn {
+        Some(arn) => json_string(out, arn),
+        None => out.extend_from_slice(ctx.arn_json()),
+    }
     out.extend_from_slice(br#","tracing":{"type":"X-Amzn-Trace-Id","value":"#);
     json_string(out, trace_id.as_str());
     out.extend_from_slice(b"}}");

@@ -70,6 +70,8 @@ pub struct Context {
     /// (RIE `internal/lambda/rapi/router.go`: only with init caching).
     pub snap_start: bool,
     arn: String,
+    /// The ARN as a JSON string, escaped once: every INVOKE event carries it.
+    arn_json: String,
 }
 
 impl Context {
@@ -82,8 +84,10 @@ impl Context {
         memory_mb: u32,
         epoch_us: u64,
     ) -> Context {
+        let arn = format!("arn:aws:lambda:{region}:{account_id}:function:{function_name}");
         Context {
-            arn: format!("arn:aws:lambda:{region}:{account_id}:function:{function_name}"),
+            arn_json: serde_json::to_string(&arn).unwrap_or_default(),
+            arn,
             function_name: function_name.to_string(),
             version: version.to_string(),
             region: region.to_string(),
@@ -126,6 +130,11 @@ impl Context {
     /// The function's unqualified ARN.
     pub fn arn(&self) -> &str {
         &self.arn
+    }
+
+    /// [`Context::arn`] as a JSON string, quoted and escaped.
+    pub(crate) fn arn_json(&self) -> &[u8] {
+        self.arn_json.as_bytes()
     }
 }
 

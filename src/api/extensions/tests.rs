@@ -303,3 +303,36 @@ fn lifecycle_refusals_are_403s_with_rapids_types() {
     assert_eq!(state.0, 403);
     assert_eq!(state.1, "Extension.InvalidExtensionState");
 }
+
+#[test]
+fn the_arn_escaped_once_is_still_json_and_a_qualified_one_is_escaped_as_it_comes() {
+    let ctx = Context::new(
+        "we\"ird\\name",
+        "$LATEST",
+        "eu-west-1",
+        "123456789012",
+        128,
+        0,
+    );
+    let mut rng = Rng::from_seed(4);
+    let (event_id, request_id) = (rng.uuid_v4(), rng.uuid_v4());
+    let trace = TraceId::given("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700");
+    for (invoked, expected) in [
+        (None, ctx.arn().to_string()),
+        (Some("arn:x:\"q\""), "arn:x:\"q\"".to_string()),
+    ] {
+        let mut out = Vec::new();
+        write_invoke_event(
+            &mut out,
+            &ctx,
+            &event_id,
+            &request_id,
+            invoked,
+            &trace,
+            Micros(0),
+            false,
+        );
+        let (_, body) = split(&out);
+        assert_eq!(body["invokedFunctionArn"], expected.as_str());
+    }
+}
