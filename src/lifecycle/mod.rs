@@ -1016,7 +1016,7 @@ impl Lifecycle {
             // The first of the tenant's environments free, and the first of those that claimed.
             let (mut free, mut free_claimed) = (None, None);
             for (k, e) in self.envs.iter().enumerate() {
-                if matches!(e.phase, Phase::Down | Phase::InitFailed) {
+                if e.startable() {
                     down = down.or(Some(k));
                 }
                 if e.tenant != *tenant {
@@ -1545,9 +1545,7 @@ impl Lifecycle {
 
     /// Fires every timer due at `now`, in every environment.
     pub fn handle_timeout(&mut self, now: Micros) {
-        if !self.s.events.is_empty() {
-            self.queue_due_retries(now);
-        }
+        // Retries that are due join the queue in `settle`.
         for i in 0..self.envs.len() {
             if self.envs[i].next_deadline().is_some_and(|at| at <= now) {
                 self.cx(EnvId(i as u16)).handle_timeout(now);
@@ -1575,13 +1573,8 @@ impl Lifecycle {
         };
         match self.s.events.is_empty() {
             true => envs,
-            false => self.s.next_retry(envs, &|id| self.is_running(id)),
+            false => self.s.next_retry(envs, &|id| running_in(&self.envs, id)),
         }
-    }
-
-    /// Whether invocation `id` is with a runtime, in any environment.
-    fn is_running(&self, id: RequestId) -> bool {
-        self.envs.iter().any(|e| e.running(id).is_some())
     }
 
     /// Retries that are due join the queue, but not before their last attempt has left its
@@ -1589,9 +1582,13 @@ impl Lifecycle {
     /// `/next`): one request id is never in two environments at once.
     fn queue_due_retries(&mut self, now: Micros) {
         let envs = &self.envs;
-        let running = |id| envs.iter().any(|e: &Environment| e.running(id).is_some());
-        self.s.queue_due_retries(now, &running);
+        self.s.queue_due_retries(now, &|id| running_in(envs, id));
     }
+}
+
+/// Whether invocation `id` is with a runtime in one of `envs`.
+fn running_in(envs: &[Environment], id: RequestId) -> bool {
+    envs.iter().any(|e| e.running(id).is_some())
 }
 
 impl Shared {

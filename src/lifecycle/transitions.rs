@@ -266,23 +266,23 @@ impl Cx<'_> {
             self.end_restore(now, init.started, status, error_type);
             let timeout = status == Status::Timeout;
             outcome = Outcome::Failure(Failure::Restore { timeout });
-        } else if init.hidden {
-            // Out of sight: no init events.
-        } else if init.stage != InitStage::AwaitExtensions {
-            // The init ended before the runtime's part of it did.
-            self.event(PlatformEvent::InitRuntimeDone {
-                phase: init.phase,
-                kind: init.kind,
-                status,
-                error_type: outcome.error_type().map(str::to_string),
-            });
-        }
-        if init.stage != InitStage::Restore && !init.hidden {
+        } else if !init.hidden {
+            // An init out of sight has no events.
+            let error_type = outcome.error_type().map(str::to_string);
+            if init.stage != InitStage::AwaitExtensions {
+                // The init ended before the runtime's part of it did.
+                self.event(PlatformEvent::InitRuntimeDone {
+                    phase: init.phase,
+                    kind: init.kind,
+                    status,
+                    error_type: error_type.clone(),
+                });
+            }
             self.event(PlatformEvent::InitDone {
                 phase: init.phase,
                 kind: init.kind,
                 status,
-                error_type: outcome.error_type().map(str::to_string),
+                error_type,
                 duration,
             });
         }

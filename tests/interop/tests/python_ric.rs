@@ -7,28 +7,22 @@ use std::path::PathBuf;
 
 use common::invoke;
 
-fn have_awslambdaric() -> bool {
-    common::have_python("awslambdaric")
+/// `lambda-sim <flags> -- python3 -m awslambdaric app.handler` in the Python fixtures'
+/// directory; `None` (the test skipped) where awslambdaric is not installed.
+fn start_app(flags: &[&str]) -> Option<common::Sim> {
+    if !common::have_python("awslambdaric") {
+        return None;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    let app = ["--", "python3", "-m", "awslambdaric", "app.handler"];
+    Some(common::start(&dir, &[flags, &app[..]].concat()))
 }
 
 #[test]
 fn awslambdaric_answers_events_errors_and_timeouts() {
-    if !have_awslambdaric() {
+    let Some(sim) = start_app(&["--timeout", "2"]) else {
         return;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
-    let sim = common::start(
-        &dir,
-        &[
-            "--timeout",
-            "2",
-            "--",
-            "python3",
-            "-m",
-            "awslambdaric",
-            "app.handler",
-        ],
-    );
+    };
 
     let r = invoke(sim.invoke, r#"{"a":1}"#);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -71,24 +65,9 @@ fn awslambdaric_answers_events_errors_and_timeouts() {
 /// the variable is set: its Managed Instances mode.
 #[test]
 fn awslambdaric_runs_its_multi_concurrent_mode_under_max_concurrency() {
-    if !have_awslambdaric() {
+    let Some(sim) = start_app(&["--max-concurrency", "4", "--timeout", "2"]) else {
         return;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
-    let sim = common::start(
-        &dir,
-        &[
-            "--max-concurrency",
-            "4",
-            "--timeout",
-            "2",
-            "--",
-            "python3",
-            "-m",
-            "awslambdaric",
-            "app.handler",
-        ],
-    );
+    };
     let addr = sim.invoke;
     // Four at once, each holding its worker for half a second: four workers answer.
     assert_eq!(
@@ -112,22 +91,9 @@ fn awslambdaric_runs_its_multi_concurrent_mode_under_max_concurrency() {
 /// three environments.
 #[test]
 fn awslambdaric_in_three_environments() {
-    if !have_awslambdaric() {
+    let Some(sim) = start_app(&["--concurrency", "3"]) else {
         return;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
-    let sim = common::start(
-        &dir,
-        &[
-            "--concurrency",
-            "3",
-            "--",
-            "python3",
-            "-m",
-            "awslambdaric",
-            "app.handler",
-        ],
-    );
+    };
     assert_eq!(
         sleepers_at_once(sim.invoke, 3).len(),
         3,
@@ -139,24 +105,9 @@ fn awslambdaric_in_three_environments() {
 /// runtime process.
 #[test]
 fn awslambdaric_sees_its_tenant_in_an_environment_of_its_own() {
-    if !have_awslambdaric() {
+    let Some(sim) = start_app(&["--tenancy", "per-tenant", "--concurrency", "2"]) else {
         return;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
-    let sim = common::start(
-        &dir,
-        &[
-            "--tenancy",
-            "per-tenant",
-            "--concurrency",
-            "2",
-            "--",
-            "python3",
-            "-m",
-            "awslambdaric",
-            "app.handler",
-        ],
-    );
+    };
     let mut pids = std::collections::HashSet::new();
     for tenant in ["blue", "green"] {
         let r = common::invoke_as(sim.invoke, Some(tenant), "{}");
