@@ -73,6 +73,12 @@ pub(crate) fn accepted() -> Rendered<'static> {
     Rendered::new(202, Cow::Borrowed(br#"{"status":"OK"}"#)).header("Content-Type", JSON)
 }
 
+/// SnapStart: the answer to `/restore/next` once the environment is restored, 200 with no
+/// body (RIE `internal/lambda/rapi/rendering/rendering.go`, `RestoreRenderer`).
+pub(crate) fn restored() -> Rendered<'static> {
+    Rendered::new(200, Cow::Borrowed(&[]))
+}
+
 /// 400 `InvalidRequestID` (rapid `RenderInvalidRequestID`).
 pub(crate) fn invalid_request_id() -> Rendered<'static> {
     runtime_error(400, "InvalidRequestID", "Invalid request ID")

@@ -110,11 +110,10 @@ impl Reactor {
                 });
                 self.to_process.push(key);
             }
-            // SnapStart: the runtime's `/restore/next`, answered 200 with no body, as rapid's
-            // `RestoreRenderer` does.
+            // SnapStart: the runtime's `/restore/next`, answered as the API renders it.
             Action::Restored(waiter) => {
                 if let Some((key, conn)) = parked(&mut self.sources, waiter, Wait::Next) {
-                    let restored = api::Rendered::new(200, std::borrow::Cow::Borrowed(&[]));
+                    let restored = api::runtime::restored();
                     conn.answer(|out, close| restored.write(out, close));
                     self.to_process.push(key);
                 }
