@@ -7,9 +7,16 @@
 //! also exchanging the Runtime API's two other messages per invocation (the 202 after the
 //! response and the runtime's next `/next`), which any conforming runtime client waits for.
 //!
-//! A second simulator runs with one external extension (this binary as an extension that is back
-//! on `event/next` at once), beside a third floor: the protocol relay with an extension peer
-//! that gets one byte per invocation and answers one byte, the next invocation waiting for both.
+//! Two more simulators run with one and with four external extensions (this binary as an
+//! extension that is back on `event/next` at once), beside the protocol relay with one and with
+//! four extension peers: each gets one byte per invocation and answers one byte, the next
+//! invocation waiting for all of them.
+//!
+//! Then a second harness: each floor and simulator again, invoked by a process of its own that
+//! does nothing else (blocking in `read(2)`, as most users' invokers do) for one long stretch,
+//! rather than by this process in short rounds alternating with the others. On a machine whose
+//! idle processors sleep deeply (a virtual machine), every hop's wake-up costs more there; the
+//! two harnesses bracket what a user sees (`benches/README.md`).
 //!
 //! `cargo bench --bench e2e`; `LAMBDA_SIM_BENCH_SCALE=0.01` for a quick run.
 #![allow(clippy::disallowed_methods)]
@@ -23,23 +30,54 @@ use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
 const ROUNDS: usize = 200;
 const WARMUP: usize = 2_000;
 
+/// A simulator configuration: its row's name, its flags, and its extensions.
+struct Config {
+    name: &'static str,
+    args: Vec<String>,
+    extensions: usize,
+}
+
 fn main() -> io::Result<()> {
     support::play_role();
     let per_round = support::scaled(500);
     let exe = std::env::current_exe()?;
     let exe = exe.to_str().ok_or(io::ErrorKind::InvalidInput)?;
 
-    let extension = support::extension_flag(exe);
+    let with_extensions = |n: usize| -> Vec<String> {
+        support::extension_flags(exe, n)
+            .into_iter()
+            .flat_map(|flag| ["--extension".to_string(), flag])
+            .collect()
+    };
+    let config = |name, args: Vec<&str>| Config {
+        name,
+        args: args.into_iter().map(str::to_string).collect(),
+        extensions: 0,
+    };
     let mut configs = vec![
-        ("lambda-sim (lifecycle lines on)", vec![]),
-        ("lambda-sim --no-freeze", vec!["--no-freeze"]),
-        (
-            "lambda-sim + 1 extension",
-            vec!["--extension", extension.as_str()],
-        ),
+        config("lambda-sim (lifecycle lines on)", vec![]),
+        config("lambda-sim --no-freeze", vec![]),
+        Config {
+            name: "lambda-sim + 1 extension",
+            args: with_extensions(1),
+            extensions: 1,
+        },
+        Config {
+            name: "lambda-sim + 4 extensions",
+            args: with_extensions(4),
+            extensions: 4,
+        },
     ];
+    configs[1].args.push("--no-freeze".to_string());
     if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
-        configs.push(("lambda-sim --quiet", vec!["--quiet"]));
+        configs.push(config("lambda-sim --quiet", vec!["--quiet"]));
+        let mut args = with_extensions(1);
+        args.push("--no-freeze".to_string());
+        configs.push(Config {
+            name: "lambda-sim + 1 extension --no-freeze",
+            args,
+            extensions: 1,
+        });
     }
 
     support::print_command("e2e");
@@ -47,28 +85,39 @@ fn main() -> io::Result<()> {
         "invoke round trip over HTTP, closed loop, {} bytes of payload, {ROUNDS} alternating rounds of {per_round}",
         PAYLOAD.len()
     );
-    let mut floor = FourHopFloor::start(false)?;
-    let mut floor6 = FourHopFloor::start(true)?;
-    let mut floor_ext = FourHopFloor::with_extension()?;
+    // The raw relay, then the protocol relay with 0, 1 and 4 extension peers.
+    let mut floors = [
+        FourHopFloor::start(false)?,
+        FourHopFloor::start(true)?,
+        FourHopFloor::with_extensions(1)?,
+        FourHopFloor::with_extensions(4)?,
+    ];
+    let floor_names = [
+        "floor: raw relay, 4 hops",
+        "protocol floor: + 202, /next",
+        "protocol floor + extension peer",
+        "protocol floor + 4 extension peers",
+    ];
+    // The protocol floor a configuration is held to.
+    let floor_of = |c: &Config| match c.extensions {
+        0 => 1,
+        1 => 2,
+        _ => 3,
+    };
     let mut sims = Vec::new();
-    for (name, args) in &configs {
-        let mut args = args.clone();
+    for c in &configs {
+        let mut args: Vec<&str> = c.args.iter().map(String::as_str).collect();
         args.extend(["--", exe]);
         let sim = SimProcess::start(&args, &[(support::ROLE, "runtime")])?;
         let invoker = Invoker::connect(sim.invoke)?;
-        sims.push((
-            *name,
-            sim,
-            invoker,
-            Samples::with_capacity(ROUNDS * per_round),
-        ));
+        sims.push((c, sim, invoker, Samples::with_capacity(ROUNDS * per_round)));
     }
 
     // Warm up: the cold start, caches, the CPU governor.
     for _ in 0..WARMUP {
-        floor.round_trip(PAYLOAD)?;
-        floor6.round_trip(PAYLOAD)?;
-        floor_ext.round_trip(PAYLOAD)?;
+        for floor in &mut floors {
+            floor.round_trip(PAYLOAD)?;
+        }
     }
     for (_, _, invoker, _) in &mut sims {
         for _ in 0..WARMUP {
@@ -76,18 +125,20 @@ fn main() -> io::Result<()> {
         }
     }
 
-    let cpu_before: Vec<u64> = [floor.relay_pid(), floor6.relay_pid(), floor_ext.relay_pid()]
-        .into_iter()
+    let pids: Vec<u32> = floors
+        .iter()
+        .map(FourHopFloor::relay_pid)
         .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
-        .map(support::cpu_ns)
         .collect();
-    let mut floor_samples = Samples::with_capacity(ROUNDS * per_round);
-    let mut floor6_samples = Samples::with_capacity(ROUNDS * per_round);
-    let mut floor_ext_samples = Samples::with_capacity(ROUNDS * per_round);
+    let cpu_before: Vec<u64> = pids.iter().map(|&pid| support::cpu_ns(pid)).collect();
+    let mut floor_samples: Vec<Samples> = floors
+        .iter()
+        .map(|_| Samples::with_capacity(ROUNDS * per_round))
+        .collect();
     for _ in 0..ROUNDS {
-        floor_samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
-        floor6_samples.measure(per_round, || floor6.round_trip(PAYLOAD))?;
-        floor_ext_samples.measure(per_round, || floor_ext.round_trip(PAYLOAD))?;
+        for (floor, samples) in floors.iter_mut().zip(&mut floor_samples) {
+            samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
+        }
         for (_, _, invoker, samples) in &mut sims {
             samples.measure(per_round, || {
                 if invoker.invoke(PAYLOAD)? != PAYLOAD {
@@ -97,42 +148,78 @@ fn main() -> io::Result<()> {
             })?;
         }
     }
-
-    let cpu_after: Vec<u64> = [floor.relay_pid(), floor6.relay_pid(), floor_ext.relay_pid()]
-        .into_iter()
-        .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
-        .map(support::cpu_ns)
-        .collect();
+    let cpu_after: Vec<u64> = pids.iter().map(|&pid| support::cpu_ns(pid)).collect();
     let per_invocation = |i: usize| {
         (cpu_after[i].saturating_sub(cpu_before[i])) as f64 / 1000.0 / (ROUNDS * per_round) as f64
     };
-    let floor = floor_samples.summary();
-    let floor6 = floor6_samples.summary();
-    let floor_ext = floor_ext_samples.summary();
+
+    let floor_summaries: Vec<_> = floor_samples.iter().map(Samples::summary).collect();
     support::header();
-    support::row("floor: raw relay, 4 hops", &floor);
-    support::row("protocol floor: + 202, /next", &floor6);
-    support::row("protocol floor + extension peer", &floor_ext);
+    for (name, summary) in floor_names.iter().zip(&floor_summaries) {
+        support::row(name, summary);
+    }
     println!(
-        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs, with the extension peer {:.1} µs",
+        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs, with 1 extension peer {:.1} µs, with 4 {:.1} µs",
         per_invocation(0),
         per_invocation(1),
-        per_invocation(2)
+        per_invocation(2),
+        per_invocation(3),
     );
-    for (i, (name, sim, _, samples)) in sims.iter().enumerate() {
+    for (i, (c, sim, _, samples)) in sims.iter().enumerate() {
         let ours = samples.summary();
-        support::row(name, &ours);
-        support::ratios(&ours, &floor);
-        print!("  against the protocol floor:");
-        support::ratios(&ours, &floor6);
-        if name.contains("extension") {
-            print!("  against the protocol floor with an extension peer:");
-            support::ratios(&ours, &floor_ext);
-        }
+        support::row(c.name, &ours);
+        support::ratios(&ours, &floor_summaries[0]);
+        let at = floor_of(c);
+        print!(
+            "  against the {}:",
+            floor_names[at].trim_start_matches("floor: ")
+        );
+        support::ratios(&ours, &floor_summaries[at]);
         println!(
-            "  lambda-sim CPU per invocation: {:.1} µs; RSS after the run: {} KiB",
-            per_invocation(3 + i),
+            "  lambda-sim CPU per invocation: {:.1} µs (its floor's {:.1} µs); RSS after the run: {} KiB",
+            per_invocation(floors.len() + i),
+            per_invocation(at),
             sim.rss_kib()
+        );
+    }
+    drop(floors);
+
+    // The second harness: each one alone, invoked from a process of its own.
+    let count = support::scaled(20_000);
+    let warmup = support::scaled(2_000);
+    println!(
+        "\nsecond harness: the invoker a process of its own, blocking in read(2); {warmup} invocations of warm-up, then {count} timed, one at a time"
+    );
+    support::header();
+    for extensions in [0, 1, 4] {
+        let floor = FourHopFloor::unlinked(extensions)?;
+        let mut floor_samples = Samples::with_capacity(count);
+        let before = support::cpu_ns(floor.relay_pid());
+        support::invoke_apart(floor.addr(), true, warmup, count, &mut floor_samples)?;
+        let floor_cpu = support::cpu_ns(floor.relay_pid()).saturating_sub(before);
+        let at = floor_of(&Config {
+            name: "",
+            args: Vec::new(),
+            extensions,
+        });
+        let floor_summary = floor_samples.summary();
+        support::row(floor_names[at], &floor_summary);
+        let Some((c, sim, _, _)) = sims.iter().find(|(c, ..)| c.extensions == extensions) else {
+            continue;
+        };
+        let mut samples = Samples::with_capacity(count);
+        let before = support::cpu_ns(sim.child.id());
+        support::invoke_apart(sim.invoke, false, warmup, count, &mut samples)?;
+        let cpu = support::cpu_ns(sim.child.id()).saturating_sub(before);
+        let ours = samples.summary();
+        support::row(c.name, &ours);
+        support::ratios(&ours, &floor_summary);
+        // The warm-up's CPU is in both counts: per invocation over all of them.
+        let per = |ns: u64| ns as f64 / 1000.0 / (warmup + count) as f64;
+        println!(
+            "  lambda-sim CPU per invocation: {:.1} µs (the floor's {:.1} µs)",
+            per(cpu),
+            per(floor_cpu)
         );
     }
     Ok(())

@@ -39,6 +39,22 @@ pub fn extension_flag(exe: &str) -> String {
     format!("{EXTENSION_NAME}={exe} {ROLE_ARG}extension")
 }
 
+/// The argument that gives the `extension` helper another name than [`EXTENSION_NAME`]
+/// (names are unique within an environment).
+const NAME_ARG: &str = "--bench-name=";
+
+/// `--extension` flags for `count` extension helpers, named `bench-ext`, `bench-ext-2`, ...
+pub fn extension_flags(exe: &str, count: usize) -> Vec<String> {
+    (1..=count)
+        .map(|i| match i {
+            1 => extension_flag(exe),
+            i => format!(
+                "{EXTENSION_NAME}-{i}={exe} {ROLE_ARG}extension {NAME_ARG}{EXTENSION_NAME}-{i}"
+            ),
+        })
+        .collect()
+}
+
 /// Plays a helper role and exits, if this process was started as one.
 pub fn play_role() {
     let from_arg = std::env::args().find_map(|a| a.strip_prefix(ROLE_ARG).map(str::to_string));
@@ -422,10 +438,13 @@ fn runtime_loop() -> io::Result<()> {
 /// back on `event/next` as soon as it has an event: the least an extension can add.
 fn extension_client() -> io::Result<()> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(io::Error::other)?;
+    let name = std::env::args()
+        .find_map(|a| a.strip_prefix(NAME_ARG).map(str::to_string))
+        .unwrap_or_else(|| EXTENSION_NAME.to_string());
     let mut conn = HttpConn::connect(api.as_str())?;
     let events = br#"{"events":["INVOKE","SHUTDOWN"]}"#;
     let mut register = format!(
-        "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: {api}\r\nLambda-Extension-Name: {EXTENSION_NAME}\r\nContent-Length: {}\r\n\r\n",
+        "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: {api}\r\nLambda-Extension-Name: {name}\r\nContent-Length: {}\r\n\r\n",
         events.len()
     )
     .into_bytes();
@@ -483,9 +502,10 @@ fn echo() -> io::Result<()> {
     }
 }
 
-/// With this variable set (and [`ACKS`]), the relay also has an extension peer: each payload
-/// released to the echo is also announced to it with one byte (its INVOKE), it answers with one
-/// byte (back on `event/next`), and the next payload waits for both the echo and it.
+/// With this variable set to a count (and [`ACKS`]), the relay also has that many extension
+/// peers: each payload released to the echo is also announced to every one with one byte (its
+/// INVOKE), each answers with one byte (back on `event/next`), and the next payload waits for
+/// the echo and all of them.
 pub const EXT_PEER: &str = "LAMBDA_SIM_BENCH_EXT_PEER";
 
 /// The `extpeer` role: the floor's extension, back on next as soon as it has an event.
@@ -501,7 +521,7 @@ fn extension_peer() -> io::Result<()> {
 }
 
 /// The `relay` role: the floor's server. It prints its port, accepts the runtime's connection
-/// (and the extension peer's, with [`EXT_PEER`]) and then the invoker's, and copies bytes
+/// (and the extension peers', with [`EXT_PEER`]) and then the invoker's, and copies bytes
 /// between them from one mio reactor: the same socket hops as lambda-sim, with no HTTP and no
 /// lifecycle.
 fn relay() -> io::Result<()> {
@@ -511,28 +531,32 @@ fn relay() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("{}", listener.local_addr()?.port());
     io::stdout().flush()?;
-    let with_ext = acks().is_some() && std::env::var_os(EXT_PEER).is_some();
+    let peers: usize = match acks() {
+        Some(_) => std::env::var(EXT_PEER)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        None => 0,
+    };
     let accept = || -> io::Result<MioStream> {
         let (s, _) = listener.accept()?;
         s.set_nodelay(true)?;
         s.set_nonblocking(true)?;
         Ok(MioStream::from_std(s))
     };
-    // End 0 is the echo, end 2 the extension peer, end 1 the invoker; each is told when the
-    // previous one is in.
+    // End 0 is the echo, ends 2.. the extension peers, end 1 the invoker; each is told when
+    // the previous one is in.
     let echo = accept()?;
     println!("echo connected");
     io::stdout().flush()?;
-    let ext = if with_ext {
-        let ext = accept()?;
+    let mut exts = Vec::with_capacity(peers);
+    for _ in 0..peers {
+        exts.push(accept()?);
         println!("extension connected");
         io::stdout().flush()?;
-        Some(ext)
-    } else {
-        None
-    };
+    }
     let mut ends = vec![echo, accept()?];
-    ends.extend(ext);
+    ends.extend(exts);
     let mut poll = Poll::new()?;
     for (i, s) in ends.iter_mut().enumerate() {
         poll.registry().register(s, Token(i), Interest::READABLE)?;
@@ -543,13 +567,21 @@ fn relay() -> io::Result<()> {
     // and one request for more (dropped).
     let cycle = acks().map(|len| len + 1);
     let mut at = 0;
-    // With acks: whether the runtime (and the extension peer) has asked for a payload, and one
-    // that waits for it.
+    // With acks: whether the runtime has asked for a payload, how many extension peers are
+    // back on next, and a payload that waits for them.
     let mut asked = true;
-    let mut ext_asked = true;
+    let mut back = peers;
     let mut held: Vec<u8> = Vec::new();
+    // Hands a payload to the echo and announces it to every extension peer.
+    let release = |ends: &mut [MioStream], payload: &[u8]| -> io::Result<()> {
+        write_all_spinning(&mut ends[0], payload)?;
+        for ext in &mut ends[2..] {
+            write_all_spinning(ext, b"i")?;
+        }
+        Ok(())
+    };
     loop {
-        poll.poll(&mut events, None)?;
+        poll_retrying(&mut poll, &mut events)?;
         for event in events.iter() {
             let from = event.token().0;
             loop {
@@ -570,15 +602,12 @@ fn relay() -> io::Result<()> {
                                 // extension peer is back too.
                                 i += 1;
                                 at = 0;
-                                if held.is_empty() || !ext_asked {
+                                if held.is_empty() || back < peers {
                                     asked = true;
                                 } else {
-                                    write_all_spinning(&mut ends[0], &held)?;
+                                    release(&mut ends, &held)?;
                                     held.clear();
-                                    if with_ext {
-                                        ext_asked = false;
-                                        write_all_spinning(&mut ends[2], b"i")?;
-                                    }
+                                    back = 0;
                                 }
                                 continue;
                             }
@@ -591,25 +620,21 @@ fn relay() -> io::Result<()> {
                             }
                         }
                     }
-                    // The extension peer is back on next (one byte per event).
-                    Some(_) if from == 2 => {
-                        ext_asked = true;
-                        if asked && !held.is_empty() {
+                    // An extension peer is back on next (one byte per event).
+                    Some(_) if from >= 2 => {
+                        back += n;
+                        if asked && back == peers && !held.is_empty() {
                             asked = false;
-                            ext_asked = false;
-                            write_all_spinning(&mut ends[0], &held)?;
+                            back = 0;
+                            release(&mut ends, &held)?;
                             held.clear();
-                            write_all_spinning(&mut ends[2], b"i")?;
                         }
                     }
                     Some(_) => {
-                        if asked && ext_asked {
+                        if asked && back == peers {
                             asked = false;
-                            write_all_spinning(&mut ends[0], &buf[..n])?;
-                            if with_ext {
-                                ext_asked = false;
-                                write_all_spinning(&mut ends[2], b"i")?;
-                            }
+                            back = 0;
+                            release(&mut ends, &buf[..n])?;
                         } else {
                             held.extend_from_slice(&buf[..n]);
                         }
@@ -668,7 +693,7 @@ fn flows_relay() -> io::Result<()> {
     let mut asked = vec![true; flows];
     let mut held: Vec<Vec<u8>> = vec![Vec::new(); flows];
     loop {
-        poll.poll(&mut events, None)?;
+        poll_retrying(&mut poll, &mut events)?;
         for event in events.iter() {
             let from = event.token().0;
             let flow = from % flows;
@@ -724,6 +749,16 @@ fn flows_relay() -> io::Result<()> {
 
 fn acks() -> Option<usize> {
     std::env::var(ACKS).ok().and_then(|v| v.parse().ok())
+}
+
+/// Waits for events, again after a signal (a tracer attaching interrupts the wait).
+fn poll_retrying(poll: &mut mio::Poll, events: &mut mio::Events) -> io::Result<()> {
+    loop {
+        match poll.poll(events, None) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 fn write_all_spinning(to: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
@@ -792,8 +827,11 @@ fn stop(children: &mut [&mut Child]) {
 pub struct FourHopFloor {
     relay: Child,
     echo: Child,
-    ext: Option<Child>,
-    link: EchoLink,
+    exts: Vec<Child>,
+    /// The relay's address, and this process's connection to it as the invoker (none when
+    /// another process is to be the invoker: [`FourHopFloor::unlinked`]).
+    addr: SocketAddr,
+    link: Option<EchoLink>,
 }
 
 impl FourHopFloor {
@@ -805,22 +843,31 @@ impl FourHopFloor {
     /// `acks`: also exchange the Runtime API's two extra messages per invocation (see [`ACKS`]),
     /// for payloads of `PAYLOAD`'s length.
     pub fn start(acks: bool) -> io::Result<FourHopFloor> {
-        FourHopFloor::spawn(acks, false)
+        FourHopFloor::spawn(acks, 0, true)
     }
 
-    /// The protocol floor with an extension peer (see [`EXT_PEER`]).
-    pub fn with_extension() -> io::Result<FourHopFloor> {
-        FourHopFloor::spawn(true, true)
+    /// The protocol floor with `peers` extension peers (see [`EXT_PEER`]).
+    pub fn with_extensions(peers: usize) -> io::Result<FourHopFloor> {
+        FourHopFloor::spawn(true, peers, true)
     }
 
-    fn spawn(acks: bool, ext: bool) -> io::Result<FourHopFloor> {
+    /// The protocol floor with `peers` extension peers, waiting for an invoker in another
+    /// process to connect to [`FourHopFloor::addr`] (see [`invoke_apart`]).
+    pub fn unlinked(peers: usize) -> io::Result<FourHopFloor> {
+        FourHopFloor::spawn(true, peers, false)
+    }
+
+    /// The relay's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn spawn(acks: bool, peers: usize, link: bool) -> io::Result<FourHopFloor> {
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.env(ROLE, "relay")
             .env(ACKS, acks_env(acks))
             .stdout(Stdio::piped());
-        if ext {
-            cmd.env(EXT_PEER, "1");
-        }
+        cmd.env(EXT_PEER, peers.to_string());
         let mut relay = cmd.spawn()?;
         let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let mut port = String::new();
@@ -833,41 +880,46 @@ impl FourHopFloor {
         if connected.trim() != "echo connected" {
             return Err(io::Error::other("the relay did not take the echo"));
         }
-        let ext = if ext {
-            let peer = Command::new(std::env::current_exe()?)
-                .env(ROLE, "extpeer")
-                .env(PEER, &addr)
-                .spawn()?;
+        let mut exts = Vec::with_capacity(peers);
+        for _ in 0..peers {
+            exts.push(
+                Command::new(std::env::current_exe()?)
+                    .env(ROLE, "extpeer")
+                    .env(PEER, &addr)
+                    .spawn()?,
+            );
             connected.clear();
             out.read_line(&mut connected)?;
             if connected.trim() != "extension connected" {
-                return Err(io::Error::other(
-                    "the relay did not take the extension peer",
-                ));
+                return Err(io::Error::other("the relay did not take an extension peer"));
             }
-            Some(peer)
-        } else {
-            None
+        }
+        let link = match link {
+            true => Some(EchoLink::new(TcpStream::connect(&addr)?)?),
+            false => None,
         };
-        let link = EchoLink::new(TcpStream::connect(&addr)?)?;
         Ok(FourHopFloor {
             relay,
             echo,
-            ext,
+            exts,
+            addr: addr.parse().map_err(io::Error::other)?,
             link,
         })
     }
 
     /// One round trip of `payload`.
     pub fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.link.round_trip(payload)
+        match &mut self.link {
+            Some(link) => link.round_trip(payload),
+            None => Err(io::Error::other("this floor's invoker is another process")),
+        }
     }
 }
 
 impl Drop for FourHopFloor {
     fn drop(&mut self) {
         stop(&mut [&mut self.relay, &mut self.echo]);
-        if let Some(ext) = &mut self.ext {
+        for ext in &mut self.exts {
             stop(&mut [ext]);
         }
     }
@@ -1010,7 +1062,7 @@ impl RelayedTwoHopFloor {
             let mut asked = true;
             let mut held: Option<Vec<u8>> = None;
             loop {
-                poll.poll(&mut events, None)?;
+                poll_retrying(&mut poll, &mut events)?;
                 for event in events.iter() {
                     if event.token() == WAKER {
                         while let Ok(payload) = requests.try_recv() {
@@ -1095,21 +1147,88 @@ fn read_exactly(stream: &mut TcpStream, buf: &mut [u8], mut want: usize) -> io::
 }
 
 /// The `invoke` role: `LAMBDA_SIM_BENCH_COUNT` invocations of the endpoint at `PEER`, one
-/// connection, closed loop (for `benches/callgrind.sh`).
+/// connection, closed loop (for `benches/callgrind.sh`). With [`TIMES`] set to a count, that
+/// many more, each timed, printed as one line: the nanoseconds they took together, then each
+/// one's. With [`RAW`], the peer is a floor's relay (the payload, then its echo) rather than an
+/// invoke endpoint.
 fn invoke_role() -> io::Result<()> {
     let peer: SocketAddr = std::env::var(PEER)
         .map_err(io::Error::other)?
         .parse()
         .map_err(io::Error::other)?;
-    let n: usize = std::env::var("LAMBDA_SIM_BENCH_COUNT")
-        .ok()
-        .and_then(|s| s.parse().ok())
+    let count = |var: &str| -> Option<usize> { std::env::var(var).ok()?.parse().ok() };
+    let n = count("LAMBDA_SIM_BENCH_COUNT")
         .ok_or_else(|| io::Error::other("LAMBDA_SIM_BENCH_COUNT"))?;
-    let mut invoker = Invoker::connect(peer)?;
+    let timed = count(TIMES).unwrap_or(0);
+    let mut call: Box<dyn FnMut() -> io::Result<()>> = if std::env::var_os(RAW).is_some() {
+        let mut link = EchoLink::new(TcpStream::connect(peer)?)?;
+        Box::new(move || link.round_trip(PAYLOAD))
+    } else {
+        let mut invoker = Invoker::connect(peer)?;
+        Box::new(move || match invoker.invoke(PAYLOAD)? == PAYLOAD {
+            true => Ok(()),
+            false => Err(io::Error::other("the echo came back different")),
+        })
+    };
     for _ in 0..n {
-        if invoker.invoke(PAYLOAD)? != PAYLOAD {
-            return Err(io::Error::other("the echo came back different"));
-        }
+        call()?;
+    }
+    if timed == 0 {
+        return Ok(());
+    }
+    let mut samples = Samples::with_capacity(timed);
+    samples.measure(timed, &mut call)?;
+    let mut line = samples.busy.as_nanos().to_string();
+    for ns in &samples.ns {
+        line.push(' ');
+        line.push_str(&ns.to_string());
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// For the `invoke` role: how many invocations to time and print.
+const TIMES: &str = "LAMBDA_SIM_BENCH_TIMES";
+
+/// For the `invoke` role: the peer is a floor's relay.
+const RAW: &str = "LAMBDA_SIM_BENCH_RAW";
+
+/// The second harness: `count` invocations of `peer` timed by an invoker in a process of its
+/// own (the `invoke` role, after `warmup` untimed), blocking in `read(2)` as most users'
+/// invokers do, rather than by this process between its other measurements. `raw`: the peer
+/// is a floor's relay ([`FourHopFloor::unlinked`]), which takes one invoker: one call each.
+pub fn invoke_apart(
+    peer: SocketAddr,
+    raw: bool,
+    warmup: usize,
+    count: usize,
+    samples: &mut Samples,
+) -> io::Result<()> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.env(ROLE, "invoke")
+        .env(PEER, peer.to_string())
+        .env("LAMBDA_SIM_BENCH_COUNT", warmup.to_string())
+        .env(TIMES, count.to_string())
+        .stdout(Stdio::piped());
+    if raw {
+        cmd.env(RAW, "1");
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "the invoker failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut numbers = text.split_ascii_whitespace().map(str::parse::<u64>);
+    let busy = numbers
+        .next()
+        .ok_or_else(|| io::Error::other("the invoker printed nothing"))?
+        .map_err(io::Error::other)?;
+    samples.add_busy(Duration::from_nanos(busy));
+    for ns in numbers {
+        samples.push(Duration::from_nanos(ns.map_err(io::Error::other)?));
     }
     Ok(())
 }
