@@ -8,7 +8,7 @@
 #   benches/callgrind.sh [N] [lambda-sim options...]     e.g. benches/callgrind.sh 2000 --quiet
 #
 # With WITH_EXTENSION=1, lambda-sim also runs one external extension (the e2e bench's helper,
-# back on event/next at once).
+# back on event/next at once); with EXTENSIONS=N, N of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
@@ -21,9 +21,14 @@ out=$(mktemp -d)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 invoke=$(port); api=$(port)
 extension=()
-if [ -n "${WITH_EXTENSION:-}" ]; then
-    extension=(--extension "bench-ext=$PWD/$helper --bench-role=extension")
-fi
+count=${EXTENSIONS:-${WITH_EXTENSION:+1}}
+for i in $(seq 1 "${count:-0}"); do
+    if [ "$i" = 1 ]; then
+        extension+=(--extension "bench-ext=$PWD/$helper --bench-role=extension")
+    else
+        extension+=(--extension "bench-ext-$i=$PWD/$helper --bench-role=extension --bench-name=bench-ext-$i")
+    fi
+done
 
 valgrind --tool=callgrind --callgrind-out-file="$out/cg" target/release/lambda-sim \
     --invoke-addr "127.0.0.1:$invoke" --runtime-api-addr "127.0.0.1:$api" --external-runtime "${extension[@]}" "$@" \
@@ -43,5 +48,5 @@ run "$n"
 callgrind_control -d $sim >/dev/null 2>&1
 sleep 1
 total=$(callgrind_annotate "$out/cg.1" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "command: ${WITH_EXTENSION:+WITH_EXTENSION=1 }benches/callgrind.sh $n $*"
+echo "command: ${WITH_EXTENSION:+WITH_EXTENSION=1 }${EXTENSIONS:+EXTENSIONS=$EXTENSIONS }benches/callgrind.sh $n $*"
 echo "lambda-sim user-space instructions per invocation over HTTP: $((total / n)) ($total for $n)"

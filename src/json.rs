@@ -132,6 +132,8 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<(), JsonError> {
         self.at += 1;
         let start = self.at;
+        // An ASCII string needs no UTF-8 check.
+        let mut ascii = true;
         loop {
             match self.peek() {
                 None => return Err(self.error("unterminated string")),
@@ -160,10 +162,13 @@ impl Parser<'_> {
                     }
                 }
                 Some(0..=0x1f) => return Err(self.error("control character in string")),
-                Some(_) => self.at += 1,
+                Some(b) => {
+                    ascii &= b.is_ascii();
+                    self.at += 1;
+                }
             }
         }
-        if std::str::from_utf8(&self.input[start..self.at]).is_err() {
+        if !ascii && std::str::from_utf8(&self.input[start..self.at]).is_err() {
             return Err(JsonError {
                 offset: start,
                 reason: "invalid UTF-8 in string",
@@ -274,6 +279,9 @@ mod tests {
     #[test]
     fn refuses_invalid_utf8_and_deep_nesting() {
         assert!(validate(b"\"\xff\"").is_err());
+        // A sequence cut short after ASCII; and well-formed UTF-8 beyond ASCII.
+        assert!(validate(b"{\"k\":\"ok \xc3\"}").is_err());
+        assert!(validate("{\"k\":\"é 😀\"}".as_bytes()).is_ok());
         let deep = "[".repeat(MAX_DEPTH + 2) + &"]".repeat(MAX_DEPTH + 2);
         assert_eq!(
             validate(deep.as_bytes()).map_err(|e| e.reason),

@@ -108,13 +108,15 @@ fn events(body: &[u8]) -> Result<Events, Box<Rendered<'static>>> {
 
 /// The `Lambda-Extension-Identifier` of a request after registration (rapid `middleware.go`).
 pub(crate) fn identifier(head: &Head<'_>) -> Result<Uuid, Box<Rendered<'static>>> {
-    let Some(raw) = head.header_str(IDENTIFIER_HEADER).filter(|v| !v.is_empty()) else {
+    // As bytes: an identifier is ASCII or invalid, with no UTF-8 check first.
+    let raw = head.header(IDENTIFIER_HEADER).map(<[u8]>::trim_ascii);
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
         return Err(refused(
             "Extension.MissingExtensionIdentifier",
             "Missing Lambda-Extension-Identifier header",
         ));
     };
-    Uuid::parse(raw).ok_or_else(|| {
+    Uuid::parse_bytes(raw).ok_or_else(|| {
         refused(
             "Extension.InvalidExtensionIdentifier",
             "Invalid Lambda-Extension-Identifier",
@@ -159,22 +161,68 @@ pub(crate) fn registered<'a>(
         .header(IDENTIFIER_HEADER, id.as_bytes())
 }
 
-/// Appends the answer to an extension's `event/next` for an invocation: the INVOKE event with
-/// the same deadline as the runtime's, and `tracing` always present (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>; RIE `rapi/model/agentevent.go`). Written
-/// without allocating: one per extension per invocation.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_invoke_event(
+/// The body of an invocation's INVOKE event: the same for every extension (only the event id
+/// in the head differs), so rendered once per invocation and kept for the next extension.
+#[derive(Debug, Default)]
+pub(crate) struct InvokeBody {
+    /// The release it was rendered for: an `Event` invocation's retry keeps its request id
+    /// and has a new deadline.
+    rendered_for: Option<(RequestId, Micros)>,
+    bytes: Vec<u8>,
+}
+
+impl InvokeBody {
+    /// The INVOKE event's body for the invocation released with `deadline`: the same deadline
+    /// as the runtime's, and `tracing` always present (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html>; RIE `rapi/model/agentevent.go`).
+    /// Rendered without allocating once the buffer has grown.
+    pub(crate) fn of(
+        &mut self,
+        ctx: &Context,
+        request_id: &RequestId,
+        invoked_arn: Option<&str>,
+        trace_id: &TraceId,
+        deadline: Micros,
+    ) -> &[u8] {
+        if self.rendered_for != Some((*request_id, deadline)) {
+            self.rendered_for = Some((*request_id, deadline));
+            self.bytes.clear();
+            render_invoke_body(
+                &mut self.bytes,
+                ctx,
+                request_id,
+                invoked_arn,
+                trace_id,
+                deadline,
+            );
+        }
+        &self.bytes
+    }
+}
+
+/// Appends the answer to an extension's `event/next` for an invocation: its INVOKE event,
+/// `body` from [`InvokeBody::of`], under this extension's own event id.
+pub(crate) fn write_invoke_event(out: &mut Vec<u8>, event_id: &Uuid, body: &[u8], close: bool) {
+    write_head(
+        out,
+        200,
+        &[
+            ("Content-Type", JSON),
+            ("Lambda-Extension-Event-Identifier", event_id.as_bytes()),
+        ],
+        body.len(),
+        close,
+    );
+    out.extend_from_slice(body);
+}
+
+fn render_invoke_body(
     out: &mut Vec<u8>,
     ctx: &Context,
-    event_id: &Uuid,
     request_id: &RequestId,
     invoked_arn: Option<&str>,
     trace_id: &TraceId,
     deadline: Micros,
-    close: bool,
 ) {
-    let start = out.len();
-    // The body first, to learn its length; then the head after it; then the two swap places.
     out.extend_from_slice(br#"{"eventType":"INVOKE","deadlineMs":"#);
     let mut digits = [0; 20];
     out.extend_from_slice(decimal(
@@ -191,19 +239,6 @@ pub(crate) fn write_invoke_event(
     out.extend_from_slice(br#","tracing":{"type":"X-Amzn-Trace-Id","value":"#);
     json_string(out, trace_id.as_str());
     out.extend_from_slice(b"}}");
-    let body_len = out.len() - start;
-    write_head(
-        out,
-        200,
-        &[
-            ("Content-Type", JSON),
-            ("Lambda-Extension-Event-Identifier", event_id.as_bytes()),
-        ],
-        body_len,
-        close,
-    );
-    // [body | head] becomes [head | body], in place.
-    out[start..].rotate_left(body_len);
 }
 
 /// The answer to an extension's `event/next` at shutdown: the SHUTDOWN event.
@@ -223,9 +258,22 @@ pub(crate) fn shutdown_event(
 }
 
 /// Appends `s` as a JSON string, quoted and escaped.
+#[inline(never)]
 fn json_string(out: &mut Vec<u8>, s: &str) {
-    // Writing to a Vec cannot fail, and a str always serialises.
-    let _ = serde_json::to_writer(&mut *out, s);
+    // What JSON escapes: control characters, '"' and '\\' (RFC 8259, section 7). A trace id
+    // or an ARN seldom has one, and is then copied as it is. Checked without an early exit,
+    // so that the check runs many bytes at a time.
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a Vec cannot fail, and a str always serialises.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
 }
 
 #[cfg(test)]

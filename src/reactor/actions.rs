@@ -213,17 +213,15 @@ impl Reactor {
                     self.close_conn(key);
                     return;
                 };
+                let body = self.invoke_body.of(
+                    ctx,
+                    &request_id,
+                    invocation.request.invoked_arn.as_deref(),
+                    &invocation.trace_id,
+                    deadline,
+                );
                 conn.answer(|out, close| {
-                    api::extensions::write_invoke_event(
-                        out,
-                        ctx,
-                        &event_id,
-                        &request_id,
-                        invocation.request.invoked_arn.as_deref(),
-                        &invocation.trace_id,
-                        deadline,
-                        close,
-                    );
+                    api::extensions::write_invoke_event(out, &event_id, body, close);
                 });
             }
             ExtensionEvent::Shutdown { reason, deadline } => {

@@ -124,6 +124,8 @@ pub(crate) struct Reactor {
     start: Instant,
     core: Lifecycle,
     ctx: api::Context,
+    /// The INVOKE event's body of the latest release, for each of its extensions.
+    invoke_body: api::extensions::InvokeBody,
     invoke_listener: TcpListener,
     invoke_addr: SocketAddr,
     /// Each execution environment's listener, variables and freeze, by [`EnvId`].
@@ -339,6 +341,7 @@ impl Reactor {
             armed: None,
             signals: 0,
             read_buf: vec![0; READ_CHUNK],
+            invoke_body: Default::default(),
             lines: String::new(),
             events: Vec::new(),
             events_due: None,

@@ -214,16 +214,10 @@ fn invoke_events_carry_the_runtimes_deadline_and_always_tracing() {
     let (event_id, request_id) = (rng.uuid_v4(), rng.uuid_v4());
     let trace = TraceId::given(r#"Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent="q";Sampled=1"#);
     let mut out = b"earlier bytes".to_vec();
-    write_invoke_event(
-        &mut out,
-        &ctx(),
-        &event_id,
-        &request_id,
-        None,
-        &trace,
-        Micros(2_500_000),
-        false,
-    );
+    let mut body = InvokeBody::default();
+    let ctx = ctx();
+    let rendered = body.of(&ctx, &request_id, None, &trace, Micros(2_500_000));
+    write_invoke_event(&mut out, &event_id, rendered, false);
     assert!(out.starts_with(b"earlier bytesHTTP/1.1 200 OK\r\n"));
     let (head, body) = split(&out[b"earlier bytes".len()..]);
     assert!(head.contains(&format!("Lambda-Extension-Event-Identifier: {event_id}")));
@@ -322,17 +316,54 @@ fn the_arn_escaped_once_is_still_json_and_a_qualified_one_is_escaped_as_it_comes
         (Some("arn:x:\"q\""), "arn:x:\"q\"".to_string()),
     ] {
         let mut out = Vec::new();
-        write_invoke_event(
-            &mut out,
-            &ctx,
-            &event_id,
-            &request_id,
-            invoked,
-            &trace,
-            Micros(0),
-            false,
-        );
+        let mut body = InvokeBody::default();
+        let rendered = body.of(&ctx, &request_id, invoked, &trace, Micros(0));
+        write_invoke_event(&mut out, &event_id, rendered, false);
         let (_, body) = split(&out);
         assert_eq!(body["invokedFunctionArn"], expected.as_str());
+    }
+}
+
+#[test]
+fn an_invoke_body_is_rendered_again_for_another_release() {
+    let ctx = ctx();
+    let mut rng = Rng::from_seed(5);
+    let (first, second) = (rng.uuid_v4(), rng.uuid_v4());
+    let trace = TraceId::given("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700");
+    let mut body = InvokeBody::default();
+    let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+    let a = json(body.of(&ctx, &first, None, &trace, Micros(1_000_000)));
+    // The next extension of the same release gets the same body.
+    assert_eq!(
+        json(body.of(&ctx, &first, None, &trace, Micros(1_000_000))),
+        a
+    );
+    // An `Event` retry: the same request id, a later deadline.
+    let retry = json(body.of(&ctx, &first, None, &trace, Micros(9_000_000)));
+    assert_eq!(retry["requestId"], first.as_str());
+    assert_eq!(retry["deadlineMs"], 1_700_000_009_000u64);
+    let other = json(body.of(&ctx, &second, None, &trace, Micros(9_000_000)));
+    assert_eq!(other["requestId"], second.as_str());
+    assert_eq!(a["deadlineMs"], 1_700_000_001_000u64);
+}
+
+#[test]
+fn json_strings_are_escaped_as_serde_json_escapes_them() {
+    for s in [
+        "",
+        "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=53995c3f42cd8ad8;Sampled=1",
+        "quote \" inside",
+        "back\\slash",
+        "tab\tnewline\ncarriage\rnul\0unit\u{1f}",
+        "del \u{7f} and é and 😀",
+        "arn:aws:lambda:eu-west-1:123456789012:function:my-fn:$LATEST",
+    ] {
+        let mut out = b"x".to_vec();
+        json_string(&mut out, s);
+        assert_eq!(
+            out[1..],
+            *serde_json::to_string(s).unwrap().as_bytes(),
+            "{s:?}"
+        );
     }
 }
