@@ -44,22 +44,17 @@ impl Rng {
 
     /// A random (version 4, RFC 9562 variant) UUID in its 36-character text form.
     pub fn uuid_v4(&mut self) -> Uuid {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.next_u64().to_be_bytes());
-        bytes[8..].copy_from_slice(&self.next_u64().to_be_bytes());
-        bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
-        bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10xx
-        let mut text = [0u8; 36];
-        let mut at = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                text[at] = b'-';
-                at += 1;
-            }
-            text[at] = HEX[(b >> 4) as usize];
-            text[at + 1] = HEX[(b & 0x0f) as usize];
-            at += 2;
-        }
+        // The 16 bytes are the two words, big-endian: byte 6 is bits 15..8 of the first, byte
+        // 8 the top of the second.
+        let high = (self.next_u64() & !0xf000) | 0x4000; // version 4
+        let low = (self.next_u64() & !(0xc0 << 56)) | (0x80 << 56); // variant 10xx
+        let (high, low) = (hex16(high), hex16(low));
+        let mut text = [b'-'; 36];
+        text[..8].copy_from_slice(&high[..8]);
+        text[9..13].copy_from_slice(&high[8..12]);
+        text[14..18].copy_from_slice(&high[12..]);
+        text[19..23].copy_from_slice(&low[..4]);
+        text[24..].copy_from_slice(&low[4..]);
         Uuid(text)
     }
 
@@ -88,6 +83,25 @@ impl Rng {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `word` in lowercase hex, most significant digit first: each half's nibbles spread one to a
+/// byte, then turned into digits all at once (a request id or an event id per extension per
+/// invocation is made this way).
+fn hex16(word: u64) -> [u8; 16] {
+    let digits = |half: u32| -> [u8; 8] {
+        let mut x = half as u64;
+        x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+        x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+        x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+        // One byte a nibble, 0 to 15: '0' + n, and 39 more ('a' - '0' - 10) from 10 up.
+        let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+        (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
+    };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&digits((word >> 32) as u32));
+    out[8..].copy_from_slice(&digits(word as u32));
+    out
+}
 
 /// A UUID in text form (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), stored inline so that ids are
 /// `Copy` and cost no allocation.
@@ -224,6 +238,35 @@ mod tests {
             assert!(seen.insert(id));
         }
         assert_ne!(Rng::from_seed(1).uuid_v4(), Rng::from_seed(2).uuid_v4());
+    }
+
+    #[test]
+    fn uuids_are_the_rngs_bytes_in_hex() {
+        // The plain way: sixteen bytes, two digits each, dashes after bytes 4, 6, 8 and 10.
+        let plain = |rng: &mut Rng| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
+            bytes[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+            bytes[6] = (bytes[6] & 0x0f) | 0x40;
+            bytes[8] = (bytes[8] & 0x3f) | 0x80;
+            let mut text = String::new();
+            for (i, b) in bytes.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    text.push('-');
+                }
+                text.push_str(&format!("{b:02x}"));
+            }
+            text
+        };
+        for seed in 0..200 {
+            let (mut a, mut b) = (Rng::from_seed(seed), Rng::from_seed(seed));
+            for _ in 0..20 {
+                assert_eq!(a.uuid_v4().as_str(), plain(&mut b));
+            }
+        }
+        for word in [0, u64::MAX, 0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210] {
+            assert_eq!(hex16(word), *format!("{word:016x}").as_bytes());
+        }
     }
 
     #[test]
