@@ -30,11 +30,13 @@ use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
 const ROUNDS: usize = 200;
 const WARMUP: usize = 2_000;
 
-/// A simulator configuration: its row's name, its flags, and its extensions.
+/// A simulator configuration: its row's name, its flags, its extensions, and the binary if not
+/// this build's.
 struct Config {
     name: &'static str,
     args: Vec<String>,
     extensions: usize,
+    binary: Option<String>,
 }
 
 fn main() -> io::Result<()> {
@@ -53,6 +55,7 @@ fn main() -> io::Result<()> {
         name,
         args: args.into_iter().map(str::to_string).collect(),
         extensions: 0,
+        binary: None,
     };
     let mut configs = vec![
         config("lambda-sim (lifecycle lines on)", vec![]),
@@ -61,13 +64,30 @@ fn main() -> io::Result<()> {
             name: "lambda-sim + 1 extension",
             args: with_extensions(1),
             extensions: 1,
+            binary: None,
         },
         Config {
             name: "lambda-sim + 4 extensions",
             args: with_extensions(4),
             extensions: 4,
+            binary: None,
         },
     ];
+    // Another build beside this one, to compare two commits in the same run.
+    if let Ok(baseline) = std::env::var("LAMBDA_SIM_BENCH_BASELINE") {
+        for (name, extensions) in [
+            ("baseline (lifecycle lines on)", 0),
+            ("baseline + 1 extension", 1),
+            ("baseline + 4 extensions", 4),
+        ] {
+            configs.push(Config {
+                name,
+                args: with_extensions(extensions),
+                extensions,
+                binary: Some(baseline.clone()),
+            });
+        }
+    }
     configs[1].args.push("--no-freeze".to_string());
     if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
         configs.push(config("lambda-sim --quiet", vec!["--quiet"]));
@@ -77,6 +97,7 @@ fn main() -> io::Result<()> {
             name: "lambda-sim + 1 extension --no-freeze",
             args,
             extensions: 1,
+            binary: None,
         });
     }
 
@@ -99,7 +120,7 @@ fn main() -> io::Result<()> {
         "protocol floor + 4 extension peers",
     ];
     // The protocol floor a configuration is held to.
-    let floor_of = |c: &Config| match c.extensions {
+    let floor_of = |extensions: usize| match extensions {
         0 => 1,
         1 => 2,
         _ => 3,
@@ -108,7 +129,11 @@ fn main() -> io::Result<()> {
     for c in &configs {
         let mut args: Vec<&str> = c.args.iter().map(String::as_str).collect();
         args.extend(["--", exe]);
-        let sim = SimProcess::start(&args, &[(support::ROLE, "runtime")])?;
+        let mut envs = vec![(support::ROLE, "runtime")];
+        if let Some(binary) = &c.binary {
+            envs.push((support::BINARY, binary.as_str()));
+        }
+        let sim = SimProcess::start(&args, &envs)?;
         let invoker = Invoker::connect(sim.invoke)?;
         sims.push((c, sim, invoker, Samples::with_capacity(ROUNDS * per_round)));
     }
@@ -169,7 +194,7 @@ fn main() -> io::Result<()> {
         let ours = samples.summary();
         support::row(c.name, &ours);
         support::ratios(&ours, &floor_summaries[0]);
-        let at = floor_of(c);
+        let at = floor_of(c.extensions);
         print!(
             "  against the {}:",
             floor_names[at].trim_start_matches("floor: ")
@@ -197,30 +222,28 @@ fn main() -> io::Result<()> {
         let before = support::cpu_ns(floor.relay_pid());
         support::invoke_apart(floor.addr(), true, warmup, count, &mut floor_samples)?;
         let floor_cpu = support::cpu_ns(floor.relay_pid()).saturating_sub(before);
-        let at = floor_of(&Config {
-            name: "",
-            args: Vec::new(),
-            extensions,
-        });
+        let at = floor_of(extensions);
         let floor_summary = floor_samples.summary();
         support::row(floor_names[at], &floor_summary);
-        let Some((c, sim, _, _)) = sims.iter().find(|(c, ..)| c.extensions == extensions) else {
-            continue;
-        };
-        let mut samples = Samples::with_capacity(count);
-        let before = support::cpu_ns(sim.child.id());
-        support::invoke_apart(sim.invoke, false, warmup, count, &mut samples)?;
-        let cpu = support::cpu_ns(sim.child.id()).saturating_sub(before);
-        let ours = samples.summary();
-        support::row(c.name, &ours);
-        support::ratios(&ours, &floor_summary);
         // The warm-up's CPU is in both counts: per invocation over all of them.
         let per = |ns: u64| ns as f64 / 1000.0 / (warmup + count) as f64;
-        println!(
-            "  lambda-sim CPU per invocation: {:.1} µs (the floor's {:.1} µs)",
-            per(cpu),
-            per(floor_cpu)
-        );
+        let matching = sims.iter().filter(|(c, ..)| {
+            c.extensions == extensions && !c.args.iter().any(|a| a == "--no-freeze")
+        });
+        for (c, sim, _, _) in matching {
+            let mut samples = Samples::with_capacity(count);
+            let before = support::cpu_ns(sim.child.id());
+            support::invoke_apart(sim.invoke, false, warmup, count, &mut samples)?;
+            let cpu = support::cpu_ns(sim.child.id()).saturating_sub(before);
+            let ours = samples.summary();
+            support::row(c.name, &ours);
+            support::ratios(&ours, &floor_summary);
+            println!(
+                "  lambda-sim CPU per invocation: {:.1} µs (the floor's {:.1} µs)",
+                per(cpu),
+                per(floor_cpu)
+            );
+        }
     }
     Ok(())
 }

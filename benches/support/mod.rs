@@ -1265,6 +1265,10 @@ fn park() -> io::Result<()> {
 /// a pipe read by a thread of the bench (not passed on to lambda-sim's environment).
 pub const STDOUT_FILE: &str = "LAMBDA_SIM_BENCH_STDOUT_FILE";
 
+/// In [`SimProcess::start`]'s `envs`: run this lambda-sim binary instead of the release build
+/// (another commit's, to compare two in the same run).
+pub const BINARY: &str = "LAMBDA_SIM_BENCH_BINARY";
+
 /// The release binary, started with `args`, its ready line read.
 pub struct SimProcess {
     pub child: Child,
@@ -1277,7 +1281,11 @@ impl SimProcess {
     /// Starts `lambda-sim` on free loopback ports with `args`; its stdout (the lifecycle lines)
     /// is read and dropped by a thread, as a terminal or `tee` would.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> io::Result<SimProcess> {
-        let mut cmd = Command::new(binary());
+        let binary = envs
+            .iter()
+            .find(|(k, _)| *k == BINARY)
+            .map_or(binary(), |(_, v)| *v);
+        let mut cmd = Command::new(binary);
         cmd.args([
             "--invoke-addr",
             "127.0.0.1:0",
