@@ -160,11 +160,18 @@ fn main() -> io::Result<()> {
         .iter()
         .map(|_| Samples::with_capacity(ROUNDS * per_round))
         .collect();
-    for _ in 0..ROUNDS {
-        for (floor, samples) in floors.iter_mut().zip(&mut floor_samples) {
-            samples.measure(per_round, || floor.round_trip(PAYLOAD))?;
-        }
-        for (_, _, invoker, samples) in &mut sims {
+    // Each round starts one further along the list of floors and simulators: on two cores
+    // the one that runs after another measures differently (the processes left where the
+    // previous ones ran), so no row keeps one place.
+    let rows = floors.len() + sims.len();
+    for round in 0..ROUNDS {
+        for at in (0..rows).map(|k| (k + round) % rows) {
+            if at < floors.len() {
+                let floor = &mut floors[at];
+                floor_samples[at].measure(per_round, || floor.round_trip(PAYLOAD))?;
+                continue;
+            }
+            let (_, _, invoker, samples) = &mut sims[at - floors.len()];
             samples.measure(per_round, || {
                 if invoker.invoke(PAYLOAD)? != PAYLOAD {
                     return Err(io::Error::other("the echo came back different"));
