@@ -328,9 +328,10 @@ impl RequestDecoder {
     }
 
     fn parse_head(&mut self) -> Result<Option<Event>, ParseError> {
-        // Nothing new until a line ends.
+        // Nothing new until a line ends (a head's first bytes go straight to httparse, which
+        // reads them once either way).
         let from = self.scanned.min(self.buf.len());
-        if !self.buf[from..].contains(&b'\n') {
+        if from > 0 && !self.buf[from..].contains(&b'\n') {
             return self.partial_head();
         }
         // Left uninitialised: httparse writes the fields it finds, and zeroing all of them
