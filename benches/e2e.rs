@@ -59,7 +59,7 @@ fn main() -> io::Result<()> {
     };
     let mut configs = vec![
         config("lambda-sim (lifecycle lines on)", vec![]),
-        config("lambda-sim --no-freeze", vec![]),
+        config("lambda-sim --no-freeze", vec!["--no-freeze"]),
         Config {
             name: "lambda-sim + 1 extension",
             args: with_extensions(1),
@@ -88,7 +88,6 @@ fn main() -> io::Result<()> {
             });
         }
     }
-    configs[1].args.push("--no-freeze".to_string());
     if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
         configs.push(config("lambda-sim --quiet", vec!["--quiet"]));
         let mut args = with_extensions(1);

@@ -535,10 +535,7 @@ impl<'a> Head<'a> {
     /// absolute form (RFC 9112 §3.2.2).
     #[inline(never)]
     pub fn path(&self) -> &'a str {
-        match self.index.path.clone() {
-            Some(path) => std::str::from_utf8(&self.raw[path]).unwrap_or(""),
-            None => "/",
-        }
+        std::str::from_utf8(self.path_bytes()).unwrap_or("")
     }
 
     /// [`Head::path`]'s bytes, with no UTF-8 check: what routing compares with its paths.

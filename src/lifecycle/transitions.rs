@@ -776,14 +776,7 @@ impl Cx<'_> {
     /// The environment goes down; the next invocation re-initialises it (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>). Parked
     /// connections of our runtime and of the extensions are closed: those processes are gone.
     pub(super) fn reset(&mut self) {
-        if self.s.config.runtime == RuntimeMode::Process {
-            for waiter in self.env.parked.drain(..) {
-                self.s.actions.push_back(Action::Close(waiter));
-            }
-        }
-        if let Some(waiter) = self.env.restore_waiter.take() {
-            self.s.actions.push_back(Action::Close(waiter));
-        }
+        self.close_waiters(self.s.config.runtime == RuntimeMode::Process);
         self.env.snapshot = false;
         self.env.pending_restore = None;
         self.forget_extensions();
@@ -792,14 +785,22 @@ impl Cx<'_> {
         self.set_phase(Phase::Down);
     }
 
-    pub(super) fn finish(&mut self) {
-        self.env.timers = TimerTable::default();
-        for waiter in self.env.parked.drain(..) {
-            self.s.actions.push_back(Action::Close(waiter));
+    /// Closes the runtime's parked connections (`parked`: its `/next`s, which an external
+    /// runtime keeps across a reset) and its `/restore/next`: the process is gone.
+    fn close_waiters(&mut self, parked: bool) {
+        if parked {
+            for waiter in self.env.parked.drain(..) {
+                self.s.actions.push_back(Action::Close(waiter));
+            }
         }
         if let Some(waiter) = self.env.restore_waiter.take() {
             self.s.actions.push_back(Action::Close(waiter));
         }
+    }
+
+    pub(super) fn finish(&mut self) {
+        self.env.timers = TimerTable::default();
+        self.close_waiters(true);
         self.forget_extensions();
         self.set_phase(Phase::Finished);
     }
