@@ -12,6 +12,12 @@
 //! four extension peers: each gets one byte per invocation and answers one byte, the next
 //! invocation waiting for all of them.
 //!
+//! And three HTTP floors, with no extension, one and four: the very clients lambda-sim's rows
+//! have (this process's invoker, the `runtime` and `extension` helpers), served by a relay that
+//! parses each request's head with httparse and answers with fixed responses of lambda-sim's
+//! shape (`support::HttpFloor`). Against the protocol floors, a row also pays for its clients
+//! speaking HTTP; against these, only for what lambda-sim does.
+//!
 //! Then a second harness: each floor and simulator again, invoked by a process of its own that
 //! does nothing else (blocking in `read(2)`, as most users' invokers do) for one long stretch,
 //! rather than by this process in short rounds alternating with the others. On a machine whose
@@ -25,7 +31,7 @@ mod support;
 
 use std::io;
 
-use support::{FourHopFloor, Invoker, PAYLOAD, Samples, SimProcess};
+use support::{Floor, FourHopFloor, HttpFloor, Invoker, PAYLOAD, Samples, SimProcess};
 
 const ROUNDS: usize = 200;
 const WARMUP: usize = 2_000;
@@ -105,25 +111,33 @@ fn main() -> io::Result<()> {
         "invoke round trip over HTTP, closed loop, {} bytes of payload, {ROUNDS} alternating rounds of {per_round}",
         PAYLOAD.len()
     );
-    // The raw relay, then the protocol relay with 0, 1 and 4 extension peers.
-    let mut floors = [
-        FourHopFloor::start(false)?,
-        FourHopFloor::start(true)?,
-        FourHopFloor::with_extensions(1)?,
-        FourHopFloor::with_extensions(4)?,
+    // The raw relay, the protocol relay with 0, 1 and 4 extension peers, and the HTTP relay
+    // with 0, 1 and 4 extensions.
+    let mut floors: Vec<Box<dyn Floor>> = vec![
+        Box::new(FourHopFloor::start(false)?),
+        Box::new(FourHopFloor::start(true)?),
+        Box::new(FourHopFloor::with_extensions(1)?),
+        Box::new(FourHopFloor::with_extensions(4)?),
+        Box::new(HttpFloor::start(0)?),
+        Box::new(HttpFloor::start(1)?),
+        Box::new(HttpFloor::start(4)?),
     ];
     let floor_names = [
         "floor: raw relay, 4 hops",
         "protocol floor: + 202, /next",
         "protocol floor + extension peer",
         "protocol floor + 4 extension peers",
+        "HTTP floor: same clients",
+        "HTTP floor + 1 extension",
+        "HTTP floor + 4 extensions",
     ];
-    // The protocol floor a configuration is held to.
+    // The protocol floor a configuration is held to, and the HTTP floor.
     let floor_of = |extensions: usize| match extensions {
         0 => 1,
         1 => 2,
         _ => 3,
     };
+    let http_floor_of = |extensions: usize| floor_of(extensions) + 3;
     let mut sims = Vec::new();
     for c in &configs {
         let mut args: Vec<&str> = c.args.iter().map(String::as_str).collect();
@@ -151,7 +165,7 @@ fn main() -> io::Result<()> {
 
     let pids: Vec<u32> = floors
         .iter()
-        .map(FourHopFloor::relay_pid)
+        .map(|floor| floor.relay_pid())
         .chain(sims.iter().map(|(_, sim, _, _)| sim.child.id()))
         .collect();
     let cpu_before: Vec<u64> = pids.iter().map(|&pid| support::cpu_ns(pid)).collect();
@@ -190,11 +204,14 @@ fn main() -> io::Result<()> {
         support::row(name, summary);
     }
     println!(
-        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs, with 1 extension peer {:.1} µs, with 4 {:.1} µs",
+        "  server CPU per invocation (user + kernel, /proc/<pid>/schedstat): relay {:.1} µs, protocol relay {:.1} µs, with 1 extension peer {:.1} µs, with 4 {:.1} µs; HTTP relay {:.1} µs, with 1 extension {:.1} µs, with 4 {:.1} µs",
         per_invocation(0),
         per_invocation(1),
         per_invocation(2),
         per_invocation(3),
+        per_invocation(4),
+        per_invocation(5),
+        per_invocation(6),
     );
     for (i, (c, sim, _, samples)) in sims.iter().enumerate() {
         let ours = samples.summary();
@@ -206,10 +223,14 @@ fn main() -> io::Result<()> {
             floor_names[at].trim_start_matches("floor: ")
         );
         support::ratios(&ours, &floor_summaries[at]);
+        let http = http_floor_of(c.extensions);
+        print!("  against the {}:", floor_names[http]);
+        support::ratios(&ours, &floor_summaries[http]);
         println!(
-            "  lambda-sim CPU per invocation: {:.1} µs (its floor's {:.1} µs); RSS after the run: {} KiB",
+            "  lambda-sim CPU per invocation: {:.1} µs (its floors' {:.1} and {:.1} µs); RSS after the run: {} KiB",
             per_invocation(floors.len() + i),
             per_invocation(at),
+            per_invocation(http),
             sim.rss_kib()
         );
     }
@@ -222,17 +243,26 @@ fn main() -> io::Result<()> {
         "\nsecond harness: the invoker a process of its own, blocking in read(2); {warmup} invocations of warm-up, then {count} timed, one at a time"
     );
     support::header();
+    // The warm-up's CPU is in every count: per invocation over all of them.
+    let per = |ns: u64| ns as f64 / 1000.0 / (warmup + count) as f64;
     for extensions in [0, 1, 4] {
         let floor = FourHopFloor::unlinked(extensions)?;
         let mut floor_samples = Samples::with_capacity(count);
         let before = support::cpu_ns(floor.relay_pid());
         support::invoke_apart(floor.addr(), true, warmup, count, &mut floor_samples)?;
         let floor_cpu = support::cpu_ns(floor.relay_pid()).saturating_sub(before);
+        drop(floor);
         let at = floor_of(extensions);
         let floor_summary = floor_samples.summary();
         support::row(floor_names[at], &floor_summary);
-        // The warm-up's CPU is in both counts: per invocation over all of them.
-        let per = |ns: u64| ns as f64 / 1000.0 / (warmup + count) as f64;
+        let http = HttpFloor::unlinked(extensions)?;
+        let mut http_samples = Samples::with_capacity(count);
+        let before = support::cpu_ns(http.relay_pid());
+        support::invoke_apart(http.addr(), false, warmup, count, &mut http_samples)?;
+        let http_cpu = support::cpu_ns(http.relay_pid()).saturating_sub(before);
+        drop(http);
+        let http_summary = http_samples.summary();
+        support::row(floor_names[http_floor_of(extensions)], &http_summary);
         let matching = sims.iter().filter(|(c, ..)| {
             c.extensions == extensions && !c.args.iter().any(|a| a == "--no-freeze")
         });
@@ -244,10 +274,13 @@ fn main() -> io::Result<()> {
             let ours = samples.summary();
             support::row(c.name, &ours);
             support::ratios(&ours, &floor_summary);
+            print!("  against the {}:", floor_names[http_floor_of(extensions)]);
+            support::ratios(&ours, &http_summary);
             println!(
-                "  lambda-sim CPU per invocation: {:.1} µs (the floor's {:.1} µs)",
+                "  lambda-sim CPU per invocation: {:.1} µs (the floors' {:.1} and {:.1} µs)",
                 per(cpu),
-                per(floor_cpu)
+                per(floor_cpu),
+                per(http_cpu)
             );
         }
     }

@@ -11,6 +11,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod http_floor;
+pub use http_floor::HttpFloor;
+
 /// The variable that names a helper role.
 pub const ROLE: &str = "LAMBDA_SIM_BENCH_ROLE";
 /// The address an `echo` helper connects to.
@@ -66,6 +69,7 @@ pub fn play_role() {
         "extension" => extension_client(),
         "relay" => relay(),
         "flows" => flows_relay(),
+        "httprelay" => http_floor::relay(),
         "echo" => echo(),
         "park" => park(),
         "extpeer" => extension_peer(),
@@ -820,6 +824,32 @@ fn stop(children: &mut [&mut Child]) {
     }
     for child in children.iter_mut() {
         let _ = child.wait();
+    }
+}
+
+/// What the e2e bench times a floor by.
+pub trait Floor {
+    /// One round trip of `payload`, from this process.
+    fn round_trip(&mut self, payload: &[u8]) -> io::Result<()>;
+    /// The floor's server: what its CPU is read from.
+    fn relay_pid(&self) -> u32;
+}
+
+impl Floor for FourHopFloor {
+    fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        FourHopFloor::round_trip(self, payload)
+    }
+    fn relay_pid(&self) -> u32 {
+        FourHopFloor::relay_pid(self)
+    }
+}
+
+impl Floor for HttpFloor {
+    fn round_trip(&mut self, payload: &[u8]) -> io::Result<()> {
+        HttpFloor::round_trip(self, payload)
+    }
+    fn relay_pid(&self) -> u32 {
+        HttpFloor::relay_pid(self)
     }
 }
 
