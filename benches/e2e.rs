@@ -104,6 +104,14 @@ fn main() -> io::Result<()> {
             extensions: 1,
             binary: None,
         });
+        let mut args = with_extensions(4);
+        args.push("--no-freeze".to_string());
+        configs.push(Config {
+            name: "lambda-sim + 4 extensions --no-freeze",
+            args,
+            extensions: 4,
+            binary: None,
+        });
     }
 
     support::print_command("e2e");

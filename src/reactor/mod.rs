@@ -10,6 +10,12 @@
 //! and stdout written in batches (every 10 ms), after the answers. Every deadline arms one
 //! timerfd, so `epoll_wait` itself never carries a timeout.
 //!
+//! An environment that has gone idle (its runtime and extensions all back on `next`) is frozen
+//! at the end of the next turn, whose poll does not wait, if that turn brought it nothing: an
+//! invocation already on the wire when the last `next` came is taken rather than frozen for and
+//! thawed at once. With four extensions a freeze and its thaw are ten signals, each waking a
+//! process (`benches/README.md` measures it).
+//!
 //! One `impl Reactor` per job, each in its own file:
 //! - this file: the struct, binding, the loop, readiness dispatch, signals;
 //! - `requests`: connections and their requests, handed to `api::exchange`; timeouts;
@@ -189,6 +195,9 @@ pub(crate) struct Reactor {
     to_process: Vec<Key>,
     lingering: Vec<(Micros, Key)>,
     finished_at: Option<Micros>,
+    /// An environment may freeze: the next turn polls without waiting, and freezes it only if
+    /// nothing came (an invocation already on the wire is taken first).
+    look_before_freeze: bool,
     /// How many sources (connections, pipes, pidfds) may be open before a new connection
     /// closes an idle one: the open-file limit, less what was open at start, less
     /// `FD_RESERVE` for the function.
@@ -358,6 +367,7 @@ impl Reactor {
             to_process: Vec::new(),
             lingering: Vec::new(),
             finished_at: None,
+            look_before_freeze: false,
             fd_budget: descriptor_budget(),
             accept_blocked: false,
             fd_warned: false,
@@ -413,7 +423,9 @@ impl Reactor {
                     break;
                 }
             }
+            let looked = std::mem::take(&mut self.look_before_freeze);
             let timeout = match self.next_deadline() {
+                _ if looked => Some(std::time::Duration::ZERO),
                 Some(at) if at <= now => Some(std::time::Duration::ZERO),
                 Some(at) => self.arm(now, at),
                 None => None,
@@ -447,7 +459,10 @@ impl Reactor {
             self.pump_telemetry(now);
             for env in env_ids(self.envs.len()) {
                 if self.core.may_freeze(env) {
-                    self.offer_freeze(now, env);
+                    match looked {
+                        true => self.offer_freeze(now, env),
+                        false => self.look_before_freeze = true,
+                    }
                 }
             }
             self.answer_state_waiters();
