@@ -129,7 +129,7 @@
 //! 4. The runtime's next `/next` and every INVOKE-subscribed extension's `event/next` complete
 //!    the invocation: `PlatformEvent::Report`, rendered as the REPORT line in a batch off the
 //!    path (`reactor/logs.rs`), and as telemetry; the environment freezes once nothing is on
-//!    the wire.
+//!    the wire, after one more poll that does not wait finds nothing come in.
 //!
 //! **Where a change goes:**
 //! - a Lambda rule (phases, timing, who may do what when): `src/lifecycle/`, with a test on the
