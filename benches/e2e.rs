@@ -96,22 +96,19 @@ fn main() -> io::Result<()> {
     }
     if std::env::var_os("LAMBDA_SIM_BENCH_QUIET").is_some() {
         configs.push(config("lambda-sim --quiet", vec!["--quiet"]));
-        let mut args = with_extensions(1);
-        args.push("--no-freeze".to_string());
-        configs.push(Config {
-            name: "lambda-sim + 1 extension --no-freeze",
-            args,
-            extensions: 1,
-            binary: None,
-        });
-        let mut args = with_extensions(4);
-        args.push("--no-freeze".to_string());
-        configs.push(Config {
-            name: "lambda-sim + 4 extensions --no-freeze",
-            args,
-            extensions: 4,
-            binary: None,
-        });
+        for (name, extensions) in [
+            ("lambda-sim + 1 extension --no-freeze", 1),
+            ("lambda-sim + 4 extensions --no-freeze", 4),
+        ] {
+            let mut args = with_extensions(extensions);
+            args.push("--no-freeze".to_string());
+            configs.push(Config {
+                name,
+                args,
+                extensions,
+                binary: None,
+            });
+        }
     }
 
     support::print_command("e2e");

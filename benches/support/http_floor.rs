@@ -9,7 +9,7 @@
 //! is what HTTP costs the clients and a server that parses nothing: against this floor, what
 //! lambda-sim itself adds.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
@@ -82,23 +82,12 @@ fn request_end(buf: &[u8]) -> io::Result<Option<(usize, usize)>> {
 }
 
 /// Appends `head` (which ends with `Content-Length: `), the length, a blank line and `body`.
-fn answer(out: &mut Vec<u8>, head: &[u8], body: &[u8]) {
+fn answer(out: &mut Vec<u8>, head: &[u8], body: &[u8]) -> io::Result<()> {
     out.clear();
     out.extend_from_slice(head);
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = body.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n\r\n");
+    write!(out, "{}\r\n\r\n", body.len())?;
     out.extend_from_slice(body);
+    Ok(())
 }
 
 /// The `httprelay` role: prints its port; accepts the runtime's connection, then the
@@ -108,7 +97,6 @@ fn answer(out: &mut Vec<u8>, head: &[u8], body: &[u8]) {
 pub(super) fn relay() -> io::Result<()> {
     use mio::net::TcpStream as MioStream;
     use mio::{Events, Interest, Poll, Token};
-    use std::io::Write;
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
     println!("{}", listener.local_addr()?.port());
@@ -167,7 +155,7 @@ pub(super) fn relay() -> io::Result<()> {
                 let post = request.starts_with(b"POST");
                 match from {
                     0 if post => {
-                        answer(&mut out, REPLY_HEAD, &request[body_at..]);
+                        answer(&mut out, REPLY_HEAD, &request[body_at..])?;
                         send(&mut ends[1], &out)?;
                         send(&mut ends[0], ACCEPTED)?;
                     }
@@ -182,7 +170,7 @@ pub(super) fn relay() -> io::Result<()> {
                 }
                 bufs[from].drain(..end);
                 if asked && waiting && back == peers {
-                    answer(&mut out, NEXT_HEAD, &held);
+                    answer(&mut out, NEXT_HEAD, &held)?;
                     send(&mut ends[0], &out)?;
                     for ext in &mut ends[2..] {
                         send(ext, INVOKE)?;
