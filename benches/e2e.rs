@@ -31,7 +31,7 @@ mod support;
 
 use std::io;
 
-use support::{Floor, FourHopFloor, HttpFloor, Invoker, PAYLOAD, Samples, SimProcess};
+use support::{Floor, FourHopFloor, HttpFloor, Invoker, PAYLOAD, Samples, SimProcess, Summary};
 
 const ROUNDS: usize = 200;
 const WARMUP: usize = 2_000;
@@ -250,24 +250,25 @@ fn main() -> io::Result<()> {
     support::header();
     // The warm-up's CPU is in every count: per invocation over all of them.
     let per = |ns: u64| ns as f64 / 1000.0 / (warmup + count) as f64;
+    // A floor invoked apart, its row printed: its summary and its relay's CPU.
+    let apart = |name: &str, addr, raw, pid| -> io::Result<(Summary, u64)> {
+        let mut samples = Samples::with_capacity(count);
+        let before = support::cpu_ns(pid);
+        support::invoke_apart(addr, raw, warmup, count, &mut samples)?;
+        let cpu = support::cpu_ns(pid).saturating_sub(before);
+        let summary = samples.summary();
+        support::row(name, &summary);
+        Ok((summary, cpu))
+    };
     for extensions in [0, 1, 4] {
         let floor = FourHopFloor::unlinked(extensions)?;
-        let mut floor_samples = Samples::with_capacity(count);
-        let before = support::cpu_ns(floor.relay_pid());
-        support::invoke_apart(floor.addr(), true, warmup, count, &mut floor_samples)?;
-        let floor_cpu = support::cpu_ns(floor.relay_pid()).saturating_sub(before);
+        let name = floor_names[floor_of(extensions)];
+        let (floor_summary, floor_cpu) = apart(name, floor.addr(), true, floor.relay_pid())?;
         drop(floor);
-        let at = floor_of(extensions);
-        let floor_summary = floor_samples.summary();
-        support::row(floor_names[at], &floor_summary);
         let http = HttpFloor::unlinked(extensions)?;
-        let mut http_samples = Samples::with_capacity(count);
-        let before = support::cpu_ns(http.relay_pid());
-        support::invoke_apart(http.addr(), false, warmup, count, &mut http_samples)?;
-        let http_cpu = support::cpu_ns(http.relay_pid()).saturating_sub(before);
+        let name = floor_names[http_floor_of(extensions)];
+        let (http_summary, http_cpu) = apart(name, http.addr(), false, http.relay_pid())?;
         drop(http);
-        let http_summary = http_samples.summary();
-        support::row(floor_names[http_floor_of(extensions)], &http_summary);
         let matching = sims.iter().filter(|(c, ..)| {
             c.extensions == extensions && !c.args.iter().any(|a| a == "--no-freeze")
         });

@@ -9,12 +9,14 @@
 //! is what HTTP costs the clients and a server that parses nothing: against this floor, what
 //! lambda-sim itself adds.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 
 use super::write_all_spinning as send;
-use super::{EXT_PEER, Invoker, ROLE, extension_flags, poll_retrying, stop};
+use super::{
+    EXT_PEER, Invoker, ROLE, expect_line, extension_flags, poll_retrying, start_relay, stop,
+};
 
 /// The runtime's `/next` answer, up to its `Content-Length` value: lambda-sim's headers, with
 /// fixed values of the same lengths.
@@ -204,15 +206,11 @@ impl HttpFloor {
 
     fn spawn(peers: usize, link: bool) -> io::Result<HttpFloor> {
         let exe = std::env::current_exe()?;
-        let mut relay = Command::new(&exe)
-            .env(ROLE, "httprelay")
-            .env(EXT_PEER, peers.to_string())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        let addr = format!("127.0.0.1:{}", line.trim());
+        let (relay, mut out, addr) = start_relay(
+            Command::new(&exe)
+                .env(ROLE, "httprelay")
+                .env(EXT_PEER, peers.to_string()),
+        )?;
         let mut floor = HttpFloor {
             relay,
             clients: Vec::with_capacity(peers + 1),
@@ -236,11 +234,7 @@ impl HttpFloor {
                     .stdout(Stdio::null())
                     .spawn()?,
             );
-            line.clear();
-            out.read_line(&mut line)?;
-            if line.trim() != "connected" {
-                return Err(io::Error::other("the HTTP relay did not take a client"));
-            }
+            expect_line(&mut out, "connected", "a client")?;
         }
         if link {
             floor.invoker = Some(Invoker::connect(floor.addr)?);

@@ -827,6 +827,30 @@ fn stop(children: &mut [&mut Child]) {
     }
 }
 
+/// A floor's relay: started as the helper role `cmd` names, its port read from the first line
+/// it prints. Returns the relay, the rest of its output and its address.
+fn start_relay(cmd: &mut Command) -> io::Result<(Child, RelayOutput, String)> {
+    let mut relay = cmd.stdout(Stdio::piped()).spawn()?;
+    let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
+    let mut port = String::new();
+    out.read_line(&mut port)?;
+    let addr = format!("127.0.0.1:{}", port.trim());
+    Ok((relay, out, addr))
+}
+
+/// What a relay prints after its port.
+type RelayOutput = BufReader<std::process::ChildStdout>;
+
+/// Waits for the relay to print `want` (it has taken the connection that `what` names).
+fn expect_line(out: &mut RelayOutput, want: &str, what: &str) -> io::Result<()> {
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    match line.trim() == want {
+        true => Ok(()),
+        false => Err(io::Error::other(format!("the relay did not take {what}"))),
+    }
+}
+
 /// What the e2e bench times a floor by.
 pub trait Floor {
     /// One round trip of `payload`, from this process.
@@ -893,23 +917,15 @@ impl FourHopFloor {
     }
 
     fn spawn(acks: bool, peers: usize, link: bool) -> io::Result<FourHopFloor> {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.env(ROLE, "relay")
-            .env(ACKS, acks_env(acks))
-            .stdout(Stdio::piped());
-        cmd.env(EXT_PEER, peers.to_string());
-        let mut relay = cmd.spawn()?;
-        let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
-        let mut port = String::new();
-        out.read_line(&mut port)?;
-        let addr = format!("127.0.0.1:{}", port.trim());
+        let (relay, mut out, addr) = start_relay(
+            Command::new(std::env::current_exe()?)
+                .env(ROLE, "relay")
+                .env(ACKS, acks_env(acks))
+                .env(EXT_PEER, peers.to_string()),
+        )?;
         let echo = spawn_echo(&addr, acks)?;
         // The relay takes the echo's connection first, and says so.
-        let mut connected = String::new();
-        out.read_line(&mut connected)?;
-        if connected.trim() != "echo connected" {
-            return Err(io::Error::other("the relay did not take the echo"));
-        }
+        expect_line(&mut out, "echo connected", "the echo")?;
         let mut exts = Vec::with_capacity(peers);
         for _ in 0..peers {
             exts.push(
@@ -918,11 +934,7 @@ impl FourHopFloor {
                     .env(PEER, &addr)
                     .spawn()?,
             );
-            connected.clear();
-            out.read_line(&mut connected)?;
-            if connected.trim() != "extension connected" {
-                return Err(io::Error::other("the relay did not take an extension peer"));
-            }
+            expect_line(&mut out, "extension connected", "an extension peer")?;
         }
         let link = match link {
             true => Some(EchoLink::new(TcpStream::connect(&addr)?)?),
@@ -967,25 +979,17 @@ pub struct FlowsFloor {
 impl FlowsFloor {
     /// `acks`: follow the Runtime API's message pattern, as [`ACKS`] describes.
     pub fn start(flows: usize, acks: bool) -> io::Result<FlowsFloor> {
-        let mut relay = Command::new(std::env::current_exe()?)
-            .env(ROLE, "flows")
-            .env(FLOWS, flows.to_string())
-            .env(ACKS, acks_env(acks))
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut out = BufReader::new(relay.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
-        let mut port = String::new();
-        out.read_line(&mut port)?;
-        let addr = format!("127.0.0.1:{}", port.trim());
+        let (relay, mut out, addr) = start_relay(
+            Command::new(std::env::current_exe()?)
+                .env(ROLE, "flows")
+                .env(FLOWS, flows.to_string())
+                .env(ACKS, acks_env(acks)),
+        )?;
         let mut echoes = Vec::with_capacity(flows);
         for _ in 0..flows {
             echoes.push(spawn_echo(&addr, acks)?);
             // One at a time, so that echo `i` is flow `i`.
-            let mut connected = String::new();
-            out.read_line(&mut connected)?;
-            if connected.trim() != "echo connected" {
-                return Err(io::Error::other("the relay did not take an echo"));
-            }
+            expect_line(&mut out, "echo connected", "an echo")?;
         }
         let links = (0..flows)
             .map(|_| EchoLink::new(TcpStream::connect(&addr)?))
